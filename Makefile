@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Everything else is a helper of theirs.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MYSQL_STAMP := $(VENV)/.installed-mysql
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Tests read settings from the environment like production does; these are test-only.
+TEST_ENV := DJANGO_DEBUG=1 SECRET_KEY=test-only-not-secret
+
+.PHONY: run test lint install migrate
+
+install: $(STAMP)
+
+$(STAMP): requirements/base.txt requirements/test.txt requirements/constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements/test.txt
+	touch $@
+
+# mysqlclient builds against libmariadb-dev; installed only when DATABASE_URL asks for it.
+$(MYSQL_STAMP): requirements/mysql.txt $(STAMP)
+	$(BIN)/pip install -q -r requirements/mysql.txt
+	touch $@
+
+DB_DEPS := $(if $(filter mysql%,$(DATABASE_URL)),$(MYSQL_STAMP))
+
+migrate: $(STAMP) $(DB_DEPS)
+	mkdir -p var
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py loaddata fixtures/currencies.json
+
+run: migrate
+	@echo "Demo accounts (development only):"
+	@DJANGO_DEBUG=1 $(BIN)/python manage.py demo_setup
+	@echo "Serving http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(STAMP) $(DB_DEPS)
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports

@@ -1,0 +1,38 @@
+"""Create the development demo users and fund the trader (idempotent)."""
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.wallets import services
+from apps.wallets.constants import WalletType
+
+DEMO_USERS = {
+    "trader": {"password": "trader-demo-pass", "is_staff": False},
+    "admin": {"password": "admin-demo-pass", "is_staff": True},
+}
+DEMO_DEPOSITS = [(WalletType.SPOT, "USDT", Decimal("10000")),
+                 (WalletType.SPOT, "BTC", Decimal("0.5"))]
+
+
+class Command(BaseCommand):
+    help = "DEBUG only: create the demo trader and admin (development credentials)."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("demo_setup creates well-known passwords: DEBUG only.")
+        User = get_user_model()
+        for username, spec in DEMO_USERS.items():
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"is_staff": spec["is_staff"], "is_superuser": spec["is_staff"]},
+            )
+            if created:
+                user.set_password(spec["password"])
+                user.save(update_fields=["password"])
+            self.stdout.write(f"  {username:8s} / {spec['password']}  (development only)")
+        trader = User.objects.get(username="trader")
+        for wallet_type, currency, amount in DEMO_DEPOSITS:
+            services.deposit(user_id=trader.pk, wallet_type=wallet_type, currency=currency,
+                             amount=amount, key=f"demo:{trader.pk}:{wallet_type}:{currency}")

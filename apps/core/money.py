@@ -1,0 +1,95 @@
+"""Money and amount helpers: the one parser for amounts that come from outside.
+
+Rules (DESIGN.md rule 1 and 5): amounts are ``Decimal``; input is a plain decimal string
+or an integer, never a float; nothing is rounded silently. A value with more decimals
+than allowed is refused, not rounded.
+"""
+import re
+from decimal import ROUND_UP, Decimal, InvalidOperation
+
+from django.db import models
+
+MONEY_MAX_DIGITS = 36
+MONEY_DECIMAL_PLACES = 18
+# 10**18 leaves the 18 integer digits a MONEY column can hold.
+MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
+
+# ASCII digits only: \d would accept Arabic-Indic and other Unicode digits.
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+_MAX_INPUT_LENGTH = 64
+
+
+class AmountError(ValueError):
+    """An amount that cannot be accepted; ``str()`` is a message fit for the user."""
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    """The one column type for money and prices."""
+    return models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
+    )
+
+
+def parse_amount(
+    value: object, *, decimals: int = MONEY_DECIMAL_PLACES, allow_zero: bool = False
+) -> Decimal:
+    """Turn API input into a ``Decimal`` or raise ``AmountError``.
+
+    Accepts a string of ASCII digits with an optional fractional part (``"12.50"``) or a
+    plain ``int``. Refuses floats (already lossy), booleans, containers, signs, exponent
+    forms, NaN and infinities, more than ``decimals`` fractional digits, zero unless
+    ``allow_zero``, and values of ``MAX_AMOUNT`` or more. The returned value equals the
+    input exactly.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise AmountError("must be a decimal number written as a string, e.g. \"12.50\"")
+    if isinstance(value, int):
+        text = str(value)
+    else:
+        text = value
+        if len(text) > _MAX_INPUT_LENGTH:
+            raise AmountError("is too long")
+    if text.startswith("-"):
+        raise AmountError("must not be negative")
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise AmountError("must be a plain decimal number like \"12.50\" (no sign, exponent or spaces)")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid text
+        raise AmountError("is not a number") from exc
+    fraction = text.partition(".")[2]
+    if len(fraction) > decimals:
+        raise AmountError(f"has more than {decimals} decimal places")
+    if amount >= MAX_AMOUNT:
+        raise AmountError("is too large")
+    if amount == 0 and not allow_zero:
+        raise AmountError("must be greater than zero")
+    return amount
+
+
+def quantize_exact(amount: Decimal, *, decimals: int) -> Decimal:
+    """``amount`` with exactly ``decimals`` places; raises ``AmountError`` if that would
+    change its value (rounding must be an explicit decision, never a side effect)."""
+    quantum = Decimal(1).scaleb(-decimals)
+    try:
+        quantized = amount.quantize(quantum)
+    except InvalidOperation as exc:
+        raise AmountError("is too large") from exc
+    if quantized != amount:
+        raise AmountError(f"has more than {decimals} decimal places")
+    return quantized
+
+
+def split_fee(*, gross: Decimal, rate: Decimal, decimals: int) -> tuple[Decimal, Decimal]:
+    """Split ``gross`` into ``(net, fee)`` at ``rate``, the fee rounded up to ``decimals``.
+
+    Guarantees ``net + fee == gross``, ``0 <= fee <= gross``, both with ``decimals``
+    places. Rounding the fee up means the platform never gives away a fraction of the
+    smallest unit.
+    """
+    if rate < 0 or rate > 1:
+        raise AmountError("fee rate must be between 0 and 1")
+    gross = quantize_exact(gross, decimals=decimals)
+    quantum = Decimal(1).scaleb(-decimals)
+    fee = min((gross * rate).quantize(quantum, rounding=ROUND_UP), gross)
+    return gross - fee, fee

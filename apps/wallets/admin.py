@@ -1,0 +1,141 @@
+"""Wallets and journals are read-only here; money moves only through the actions, which
+call the services (and so lock, validate and journal like every other writer)."""
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from apps.core.errors import DomainError
+from apps.core.money import MAX_AMOUNT
+from apps.wallets import services
+from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AdjustForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=36, decimal_places=18, min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT,
+        help_text="Signed: positive credits the wallet, negative debits it.",
+    )
+    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("The adjustment must not be zero.")
+        return amount
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _confirm_page(request, *, queryset, form, title: str, action: str) -> TemplateResponse:
+    return TemplateResponse(request, "admin/wallets/confirm_action.html", {
+        **admin.site.each_context(request), "title": title, "form": form, "objects": queryset,
+        "action": action, "opts": queryset.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    })
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "system", "type", "currency", "balance", "held", "updated_at")
+    list_filter = ("type", "currency", "system")
+    search_fields = ("user__username", "user__email")
+    actions = ["adjust_balance"]
+
+    @admin.action(description="Adjust balance (asks for amount and reason)",
+                  permissions=["adjust"])
+    def adjust_balance(self, request, queryset):
+        queryset = queryset.filter(user__isnull=False)
+        form = AdjustForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return _confirm_page(request, queryset=queryset, form=form,
+                                 title="Adjust balance", action="adjust_balance")
+        for wallet in queryset:
+            try:
+                services.admin_adjust(
+                    user_id=wallet.user_id, wallet_type=wallet.type,
+                    currency=wallet.currency_id, amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"], admin_id=request.user.pk,
+                    key=f"adjust:{uuid.uuid4().hex}",
+                )
+            except DomainError as exc:
+                self.message_user(request, f"{wallet}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{wallet}: adjusted.", messages.SUCCESS)
+        return None
+
+    def has_adjust_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+
+class EntryInline(admin.TabularInline):
+    model = Entry
+    fields = ("wallet", "amount", "balance_after", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Journal)
+class JournalAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "key", "memo", "created_by", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("key", "memo")
+    inlines = [EntryInline]
+    actions = ["reverse"]
+
+    @admin.action(description="Reverse (asks for a reason)", permissions=["adjust"])
+    def reverse(self, request, queryset):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return _confirm_page(request, queryset=queryset, form=form,
+                                 title="Reverse journals", action="reverse")
+        for journal in queryset:
+            try:
+                services.reverse_journal(journal_id=journal.pk, admin_id=request.user.pk,
+                                         reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                self.message_user(request, f"{journal}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{journal}: reversed.", messages.SUCCESS)
+        return None
+
+    def has_adjust_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ("key", "wallet", "amount", "remaining", "status", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("key",)
+
+
+@admin.register(Currency)
+class CurrencyAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "decimals")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Changing a currency's precision under existing balances would misstate them.
+        return ("code", "decimals") if obj else ()

@@ -1,0 +1,88 @@
+"""Wallet endpoints (thin: parse, call a selector or service, render)."""
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import AmountField
+from apps.wallets import selectors, services
+from apps.wallets.constants import WalletType
+
+
+class WalletOutput(serializers.Serializer):
+    type = serializers.CharField()
+    currency = serializers.CharField(source="currency_id")
+    balance = AmountField()
+    held = AmountField()
+    available = AmountField()
+    updated_at = serializers.DateTimeField()
+
+
+class WalletListApi(APIView):
+    @extend_schema(responses=WalletOutput(many=True))
+    def get(self, request):
+        wallets = selectors.wallet_list(user_id=request.user.pk)
+        return Response(WalletOutput(wallets, many=True).data)
+
+
+class LedgerPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+
+class EntryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    journal = serializers.CharField(source="journal.key")
+    kind = serializers.CharField(source="journal.kind")
+    memo = serializers.CharField(source="journal.memo")
+    amount = serializers.SerializerMethodField()
+    balance_after = AmountField()
+    created_at = serializers.DateTimeField()
+
+    def get_amount(self, entry) -> str:
+        return format(entry.amount.normalize(), "f") if entry.amount else "0"
+
+
+class LedgerApi(APIView):
+    pagination_class = LedgerPagination
+
+    @extend_schema(responses=EntryOutput(many=True))
+    def get(self, request, wallet_type: str, currency: str):
+        wallet = selectors.wallet_get(user_id=request.user.pk, wallet_type=wallet_type,
+                                      currency=currency)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.wallet_entries(wallet=wallet), request, self)
+        return paginator.get_paginated_response(EntryOutput(page, many=True).data)
+
+
+class TransferInput(serializers.Serializer):
+    currency = serializers.CharField(max_length=16)
+    amount = AmountField()
+    from_type = serializers.ChoiceField(choices=WalletType.choices)
+    to_type = serializers.ChoiceField(choices=WalletType.choices)
+    client_transfer_id = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{1,64}$", required=False,
+        help_text="Your id for this transfer; a retry with the same id transfers once.",
+    )
+
+
+class TransferApi(APIView):
+    @extend_schema(request=TransferInput, responses={201: WalletOutput(many=True)})
+    def post(self, request):
+        data = TransferInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        client_id = v.get("client_transfer_id") or uuid.uuid4().hex
+        services.transfer(
+            user_id=request.user.pk, currency=v["currency"].upper(), amount=v["amount"],
+            from_type=v["from_type"], to_type=v["to_type"],
+            key=f"transfer:{request.user.pk}:{client_id}",
+        )
+        wallets = selectors.wallet_list(user_id=request.user.pk).filter(
+            currency_id=v["currency"].upper(), type__in=[v["from_type"], v["to_type"]])
+        return Response(WalletOutput(wallets, many=True).data, status=status.HTTP_201_CREATED)

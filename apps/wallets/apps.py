@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WalletsConfig(AppConfig):
+    name = "apps.wallets"
+    label = "wallets"

@@ -1,0 +1,42 @@
+"""Names other apps use to talk to the wallet services (they never import the models)."""
+from django.db import models
+
+
+class WalletType(models.TextChoices):
+    SPOT = "SPOT", "Spot"
+    FUTURES = "FUTURES", "Futures"
+    ECO = "ECO", "Ecosystem"
+    PAPER = "PAPER", "Paper trading"
+
+
+class SystemAccount(models.TextChoices):
+    """The platform's own side of every journal.
+
+    EXTERNAL is money outside the platform (deposits come from it, withdrawals go to it);
+    PAPER_FAUCET issues demo money, only ever into PAPER wallets; FEES collects trading fees;
+    EXCHANGE_OMNIBUS is our account at the spot venue; ADJUSTMENTS balances admin corrections;
+    PAPER_MARKET is the counterparty of simulated paper fills.
+    """
+
+    EXTERNAL = "EXTERNAL", "External (deposits/withdrawals)"
+    PAPER_FAUCET = "PAPER_FAUCET", "Paper faucet"
+    FEES = "FEES", "Fees"
+    EXCHANGE_OMNIBUS = "EXCHANGE_OMNIBUS", "Exchange omnibus"
+    ADJUSTMENTS = "ADJUSTMENTS", "Admin adjustments"
+    PAPER_MARKET = "PAPER_MARKET", "Paper market"
+
+
+class JournalKind(models.TextChoices):
+    DEPOSIT = "DEPOSIT", "Deposit"
+    WITHDRAWAL = "WITHDRAWAL", "Withdrawal"
+    TRANSFER = "TRANSFER", "Transfer"
+    TRADE = "TRADE", "Trade settlement"
+    FAUCET = "FAUCET", "Paper faucet grant"
+    ADJUSTMENT = "ADJUSTMENT", "Admin adjustment"
+    REVERSAL = "REVERSAL", "Reversal"
+
+
+# Money in a PAPER wallet is not money: it may only come from and go to paper accounts.
+PAPER_ONLY_SYSTEM_ACCOUNTS = frozenset(
+    {SystemAccount.PAPER_FAUCET, SystemAccount.PAPER_MARKET}
+)

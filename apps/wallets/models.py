@@ -1,0 +1,165 @@
+"""Typed wallets and their double-entry ledger.
+
+Only ``apps/wallets/services.py`` writes these tables. A wallet belongs either to a user or
+to a system account (never both). User wallets obey ``0 <= held <= balance``; system
+wallets are the counter-legs of journals and may be negative (EXTERNAL's balance is minus
+everything deposited), and never hold. ``Journal`` and ``Entry`` rows are immutable:
+corrections are reversal journals.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from apps.core.money import money_field
+from apps.wallets.constants import JournalKind, SystemAccount, WalletType
+
+
+class ImmutableError(Exception):
+    """A ledger row was about to be changed or deleted."""
+
+
+class ImmutableQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableError(f"{self.model.__name__} rows are immutable; post a reversal")
+
+    def delete(self):
+        raise ImmutableError(f"{self.model.__name__} rows are immutable; post a reversal")
+
+
+class ImmutableModel(models.Model):
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError(f"{type(self).__name__} rows are immutable; post a reversal")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"{type(self).__name__} rows are immutable; post a reversal")
+
+
+class Currency(models.Model):
+    code = models.CharField(max_length=16, primary_key=True)
+    name = models.CharField(max_length=64)
+    decimals = models.PositiveSmallIntegerField(help_text="Fractional digits an amount may have.")
+
+    class Meta:
+        verbose_name_plural = "currencies"
+        constraints = [
+            models.CheckConstraint(condition=Q(decimals__lte=18), name="currency_decimals_lte_18")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Wallet(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="wallets",
+    )
+    system = models.CharField(max_length=32, null=True, blank=True, choices=SystemAccount.choices)
+    type = models.CharField(max_length=8, choices=WalletType.choices)
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT, db_column="currency")
+    balance = money_field(default=0)
+    held = money_field(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # NULLs are distinct in unique indexes on every backend, so each constraint
+            # binds only its own kind of owner (MariaDB has no partial indexes).
+            models.UniqueConstraint(
+                fields=["user", "type", "currency"], name="wallet_user_type_currency_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["system", "type", "currency"], name="wallet_system_type_currency_uniq"
+            ),
+            models.CheckConstraint(
+                condition=(Q(user__isnull=True) & Q(system__isnull=False))
+                | (Q(user__isnull=False) & Q(system__isnull=True)),
+                name="wallet_one_owner",
+            ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_gte_0"),
+            models.CheckConstraint(
+                condition=Q(user__isnull=True) | Q(balance__gte=0), name="wallet_balance_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=(Q(user__isnull=True) & Q(held=0))
+                | (Q(user__isnull=False) & Q(held__lte=F("balance"))),
+                name="wallet_held_lte_balance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = f"user {self.user_id}" if self.user_id else f"system {self.system}"
+        return f"{owner} {self.type} {self.currency_id}"
+
+    @property
+    def available(self):
+        return self.balance - self.held
+
+
+class Hold(models.Model):
+    """Funds reserved in a user wallet for an open order (``wallet.held`` is the sum of
+    ``remaining`` over its OPEN holds). A fill consumes from the hold; release frees it."""
+
+    class Status(models.TextChoices):
+        OPEN = "OPEN"
+        CLOSED = "CLOSED"
+
+    key = models.CharField(max_length=128, unique=True)
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="holds")
+    amount = money_field()
+    remaining = money_field()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["wallet", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("amount")),
+                name="hold_remaining_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Journal(ImmutableModel):
+    key = models.CharField(max_length=128, unique=True, help_text="Idempotency key.")
+    kind = models.CharField(max_length=16, choices=JournalKind.choices)
+    memo = models.CharField(max_length=255, blank=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversal"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+class Entry(ImmutableModel):
+    journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    amount = money_field(help_text="Signed: credit > 0, debit < 0.")
+    balance_after = money_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "entries"
+        indexes = [models.Index(fields=["wallet", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} -> {self.wallet}"

@@ -1,0 +1,400 @@
+"""The only code that changes balances.
+
+Every function here:
+- runs in one transaction (joining the caller's, if any);
+- locks every wallet it touches with ``SELECT ... FOR UPDATE`` in primary-key order, then
+  the holds it touches in primary-key order (so two writers can never deadlock on order);
+- is idempotent on its ``key``: a replay, concurrent or later, returns the first result
+  and changes nothing (the key is a unique column, so this holds across processes);
+- validates its amounts again (positive, within the currency's precision), whatever the
+  caller checked, and raises ``apps.core.errors`` subclasses, never a bare exception.
+
+Balances change only through journals whose entries sum to zero per currency. PAPER
+wallets only ever exchange value with other PAPER wallets (demo money never meets real
+money).
+"""
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.money import AmountError, quantize_exact
+from apps.wallets.constants import (
+    PAPER_ONLY_SYSTEM_ACCOUNTS,
+    JournalKind,
+    SystemAccount,
+    WalletType,
+)
+from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
+
+ZERO = Decimal(0)
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One line of a journal: ``amount`` (signed) into one wallet. A debit with
+    ``hold_key`` is paid out of that hold instead of the available balance."""
+
+    wallet_type: str
+    currency: str
+    amount: Decimal
+    user_id: int | None = None
+    system: str | None = None
+    hold_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TradeParty:
+    """One side of a trade: a user (paying from ``hold_key``) or a system account.
+    ``fee`` is charged in the quote currency and goes to the FEES account."""
+
+    user_id: int | None = None
+    system: str | None = None
+    hold_key: str | None = None
+    fee: Decimal = ZERO
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _currency(code: str) -> Currency:
+    try:
+        return Currency.objects.get(pk=code)
+    except Currency.DoesNotExist:
+        raise InvalidInput(f"Unknown currency {code!r}.", code="unknown_currency") from None
+
+
+def _wallet_type(value: str) -> str:
+    if value not in WalletType.values:
+        raise InvalidInput(f"Unknown wallet type {value!r}.", code="unknown_wallet_type")
+    return value
+
+
+def _exact(amount: Decimal, currency: Currency, *, what: str = "Amount") -> Decimal:
+    """``amount`` checked against the currency's precision; positive."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidInput(f"{what} must be a finite Decimal.")
+    if amount <= 0:
+        raise InvalidInput(f"{what} must be greater than zero.")
+    try:
+        return quantize_exact(amount, decimals=currency.decimals)
+    except AmountError as exc:
+        raise InvalidInput(f"{what} {exc} for {currency.code}.") from None
+
+
+def _ensure_wallet(*, user_id: int | None, system: str | None, wallet_type: str,
+                   currency: str) -> int:
+    """The id of the wallet, created empty if missing (race-safe via the unique keys)."""
+    lookup = {"user_id": user_id, "system": system, "type": wallet_type, "currency_id": currency}
+    found = Wallet.objects.filter(**lookup).values_list("pk", flat=True).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Wallet.objects.create(**lookup).pk
+    except IntegrityError:
+        return Wallet.objects.get(**lookup).pk
+
+
+def _lock_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
+    wallets = Wallet.objects.select_for_update().filter(pk__in=set(ids)).order_by("pk")
+    return {w.pk: w for w in wallets}
+
+
+def _insufficient(wallet: Wallet) -> InsufficientFunds:
+    return InsufficientFunds(
+        f"Insufficient {wallet.currency_id} in your {wallet.type} wallet "
+        f"(available {wallet.available.normalize():f}).",
+    )
+
+
+def _check_paper_separation(legs: list[Leg]) -> None:
+    paper = {leg.wallet_type == WalletType.PAPER for leg in legs}
+    if len(paper) > 1:
+        raise InvalidInput("Paper balances cannot move to or from real wallets.",
+                           code="paper_separation")
+    for leg in legs:
+        if leg.system in PAPER_ONLY_SYSTEM_ACCOUNTS and leg.wallet_type != WalletType.PAPER:
+            raise InvalidInput(f"{leg.system} serves PAPER wallets only.",
+                               code="paper_separation")
+
+
+def _post(*, key: str, kind: str, legs: list[Leg], memo: str = "",
+          created_by_id: int | None = None, reverses_id: int | None = None) -> Journal:
+    """Write one balanced journal and apply it. Locks: the legs' wallets (pk order), then
+    their holds (pk order). Raises InsufficientFunds if a user wallet would end with
+    ``balance < held``; Conflict if a hold cannot pay its debit. Idempotent on ``key``."""
+    totals: dict[str, Decimal] = {}
+    for leg in legs:
+        totals[leg.currency] = totals.get(leg.currency, ZERO) + leg.amount
+    if any(totals.values()):
+        raise ValueError(f"unbalanced journal {key}: {totals}")  # a bug, not bad input
+    _check_paper_separation(legs)
+
+    with transaction.atomic():
+        replay = Journal.objects.filter(key=key).first()
+        if replay is not None:
+            return replay
+        leg_wallet = [
+            _ensure_wallet(user_id=leg.user_id, system=leg.system,
+                           wallet_type=leg.wallet_type, currency=leg.currency)
+            for leg in legs
+        ]
+        wallets = _lock_wallets(leg_wallet)
+        replay = Journal.objects.filter(key=key).first()
+        if replay is not None:
+            return replay
+        hold_keys = sorted({leg.hold_key for leg in legs if leg.hold_key})
+        holds = {h.key: h for h in
+                 Hold.objects.select_for_update().filter(key__in=hold_keys).order_by("pk")}
+
+        entries = []
+        for leg, wallet_id in zip(legs, leg_wallet, strict=True):
+            wallet = wallets[wallet_id]
+            if leg.hold_key:
+                hold = holds.get(leg.hold_key)
+                debit = -leg.amount
+                if (hold is None or hold.wallet_id != wallet_id or hold.status != Hold.Status.OPEN
+                        or debit <= 0 or hold.remaining < debit):
+                    raise Conflict(f"Hold {leg.hold_key!r} cannot pay {debit}.",
+                                   code="hold_exhausted")
+                hold.remaining -= debit
+                wallet.held -= debit
+            wallet.balance += leg.amount
+            entries.append(Entry(wallet_id=wallet_id, amount=leg.amount,
+                                 balance_after=wallet.balance))
+        for wallet in wallets.values():
+            if wallet.user_id is not None and (wallet.balance < wallet.held or wallet.held < 0):
+                raise _insufficient(wallet)
+
+        try:
+            with transaction.atomic():
+                journal = Journal.objects.create(key=key, kind=kind, memo=memo[:255],
+                                                 created_by_id=created_by_id,
+                                                 reverses_id=reverses_id)
+        except IntegrityError:
+            replay = Journal.objects.filter(key=key).first()
+            if replay is None:
+                raise Conflict("This journal was already reversed.", code="already_reversed") \
+                    from None
+            return replay
+        for entry in entries:
+            entry.journal = journal
+        Entry.objects.bulk_create(entries)
+        now = timezone.now()
+        for wallet in wallets.values():
+            Wallet.objects.filter(pk=wallet.pk).update(
+                balance=wallet.balance, held=wallet.held, updated_at=now)
+        for hold in holds.values():
+            Hold.objects.filter(pk=hold.pk).update(remaining=hold.remaining, updated_at=now)
+        return journal
+
+
+# --- external money ---------------------------------------------------------------------
+
+
+def deposit(*, user_id: int, wallet_type: str, currency: str, amount: Decimal, key: str,
+            memo: str = "") -> Journal:
+    """Credit ``amount`` from the EXTERNAL account. Not for PAPER (see grant_paper_funds).
+    Locks the user's and EXTERNAL's wallet. Idempotent on ``key``."""
+    if _wallet_type(wallet_type) == WalletType.PAPER:
+        raise InvalidInput("Paper wallets are funded by the paper faucet only.",
+                           code="paper_separation")
+    amount = _exact(amount, _currency(currency))
+    return _post(key=key, kind=JournalKind.DEPOSIT, memo=memo, legs=[
+        Leg(wallet_type, currency, -amount, system=SystemAccount.EXTERNAL),
+        Leg(wallet_type, currency, amount, user_id=user_id),
+    ])
+
+
+def withdraw(*, user_id: int, wallet_type: str, currency: str, amount: Decimal, key: str,
+             memo: str = "") -> Journal:
+    """Debit ``amount`` of available balance to the EXTERNAL account. Raises
+    InsufficientFunds if available < amount. Idempotent on ``key``."""
+    if _wallet_type(wallet_type) == WalletType.PAPER:
+        raise InvalidInput("Paper money cannot be withdrawn.", code="paper_separation")
+    amount = _exact(amount, _currency(currency))
+    return _post(key=key, kind=JournalKind.WITHDRAWAL, memo=memo, legs=[
+        Leg(wallet_type, currency, -amount, user_id=user_id),
+        Leg(wallet_type, currency, amount, system=SystemAccount.EXTERNAL),
+    ])
+
+
+def grant_paper_funds(*, user_id: int, currency: str, amount: Decimal, key: str) -> Journal:
+    """Credit demo money to the user's PAPER wallet from the PAPER_FAUCET account.
+    Idempotent on ``key`` (use one key per user to grant once)."""
+    amount = _exact(amount, _currency(currency))
+    return _post(key=key, kind=JournalKind.FAUCET, memo="paper trading demo balance", legs=[
+        Leg(WalletType.PAPER, currency, -amount, system=SystemAccount.PAPER_FAUCET),
+        Leg(WalletType.PAPER, currency, amount, user_id=user_id),
+    ])
+
+
+def transfer(*, user_id: int, currency: str, amount: Decimal, from_type: str, to_type: str,
+             key: str) -> Journal:
+    """Move available balance between two of the user's wallet types (never PAPER).
+    Locks both wallets in pk order. Raises InsufficientFunds, InvalidInput."""
+    _wallet_type(from_type), _wallet_type(to_type)
+    if from_type == to_type:
+        raise InvalidInput("Source and destination wallet types must differ.")
+    if WalletType.PAPER in (from_type, to_type):
+        raise InvalidInput("Paper balances cannot move to or from real wallets.",
+                           code="paper_separation")
+    amount = _exact(amount, _currency(currency))
+    return _post(key=key, kind=JournalKind.TRANSFER, legs=[
+        Leg(from_type, currency, -amount, user_id=user_id),
+        Leg(to_type, currency, amount, user_id=user_id),
+    ])
+
+
+# --- holds ------------------------------------------------------------------------------
+
+
+def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decimal,
+                key: str) -> Hold:
+    """Reserve ``amount`` of the wallet's available balance under ``key``.
+
+    Locks the wallet. Raises InsufficientFunds if available < amount; Conflict if ``key``
+    already names a hold on another wallet or amount. A replay returns the first hold.
+    """
+    amount = _exact(amount, _currency(currency))
+    _wallet_type(wallet_type)
+    with transaction.atomic():
+        wallet_id = _ensure_wallet(user_id=user_id, system=None, wallet_type=wallet_type,
+                                   currency=currency)
+        wallet = _lock_wallets([wallet_id])[wallet_id]
+        existing = Hold.objects.filter(key=key).first()
+        if existing is not None:
+            if existing.wallet_id != wallet_id or existing.amount != amount:
+                raise Conflict(f"Hold key {key!r} is already used for another hold.")
+            return existing
+        if wallet.available < amount:
+            raise _insufficient(wallet)
+        hold = Hold.objects.create(key=key, wallet_id=wallet_id, amount=amount, remaining=amount)
+        Wallet.objects.filter(pk=wallet_id).update(held=wallet.held + amount,
+                                                   updated_at=timezone.now())
+        return hold
+
+
+def hold_release(*, key: str, amount: Decimal | None = None) -> Hold:
+    """Give back ``amount`` (default: all that remains) of a hold to available balance;
+    a hold released in full is CLOSED. Locks the wallet, then the hold.
+
+    Releasing everything is idempotent; a partial release is not, so callers release
+    partially only under their own exactly-once guard (the order row they lock).
+    Raises NotFound for an unknown key, Conflict if ``amount`` exceeds what remains.
+    """
+    with transaction.atomic():
+        wallet_id = Hold.objects.filter(key=key).values_list("wallet_id", flat=True).first()
+        if wallet_id is None:
+            raise NotFound(f"No hold {key!r}.")
+        wallet = _lock_wallets([wallet_id])[wallet_id]
+        hold = Hold.objects.select_for_update().get(key=key)
+        release = hold.remaining if amount is None else amount
+        if release < 0 or release > hold.remaining:
+            raise Conflict(f"Hold {key!r} has only {hold.remaining} left.")
+        hold.remaining -= release
+        if amount is None or hold.remaining == 0:
+            hold.status = Hold.Status.CLOSED
+        hold.save(update_fields=["remaining", "status", "updated_at"])
+        if release:
+            Wallet.objects.filter(pk=wallet_id).update(held=wallet.held - release,
+                                                       updated_at=timezone.now())
+        return hold
+
+
+# --- trades -----------------------------------------------------------------------------
+
+
+def settle_trade(*, key: str, wallet_type: str, base: str, quote: str, quantity: Decimal,
+                 quote_amount: Decimal, buyer: TradeParty, seller: TradeParty,
+                 memo: str = "") -> Journal:
+    """Settle one trade as one journal, keyed by the trade (exactly once).
+
+    The buyer pays ``quote_amount + buyer.fee`` quote (from its hold if it has one) and
+    receives ``quantity`` base; the seller delivers ``quantity`` base (from its hold) and
+    receives ``quote_amount - seller.fee`` quote; FEES receives both fees. Locks all
+    touched wallets (pk order), then the holds. Raises InvalidInput, InsufficientFunds,
+    Conflict (hold exhausted); on any raise nothing is written.
+    """
+    _wallet_type(wallet_type)
+    if base == quote:
+        raise InvalidInput("Base and quote currencies must differ.")
+    base_cur, quote_cur = _currency(base), _currency(quote)
+    quantity = _exact(quantity, base_cur, what="Quantity")
+    quote_amount = _exact(quote_amount, quote_cur, what="Quote amount")
+    fees = ZERO
+    for party in (buyer, seller):
+        if (party.user_id is None) == (party.system is None):
+            raise ValueError("a trade party is a user or a system account")
+        if party.fee:
+            _exact(party.fee, quote_cur, what="Fee")
+            fees += party.fee
+    if seller.fee > quote_amount:
+        raise InvalidInput("The seller's fee exceeds the trade's value.")
+
+    def leg(party: TradeParty, currency: str, amount: Decimal, *, pays: bool) -> Leg:
+        return Leg(wallet_type, currency, amount, user_id=party.user_id, system=party.system,
+                   hold_key=party.hold_key if pays else None)
+
+    legs = [
+        leg(buyer, quote, -(quote_amount + buyer.fee), pays=True),
+        leg(seller, base, -quantity, pays=True),
+        leg(buyer, base, quantity, pays=False),
+        leg(seller, quote, quote_amount - seller.fee, pays=False),
+    ]
+    if fees:
+        legs.append(Leg(wallet_type, quote, fees, system=SystemAccount.FEES))
+    return _post(key=key, kind=JournalKind.TRADE, memo=memo,
+                 legs=[x for x in legs if x.amount])
+
+
+# --- admin ------------------------------------------------------------------------------
+
+
+def admin_adjust(*, user_id: int, wallet_type: str, currency: str, amount: Decimal,
+                 reason: str, admin_id: int, key: str) -> Journal:
+    """Correct a balance by ``amount`` (signed, non-zero) against the ADJUSTMENTS account,
+    recording the admin and ``reason``. Reversible with ``reverse_journal``. Raises
+    InvalidInput (blank reason, zero, precision), InsufficientFunds (below held)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("A reason is required for a balance adjustment.")
+    _wallet_type(wallet_type)
+    cur = _currency(currency)
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount == 0:
+        raise InvalidInput("The adjustment must be a non-zero amount.")
+    signed = _exact(abs(amount), cur) * (1 if amount > 0 else -1)
+    return _post(key=key, kind=JournalKind.ADJUSTMENT, memo=reason, created_by_id=admin_id,
+                 legs=[Leg(wallet_type, currency, signed, user_id=user_id),
+                       Leg(wallet_type, currency, -signed, system=SystemAccount.ADJUSTMENTS)])
+
+
+def reverse_journal(*, journal_id: int, reason: str, admin_id: int) -> Journal:
+    """Post the exact opposite of a journal (a journal is reversed at most once).
+    Holds consumed by the original are not restored: reversed value returns to balance.
+    Raises NotFound, InvalidInput (blank reason), Conflict (already reversed),
+    InsufficientFunds (a user has since spent what the reversal takes back)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("A reason is required for a reversal.")
+    try:
+        original = Journal.objects.get(pk=journal_id)
+    except Journal.DoesNotExist:
+        raise NotFound(f"No journal {journal_id}.") from None
+    if Journal.objects.filter(reverses_id=journal_id).exists():
+        raise Conflict("This journal was already reversed.", code="already_reversed")
+    legs = [
+        Leg(e.wallet.type, e.wallet.currency_id, -e.amount, user_id=e.wallet.user_id,
+            system=e.wallet.system)
+        for e in original.entries.select_related("wallet").order_by("pk")
+    ]
+    return _post(key=f"reversal:{journal_id}", kind=JournalKind.REVERSAL, legs=legs,
+                 memo=reason, created_by_id=admin_id, reverses_id=journal_id)
