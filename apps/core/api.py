@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -36,6 +37,8 @@ class DecimalJSONParser(JSONParser):
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^[0-9]+(\.[0-9]+)?$",
+                     "example": "12.50"})
 class AmountField(serializers.Field):
     """A positive amount, parsed by ``apps.core.money.parse_amount``; rendered as a string.
 

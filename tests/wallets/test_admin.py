@@ -1,0 +1,65 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from apps.wallets import services
+from apps.wallets.models import Journal, Wallet
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, currencies):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def wallet(user, currencies):
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USDT", amount=Decimal("50"),
+                     key="dep")
+    return Wallet.objects.get(user=user)
+
+
+def test_wallets_and_journals_are_read_only(admin_client, wallet):
+    assert admin_client.get(f"/admin/wallets/wallet/{wallet.pk}/change/").status_code == 200
+    response = admin_client.post(f"/admin/wallets/wallet/{wallet.pk}/change/",
+                                 {"balance": "1000000"})
+    assert response.status_code == 403
+    assert admin_client.get("/admin/wallets/wallet/add/").status_code == 403
+    journal = Journal.objects.get()
+    assert admin_client.post(f"/admin/wallets/journal/{journal.pk}/delete/",
+                             {"post": "yes"}).status_code == 403
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("50")
+
+
+def test_adjust_action_asks_for_a_reason_then_calls_the_service(admin_client, wallet):
+    url = "/admin/wallets/wallet/"
+    form = admin_client.post(url, {"action": "adjust_balance", ACTION_CHECKBOX_NAME: [wallet.pk]})
+    assert form.status_code == 200 and b"reason" in form.content
+    missing_reason = admin_client.post(url, {"action": "adjust_balance", "apply": "1",
+                                             ACTION_CHECKBOX_NAME: [wallet.pk], "amount": "5"})
+    assert missing_reason.status_code == 200
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("50")
+    done = admin_client.post(url, {"action": "adjust_balance", "apply": "1", "amount": "-20",
+                                   "reason": "chargeback", ACTION_CHECKBOX_NAME: [wallet.pk]})
+    assert done.status_code == 302
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("30")
+    adjustment = Journal.objects.get(kind="ADJUSTMENT")
+    assert adjustment.memo == "chargeback" and adjustment.created_by.is_superuser
+
+
+def test_reverse_action(admin_client, wallet):
+    journal = Journal.objects.get()
+    response = admin_client.post("/admin/wallets/journal/", {
+        "action": "reverse", "apply": "1", "reason": "test deposit",
+        ACTION_CHECKBOX_NAME: [journal.pk]})
+    assert response.status_code == 302
+    wallet.refresh_from_db()
+    assert wallet.balance == 0
+    assert Journal.objects.get(kind="REVERSAL").reverses_id == journal.pk
