@@ -52,7 +52,9 @@ def parse_amount(
     if text.startswith("-"):
         raise AmountError("must not be negative")
     if not _PLAIN_DECIMAL.fullmatch(text):
-        raise AmountError("must be a plain decimal number like \"12.50\" (no sign, exponent or spaces)")
+        raise AmountError(
+            'must be a plain decimal number like "12.50" (no sign, exponent or spaces)'
+        )
     try:
         amount = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid text

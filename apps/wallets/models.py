@@ -61,7 +61,10 @@ class Wallet(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
         related_name="wallets",
     )
-    system = models.CharField(max_length=32, null=True, blank=True, choices=SystemAccount.choices)
+    # NULL, not "", for user wallets: the unique key below must ignore them.
+    system = models.CharField(  # noqa: DJ001
+        max_length=32, null=True, blank=True, choices=SystemAccount.choices
+    )
     type = models.CharField(max_length=8, choices=WalletType.choices)
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT, db_column="currency")
     balance = money_field(default=0)

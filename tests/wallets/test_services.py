@@ -4,7 +4,7 @@ import pytest
 
 from apps.core.errors import Conflict, InvalidInput
 from apps.wallets import selectors, services
-from apps.wallets.constants import SystemAccount, WalletType
+from apps.wallets.constants import SystemAccount
 from apps.wallets.models import Hold, Journal, Wallet
 from apps.wallets.services import InsufficientFunds, TradeParty
 from tests.factories import UserFactory
