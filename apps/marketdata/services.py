@@ -1,0 +1,43 @@
+"""The quote bus: ``publish`` stores the latest quote and tells every registered listener.
+
+Venues register listeners (the paper executor is one) from their ``AppConfig.ready``;
+this module knows no venue.
+"""
+from collections.abc import Callable
+
+import structlog
+from django.core.cache import cache
+
+from apps.marketdata.quotes import Quote
+
+log = structlog.get_logger(__name__)
+QuoteListener = Callable[[Quote], None]
+_listeners: list[QuoteListener] = []
+# Long enough to outlive any freshness window; readers judge freshness by the timestamp.
+_QUOTE_TTL_SECONDS = 24 * 3600
+
+
+def quote_cache_key(symbol: str) -> str:
+    return f"quote:{symbol}"
+
+
+def register_listener(listener: QuoteListener) -> None:
+    """Call ``listener(quote)`` on every published quote (idempotent per function)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def publish(*, quote: Quote) -> None:
+    """Store ``quote`` as the latest for its symbol, then notify the listeners.
+
+    Must not be called inside an open transaction (listeners enqueue work). A listener
+    that raises is logged and does not stop the others: one venue's bug must not starve
+    another of prices.
+    """
+    cache.set(quote_cache_key(quote.symbol), quote.to_dict(), _QUOTE_TTL_SECONDS)
+    for listener in list(_listeners):
+        try:
+            listener(quote)
+        except Exception:
+            log.exception("quote_listener_failed", listener=getattr(listener, "__name__", "?"),
+                          symbol=quote.symbol)
