@@ -5,7 +5,16 @@ or an integer, never a float; nothing is rounded silently. A value with more dec
 than allowed is refused, not rounded.
 """
 import re
-from decimal import ROUND_UP, Decimal, InvalidOperation
+from decimal import (
+    ROUND_DOWN,
+    ROUND_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 
 from django.db import models
 
@@ -15,6 +24,12 @@ MONEY_DECIMAL_PLACES = 18
 MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 
 # ASCII digits only: \d would accept Arabic-Indic and other Unicode digits.
+# Python's default context keeps 28 digits and rounds silently past that; money needs 36
+# digits and a product of two amounts 72. EXACT traps any rounding (sums and products of
+# money must be exact); ROUNDING is for the explicit roundings below.
+EXACT = Context(prec=80, traps=[InvalidOperation, Inexact, Overflow, DivisionByZero])
+ROUNDING = Context(prec=80, traps=[InvalidOperation, Overflow, DivisionByZero])
+
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 _MAX_INPUT_LENGTH = 64
 
@@ -74,7 +89,7 @@ def quantize_exact(amount: Decimal, *, decimals: int) -> Decimal:
     change its value (rounding must be an explicit decision, never a side effect)."""
     quantum = Decimal(1).scaleb(-decimals)
     try:
-        quantized = amount.quantize(quantum)
+        quantized = amount.quantize(quantum, context=ROUNDING)
     except InvalidOperation as exc:
         raise AmountError("is too large") from exc
     if quantized != amount:
@@ -92,6 +107,20 @@ def split_fee(*, gross: Decimal, rate: Decimal, decimals: int) -> tuple[Decimal,
     if rate < 0 or rate > 1:
         raise AmountError("fee rate must be between 0 and 1")
     gross = quantize_exact(gross, decimals=decimals)
-    quantum = Decimal(1).scaleb(-decimals)
-    fee = min((gross * rate).quantize(quantum, rounding=ROUND_UP), gross)
-    return gross - fee, fee
+    fee = min(round_up(EXACT.multiply(gross, rate), decimals=decimals), gross)
+    return EXACT.subtract(gross, fee), fee
+
+
+def round_up(value: Decimal, *, decimals: int) -> Decimal:
+    """``value`` rounded away from zero to ``decimals`` places (what a payer owes)."""
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_UP, context=ROUNDING)
+
+
+def round_down(value: Decimal, *, decimals: int) -> Decimal:
+    """``value`` truncated to ``decimals`` places (what a payee receives)."""
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN, context=ROUNDING)
+
+
+def exact_mul(a: Decimal, b: Decimal) -> Decimal:
+    """``a * b`` with every digit kept (raises rather than round)."""
+    return EXACT.multiply(a, b)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from apps.core.money import money_field
+from apps.core.money import EXACT, money_field
 from apps.wallets.constants import JournalKind, SystemAccount, WalletType
 
 
@@ -104,7 +104,7 @@ class Wallet(models.Model):
 
     @property
     def available(self):
-        return self.balance - self.held
+        return EXACT.subtract(self.balance, self.held)
 
 
 class Hold(models.Model):

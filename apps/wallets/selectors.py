@@ -1,12 +1,13 @@
 """Reads of wallets and the ledger, including the full invariant check (reconcile)."""
 from collections import defaultdict
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from itertools import groupby
 from operator import itemgetter
 
 from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound
+from apps.core.money import EXACT
 from apps.wallets.constants import WalletType
 from apps.wallets.models import Currency, Entry, Hold, Wallet
 
@@ -47,6 +48,11 @@ def reconcile() -> list[str]:
     no user wallet negative or holding more than its balance; ``held`` equals the sum of
     its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder.
     """
+    with localcontext(EXACT):
+        return _reconcile()
+
+
+def _reconcile() -> list[str]:
     problems: list[str] = []
     # Sums are taken in Python with Decimal: SQLite's SUM over a decimal column is a float.
     currency_of = dict(Wallet.objects.values_list("pk", "currency_id"))

@@ -15,13 +15,13 @@ money).
 """
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.money import AmountError, quantize_exact
+from apps.core.money import EXACT, AmountError, quantize_exact
 from apps.wallets.constants import (
     PAPER_ONLY_SYSTEM_ACCOUNTS,
     JournalKind,
@@ -131,6 +131,13 @@ def _post(*, key: str, kind: str, legs: list[Leg], memo: str = "",
     """Write one balanced journal and apply it. Locks: the legs' wallets (pk order), then
     their holds (pk order). Raises InsufficientFunds if a user wallet would end with
     ``balance < held``; Conflict if a hold cannot pay its debit. Idempotent on ``key``."""
+    with localcontext(EXACT):  # balances have 36 digits: the default 28 would round
+        return _post_exact(key=key, kind=kind, legs=legs, memo=memo,
+                           created_by_id=created_by_id, reverses_id=reverses_id)
+
+
+def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
+                created_by_id: int | None, reverses_id: int | None) -> Journal:
     totals: dict[str, Decimal] = {}
     for leg in legs:
         totals[leg.currency] = totals.get(leg.currency, ZERO) + leg.amount
@@ -160,7 +167,7 @@ def _post(*, key: str, kind: str, legs: list[Leg], memo: str = "",
             wallet = wallets[wallet_id]
             if leg.hold_key:
                 hold = holds.get(leg.hold_key)
-                debit = -leg.amount
+                debit = leg.amount.copy_negate()
                 if (hold is None or hold.wallet_id != wallet_id or hold.status != Hold.Status.OPEN
                         or debit <= 0 or hold.remaining < debit):
                     raise Conflict(f"Hold {leg.hold_key!r} cannot pay {debit}.",
@@ -197,6 +204,24 @@ def _post(*, key: str, kind: str, legs: list[Leg], memo: str = "",
         return journal
 
 
+# --- currencies -------------------------------------------------------------------------
+
+
+def currencies_ensure(*, currencies: Iterable[tuple[str, str, int]]) -> int:
+    """Create the missing ``(code, name, decimals)`` currencies; existing ones are left
+    as they are (their precision governs balances already held). Returns how many were
+    created. Race-safe: concurrent creators conflict on the primary key and skip."""
+    wanted = {code: (name, decimals) for code, name, decimals in currencies}
+    for code, (_, decimals) in wanted.items():
+        if not code or len(code) > 16 or not 0 <= decimals <= 18:
+            raise InvalidInput(f"Invalid currency {code!r} with {decimals} decimals.")
+    existing = set(Currency.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    missing = [Currency(code=code, name=name[:64], decimals=decimals)
+               for code, (name, decimals) in wanted.items() if code not in existing]
+    Currency.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)
+
+
 # --- external money ---------------------------------------------------------------------
 
 
@@ -209,7 +234,7 @@ def deposit(*, user_id: int, wallet_type: str, currency: str, amount: Decimal, k
                            code="paper_separation")
     amount = _exact(amount, _currency(currency))
     return _post(key=key, kind=JournalKind.DEPOSIT, memo=memo, legs=[
-        Leg(wallet_type, currency, -amount, system=SystemAccount.EXTERNAL),
+        Leg(wallet_type, currency, amount.copy_negate(), system=SystemAccount.EXTERNAL),
         Leg(wallet_type, currency, amount, user_id=user_id),
     ])
 
@@ -222,7 +247,7 @@ def withdraw(*, user_id: int, wallet_type: str, currency: str, amount: Decimal, 
         raise InvalidInput("Paper money cannot be withdrawn.", code="paper_separation")
     amount = _exact(amount, _currency(currency))
     return _post(key=key, kind=JournalKind.WITHDRAWAL, memo=memo, legs=[
-        Leg(wallet_type, currency, -amount, user_id=user_id),
+        Leg(wallet_type, currency, amount.copy_negate(), user_id=user_id),
         Leg(wallet_type, currency, amount, system=SystemAccount.EXTERNAL),
     ])
 
@@ -232,7 +257,7 @@ def grant_paper_funds(*, user_id: int, currency: str, amount: Decimal, key: str)
     Idempotent on ``key`` (use one key per user to grant once)."""
     amount = _exact(amount, _currency(currency))
     return _post(key=key, kind=JournalKind.FAUCET, memo="paper trading demo balance", legs=[
-        Leg(WalletType.PAPER, currency, -amount, system=SystemAccount.PAPER_FAUCET),
+        Leg(WalletType.PAPER, currency, amount.copy_negate(), system=SystemAccount.PAPER_FAUCET),
         Leg(WalletType.PAPER, currency, amount, user_id=user_id),
     ])
 
@@ -249,7 +274,7 @@ def transfer(*, user_id: int, currency: str, amount: Decimal, from_type: str, to
                            code="paper_separation")
     amount = _exact(amount, _currency(currency))
     return _post(key=key, kind=JournalKind.TRANSFER, legs=[
-        Leg(from_type, currency, -amount, user_id=user_id),
+        Leg(from_type, currency, amount.copy_negate(), user_id=user_id),
         Leg(to_type, currency, amount, user_id=user_id),
     ])
 
@@ -275,10 +300,10 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
             if existing.wallet_id != wallet_id or existing.amount != amount:
                 raise Conflict(f"Hold key {key!r} is already used for another hold.")
             return existing
-        if wallet.available < amount:
+        if EXACT.subtract(wallet.balance, wallet.held) < amount:
             raise _insufficient(wallet)
         hold = Hold.objects.create(key=key, wallet_id=wallet_id, amount=amount, remaining=amount)
-        Wallet.objects.filter(pk=wallet_id).update(held=wallet.held + amount,
+        Wallet.objects.filter(pk=wallet_id).update(held=EXACT.add(wallet.held, amount),
                                                    updated_at=timezone.now())
         return hold
 
@@ -300,12 +325,12 @@ def hold_release(*, key: str, amount: Decimal | None = None) -> Hold:
         release = hold.remaining if amount is None else amount
         if release < 0 or release > hold.remaining:
             raise Conflict(f"Hold {key!r} has only {hold.remaining} left.")
-        hold.remaining -= release
+        hold.remaining = EXACT.subtract(hold.remaining, release)
         if amount is None or hold.remaining == 0:
             hold.status = Hold.Status.CLOSED
         hold.save(update_fields=["remaining", "status", "updated_at"])
         if release:
-            Wallet.objects.filter(pk=wallet_id).update(held=wallet.held - release,
+            Wallet.objects.filter(pk=wallet_id).update(held=EXACT.subtract(wallet.held, release),
                                                        updated_at=timezone.now())
         return hold
 
@@ -336,7 +361,7 @@ def settle_trade(*, key: str, wallet_type: str, base: str, quote: str, quantity:
             raise ValueError("a trade party is a user or a system account")
         if party.fee:
             _exact(party.fee, quote_cur, what="Fee")
-            fees += party.fee
+            fees = EXACT.add(fees, party.fee)
     if seller.fee > quote_amount:
         raise InvalidInput("The seller's fee exceeds the trade's value.")
 
@@ -345,10 +370,10 @@ def settle_trade(*, key: str, wallet_type: str, base: str, quote: str, quantity:
                    hold_key=party.hold_key if pays else None)
 
     legs = [
-        leg(buyer, quote, -(quote_amount + buyer.fee), pays=True),
-        leg(seller, base, -quantity, pays=True),
+        leg(buyer, quote, EXACT.add(quote_amount, buyer.fee).copy_negate(), pays=True),
+        leg(seller, base, quantity.copy_negate(), pays=True),
         leg(buyer, base, quantity, pays=False),
-        leg(seller, quote, quote_amount - seller.fee, pays=False),
+        leg(seller, quote, EXACT.subtract(quote_amount, seller.fee), pays=False),
     ]
     if fees:
         legs.append(Leg(wallet_type, quote, fees, system=SystemAccount.FEES))
@@ -371,10 +396,12 @@ def admin_adjust(*, user_id: int, wallet_type: str, currency: str, amount: Decim
     cur = _currency(currency)
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount == 0:
         raise InvalidInput("The adjustment must be a non-zero amount.")
-    signed = _exact(abs(amount), cur) * (1 if amount > 0 else -1)
+    signed = _exact(amount.copy_abs(), cur)
+    if amount < 0:
+        signed = signed.copy_negate()
     return _post(key=key, kind=JournalKind.ADJUSTMENT, memo=reason, created_by_id=admin_id,
                  legs=[Leg(wallet_type, currency, signed, user_id=user_id),
-                       Leg(wallet_type, currency, -signed, system=SystemAccount.ADJUSTMENTS)])
+                       Leg(wallet_type, currency, signed.copy_negate(), system=SystemAccount.ADJUSTMENTS)])
 
 
 def reverse_journal(*, journal_id: int, reason: str, admin_id: int) -> Journal:
@@ -392,7 +419,7 @@ def reverse_journal(*, journal_id: int, reason: str, admin_id: int) -> Journal:
     if Journal.objects.filter(reverses_id=journal_id).exists():
         raise Conflict("This journal was already reversed.", code="already_reversed")
     legs = [
-        Leg(e.wallet.type, e.wallet.currency_id, -e.amount, user_id=e.wallet.user_id,
+        Leg(e.wallet.type, e.wallet.currency_id, e.amount.copy_negate(), user_id=e.wallet.user_id,
             system=e.wallet.system)
         for e in original.entries.select_related("wallet").order_by("pk")
     ]

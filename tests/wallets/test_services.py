@@ -198,3 +198,12 @@ def test_admin_adjust_and_reverse(user, currencies):
     with pytest.raises(Conflict, match="already reversed"):
         services.reverse_journal(journal_id=journal.pk, reason="again", admin_id=admin.pk)
     assert selectors.reconcile() == []
+
+
+@pytest.mark.mariadb  # SQLite stores decimals as 8-byte floats
+def test_balances_keep_all_36_digits(user, currencies):
+    big = D("123456789012345678.123456789012345678")
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="ETH", amount=big, key="b1")
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="ETH",
+                     amount=D("0.000000000000000001"), key="b2")
+    assert wallet(user, currency="ETH").balance == D("123456789012345678.123456789012345679")
