@@ -401,7 +401,8 @@ def admin_adjust(*, user_id: int, wallet_type: str, currency: str, amount: Decim
         signed = signed.copy_negate()
     return _post(key=key, kind=JournalKind.ADJUSTMENT, memo=reason, created_by_id=admin_id,
                  legs=[Leg(wallet_type, currency, signed, user_id=user_id),
-                       Leg(wallet_type, currency, signed.copy_negate(), system=SystemAccount.ADJUSTMENTS)])
+                       Leg(wallet_type, currency, signed.copy_negate(),
+                           system=SystemAccount.ADJUSTMENTS)])
 
 
 def reverse_journal(*, journal_id: int, reason: str, admin_id: int) -> Journal:
