@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.wallets",
     "apps.marketdata",
+    "apps.twelvedata",
 ]
 
 MIDDLEWARE = [
@@ -201,3 +202,19 @@ structlog.configure(
     logger_factory=structlog.stdlib.LoggerFactory(),
     cache_logger_on_first_use=True,
 )
+
+# --- Secrets stored in the database (apps/core/crypto.py) --------------------------------
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+
+# --- TwelveData paper trading -------------------------------------------------------------
+TWELVEDATA_BASE_URL = env.str("TWELVEDATA_BASE_URL", default="https://api.twelvedata.com")
+TWELVEDATA_WS_URL = env.str("TWELVEDATA_WS_URL",
+                            default="wss://ws.twelvedata.com/v1/quotes/price")
+# Takes precedence over the key stored (encrypted) on the provider in the admin.
+TWELVEDATA_API_KEY = env.str("TWELVEDATA_API_KEY", default="")
+PAPER_DEMO_BALANCE = env.str("PAPER_DEMO_BALANCE", default="100000")
+PAPER_DEMO_CURRENCY = env.str("PAPER_DEMO_CURRENCY", default="USD")
+# A MARKET order needs a quote at most this old; older answers 409.
+PAPER_QUOTE_MAX_AGE_SECONDS = env.int("PAPER_QUOTE_MAX_AGE_SECONDS", default=60)
+PAPER_SWEEP_SECONDS = env.int("PAPER_SWEEP_SECONDS", default=5)
+PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)

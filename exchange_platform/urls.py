@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/token/", TokenApi.as_view(), name="auth-token"),
     path("api/v1/wallets/", include("apps.wallets.urls")),
+    path("api/v1/twd/", include("apps.twelvedata.urls")),
 ]

@@ -20,6 +20,11 @@ def currency_decimals(*, code: str) -> int:
     return decimals
 
 
+def currency_decimals_map(*, codes: list[str]) -> dict[str, int]:
+    """``{code: decimals}`` for the known currencies among ``codes``."""
+    return dict(Currency.objects.filter(pk__in=codes).values_list("pk", "decimals"))
+
+
 def wallet_list(*, user_id: int) -> QuerySet[Wallet]:
     return Wallet.objects.filter(user_id=user_id).order_by("type", "currency_id")
 

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class TwelvedataConfig(AppConfig):
+    name = "apps.twelvedata"
+    label = "twelvedata"
+    verbose_name = "TwelveData paper trading"
+
+    def ready(self) -> None:
+        from apps.marketdata.services import register_listener
+        from apps.twelvedata.tasks import on_quote
+
+        register_listener(on_quote)

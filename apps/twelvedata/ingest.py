@@ -1,0 +1,126 @@
+"""The TwelveData price stream: the official ``TDWebSocket`` feeding the quote bus.
+
+The library connects, answers pings and re-subscribes after an error, but it does not
+reconnect after a clean close, never heartbeats by itself and has its URL hard-coded. The
+``PriceStream`` supervisor adds those: it points the socket at ``TWELVEDATA_WS_URL``,
+reconnects with exponential backoff whenever the receiver thread ends, sends heartbeats,
+and re-reads the enabled markets every ``refresh_seconds`` to subscribe/unsubscribe the
+difference (no symbol comes from the environment).
+"""
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import structlog
+
+from apps.marketdata.quotes import Quote
+from apps.twelvedata import gateway
+
+log = structlog.get_logger(__name__)
+
+
+def _decimal(value: object) -> Decimal | None:
+    # The library has already parsed the frame with json.loads, so numbers arrive as
+    # floats; str() gives their shortest exact decimal form, which is what was sent.
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() and result > 0 else None
+
+
+def quote_from_event(event: dict) -> Quote | None:
+    """A TwelveData ``price`` event as a Quote; None for any other or malformed event."""
+    if event.get("event") != "price" or not isinstance(event.get("symbol"), str):
+        return None
+    price = _decimal(event.get("price"))
+    timestamp = event.get("timestamp")
+    if price is None or not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+        return None
+    return Quote(symbol=event["symbol"], price=price, bid=_decimal(event.get("bid")),
+                 ask=_decimal(event.get("ask")), source="twelvedata",
+                 timestamp=datetime.fromtimestamp(timestamp, UTC))
+
+
+class PriceStream:
+    """Supervises one TDWebSocket. ``run`` blocks until ``stop`` is set."""
+
+    def __init__(self, *, apikey: str, ws_url: str, symbols: Callable[[], set[str]],
+                 publish: Callable[[Quote], None], refresh_seconds: float = 60,
+                 heartbeat_seconds: float = 10, max_backoff_seconds: float = 30) -> None:
+        self.apikey = apikey
+        self.ws_url = ws_url
+        self.symbols = symbols
+        self.publish = publish
+        self.refresh_seconds = refresh_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.ws = None
+        self.connects = 0
+
+    def _on_event(self, event: dict) -> None:
+        quote = quote_from_event(event)
+        if quote is not None:
+            self.publish(quote)
+        elif event.get("event") in ("subscribe-status", "unsubscribe-status"):
+            log.info("twd_stream_subscription", event=event.get("event"),
+                     status=event.get("status"), fails=event.get("fails"))
+
+    def _connect(self, symbols: set[str]) -> None:
+        if self.ws is None:
+            # One TDWebSocket for the stream's life: each instance starts a handler thread
+            # that never ends, so reconnecting reuses it (connect() replaces the socket).
+            td = gateway.client(apikey=self.apikey)
+            self.ws = td.websocket(symbols=sorted(symbols), on_event=self._on_event)
+            self.ws.url = f"{self.ws_url}?apikey={self.apikey}"
+        else:
+            self.ws.symbols = {s.upper() for s in symbols}
+        self.ws.connect()
+        self.connects += 1
+        log.info("twd_stream_connecting", url=self.ws_url, symbols=len(symbols),
+                 attempt=self.connects)
+
+    def _alive(self) -> bool:
+        receiver = self.ws.event_receiver if self.ws else None
+        return bool(receiver and receiver.is_alive())
+
+    def run(self, *, stop: threading.Event) -> None:
+        backoff = 1.0
+        next_refresh = next_heartbeat = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if not self._alive():
+                try:
+                    self._connect(self.symbols())
+                    backoff = 1.0
+                except Exception as exc:  # any failure to connect: wait, then retry
+                    log.warning("twd_stream_connect_failed", error=str(exc), retry_in=backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, self.max_backoff_seconds)
+                    continue
+                next_refresh = now + self.refresh_seconds
+            elif now >= next_refresh:
+                self._resync()
+                next_refresh = now + self.refresh_seconds
+            if now >= next_heartbeat:
+                self.ws.heartbeat()
+                next_heartbeat = now + self.heartbeat_seconds
+            stop.wait(0.2)
+        if self.ws is not None:
+            self.ws.disconnect()
+        log.info("twd_stream_stopped")
+
+    def _resync(self) -> None:
+        wanted = {s.upper() for s in self.symbols()}
+        current = set(self.ws.symbols)
+        added, removed = wanted - current, current - wanted
+        if added:
+            self.ws.subscribe(sorted(added))
+        if removed:
+            self.ws.unsubscribe(sorted(removed))
+        if added or removed:
+            log.info("twd_stream_resync", added=sorted(added), removed=sorted(removed))

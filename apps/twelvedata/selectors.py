@@ -1,0 +1,62 @@
+"""Reads for the paper-trading API and pages."""
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from apps.core.crypto import decrypt_secret
+from apps.core.errors import Conflict, NotFound
+from apps.twelvedata import gateway
+from apps.twelvedata.models import TwdMarket, TwdOrder, TwdProvider
+
+
+def market_list_enabled(*, type: str | None = None) -> QuerySet[TwdMarket]:
+    markets = TwdMarket.objects.filter(status=True).order_by("-is_hot", "-is_trending", "symbol")
+    return markets.filter(type=type) if type else markets
+
+
+def market_get_enabled(*, symbol: str) -> TwdMarket:
+    market = TwdMarket.objects.filter(symbol=symbol, status=True).first()
+    if market is None:
+        raise NotFound(f"No enabled paper market {symbol!r}.", code="unknown_market")
+    return market
+
+
+def order_list(*, user_id: int, status: str | None = None) -> QuerySet[TwdOrder]:
+    orders = (TwdOrder.objects.filter(user_id=user_id, deleted_at__isnull=True)
+              .select_related("market"))
+    return orders.filter(status=status) if status else orders
+
+
+def provider_api_key() -> str:
+    """The API key of the enabled provider (``TWELVEDATA_API_KEY`` wins over the stored
+    one). Raises Conflict when no provider is enabled or none has a key."""
+    provider = TwdProvider.objects.filter(status=True).order_by("pk").first()
+    if provider is None:
+        raise Conflict("No TwelveData provider is enabled.", code="provider_disabled")
+    if settings.TWELVEDATA_API_KEY:
+        return settings.TWELVEDATA_API_KEY
+    if not provider.api_key_encrypted:
+        raise Conflict(f"Provider {provider} has no API key.", code="provider_no_key")
+    return decrypt_secret(provider.api_key_encrypted)
+
+
+CANDLE_INTERVALS = ("1min", "5min", "15min", "30min", "45min", "1h", "2h", "4h", "1day",
+                    "1week", "1month")
+
+
+def candles(*, symbol: str, interval: str, outputsize: int) -> list[dict]:
+    """OHLC bars from TwelveData's ``time_series``, cached PAPER_CANDLES_CACHE_SECONDS per
+    (symbol, interval, size) so many viewers cost one upstream call."""
+    market = market_get_enabled(symbol=symbol)
+    key = f"twd:candles:{market.symbol}:{interval}:{outputsize}"
+    bars = cache.get(key)
+    if bars is None:
+        td = gateway.client(apikey=provider_api_key())
+        bars = gateway.fetch_time_series(td=td, symbol=market.symbol, interval=interval,
+                                         outputsize=outputsize)
+        cache.set(key, bars, settings.PAPER_CANDLES_CACHE_SECONDS)
+    return bars
+
+
+def enabled_symbols() -> set[str]:
+    return set(TwdMarket.objects.filter(status=True).values_list("symbol", flat=True))

@@ -1,0 +1,434 @@
+"""TwelveData paper trading: catalog import, paper orders and their exactly-once execution.
+
+Lock order (every function here follows it, so none can deadlock another):
+market row -> order row -> wallets (pk order) -> holds. Money moves only through
+``apps.wallets.services``; paper orders trade against the PAPER_MARKET system account.
+
+Execution rules:
+- MARKET fills at once against the latest quote if it is fresh (ask for a buy, bid for a
+  sell, the last price where the feed has no book) as TAKER.
+- LIMIT that the latest fresh quote already crosses fills at once at the quote's price
+  (price improvement, as on a real venue) as TAKER; otherwise it rests.
+- A resting LIMIT fills at its limit price as MAKER when a quote crosses it
+  (buy: ask <= limit; sell: bid >= limit).
+- Quote amounts round in the platform's favour: a buyer pays the cost rounded up, a seller
+  receives the proceeds rounded down; fees round up.
+"""
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.crypto import decrypt_secret, encrypt_secret
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.money import AmountError, exact_mul, quantize_exact, round_down, round_up
+from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quote
+from apps.twelvedata import gateway, selectors
+from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdOrder, TwdProvider
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets import services as wallet_services
+from apps.wallets.constants import SystemAccount, WalletType
+
+log = structlog.get_logger(__name__)
+ZERO = Decimal(0)
+
+# --- provider -----------------------------------------------------------------------------
+
+
+def provider_set_key(*, provider: TwdProvider, api_key: str) -> None:
+    """Store ``api_key`` encrypted (blank clears it)."""
+    provider.api_key_encrypted = encrypt_secret(api_key) if api_key else ""
+    provider.save(update_fields=["api_key_encrypted", "updated_at"])
+
+
+def provider_test_connection(*, provider: TwdProvider) -> int:
+    """Make one authenticated request with the provider's key; returns the forex pair
+    count. Raises GatewayError, Conflict (no key)."""
+    key = settings.TWELVEDATA_API_KEY or (
+        decrypt_secret(provider.api_key_encrypted) if provider.api_key_encrypted else "")
+    if not key:
+        raise Conflict(f"Provider {provider} has no API key.", code="provider_no_key")
+    return gateway.probe(td=gateway.client(apikey=key))
+
+
+# --- catalog ------------------------------------------------------------------------------
+
+# kind -> (market type, price precision, amount precision)
+_KIND_DEFAULTS = {
+    "forex": (TwdMarket.Type.FOREX, 5, 2),
+    "crypto": (TwdMarket.Type.CRYPTO, 2, 6),
+    "stocks": (TwdMarket.Type.STOCKS, 2, 4),
+    "etf": (TwdMarket.Type.ETF, 2, 4),
+    "indices": (TwdMarket.Type.INDICES, 2, 4),
+}
+_UPSERT_FIELDS = ["type", "name", "base_currency", "quote_currency", "exchange", "mic_code",
+                  "metadata", "price_precision", "amount_precision", "updated_at"]
+_FIAT_DECIMALS = 2
+_CHUNK = 1000
+
+
+def parse_catalog_entry(*, kind: str, entry: dict) -> TwdMarket | None:
+    """One TwelveData catalog entry as an (unsaved) market, or None if unusable.
+
+    Pairs (forex, crypto) split ``BASE/QUOTE``; stocks, ETFs and indices trade the symbol
+    itself against the listing ``currency``.
+    """
+    market_type, price_precision, amount_precision = _KIND_DEFAULTS[kind]
+    symbol = str(entry.get("symbol") or "").strip()
+    if not symbol or len(symbol) > 32:
+        return None
+    if kind in ("forex", "crypto"):
+        base, sep, quote = symbol.partition("/")
+        if not sep or not base or not quote:
+            return None
+        name = f"{entry.get('currency_base', base)} / {entry.get('currency_quote', quote)}"
+        if kind == "forex" and quote == "JPY":
+            price_precision = 3
+        exchange, mic = "", ""
+    else:
+        base, quote = symbol, str(entry.get("currency") or "")
+        name = str(entry.get("name") or symbol)
+        exchange, mic = str(entry.get("exchange") or ""), str(entry.get("mic_code") or "")
+    if not quote or len(base) > 16 or len(quote) > 16:
+        return None
+    metadata = {k: v for k, v in entry.items()
+                if k not in {"symbol", "name", "currency", "exchange", "mic_code"}}
+    return TwdMarket(symbol=symbol, type=market_type, name=name[:128], base_currency=base,
+                     quote_currency=quote, exchange=exchange[:64], mic_code=mic[:16],
+                     metadata=metadata, price_precision=price_precision,
+                     amount_precision=amount_precision)
+
+
+def catalog_import(*, kind: str, job: TwdImportJob | None = None) -> tuple[int, int]:
+    """Import the catalog of ``kind`` (forex, stocks, indices, etf, crypto or all).
+
+    Bulk upsert keyed by symbol: new markets are disabled; a re-import updates the
+    provider's fields and never touches status, trending, hot or fees (the admin's
+    choices). Missing currencies are created. Reports progress on ``job``. Returns
+    (created, updated). Raises Conflict (no provider), GatewayError.
+    """
+    if kind != "all" and kind not in gateway.CATALOG_KINDS:
+        raise InvalidInput(f"Unknown catalog kind {kind!r}.")
+    kinds = list(gateway.CATALOG_KINDS) if kind == "all" else [kind]
+    td = gateway.client(apikey=selectors.provider_api_key())
+    created = updated = 0
+    for step, one_kind in enumerate(kinds):
+        markets: dict[str, TwdMarket] = {}
+        for entry in gateway.fetch_catalog(td=td, kind=one_kind):
+            market = parse_catalog_entry(kind=one_kind, entry=entry)
+            if market is not None:
+                markets.setdefault(market.symbol, market)  # the first listing wins
+        c, u = _upsert_markets(list(markets.values()))
+        created, updated = created + c, updated + u
+        if job is not None:
+            TwdImportJob.objects.filter(pk=job.pk).update(
+                progress=int(100 * (step + 1) / len(kinds)), created=created, updated=updated,
+                updated_at=timezone.now())
+    log.info("twd_catalog_imported", kind=kind, created=created, updated=updated)
+    return created, updated
+
+
+def _upsert_markets(markets: list[TwdMarket]) -> tuple[int, int]:
+    currencies = {}
+    for m in markets:
+        currencies.setdefault(m.quote_currency, (m.quote_currency, m.quote_currency,
+                                                 _FIAT_DECIMALS))
+        currencies.setdefault(m.base_currency, (m.base_currency, m.name, m.amount_precision))
+    wallet_services.currencies_ensure(currencies=currencies.values())
+    decimals = wallet_selectors.currency_decimals_map(codes=list(currencies))
+    created = 0
+    for start in range(0, len(markets), _CHUNK):
+        chunk = markets[start:start + _CHUNK]
+        for m in chunk:
+            # An amount finer than the base currency could not be held in a wallet.
+            m.amount_precision = min(m.amount_precision, decimals[m.base_currency])
+        existing = set(TwdMarket.objects.filter(symbol__in=[m.symbol for m in chunk])
+                       .values_list("symbol", flat=True))
+        created += len(chunk) - len(existing)
+        TwdMarket.objects.bulk_create(chunk, update_conflicts=True, unique_fields=["symbol"],
+                                      update_fields=_UPSERT_FIELDS)
+    return created, len(markets) - created
+
+
+def import_job_run(*, job_id: int) -> TwdImportJob:
+    """Run one queued import job, recording its outcome on the job row."""
+    job = TwdImportJob.objects.get(pk=job_id)
+    TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.RUNNING)
+    try:
+        created, updated = catalog_import(kind=job.kind, job=job)
+    except (Conflict, InvalidInput, gateway.GatewayError) as exc:
+        TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.FAILED,
+                                                      message=exc.message)
+    else:
+        TwdImportJob.objects.filter(pk=job_id).update(
+            status=TwdImportJob.Status.DONE, progress=100, created=created, updated=updated,
+            message=f"{created} created, {updated} updated")
+    job.refresh_from_db()
+    return job
+
+
+def import_job_start(*, kind: str, requested_by_id: int | None,
+                     enqueue: Callable[[int], None]) -> TwdImportJob:
+    """Record an import job and hand it to ``enqueue`` (the Celery task) after commit."""
+    if kind != "all" and kind not in gateway.CATALOG_KINDS:
+        raise InvalidInput(f"Unknown catalog kind {kind!r}.")
+    job = TwdImportJob.objects.create(kind=kind, requested_by_id=requested_by_id)
+    transaction.on_commit(lambda: enqueue(job.pk))
+    return job
+
+
+def markets_set_flags(*, market_ids: list[int], **flags: bool) -> int:
+    """Set status / is_trending / is_hot on many markets at once. Disabling takes the
+    market rows' locks, so it waits for (and then stops) any order being placed."""
+    allowed = {"status", "is_trending", "is_hot"}
+    if not flags or set(flags) - allowed:
+        raise InvalidInput(f"Only {sorted(allowed)} can be set.")
+    with transaction.atomic():
+        ids = list(TwdMarket.objects.select_for_update().filter(pk__in=market_ids)
+                   .order_by("pk").values_list("pk", flat=True))
+        return TwdMarket.objects.filter(pk__in=ids).update(**flags, updated_at=timezone.now())
+
+
+# --- paper orders -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fill:
+    price: Decimal
+    liquidity: str
+
+
+def paper_account_ensure(*, user_id: int) -> None:
+    """Grant the demo balance on a user's first paper action (once: keyed per user)."""
+    wallet_services.grant_paper_funds(
+        user_id=user_id, currency=settings.PAPER_DEMO_CURRENCY,
+        amount=Decimal(settings.PAPER_DEMO_BALANCE), key=f"paper:grant:{user_id}")
+
+
+def _exact_or_invalid(value: Decimal, *, decimals: int, what: str) -> Decimal:
+    try:
+        return quantize_exact(value, decimals=decimals)
+    except AmountError as exc:
+        raise InvalidInput(f"{what} {exc}.", fields={what.lower(): [f"{what} {exc}."]}) \
+            from None
+
+
+def _fresh_quote(symbol: str) -> Quote | None:
+    quote = latest_quote(symbol=symbol)
+    if quote is None or quote.age_seconds() > settings.PAPER_QUOTE_MAX_AGE_SECONDS:
+        return None
+    return quote
+
+
+def _taker_price(side: str, quote: Quote) -> Decimal:
+    if side == TwdOrder.Side.BUY:
+        return quote.ask if quote.ask is not None else quote.price
+    return quote.bid if quote.bid is not None else quote.price
+
+
+def _crosses(*, side: str, limit: Decimal, quote: Quote) -> bool:
+    return (_taker_price(side, quote) <= limit if side == TwdOrder.Side.BUY
+            else _taker_price(side, quote) >= limit)
+
+
+def _quote_decimals(market: TwdMarket) -> int:
+    return wallet_selectors.currency_decimals(code=market.quote_currency)
+
+
+def _buy_cost(amount: Decimal, price: Decimal, rate: Decimal,
+              decimals: int) -> tuple[Decimal, Decimal]:
+    """(cost, fee) of buying: both rounded up, as the buyer pays them."""
+    cost = round_up(exact_mul(amount, price), decimals=decimals)
+    return cost, round_up(exact_mul(cost, rate), decimals=decimals)
+
+
+def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Decimal,
+                price: Decimal | None = None, client_order_id: str | None = None) -> TwdOrder:
+    """Place a paper order.
+
+    Validates (market enabled, amount and price precision, minimum value), grants the
+    demo balance on first use, then in one transaction: locks the market row (an admin
+    disabling it meanwhile makes this fail cleanly), holds the funds (BUY: cost plus the
+    highest fee at the limit or market price, in quote currency; SELL: the base amount),
+    and fills at once when the rules above say so. A replay with the same
+    ``client_order_id`` returns the first order. Raises NotFound (unknown market),
+    InvalidInput, Conflict (disabled market, stale quote for MARKET, duplicate id),
+    InsufficientFunds.
+    """
+    if side not in TwdOrder.Side.values or type not in TwdOrder.Type.values:
+        raise InvalidInput("side must be BUY or SELL and type MARKET or LIMIT.")
+    market = TwdMarket.objects.filter(symbol=symbol).first()
+    if market is None or not market.status:
+        raise NotFound(f"No enabled paper market {symbol!r}.", code="unknown_market")
+    amount = _exact_or_invalid(amount, decimals=market.amount_precision, what="Amount")
+    if type == TwdOrder.Type.LIMIT:
+        if price is None:
+            raise InvalidInput("A LIMIT order needs a price.", fields={"price": ["Required."]})
+        price = _exact_or_invalid(price, decimals=market.price_precision, what="Price")
+    elif price is not None:
+        raise InvalidInput("A MARKET order takes no price.", fields={"price": ["Not allowed."]})
+    client_order_id = client_order_id or uuid.uuid4().hex
+    existing = TwdOrder.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
+    if existing is not None:
+        return _replayed(existing, market=market, side=side, type=type, amount=amount,
+                         price=price)
+    paper_account_ensure(user_id=user_id)
+    decimals = _quote_decimals(market)
+
+    quote = _fresh_quote(market.symbol)
+    if type == TwdOrder.Type.MARKET and quote is None:
+        raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
+                       code="stale_quote")
+    fill = None
+    if quote is not None and (type == TwdOrder.Type.MARKET or _crosses(side=side, limit=price,
+                                                                      quote=quote)):
+        fill = _Fill(price=_taker_price(side, quote), liquidity=TwdOrder.Liquidity.TAKER)
+    reference = price if price is not None else fill.price
+    if round_down(exact_mul(amount, reference), decimals=decimals) <= 0:
+        raise InvalidInput(f"Order value is below 1 unit of {market.quote_currency}.")
+
+    try:
+        with transaction.atomic():
+            locked = TwdMarket.objects.select_for_update().get(pk=market.pk)
+            if not locked.status:
+                raise Conflict(f"Market {symbol} was just disabled.", code="market_disabled")
+            order = TwdOrder.objects.create(
+                user_id=user_id, market=locked, client_order_id=client_order_id, type=type,
+                side=side, price=price, amount=amount, remaining=amount)
+            if side == TwdOrder.Side.BUY:
+                rate = max(locked.maker_fee, locked.taker_fee)
+                cost, fee = _buy_cost(amount, reference, rate, decimals)
+                wallet_services.hold_create(
+                    user_id=user_id, wallet_type=WalletType.PAPER,
+                    currency=locked.quote_currency, amount=cost + fee, key=order.hold_key)
+            else:
+                wallet_services.hold_create(
+                    user_id=user_id, wallet_type=WalletType.PAPER,
+                    currency=locked.base_currency, amount=amount, key=order.hold_key)
+            if fill is not None:
+                _execute(order=order, market=locked, quote=quote, fill=fill, decimals=decimals)
+    except IntegrityError:
+        # A concurrent request with the same client_order_id won the unique key.
+        existing = TwdOrder.objects.filter(user_id=user_id,
+                                           client_order_id=client_order_id).first()
+        if existing is None:
+            raise
+        return _replayed(existing, market=market, side=side, type=type, amount=amount,
+                         price=price)
+    return order
+
+
+def _replayed(order: TwdOrder, *, market: TwdMarket, side: str, type: str, amount: Decimal,
+              price: Decimal | None) -> TwdOrder:
+    if (order.market_id, order.side, order.type, order.amount, order.price) != (
+            market.pk, side, type, amount, price):
+        raise Conflict("client_order_id was already used for a different order.",
+                       code="duplicate_client_order_id")
+    return order
+
+
+def _execute(*, order: TwdOrder, market: TwdMarket, quote: Quote, fill: _Fill,
+             decimals: int) -> None:
+    """Fill ``order`` in full at ``fill.price``. The caller holds the order row (locked, or
+    just created in this transaction) and guarantees it is OPEN."""
+    rate = market.maker_fee if fill.liquidity == TwdOrder.Liquidity.MAKER else market.taker_fee
+    paper = wallet_services.TradeParty(system=SystemAccount.PAPER_MARKET)
+    if order.side == TwdOrder.Side.BUY:
+        cost, fee = _buy_cost(order.amount, fill.price, rate, decimals)
+        buyer = wallet_services.TradeParty(user_id=order.user_id, hold_key=order.hold_key,
+                                           fee=fee)
+        seller = paper
+    else:
+        cost = round_down(exact_mul(order.amount, fill.price), decimals=decimals)
+        fee = round_up(exact_mul(cost, rate), decimals=decimals)
+        buyer = paper
+        seller = wallet_services.TradeParty(user_id=order.user_id, hold_key=order.hold_key,
+                                            fee=fee)
+    wallet_services.settle_trade(
+        key=f"twd:fill:{order.pk}", wallet_type=WalletType.PAPER, base=market.base_currency,
+        quote=market.quote_currency, quantity=order.amount, quote_amount=cost, buyer=buyer,
+        seller=seller, memo=f"paper {order.side} {order.amount} {market.symbol} @ {fill.price}")
+    wallet_services.hold_release(key=order.hold_key)  # what the fill did not use
+    now = timezone.now()
+    TwdOrder.objects.filter(pk=order.pk).update(
+        status=TwdOrder.Status.CLOSED, filled=order.amount, remaining=ZERO, cost=cost, fee=fee,
+        fee_currency=market.quote_currency, liquidity=fill.liquidity, fill_price=fill.price,
+        quote_price=quote.price, quote_bid=quote.bid, quote_ask=quote.ask,
+        quote_timestamp=quote.timestamp, quote_source=quote.source, filled_at=now,
+        updated_at=now)
+    order.refresh_from_db()
+
+
+def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
+    """Cancel the user's OPEN order and release its hold. Locks the order row, then the
+    wallet. Raises NotFound (unknown or another user's order), Conflict (not OPEN)."""
+    with transaction.atomic():
+        order = (TwdOrder.objects.select_for_update()
+                 .filter(pk=order_id, user_id=user_id, deleted_at__isnull=True).first())
+        if order is None:
+            raise NotFound(f"No order {order_id}.")
+        if order.status != TwdOrder.Status.OPEN:
+            raise Conflict(f"Order {order_id} is {order.status}, not OPEN.",
+                           code="order_not_open")
+        wallet_services.hold_release(key=order.hold_key)
+        TwdOrder.objects.filter(pk=order.pk).update(status=TwdOrder.Status.CANCELED,
+                                                    updated_at=timezone.now())
+        order.refresh_from_db()
+        return order
+
+
+# --- execution of resting orders ----------------------------------------------------------
+
+
+def crossing_order_ids(*, market_id: int, quote: Quote) -> list[int]:
+    """Ids of the OPEN limit orders ``quote`` crosses, oldest first: two range scans of the
+    (market, status, side, price) index, never a scan of all open orders."""
+    base = TwdOrder.objects.filter(market_id=market_id, status=TwdOrder.Status.OPEN)
+    buys = base.filter(side=TwdOrder.Side.BUY, price__gte=_taker_price("BUY", quote))
+    sells = base.filter(side=TwdOrder.Side.SELL, price__lte=_taker_price("SELL", quote))
+    return sorted([*buys.values_list("pk", flat=True), *sells.values_list("pk", flat=True)])
+
+
+def fill_crossing(*, quote: Quote) -> int:
+    """Fill every resting order of ``quote.symbol`` that the quote crosses; returns how many
+    this call filled. Exactly once: each fill locks its order row and proceeds only if
+    it is still OPEN, in its own transaction with the settlement keyed by the order; two
+    executors, replayed quotes or a crash mid-fill cannot fill an order twice or lose it
+    (a rolled-back fill leaves the order OPEN for the next quote or the sweep)."""
+    market = TwdMarket.objects.filter(symbol=quote.symbol, status=True).first()
+    if market is None:
+        return 0
+    decimals = _quote_decimals(market)
+    filled = 0
+    for order_id in crossing_order_ids(market_id=market.pk, quote=quote):
+        with transaction.atomic():
+            order = (TwdOrder.objects.select_for_update()
+                     .filter(pk=order_id, status=TwdOrder.Status.OPEN).first())
+            if order is None or not _crosses(side=order.side, limit=order.price, quote=quote):
+                continue
+            _execute(order=order, market=market, quote=quote, decimals=decimals,
+                     fill=_Fill(price=order.price, liquidity=TwdOrder.Liquidity.MAKER))
+            filled += 1
+    if filled:
+        log.info("twd_orders_filled", symbol=quote.symbol, count=filled)
+    return filled
+
+
+def sweep(*, enqueue: Callable[[Quote], None]) -> int:
+    """The safety net: hand every enabled market's fresh quote to ``enqueue``. Returns the
+    number of markets swept."""
+    symbols = list(TwdMarket.objects.filter(status=True).values_list("symbol", flat=True))
+    count = 0
+    for symbol in symbols:
+        quote = _fresh_quote(symbol)
+        if quote is not None:
+            enqueue(quote)
+            count += 1
+    return count
+
