@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -20,3 +21,11 @@ def api(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def clear_cache():
+    """Latest quotes live in the cache: no test may see another's prices."""
+    cache.clear()
+    yield
+    cache.clear()

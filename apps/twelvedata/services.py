@@ -278,9 +278,7 @@ def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Deci
     if existing is not None:
         return _replayed(existing, market=market, side=side, type=type, amount=amount,
                          price=price)
-    paper_account_ensure(user_id=user_id)
     decimals = _quote_decimals(market)
-
     quote = _fresh_quote(market.symbol)
     if type == TwdOrder.Type.MARKET and quote is None:
         raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
@@ -292,6 +290,7 @@ def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Deci
     reference = price if price is not None else fill.price
     if round_down(exact_mul(amount, reference), decimals=decimals) <= 0:
         raise InvalidInput(f"Order value is below 1 unit of {market.quote_currency}.")
+    paper_account_ensure(user_id=user_id)
 
     try:
         with transaction.atomic():

@@ -1,0 +1,59 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from apps.marketdata.quotes import Quote
+from apps.twelvedata import services
+from apps.twelvedata.emulator.runner import running_emulator
+from apps.twelvedata.models import TwdMarket, TwdProvider
+from exchange_platform.celery import app as celery_app
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with running_emulator(paused=True, apikey="test-key") as handle:
+        yield handle
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in-process (a worker-less test would otherwise queue them forever)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def td_settings(settings, emulator):
+    settings.TWELVEDATA_BASE_URL = emulator.base_url
+    settings.TWELVEDATA_WS_URL = emulator.ws_url.split("?")[0]
+    settings.TWELVEDATA_API_KEY = ""
+    return settings
+
+
+@pytest.fixture
+def provider(db, td_settings, emulator):
+    provider = TwdProvider.objects.get(name="twelvedata")
+    provider.status = True
+    provider.save()
+    services.provider_set_key(provider=provider, api_key=emulator.apikey)
+    return provider
+
+
+@pytest.fixture
+def markets(provider, currencies):
+    """The emulator's forex and stock catalogs imported; EUR/USD and AAPL enabled."""
+    services.catalog_import(kind="forex")
+    services.catalog_import(kind="stocks")
+    TwdMarket.objects.filter(symbol__in=["EUR/USD", "AAPL"]).update(status=True)
+    return {m.symbol: m for m in TwdMarket.objects.filter(status=True)}
+
+
+def make_quote(symbol: str, price: str, bid: str | None = None, ask: str | None = None,
+               at: datetime | None = None) -> Quote:
+    return Quote(symbol=symbol, price=Decimal(price),
+                 bid=None if bid is None else Decimal(bid),
+                 ask=None if ask is None else Decimal(ask),
+                 timestamp=at or datetime.now(UTC), source="test")
