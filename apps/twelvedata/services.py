@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.core.crypto import decrypt_secret, encrypt_secret
@@ -151,7 +151,10 @@ def _upsert_markets(markets: list[TwdMarket]) -> tuple[int, int]:
         existing = set(TwdMarket.objects.filter(symbol__in=[m.symbol for m in chunk])
                        .values_list("symbol", flat=True))
         created += len(chunk) - len(existing)
-        TwdMarket.objects.bulk_create(chunk, update_conflicts=True, unique_fields=["symbol"],
+        # MySQL's ON DUPLICATE KEY takes no conflict target (symbol is its only unique key).
+        target = (["symbol"] if connection.features.supports_update_conflicts_with_target
+                  else None)
+        TwdMarket.objects.bulk_create(chunk, update_conflicts=True, unique_fields=target,
                                       update_fields=_UPSERT_FIELDS)
     return created, len(markets) - created
 
