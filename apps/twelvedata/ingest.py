@@ -67,7 +67,7 @@ class PriceStream:
         if quote is not None:
             self.publish(quote)
         elif event.get("event") in ("subscribe-status", "unsubscribe-status"):
-            log.info("twd_stream_subscription", event=event.get("event"),
+            log.info("twd_stream_subscription", kind=event.get("event"),
                      status=event.get("status"), fails=event.get("fails"))
 
     def _connect(self, symbols: set[str]) -> None:

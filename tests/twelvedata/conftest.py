@@ -35,9 +35,9 @@ def td_settings(settings, emulator):
 
 @pytest.fixture
 def provider(db, td_settings, emulator):
-    provider = TwdProvider.objects.get(name="twelvedata")
-    provider.status = True
-    provider.save()
+    # update_or_create: a transactional test's flush removes the migration's row.
+    provider, _ = TwdProvider.objects.update_or_create(
+        name="twelvedata", defaults={"title": "TwelveData", "status": True})
     services.provider_set_key(provider=provider, api_key=emulator.apikey)
     return provider
 

@@ -1,0 +1,43 @@
+"""Run the real price stream (TDWebSocket against the emulator) on a thread in tests."""
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
+from apps.marketdata.services import publish
+from apps.twelvedata import selectors
+from apps.twelvedata.ingest import PriceStream
+
+
+@contextmanager
+def running_stream(*, apikey: str, ws_url: str, refresh_seconds: float = 0.5,
+                   symbols: Callable[[], set[str]] | None = None) -> Iterator[PriceStream]:
+    def read_symbols() -> set[str]:
+        try:
+            return (symbols or selectors.enabled_symbols)()
+        finally:
+            connection.close()  # this runs on the stream's thread: don't leak its connection
+
+    stream = PriceStream(apikey=apikey, ws_url=ws_url, symbols=read_symbols,
+                         publish=lambda quote: publish(quote=quote),
+                         refresh_seconds=refresh_seconds, heartbeat_seconds=1)
+    stop = threading.Event()
+    thread = threading.Thread(target=stream.run, kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    try:
+        yield stream
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 10, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")

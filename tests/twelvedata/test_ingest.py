@@ -1,0 +1,51 @@
+import pytest
+
+from apps.marketdata.selectors import latest_quote
+from apps.twelvedata.ingest import quote_from_event
+from apps.twelvedata.models import TwdMarket
+from tests.twelvedata.stream import running_stream, wait_for
+
+
+def test_price_event_becomes_an_exact_quote():
+    quote = quote_from_event({"event": "price", "symbol": "EUR/USD", "price": 1.10012,
+                              "bid": 1.10005, "ask": 1.1002, "timestamp": 1700000000})
+    assert (str(quote.price), str(quote.bid), str(quote.ask)) == ("1.10012", "1.10005", "1.1002")
+    assert quote.timestamp.timestamp() == 1700000000
+
+
+@pytest.mark.parametrize("event", [
+    {"event": "heartbeat", "status": "ok"},
+    {"event": "price", "symbol": "X", "price": "nan", "timestamp": 1},
+    {"event": "price", "symbol": "X", "price": -1, "timestamp": 1},
+    {"event": "price", "symbol": "X", "price": 1.0, "timestamp": "yesterday"},
+    {"event": "price", "symbol": "X", "price": True, "timestamp": 1},
+    {"event": "price", "price": 1.0, "timestamp": 1},
+])
+def test_other_or_malformed_events_are_ignored(event):
+    assert quote_from_event(event) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enabling_a_market_streams_it_and_a_dropped_socket_reconnects(markets, emulator):
+    url = emulator.ws_url.split("?")[0]
+    with running_stream(apikey=emulator.apikey, ws_url=url, refresh_seconds=0.5):
+        wait_for(lambda: emulator.stats()["subscribers"].get("AAPL"), what="AAPL subscribed")
+        assert "GBP/USD" not in emulator.stats()["subscribers"]
+        TwdMarket.objects.filter(symbol="GBP/USD").update(status=True)
+        wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"), what="GBP/USD")
+        emulator.set_price("GBP/USD", "1.25000", bid="1.24990", ask="1.25010")
+        wait_for(lambda: (q := latest_quote(symbol="GBP/USD")) and str(q.ask) == "1.2501",
+                 what="GBP/USD tick")
+
+        dropped = emulator.stats()["dropped"]
+        assert emulator.drop_websockets() == 1
+        wait_for(lambda: emulator.stats()["dropped"] > dropped
+                 and emulator.stats()["connections"] == 1, what="reconnect")
+        wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"), what="resubscribe")
+        emulator.set_price("GBP/USD", "1.26000", bid="1.25990", ask="1.26010")
+        wait_for(lambda: str(latest_quote(symbol="GBP/USD").ask) == "1.2601",
+                 what="tick after reconnect")
+
+        TwdMarket.objects.filter(symbol="GBP/USD").update(status=False)
+        wait_for(lambda: not emulator.stats()["subscribers"].get("GBP/USD"),
+                 what="GBP/USD unsubscribed")
