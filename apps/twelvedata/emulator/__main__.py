@@ -31,10 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--credits-per-minute", type=int, default=None,
                         help="enforce TwelveData's per-minute credit limit (429 errors)")
     parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    if args.interval <= 0:
-        parser.error("--interval must be positive")
-    return args
+    return parser.parse_args(argv)
 
 
 async def serve(config: EmulatorConfig) -> None:

@@ -57,6 +57,10 @@ class EmulatorConfig:
     credits_per_minute: int | None = None
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        if self.interval <= 0:
+            raise ValueError("interval must be positive")
+
 
 @dataclass(eq=False)
 class Subscriber:
@@ -344,7 +348,7 @@ class Emulator:
         return batch
 
     def _series_request(self, params: Params, instrument: Instrument, interval: str,
-                        dp: int | None) -> wire.SeriesRequest:
+                        dp: int) -> wire.SeriesRequest:
         zone = wire.display_zone(params.get("timezone"), instrument)
         return wire.SeriesRequest(
             interval=interval,
@@ -369,14 +373,13 @@ class Emulator:
 
     def _price(self, params: Params) -> dict[str, Any]:
         dp = wire.parse_dp(params.get("dp"), default=5)
-        assert dp is not None
         return self._per_symbol(params, lambda i, tick: wire.price_body(i, tick, dp))
 
     def _time_series(self, params: Params) -> dict[str, Any]:
         interval = wire.parse_interval(params.get("interval"), required=True)
         outputsize = wire.parse_outputsize(params.get("outputsize"))
         order = wire.parse_order(params.get("order"))
-        dp = wire.parse_dp(params.get("dp"), default=-1, allow_auto=True)
+        dp = wire.parse_dp(params.get("dp"), default=wire.AUTO_DP, allow_auto=True)
 
         def render(instrument: Instrument, tick: Tick) -> dict[str, Any]:
             request = self._series_request(params, instrument, interval, dp)
@@ -401,6 +404,8 @@ class Emulator:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"invalid apikey")
             return ws
         self.subscribers.add(subscriber)
+        logger.info("stream client %s connected (%d open)", request.remote,
+                    len(self.subscribers))
         try:
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -408,6 +413,8 @@ class Emulator:
                     await self._on_client_message(subscriber, message.data)
         finally:
             self.subscribers.discard(subscriber)
+            logger.info("stream client %s closed (%d open)", request.remote,
+                        len(self.subscribers))
         return ws
 
     async def _on_client_message(self, subscriber: Subscriber, data: str | bytes) -> None:

@@ -22,6 +22,8 @@ from .market import DAILY_MINUTES, INTERVAL_MINUTES, Bar, Tick, bar_start, from_
 # The interval list the real API prints in its error message.
 SUPPORTED_INTERVALS_TEXT = "1min, 5min, 15min, 30min, 45min, 1h, 2h, 4h, 8h, 1day, 1week, 1month"
 MAX_OUTPUTSIZE = 5000
+# /time_series' default ``dp``: as many places as the symbol is quoted with.
+AUTO_DP = -1
 MAX_BATCH_SYMBOLS = 120
 # How far back the date filters of /time_series may reach, in bars of the asked interval.
 HISTORY_HORIZON_BARS = 100_000
@@ -89,7 +91,7 @@ def encode_event(event: Mapping[str, Any]) -> str:
 # Request parameters
 
 
-def parse_dp(raw: str | None, default: int, allow_auto: bool = False) -> int | None:
+def parse_dp(raw: str | None, default: int, allow_auto: bool = False) -> int:
     """``dp``: 0..11 decimal places; ``-1`` (time series only) means the symbol's own."""
     if raw is None:
         return default
@@ -97,9 +99,7 @@ def parse_dp(raw: str | None, default: int, allow_auto: bool = False) -> int | N
         dp = int(raw)
     except ValueError:
         dp = -2
-    if allow_auto and dp == -1:
-        return None
-    if not 0 <= dp <= 11:
+    if not (0 <= dp <= 11 or (allow_auto and dp == AUTO_DP)):
         raise ApiError(400, f"Invalid **dp** provided: {raw}. Should be in range [0, 11]")
     return dp
 
@@ -232,7 +232,7 @@ class SeriesRequest:
 
     interval: str
     zone: ZoneInfo
-    dp: int | None
+    dp: int
     now: datetime
     seed: int
 
@@ -266,7 +266,7 @@ def time_series_body(instrument: Instrument, tick: Tick, request: SeriesRequest,
                      outputsize: int, order: str, start: datetime | None,
                      end: datetime | None) -> dict[str, Any]:
     """``/time_series`` for one symbol: ``meta``, ``values`` (newest first unless asc)."""
-    dp = instrument.decimals if request.dp is None else request.dp
+    dp = instrument.decimals if request.dp == AUTO_DP else request.dp
     newest = bar_start(request.now, request.interval)
     bars: list[Bar] = []
     for scanned, bar in enumerate(
@@ -312,7 +312,7 @@ def quote_body(instrument: Instrument, tick: Tick, request: SeriesRequest,
     with the series: ``close`` is the live price, ``previous_close`` the prior bar's close.
     """
     i = instrument
-    dp = 5 if request.dp is None else request.dp
+    dp = request.dp
     units = i.decimals
     newest = bar_start(request.now, request.interval)
     bars = []

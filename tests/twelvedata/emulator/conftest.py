@@ -80,9 +80,14 @@ class Stream:
                 return event
 
     def close(self) -> None:
-        # TDWebSocket.disconnect() does this plus a one-second sleep. The receiver thread may
-        # sit in select() for up to ping_timeout (10 s) afterwards, so it is not joined; once
-        # closed by the client it exits without the SDK's reconnect.
+        # If the receiver thread, not close(), reads the server's reply to our close frame,
+        # websocket-client reports it through on_error and the SDK "self-heals" by
+        # reconnecting, even though the client asked to close (disconnect() has the same
+        # race). Disarm that first.
+        self.ws.self_heal = lambda: None
+        # disconnect() would also sleep a second. The receiver thread may sit in select()
+        # for up to ping_timeout (10 s), so it is not joined; it is a daemon and now ends
+        # without reconnecting.
         if self.ws.ws is not None:
             self.ws.ws.close()
 

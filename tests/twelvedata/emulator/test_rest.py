@@ -204,6 +204,11 @@ def test_series_order_dp_and_long_intervals(td: TDClient) -> None:
     assert [b["datetime"] for b in ascending] == ["2023-10-30", "2023-11-06", "2023-11-13"]
     assert [b["datetime"] for b in months] == ["2023-11-01", "2023-10-01"]
     assert len(months[0]["close"].split(".")[1]) == 2
+    # dp=-1 (the API's own default) gives the symbol's natural places.
+    natural = td.time_series(symbol="SPY", interval="1day", outputsize=1, dp=-1).as_json()
+    assert len(natural[0]["close"].split(".")[1]) == 2
+    forex = td.time_series(symbol="USD/JPY", interval="1day", outputsize=1, dp=-1).as_json()
+    assert len(forex[0]["close"].split(".")[1]) == 3
 
 
 def test_series_date_window(td: TDClient) -> None:
