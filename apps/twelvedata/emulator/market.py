@@ -256,4 +256,7 @@ def history(instrument: Instrument, close: int, interval: str, newest: datetime,
             volume=volume,
         )
         close = open_
-        label = previous_bar(label, interval)
+        try:
+            label = previous_bar(label, interval)
+        except OverflowError:
+            return  # walked back past year 1: there is no earlier bar to label

@@ -362,7 +362,7 @@ class Emulator:
         interval = wire.parse_interval(params.get("interval"), required=False)
         dp = wire.parse_dp(params.get("dp"), default=5)
         raw_period = params.get("volume_time_period", "9")
-        if not raw_period.isdigit() or int(raw_period) < 1:
+        if not raw_period.isdigit() or not 1 <= int(raw_period) <= wire.MAX_OUTPUTSIZE:
             raise ApiError(400, f"Invalid **volume_time_period** provided: {raw_period}")
 
         def render(instrument: Instrument, tick: Tick) -> dict[str, Any]:

@@ -26,7 +26,7 @@ MAX_OUTPUTSIZE = 5000
 AUTO_DP = -1
 MAX_BATCH_SYMBOLS = 120
 # How far back the date filters of /time_series may reach, in bars of the asked interval.
-HISTORY_HORIZON_BARS = 100_000
+HISTORY_HORIZON_BARS = 20_000
 
 INVALID_APIKEY_MESSAGE = (
     "**apikey** parameter is incorrect or not specified. You can get your free API key "

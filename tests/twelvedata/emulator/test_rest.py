@@ -217,6 +217,11 @@ def test_series_date_window(td: TDClient) -> None:
 
     assert [b["datetime"] for b in bars] == [
         "2023-11-13 02:00:00", "2023-11-13 01:00:00", "2023-11-13 00:00:00"]
+    with pytest.raises(BadRequestError, match="No data is available"):
+        td.time_series(symbol="GBP/USD", interval="1h", start_date="2030-01-01").as_json()
+    # Bars are invented back to a horizon (20,000 bars: two weeks of minutes), not forever.
+    with pytest.raises(BadRequestError, match="No data is available"):
+        td.time_series(symbol="GBP/USD", interval="1min", end_date="2000-01-01").as_json()
 
 
 def test_batch_series_skips_failed_symbols(td: TDClient, emulator: EmulatorHandle) -> None:
