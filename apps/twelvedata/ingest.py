@@ -7,6 +7,7 @@ reconnects with exponential backoff whenever the receiver thread ends, sends hea
 and re-reads the enabled markets every ``refresh_seconds`` to subscribe/unsubscribe the
 difference (no symbol comes from the environment).
 """
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -75,7 +76,9 @@ class PriceStream:
             # One TDWebSocket for the stream's life: each instance starts a handler thread
             # that never ends, so reconnecting reuses it (connect() replaces the socket).
             td = gateway.client(apikey=self.apikey)
-            self.ws = td.websocket(symbols=sorted(symbols), on_event=self._on_event)
+            # Our own logger: by default the library adds a stderr handler per instance.
+            self.ws = td.websocket(symbols=sorted(symbols), on_event=self._on_event,
+                                   logger=logging.getLogger("twelvedata.websocket"))
             self.ws.url = f"{self.ws_url}?apikey={self.apikey}"
         else:
             self.ws.symbols = {s.upper() for s in symbols}
@@ -111,6 +114,8 @@ class PriceStream:
                 next_heartbeat = now + self.heartbeat_seconds
             stop.wait(0.2)
         if self.ws is not None:
+            # The library would otherwise reconnect forever from its receiver thread.
+            self.ws.self_heal = lambda: None
             self.ws.disconnect()
         log.info("twd_stream_stopped")
 

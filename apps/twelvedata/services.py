@@ -22,6 +22,7 @@ from decimal import Decimal
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.crypto import decrypt_secret, encrypt_secret
@@ -344,19 +345,18 @@ def _execute(*, order: TwdOrder, market: TwdMarket, quote: Quote, fill: _Fill,
     if order.side == TwdOrder.Side.BUY:
         cost, fee = _buy_cost(order.amount, fill.price, rate, decimals)
         buyer = wallet_services.TradeParty(user_id=order.user_id, hold_key=order.hold_key,
-                                           fee=fee)
+                                           fee=fee, close_hold=True)
         seller = paper
     else:
         cost = round_down(exact_mul(order.amount, fill.price), decimals=decimals)
         fee = round_up(exact_mul(cost, rate), decimals=decimals)
         buyer = paper
         seller = wallet_services.TradeParty(user_id=order.user_id, hold_key=order.hold_key,
-                                            fee=fee)
+                                            fee=fee, close_hold=True)
     wallet_services.settle_trade(
         key=f"twd:fill:{order.pk}", wallet_type=WalletType.PAPER, base=market.base_currency,
         quote=market.quote_currency, quantity=order.amount, quote_amount=cost, buyer=buyer,
         seller=seller, memo=f"paper {order.side} {order.amount} {market.symbol} @ {fill.price}")
-    wallet_services.hold_release(key=order.hold_key)  # what the fill did not use
     now = timezone.now()
     TwdOrder.objects.filter(pk=order.pk).update(
         status=TwdOrder.Status.CLOSED, filled=order.amount, remaining=ZERO, cost=cost, fee=fee,
@@ -389,12 +389,14 @@ def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
 
 
 def crossing_order_ids(*, market_id: int, quote: Quote) -> list[int]:
-    """Ids of the OPEN limit orders ``quote`` crosses, oldest first: two range scans of the
-    (market, status, side, price) index, never a scan of all open orders."""
-    base = TwdOrder.objects.filter(market_id=market_id, status=TwdOrder.Status.OPEN)
-    buys = base.filter(side=TwdOrder.Side.BUY, price__gte=_taker_price("BUY", quote))
-    sells = base.filter(side=TwdOrder.Side.SELL, price__lte=_taker_price("SELL", quote))
-    return sorted([*buys.values_list("pk", flat=True), *sells.values_list("pk", flat=True)])
+    """Ids of the OPEN limit orders ``quote`` crosses, oldest first: one query whose two
+    ranges both lie on the (market, status, side, price) index, never a scan of all open
+    orders."""
+    crossed = (Q(side=TwdOrder.Side.BUY, price__gte=_taker_price("BUY", quote))
+               | Q(side=TwdOrder.Side.SELL, price__lte=_taker_price("SELL", quote)))
+    return list(TwdOrder.objects.filter(crossed, market_id=market_id,
+                                        status=TwdOrder.Status.OPEN)
+                .order_by("pk").values_list("pk", flat=True))
 
 
 def fill_crossing(*, quote: Quote) -> int:

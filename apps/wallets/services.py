@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
@@ -48,17 +49,20 @@ class Leg:
     user_id: int | None = None
     system: str | None = None
     hold_key: str | None = None
+    close_hold: bool = False  # after paying, release what is left of the hold and close it
 
 
 @dataclass(frozen=True)
 class TradeParty:
     """One side of a trade: a user (paying from ``hold_key``) or a system account.
-    ``fee`` is charged in the quote currency and goes to the FEES account."""
+    ``fee`` is charged in the quote currency and goes to the FEES account; with
+    ``close_hold`` the rest of the hold is released in the same journal's transaction."""
 
     user_id: int | None = None
     system: str | None = None
     hold_key: str | None = None
     fee: Decimal = ZERO
+    close_hold: bool = False
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -101,6 +105,22 @@ def _ensure_wallet(*, user_id: int | None, system: str | None, wallet_type: str,
             return Wallet.objects.create(**lookup).pk
     except IntegrityError:
         return Wallet.objects.get(**lookup).pk
+
+
+def _wallet_ids(legs: list[Leg]) -> list[int]:
+    """Each leg's wallet id, in leg order: one query for those that exist, creating the
+    rest."""
+    owners = {(leg.user_id, leg.system, leg.wallet_type, leg.currency) for leg in legs}
+    match = Q()
+    for user_id, system, wallet_type, currency in owners:
+        match |= Q(user_id=user_id, system=system, type=wallet_type, currency_id=currency)
+    found = {(user_id, system, wallet_type, currency): pk for pk, user_id, system, wallet_type,
+             currency in Wallet.objects.filter(match).values_list(
+                 "pk", "user_id", "system", "type", "currency_id")}
+    for owner in owners - found.keys():
+        found[owner] = _ensure_wallet(user_id=owner[0], system=owner[1], wallet_type=owner[2],
+                                      currency=owner[3])
+    return [found[leg.user_id, leg.system, leg.wallet_type, leg.currency] for leg in legs]
 
 
 def _lock_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
@@ -146,14 +166,7 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
     _check_paper_separation(legs)
 
     with transaction.atomic():
-        replay = Journal.objects.filter(key=key).first()
-        if replay is not None:
-            return replay
-        leg_wallet = [
-            _ensure_wallet(user_id=leg.user_id, system=leg.system,
-                           wallet_type=leg.wallet_type, currency=leg.currency)
-            for leg in legs
-        ]
+        leg_wallet = _wallet_ids(legs)
         wallets = _lock_wallets(leg_wallet)
         replay = Journal.objects.filter(key=key).first()
         if replay is not None:
@@ -174,6 +187,10 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
                                    code="hold_exhausted")
                 hold.remaining -= debit
                 wallet.held -= debit
+                if leg.close_hold:
+                    wallet.held -= hold.remaining
+                    hold.remaining = ZERO
+                    hold.status = Hold.Status.CLOSED
             wallet.balance += leg.amount
             entries.append(Entry(wallet_id=wallet_id, amount=leg.amount,
                                  balance_after=wallet.balance))
@@ -196,11 +213,11 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
             entry.journal = journal
         Entry.objects.bulk_create(entries)
         now = timezone.now()
-        for wallet in wallets.values():
-            Wallet.objects.filter(pk=wallet.pk).update(
-                balance=wallet.balance, held=wallet.held, updated_at=now)
-        for hold in holds.values():
-            Hold.objects.filter(pk=hold.pk).update(remaining=hold.remaining, updated_at=now)
+        for changed in (*wallets.values(), *holds.values()):
+            changed.updated_at = now
+        Wallet.objects.bulk_update(wallets.values(), ["balance", "held", "updated_at"])
+        if holds:
+            Hold.objects.bulk_update(holds.values(), ["remaining", "status", "updated_at"])
         return journal
 
 
@@ -367,7 +384,8 @@ def settle_trade(*, key: str, wallet_type: str, base: str, quote: str, quantity:
 
     def leg(party: TradeParty, currency: str, amount: Decimal, *, pays: bool) -> Leg:
         return Leg(wallet_type, currency, amount, user_id=party.user_id, system=party.system,
-                   hold_key=party.hold_key if pays else None)
+                   hold_key=party.hold_key if pays else None,
+                   close_hold=pays and party.close_hold)
 
     legs = [
         leg(buyer, quote, EXACT.add(quote_amount, buyer.fee).copy_negate(), pays=True),
