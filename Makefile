@@ -33,10 +33,7 @@ migrate: $(STAMP) $(DB_DEPS)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py loaddata fixtures/currencies.json
 
 run: migrate
-	@echo "Demo accounts (development only):"
-	@DJANGO_DEBUG=1 $(BIN)/python manage.py demo_setup
-	@echo "Serving http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) bash scripts/run_demo.sh
 
 test: $(STAMP) $(DB_DEPS)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -189,6 +189,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # One line per executed task is noise at tick rate; failures still log as errors.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
 
 # structlog renders key=value events and hands them to the stdlib handlers above.
@@ -212,6 +214,10 @@ TWELVEDATA_WS_URL = env.str("TWELVEDATA_WS_URL",
                             default="wss://ws.twelvedata.com/v1/quotes/price")
 # Takes precedence over the key stored (encrypted) on the provider in the admin.
 TWELVEDATA_API_KEY = env.str("TWELVEDATA_API_KEY", default="")
+# Embedded mode (`make run`): stream prices on a thread of the web process, since the
+# in-memory channel layer and cache cannot cross processes. Production runs
+# `manage.py stream_prices` as its own process instead.
+PRICE_STREAM_IN_PROCESS = env.bool("PRICE_STREAM_IN_PROCESS", default=False)
 PAPER_DEMO_BALANCE = env.str("PAPER_DEMO_BALANCE", default="100000")
 PAPER_DEMO_CURRENCY = env.str("PAPER_DEMO_CURRENCY", default="USD")
 # A MARKET order needs a quote at most this old; older answers 409.

@@ -129,3 +129,31 @@ class PriceStream:
             self.ws.unsubscribe(sorted(removed))
         if added or removed:
             log.info("twd_stream_resync", added=sorted(added), removed=sorted(removed))
+
+
+def start_in_background() -> threading.Event:
+    """Run the stream on a daemon thread of this process (the embedded ``make run`` mode,
+    where the in-memory channel layer and cache exist only in the web process). Returns
+    the event that stops it."""
+    from django.conf import settings
+    from django.db import connection
+
+    from apps.marketdata.services import publish
+    from apps.twelvedata import selectors
+
+    def symbols() -> set[str]:
+        try:
+            return selectors.enabled_symbols()
+        finally:
+            connection.close()
+
+    def run() -> None:
+        stream = PriceStream(apikey=selectors.provider_api_key(),
+                             ws_url=settings.TWELVEDATA_WS_URL, symbols=symbols,
+                             publish=lambda quote: publish(quote=quote))
+        connection.close()
+        stream.run(stop=stop)
+
+    stop = threading.Event()
+    threading.Thread(target=run, name="twelvedata-stream", daemon=True).start()
+    return stop
