@@ -3,6 +3,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 MYSQL_STAMP := $(VENV)/.installed-mysql
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -12,12 +13,17 @@ TEST_ENV := DJANGO_DEBUG=1 SECRET_KEY=test-only-not-secret
 
 .PHONY: run test lint install migrate
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/test.txt
+	touch $@
+
+# Front-end files served as static assets (lightweight-charts); no build step.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # mysqlclient builds against libmariadb-dev; installed only when DATABASE_URL asks for it.
@@ -27,7 +33,7 @@ $(MYSQL_STAMP): requirements/mysql.txt $(STAMP)
 
 DB_DEPS := $(if $(filter mysql%,$(DATABASE_URL)),$(MYSQL_STAMP))
 
-migrate: $(STAMP) $(DB_DEPS)
+migrate: $(STAMP) $(NODE_STAMP) $(DB_DEPS)
 	mkdir -p var
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py loaddata fixtures/currencies.json
@@ -35,7 +41,7 @@ migrate: $(STAMP) $(DB_DEPS)
 run: migrate
 	HOST=$(HOST) PORT=$(PORT) bash scripts/run_demo.sh
 
-test: $(STAMP) $(DB_DEPS)
+test: $(STAMP) $(NODE_STAMP) $(DB_DEPS)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.wallets",
     "apps.marketdata",
     "apps.twelvedata",
+    "apps.trade",
 ]
 
 MIDDLEWARE = [
@@ -127,7 +128,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "trade:login"
+LOGIN_REDIRECT_URL = "trade:home"
+LOGOUT_REDIRECT_URL = "trade:home"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -135,6 +138,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# lightweight-charts comes from npm (package.json; `make run` installs it): no CDN.
+STATICFILES_DIRS = [
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
+]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -144,13 +144,13 @@ class OrderListCreateApi(APIView):
 
     class FilterInput(serializers.Serializer):
         status = serializers.ChoiceField(choices=TwdOrder.Status.choices, required=False)
+        symbol = serializers.CharField(max_length=32, required=False)
 
     @extend_schema(parameters=[FilterInput], responses=OrderOutput(many=True))
     def get(self, request):
         query = self.FilterInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        orders = selectors.order_list(user_id=request.user.pk,
-                                      status=query.validated_data.get("status"))
+        orders = selectors.order_list(user_id=request.user.pk, **query.validated_data)
         paginator = OrderPagination()
         page = paginator.paginate_queryset(orders, request, self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)

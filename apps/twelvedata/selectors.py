@@ -21,10 +21,13 @@ def market_get_enabled(*, symbol: str) -> TwdMarket:
     return market
 
 
-def order_list(*, user_id: int, status: str | None = None) -> QuerySet[TwdOrder]:
+def order_list(*, user_id: int, status: str | None = None,
+               symbol: str | None = None) -> QuerySet[TwdOrder]:
     orders = (TwdOrder.objects.filter(user_id=user_id, deleted_at__isnull=True)
               .select_related("market"))
-    return orders.filter(status=status) if status else orders
+    if status:
+        orders = orders.filter(status=status)
+    return orders.filter(market__symbol=symbol) if symbol else orders
 
 
 def provider_api_key() -> str:
