@@ -2,6 +2,8 @@
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.twelvedata.fixtures"]
+
 
 def pytest_collection_modifyitems(config, items):
     if connection.vendor == "mysql":

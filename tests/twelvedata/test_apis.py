@@ -7,7 +7,7 @@ from apps.marketdata.services import publish
 from apps.twelvedata.models import TwdMarket, TwdOrder
 from apps.wallets.models import Journal, Wallet
 from tests.factories import UserFactory
-from tests.twelvedata.conftest import make_quote
+from tests.twelvedata.fixtures import make_quote
 
 pytestmark = pytest.mark.django_db
 ORDERS = "/api/v1/twd/orders/"

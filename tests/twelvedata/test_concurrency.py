@@ -9,7 +9,7 @@ from apps.twelvedata import services
 from apps.twelvedata.models import TwdOrder
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets.models import Journal, Wallet
-from tests.twelvedata.conftest import make_quote
+from tests.twelvedata.fixtures import make_quote
 from tests.wallets.test_concurrency import run_threads
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from apps.wallets import selectors as wallet_selectors
 from apps.wallets.models import Hold, Journal, Wallet
 from apps.wallets.services import InsufficientFunds
 from tests.factories import UserFactory
-from tests.twelvedata.conftest import make_quote
+from tests.twelvedata.fixtures import make_quote
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -1,3 +1,4 @@
+"""Fixtures shared by every test that trades on paper (registered in the root conftest)."""
 from datetime import UTC, datetime
 from decimal import Decimal
 
