@@ -11,6 +11,8 @@ ensure_packages() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   dpkg -s libmariadb-dev >/dev/null 2>&1 || missing+=(libmariadb-dev)
   command -v pkg-config >/dev/null || missing+=(pkg-config)
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # browser tests (tests/trade)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -q >/dev/null
