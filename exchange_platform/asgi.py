@@ -1,4 +1,9 @@
-"""One ASGI application for HTTP and (as venues add consumers) WebSocket."""
+"""One ASGI application: HTTP (Django) and WebSocket (``/ws/``, apps.streaming).
+
+WebSocket connections authenticate with the session cookie or a DRF token
+(``Authorization: Token``/``?token=``); a connection that sends an Origin (a browser's)
+must come from an allowed host, one without gets no session (apps/streaming/auth.py).
+"""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -6,11 +11,23 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_platform.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
-
-application = ProtocolTypeRouter({"http": django_asgi_app})
-
+# These need Django set up first.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+from apps.streaming.auth import OriginRouter, TokenAuthMiddleware  # noqa: E402
+from apps.streaming.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    "websocket": OriginRouter(
+        browser=AllowedHostsOriginValidator(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+        other=TokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
+    ),
+})
 
 if settings.PRICE_STREAM_IN_PROCESS:
     from apps.twelvedata.ingest import start_in_background  # noqa: E402

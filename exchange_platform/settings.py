@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.marketdata",
     "apps.twelvedata",
     "apps.trade",
+    "apps.streaming",
 ]
 
 MIDDLEWARE = [
@@ -231,3 +232,9 @@ PAPER_DEMO_CURRENCY = env.str("PAPER_DEMO_CURRENCY", default="USD")
 PAPER_QUOTE_MAX_AGE_SECONDS = env.int("PAPER_QUOTE_MAX_AGE_SECONDS", default=60)
 PAPER_SWEEP_SECONDS = env.int("PAPER_SWEEP_SECONDS", default=5)
 PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
+
+# --- Live streams (WebSocket /ws/, apps/streaming; protocol in docs/STREAMING.md) ----------
+STREAMING_MAX_SUBSCRIPTIONS = env.int("STREAMING_MAX_SUBSCRIPTIONS", default=50)
+# Larger client frames are refused (close 1009): requests are small, so this only bounds abuse.
+STREAMING_MAX_FRAME_BYTES = env.int("STREAMING_MAX_FRAME_BYTES", default=64 * 1024)
+STREAMING_HEARTBEAT_SECONDS = env.float("STREAMING_HEARTBEAT_SECONDS", default=15)

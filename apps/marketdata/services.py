@@ -1,4 +1,5 @@
-"""The quote bus: ``publish`` stores the latest quote and tells every registered listener.
+"""The quote bus: ``publish`` stores the latest quote, forwards it to its ticker stream
+(``apps.marketdata.streams``) and tells every registered listener.
 
 Venues register listeners (the paper executor is one) from their ``AppConfig.ready``;
 this module knows no venue.
@@ -8,6 +9,7 @@ from collections.abc import Callable
 import structlog
 from django.core.cache import cache
 
+from apps.marketdata import streams
 from apps.marketdata.quotes import Quote
 
 log = structlog.get_logger(__name__)
@@ -28,13 +30,17 @@ def register_listener(listener: QuoteListener) -> None:
 
 
 def publish(*, quote: Quote) -> None:
-    """Store ``quote`` as the latest for its symbol, then notify the listeners.
+    """Store ``quote`` as the latest for its symbol, send it to the ticker stream, then
+    notify the listeners.
 
     Must not be called inside an open transaction (listeners enqueue work). A listener
     that raises is logged and does not stop the others: one venue's bug must not starve
-    another of prices.
+    another of prices. The stream goes before the listeners (an eager executor must not
+    delay live prices) and its failure (channel layer down) is logged inside
+    ``send_quote``: the cache and the listeners still get every quote.
     """
     cache.set(quote_cache_key(quote.symbol), quote.to_dict(), _QUOTE_TTL_SECONDS)
+    streams.send_quote(quote)
     for listener in list(_listeners):
         try:
             listener(quote)

@@ -1,4 +1,6 @@
 """Reads for the paper-trading API and pages."""
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
@@ -63,3 +65,9 @@ def candles(*, symbol: str, interval: str, outputsize: int) -> list[dict]:
 
 def enabled_symbols() -> set[str]:
     return set(TwdMarket.objects.filter(status=True).values_list("symbol", flat=True))
+
+
+def enabled_symbols_in(*, symbols: Iterable[str]) -> set[str]:
+    """Those of ``symbols`` whose market is enabled (one query)."""
+    return set(TwdMarket.objects.filter(status=True, symbol__in=list(symbols))
+               .values_list("symbol", flat=True))

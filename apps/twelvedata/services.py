@@ -28,6 +28,7 @@ from django.utils import timezone
 from apps.core.crypto import decrypt_secret, encrypt_secret
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.money import AmountError, exact_mul, quantize_exact, round_down, round_up
+from apps.marketdata import streams
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.twelvedata import gateway, selectors
@@ -304,6 +305,7 @@ def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Deci
             order = TwdOrder.objects.create(
                 user_id=user_id, market=locked, client_order_id=client_order_id, type=type,
                 side=side, price=price, amount=amount, remaining=amount)
+            _publish_order(order, event="placed", symbol=locked.symbol)
             if side == TwdOrder.Side.BUY:
                 rate = max(locked.maker_fee, locked.taker_fee)
                 cost, fee = _buy_cost(amount, reference, rate, decimals)
@@ -365,6 +367,7 @@ def _execute(*, order: TwdOrder, market: TwdMarket, quote: Quote, fill: _Fill,
         quote_timestamp=quote.timestamp, quote_source=quote.source, filled_at=now,
         updated_at=now)
     order.refresh_from_db()
+    _publish_order(order, event="filled", symbol=market.symbol)
 
 
 def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
@@ -382,7 +385,28 @@ def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
         TwdOrder.objects.filter(pk=order.pk).update(status=TwdOrder.Status.CANCELED,
                                                     updated_at=timezone.now())
         order.refresh_from_db()
+        _publish_order(order, event="canceled", symbol=order.market.symbol)
         return order
+
+
+def _decimal_str(value: Decimal | int | None) -> str | None:
+    # A fresh row still holds its Python defaults (int 0) rather than Decimals.
+    return None if value is None else f"{Decimal(value):f}"
+
+
+def _publish_order(order: TwdOrder, *, event: str, symbol: str) -> None:
+    """Tell the owner's ``orders`` stream about ``order`` as it stands now, once the
+    surrounding transaction commits."""
+    streams.publish_user_event(user_id=order.user_id, stream=streams.ORDERS, data={
+        "event": event, "id": order.pk, "client_order_id": order.client_order_id,
+        "symbol": symbol, "side": order.side, "type": order.type, "status": order.status,
+        "price": _decimal_str(order.price), "amount": _decimal_str(order.amount),
+        "filled": _decimal_str(order.filled), "remaining": _decimal_str(order.remaining),
+        "fill_price": _decimal_str(order.fill_price), "cost": _decimal_str(order.cost),
+        "fee": _decimal_str(order.fee), "fee_currency": order.fee_currency,
+        "liquidity": order.liquidity,
+        "updated_at": order.updated_at.isoformat() if order.updated_at else None,
+    })
 
 
 # --- execution of resting orders ----------------------------------------------------------

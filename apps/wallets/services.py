@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.money import EXACT, AmountError, quantize_exact
+from apps.marketdata import streams
 from apps.wallets.constants import (
     PAPER_ONLY_SYSTEM_ACCOUNTS,
     JournalKind,
@@ -218,7 +219,20 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
         Wallet.objects.bulk_update(wallets.values(), ["balance", "held", "updated_at"])
         if holds:
             Hold.objects.bulk_update(holds.values(), ["remaining", "status", "updated_at"])
+        for wallet in wallets.values():
+            _publish_balance(wallet, balance=wallet.balance, held=wallet.held)
         return journal
+
+
+def _publish_balance(wallet: Wallet, *, balance: Decimal, held: Decimal) -> None:
+    """Tell a user wallet's owner its new ``balance``/``held`` after commit (the caller
+    holds the wallet's lock, so these are the values the transaction commits)."""
+    if wallet.user_id is None:
+        return
+    streams.publish_user_event(user_id=wallet.user_id, stream=streams.BALANCES, data={
+        "wallet_type": wallet.type, "currency": wallet.currency_id,
+        "balance": f"{balance:f}", "held": f"{held:f}",
+        "available": f"{EXACT.subtract(balance, held):f}"})
 
 
 # --- currencies -------------------------------------------------------------------------
@@ -320,8 +334,9 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
         if EXACT.subtract(wallet.balance, wallet.held) < amount:
             raise _insufficient(wallet)
         hold = Hold.objects.create(key=key, wallet_id=wallet_id, amount=amount, remaining=amount)
-        Wallet.objects.filter(pk=wallet_id).update(held=EXACT.add(wallet.held, amount),
-                                                   updated_at=timezone.now())
+        held = EXACT.add(wallet.held, amount)
+        Wallet.objects.filter(pk=wallet_id).update(held=held, updated_at=timezone.now())
+        _publish_balance(wallet, balance=wallet.balance, held=held)
         return hold
 
 
@@ -347,8 +362,9 @@ def hold_release(*, key: str, amount: Decimal | None = None) -> Hold:
             hold.status = Hold.Status.CLOSED
         hold.save(update_fields=["remaining", "status", "updated_at"])
         if release:
-            Wallet.objects.filter(pk=wallet_id).update(held=EXACT.subtract(wallet.held, release),
-                                                       updated_at=timezone.now())
+            held = EXACT.subtract(wallet.held, release)
+            Wallet.objects.filter(pk=wallet_id).update(held=held, updated_at=timezone.now())
+            _publish_balance(wallet, balance=wallet.balance, held=held)
         return hold
 
 

@@ -1,0 +1,109 @@
+"""Live streams: the names, channel groups and messages that venues publish and
+``apps.streaming`` forwards to WebSocket clients.
+
+Stream names are what clients subscribe to: ``ticker@<SYMBOL>`` (public) and the private
+``orders`` and ``balances`` (the connected user's own). Each stream is fed through one
+channel-layer group: a ticker's group is derived from its symbol, a user's private streams
+share ``user.<id>`` and are told apart by the message's ``stream`` field.
+
+Guarantees:
+- ``ticker_group`` maps every symbol to a valid channel-layer group name (ASCII letters,
+  digits, ``-``, ``_``, ``.``; under 100 characters), and distinct symbols to distinct
+  names: short symbols are escaped reversibly, long ones hashed (SHA-256).
+- Sending never raises: a channel-layer failure (Redis down) is logged and dropped, because
+  live streams are best-effort while the quote cache and the venues' listeners are not.
+- ``publish_user_event`` sends only after the surrounding transaction commits (at once in
+  autocommit), so a client never hears of an order or balance that was rolled back.
+
+This module knows no venue; venues call it.
+"""
+import hashlib
+import string
+from typing import Any, Final
+
+import structlog
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from apps.marketdata.quotes import Quote
+
+log = structlog.get_logger(__name__)
+
+TICKER_PREFIX: Final = "ticker@"
+ORDERS: Final = "orders"
+BALANCES: Final = "balances"
+USER_STREAMS: Final = frozenset({ORDERS, BALANCES})
+# The channel-layer message type; ``apps.streaming``'s consumer handles it as ``stream_data``.
+MESSAGE_TYPE: Final = "stream.data"
+
+_SAFE = frozenset(string.ascii_letters + string.digits + "-.")
+# channels rejects group names of 100 characters or more.
+_MAX_GROUP_LENGTH: Final = 99
+_TICKER_GROUP: Final = "ticker."
+_HASHED_TICKER_GROUP: Final = "tickerh."
+
+
+def ticker_stream(symbol: str) -> str:
+    """The public stream name of ``symbol``'s quotes."""
+    return f"{TICKER_PREFIX}{symbol}"
+
+
+def ticker_group(symbol: str) -> str:
+    """The channel group of ``symbol``'s quotes.
+
+    Every character outside ``[A-Za-z0-9.-]`` (``_`` included, which makes the escape
+    unambiguous) becomes ``_XX`` per UTF-8 byte, so ``EUR/USD`` -> ``ticker.EUR_2FUSD``.
+    When that would be too long, the name is ``tickerh.`` plus the SHA-256 of the symbol:
+    the two prefixes differ, so an escaped name never equals a hashed one.
+    """
+    escaped = "".join(
+        char if char in _SAFE
+        else "".join(f"_{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in symbol)
+    name = _TICKER_GROUP + escaped
+    if len(name) <= _MAX_GROUP_LENGTH:
+        return name
+    digest = hashlib.sha256(symbol.encode("utf-8", "surrogatepass")).hexdigest()
+    return _HASHED_TICKER_GROUP + digest
+
+
+def user_group(user_id: int) -> str:
+    """The channel group carrying one user's private streams."""
+    return f"user.{int(user_id)}"
+
+
+def group_message(*, stream: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message that carries one data item of ``stream``."""
+    return {"type": MESSAGE_TYPE, "stream": stream, "data": data}
+
+
+def send_to_group(group: str, message: dict[str, Any]) -> bool:
+    """Send ``message`` to ``group`` from synchronous code; False (and logged) if the
+    channel layer failed. Never raises."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        log.exception("stream_send_failed", group=group, stream=message.get("stream"))
+        return False
+    return True
+
+
+def send_quote(quote: Quote) -> bool:
+    """Forward ``quote`` to its ticker stream's subscribers (see ``send_to_group``)."""
+    return send_to_group(ticker_group(quote.symbol),
+                         group_message(stream=ticker_stream(quote.symbol), data=quote.to_dict()))
+
+
+def publish_user_event(*, user_id: int, stream: str, data: dict[str, Any]) -> None:
+    """Send ``data`` on the user's private ``stream`` once the current transaction commits
+    (dropped if it rolls back). ``data`` must be JSON-serialisable and final: it is sent
+    as it is now, so build it from the values this transaction writes."""
+    if stream not in USER_STREAMS:
+        raise ValueError(f"{stream!r} is not a user stream")
+    message = group_message(stream=stream, data=data)
+    group = user_group(user_id)
+    transaction.on_commit(lambda: send_to_group(group, message), robust=True)

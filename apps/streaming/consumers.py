@@ -1,0 +1,126 @@
+"""The ``/ws/`` consumer: thin glue between a WebSocket, the protocol and the channel layer.
+
+It forwards and never touches money: it reads which markets are enabled and the latest
+cached quotes, joins and leaves channel groups, and relays group messages as data frames.
+A bad frame gets an error frame (and a close only for binary or oversized frames); a
+channel-layer failure while subscribing gets an ``unavailable`` error frame. Neither ends
+the server or, unless stated, the connection.
+"""
+import asyncio
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from apps.streaming import protocol, selectors
+from apps.streaming.protocol import ProtocolError, Request
+
+log = structlog.get_logger(__name__)
+
+
+class StreamConsumer(AsyncWebsocketConsumer):
+    """One connection: its subscriptions, sequence numbers and heartbeat."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        self.subscriptions = protocol.Subscriptions(
+            user_id=user_id, limit=settings.STREAMING_MAX_SUBSCRIPTIONS)
+        await self.accept()
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def disconnect(self, code: int) -> None:
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is not None:
+            heartbeat.cancel()
+        if hasattr(self, "subscriptions"):
+            await self._leave(self.subscriptions.groups())
+
+    async def receive(self, text_data: str | None = None,
+                      bytes_data: bytes | None = None) -> None:
+        try:
+            if text_data is None:
+                raise ProtocolError("binary_frame", "Frames must be text (JSON).",
+                                    close_code=protocol.CLOSE_UNSUPPORTED_DATA)
+            request = protocol.parse_request(
+                text_data, max_bytes=settings.STREAMING_MAX_FRAME_BYTES,
+                max_streams=settings.STREAMING_MAX_SUBSCRIPTIONS)
+            if request.op == "ping":
+                await self._send(protocol.pong_frame(id=request.id, time_ms=protocol.now_ms()))
+            elif request.op == "subscribe":
+                await self._subscribe(request)
+            else:
+                await self._unsubscribe(request)
+        except ProtocolError as error:
+            await self._send(error.frame())
+            if error.close_code is not None:
+                await self.close(code=error.close_code)
+
+    async def stream_data(self, message: dict[str, Any]) -> None:
+        """A channel-layer message for one of our groups (type ``stream.data``)."""
+        stream = message["stream"]
+        # A user's group carries both private streams; forward only those subscribed.
+        if stream in self.subscriptions:
+            await self._send(protocol.data_frame(
+                stream=stream, seq=self.subscriptions.next_seq(stream), data=message["data"],
+                time_ms=protocol.now_ms()))
+
+    async def _subscribe(self, request: Request) -> None:
+        plan = self.subscriptions.plan_subscribe(request)
+        symbols = [s.symbol for s in plan.streams if s.symbol is not None]
+        if symbols:
+            missing = await database_sync_to_async(selectors.unavailable_tickers)(
+                symbols=symbols)
+            if missing:
+                raise ProtocolError("unknown_stream",
+                                    f"No enabled market: {', '.join(sorted(missing))}.",
+                                    id=request.id)
+        joined: list[str] = []
+        try:
+            for group in plan.join:
+                await self.channel_layer.group_add(group, self.channel_name)
+                joined.append(group)
+        except Exception:
+            log.exception("stream_subscribe_failed", groups=plan.join)
+            await self._leave(joined)
+            raise ProtocolError("unavailable", "Streaming is temporarily unavailable; "
+                                "retry shortly.", id=request.id) from None
+        # Groups first, snapshot second: a tick published in between is sent again live
+        # rather than lost.
+        self.subscriptions.apply(plan, subscribe=True)
+        await self._send(protocol.ack_frame(op="subscribe", id=request.id,
+                                            streams=[s.name for s in request.streams]))
+        if symbols:
+            snapshots = await database_sync_to_async(selectors.ticker_snapshots)(
+                symbols=symbols)
+            now = protocol.now_ms()
+            for stream in plan.streams:
+                if stream.symbol in snapshots:
+                    await self._send(protocol.data_frame(
+                        stream=stream.name, seq=self.subscriptions.next_seq(stream.name),
+                        data=snapshots[stream.symbol], time_ms=now, snapshot=True))
+
+    async def _unsubscribe(self, request: Request) -> None:
+        plan = self.subscriptions.plan_unsubscribe(request)
+        self.subscriptions.apply(plan, subscribe=False)
+        await self._leave(plan.leave)
+        await self._send(protocol.ack_frame(op="unsubscribe", id=request.id,
+                                            streams=[s.name for s in request.streams]))
+
+    async def _leave(self, groups: Any) -> None:
+        for group in groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the layer forgets a dead connection's groups anyway
+                log.warning("stream_group_discard_failed", group=group)
+
+    async def _heartbeat(self) -> None:
+        interval = settings.STREAMING_HEARTBEAT_SECONDS
+        while True:
+            await asyncio.sleep(interval)
+            await self._send(protocol.heartbeat_frame(time_ms=protocol.now_ms()))
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=protocol.encode(frame))

@@ -1,0 +1,72 @@
+"""Fixtures for the streaming tests: markets, the in-memory layer, WebSocket helpers."""
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import pytest_asyncio
+from channels.testing import WebsocketCommunicator
+
+from apps.marketdata.quotes import Quote
+from apps.streaming.consumers import StreamConsumer
+from apps.twelvedata.models import TwdMarket
+
+
+def make_market(symbol: str, *, enabled: bool = True) -> TwdMarket:
+    base, _, quote = symbol.partition("/")
+    return TwdMarket.objects.create(symbol=symbol, type=TwdMarket.Type.FOREX, name=symbol,
+                                    base_currency=base, quote_currency=quote or "USD",
+                                    status=enabled)
+
+
+def tick(symbol: str = "EUR/USD", price: str = "1.10000", *,
+         at: datetime | None = None) -> Quote:
+    return Quote(symbol=symbol, price=Decimal(price), bid=Decimal(price), ask=Decimal(price),
+                 timestamp=at or datetime.now(UTC), source="test")
+
+
+@pytest.fixture
+def memory_layer(settings):
+    """The in-memory channel layer, whatever REDIS_URL says (channels resets its layers
+    when the setting changes)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return settings
+
+
+class Client:
+    """A WebsocketCommunicator speaking JSON frames."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.ws = communicator
+
+    async def send(self, frame: dict) -> None:
+        await self.ws.send_to(text_data=json.dumps(frame))
+
+    async def recv(self, timeout: float = 2) -> dict:
+        return json.loads(await self.ws.receive_from(timeout=timeout))
+
+    async def request(self, frame: dict) -> dict:
+        await self.send(frame)
+        return await self.recv()
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        return await self.ws.receive_nothing(timeout=timeout)
+
+
+@pytest_asyncio.fixture
+async def connect(memory_layer):
+    """``await connect(user=None)`` -> a connected Client straight on the consumer."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def _connect(user=None) -> Client:
+        communicator = WebsocketCommunicator(StreamConsumer.as_asgi(), "/ws/")
+        if user is not None:
+            communicator.scope["user"] = user
+        connected, _ = await communicator.connect()
+        assert connected
+        opened.append(communicator)
+        return Client(communicator)
+
+    yield _connect
+    for communicator in opened:
+        await communicator.disconnect()
