@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.core.crypto import decrypt_secret, encrypt_secret
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.money import AmountError, exact_mul, quantize_exact, round_down, round_up
+from apps.core.money import EXACT, AmountError, exact_mul, quantize_exact, round_down, round_up
 from apps.marketdata import streams
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
@@ -390,8 +390,9 @@ def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
 
 
 def _decimal_str(value: Decimal | int | None) -> str | None:
-    # A fresh row still holds its Python defaults (int 0) rather than Decimals.
-    return None if value is None else f"{Decimal(value):f}"
+    # Normalised, so a fresh row (Python values) and a re-read one (the column's 18
+    # places) read the same; exactly, as amounts have up to 36 digits.
+    return None if value is None else f"{EXACT.normalize(Decimal(value)):f}"
 
 
 def _publish_order(order: TwdOrder, *, event: str, symbol: str) -> None:

@@ -231,8 +231,9 @@ def _publish_balance(wallet: Wallet, *, balance: Decimal, held: Decimal) -> None
         return
     streams.publish_user_event(user_id=wallet.user_id, stream=streams.BALANCES, data={
         "wallet_type": wallet.type, "currency": wallet.currency_id,
-        "balance": f"{balance:f}", "held": f"{held:f}",
-        "available": f"{EXACT.subtract(balance, held):f}"})
+        # Normalised (exactly: balances have 36 digits) so every database reads the same.
+        "balance": f"{EXACT.normalize(balance):f}", "held": f"{EXACT.normalize(held):f}",
+        "available": f"{EXACT.normalize(EXACT.subtract(balance, held)):f}"})
 
 
 # --- currencies -------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""Stream names, group names and sending: valid, collision-free, never raising, after
+commit only."""
+import logging
+
+import pytest
+from channels.layers import BaseChannelLayer
+from django.db import transaction
+from hypothesis import given
+from hypothesis import strategies as st
+
+from apps.marketdata import selectors, services, streams
+from tests.marketdata.test_services import quote
+
+_layer = BaseChannelLayer()
+
+
+def decode_ticker_group(name: str) -> str:
+    """The inverse of ticker_group's escaped form (proves it reversible)."""
+    assert name.startswith("ticker.")
+    out, rest = bytearray(), name[len("ticker."):]
+    while rest:
+        if rest[0] == "_":
+            out.append(int(rest[1:3], 16))
+            rest = rest[3:]
+        else:
+            out += rest[0].encode()
+            rest = rest[1:]
+    return out.decode("utf-8", "surrogatepass")
+
+
+@given(st.text(max_size=200))
+def test_every_symbol_maps_to_a_valid_group_name(symbol):
+    name = streams.ticker_group(symbol)
+    assert _layer.require_valid_group_name(name)
+    if name.startswith("ticker."):
+        assert decode_ticker_group(name) == symbol
+    else:
+        assert name.startswith("tickerh.") and len(name) == len("tickerh.") + 64
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_distinct_symbols_get_distinct_groups(a, b):
+    assert (streams.ticker_group(a) == streams.ticker_group(b)) == (a == b)
+
+
+def test_group_names_are_readable_for_real_symbols():
+    assert streams.ticker_group("EUR/USD") == "ticker.EUR_2FUSD"
+    assert streams.ticker_group("BRK_B") == "ticker.BRK_5FB"
+    assert streams.ticker_group("AAPL") == "ticker.AAPL"
+    assert streams.user_group(42) == "user.42"
+    assert streams.ticker_stream("EUR/USD") == "ticker@EUR/USD"
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Record what reaches the channel layer instead of sending it."""
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(streams, "send_to_group",
+                        lambda group, message: calls.append((group, message)) or True)
+    return calls
+
+
+def test_publish_sends_the_quote_to_its_ticker_group(sent, monkeypatch):
+    monkeypatch.setattr(services, "_listeners", [])
+    services.publish(quote=quote(symbol="EUR/USD"))
+    assert sent == [("ticker.EUR_2FUSD", {"type": "stream.data", "stream": "ticker@EUR/USD",
+                                          "data": quote(symbol="EUR/USD").to_dict()})]
+
+
+class BrokenLayer:
+    async def group_send(self, group: str, message: dict) -> None:
+        raise ConnectionError("Redis is down")
+
+
+def test_a_failing_channel_layer_breaks_neither_the_cache_nor_the_listeners(
+        monkeypatch, caplog):
+    monkeypatch.setattr(streams, "get_channel_layer", BrokenLayer)
+    heard = []
+    monkeypatch.setattr(services, "_listeners", [heard.append])
+    with caplog.at_level(logging.ERROR):
+        services.publish(quote=quote(price="1.23456"))
+    assert selectors.latest_quote(symbol="EUR/USD").price == quote(price="1.23456").price
+    assert heard == [quote(price="1.23456")]
+    assert "stream_send_failed" in caplog.text
+    assert streams.send_quote(quote()) is False
+
+
+@pytest.mark.django_db
+def test_user_events_are_sent_only_after_commit(sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            streams.publish_user_event(user_id=5, stream="orders", data={"id": 1})
+            assert sent == []
+    assert sent == [("user.5", {"type": "stream.data", "stream": "orders", "data": {"id": 1}})]
+
+
+@pytest.mark.django_db
+def test_user_events_of_a_rolled_back_transaction_are_never_sent(
+        sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            streams.publish_user_event(user_id=5, stream="balances", data={})
+            raise RuntimeError("roll back")
+    assert callbacks == [] and sent == []
+
+
+def test_only_user_streams_take_user_events():
+    with pytest.raises(ValueError):
+        streams.publish_user_event(user_id=1, stream="ticker@EUR/USD", data={})
