@@ -87,14 +87,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self._leave(joined)
             raise ProtocolError("unavailable", "Streaming is temporarily unavailable; "
                                 "retry shortly.", id=request.id) from None
-        # Groups first, snapshot second: a tick published in between is sent again live
-        # rather than lost.
         self.subscriptions.apply(plan, subscribe=True)
+        # Groups joined first, snapshots read second: a tick published in between comes
+        # again live rather than being lost. Read before the ack, so a tick the client
+        # causes after the ack is never taken for the snapshot.
+        snapshots = (await database_sync_to_async(selectors.ticker_snapshots)(symbols=symbols)
+                     if symbols else {})
         await self._send(protocol.ack_frame(op="subscribe", id=request.id,
                                             streams=[s.name for s in request.streams]))
-        if symbols:
-            snapshots = await database_sync_to_async(selectors.ticker_snapshots)(
-                symbols=symbols)
+        if snapshots:
             now = protocol.now_ms()
             for stream in plan.streams:
                 if stream.symbol in snapshots:

@@ -32,9 +32,11 @@ MAX_ID_LENGTH: Final = 64
 MAX_SYMBOL_LENGTH: Final = 32  # TwdMarket.symbol
 _MAX_SAFE_INT: Final = 2**53 - 1  # the largest id a JavaScript client can echo exactly
 
-# WebSocket close codes (RFC 6455): the frame was of a type / size this endpoint refuses.
-CLOSE_UNSUPPORTED_DATA: Final = 1003
-CLOSE_MESSAGE_TOO_BIG: Final = 1009
+# Close codes for a frame of a type / size this endpoint refuses: RFC 6455's 1003 and 1009
+# moved into the application range (4000-4999), because servers (daphne's autobahn) let an
+# application close only with 1000 or 3000-4999.
+CLOSE_UNSUPPORTED_DATA: Final = 4003
+CLOSE_MESSAGE_TOO_BIG: Final = 4009
 
 RequestId = str | int | None
 
@@ -118,7 +120,7 @@ def _reject_constant(value: str) -> None:
 
 def parse_request(text: str, *, max_bytes: int, max_streams: int) -> Request:
     """Parse one client text frame. Raises ProtocolError: ``message_too_large`` (with
-    close code 1009) above ``max_bytes`` UTF-8 bytes, ``invalid_json``, ``bad_request``
+    close code 4009) above ``max_bytes`` UTF-8 bytes, ``invalid_json``, ``bad_request``
     (not an object, bad id, bad ``streams``), ``unknown_op``, ``unknown_stream``,
     ``too_many_subscriptions`` (more than ``max_streams`` names in one request)."""
     # A character is at most 4 bytes: only a long frame needs encoding to be measured.

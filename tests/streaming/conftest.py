@@ -1,5 +1,6 @@
 """Fixtures for the streaming tests: markets, the in-memory layer, WebSocket helpers."""
 import json
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -70,3 +71,16 @@ async def connect(memory_layer):
     yield _connect
     for communicator in opened:
         await communicator.disconnect()
+
+
+@pytest.fixture(scope="session")
+def daphne_url():
+    """The ws:// URL of a real daphne server over the Redis channel layer (skips without
+    REDIS_URL: the in-memory layer cannot carry messages from the test thread's publish)."""
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs REDIS_URL (the Redis pub/sub channel layer)")
+    from tests.streaming.live import DaphneThread
+
+    server = DaphneThread()
+    yield server.start()
+    server.stop()

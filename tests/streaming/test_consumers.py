@@ -117,21 +117,21 @@ async def test_subscriptions_are_capped_per_connection(connect, settings):
     assert ack["op"] == "subscribed"
 
 
-async def test_an_oversized_frame_gets_an_error_then_close_1009(connect, settings):
+async def test_an_oversized_frame_gets_an_error_then_close_4009(connect, settings):
     settings.STREAMING_MAX_FRAME_BYTES = 1024
     client = await connect()
     await client.ws.send_to(text_data='{"op":"ping","id":"' + "é" * 600 + '"}')
     assert (await client.recv())["code"] == "message_too_large"
     assert await client.ws.receive_output(timeout=1) == {"type": "websocket.close",
-                                                         "code": 1009}
+                                                         "code": 4009}
 
 
-async def test_a_binary_frame_gets_an_error_then_close_1003(connect):
+async def test_a_binary_frame_gets_an_error_then_close_4003(connect):
     client = await connect()
     await client.ws.send_to(bytes_data=b'{"op":"ping"}')
     assert (await client.recv())["code"] == "binary_frame"
     assert await client.ws.receive_output(timeout=1) == {"type": "websocket.close",
-                                                         "code": 1003}
+                                                         "code": 4003}
 
 
 async def test_the_server_sends_heartbeats(connect, settings):

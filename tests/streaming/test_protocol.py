@@ -48,7 +48,7 @@ def test_the_size_limit_counts_utf8_bytes():
     assert protocol.parse_request(frame, max_bytes=111, max_streams=1).op == "ping"
     with pytest.raises(ProtocolError) as error:
         protocol.parse_request(frame, max_bytes=110, max_streams=1)
-    assert (error.value.code, error.value.close_code) == ("message_too_large", 1009)
+    assert (error.value.code, error.value.close_code) == ("message_too_large", 4009)
 
 
 def test_deeply_nested_json_is_invalid_not_a_crash():

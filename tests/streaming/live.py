@@ -1,0 +1,126 @@
+"""A real daphne server on a thread of the test process, a real WebSocket client, and a
+private redis-server: the pieces of the live tests."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+from websockets.sync.client import ClientConnection, connect
+
+
+class DaphneThread:
+    """Daphne serving exchange_platform.asgi on an ephemeral loopback port, on a thread of
+    this process so that it sees the test database. Twisted's reactor runs once per
+    process, so one server serves the whole session."""
+
+    def __init__(self) -> None:
+        from daphne.server import Server
+
+        from exchange_platform.asgi import application
+
+        self.server = Server(application=application, signal_handlers=False, verbosity=0,
+                             endpoints=["tcp:port=0:interface=127.0.0.1"])
+        self.thread = threading.Thread(target=self.server.run, name="daphne", daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.listening_addresses:
+            if time.monotonic() > deadline:
+                raise RuntimeError("daphne did not start listening")
+            time.sleep(0.02)
+        host, port = self.server.listening_addresses[0]
+        return f"ws://{host}:{port}/ws/"
+
+    def stop(self) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(reactor.stop)
+        self.thread.join(10)
+
+
+class WsClient:
+    """A sync ``websockets`` client speaking the protocol's JSON frames."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.ws = connection
+
+    def send(self, frame: dict) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def recv(self, timeout: float = 3, *, heartbeats: bool = False) -> dict:
+        """The next frame (heartbeats skipped unless asked for)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = json.loads(self.ws.recv(timeout=max(0.0, deadline - time.monotonic())))
+            if heartbeats or frame["op"] != "heartbeat":
+                return frame
+
+    def request(self, frame: dict) -> dict:
+        self.send(frame)
+        return self.recv()
+
+    def quiet(self, seconds: float = 0.5) -> bool:
+        """True if nothing but heartbeats arrives for ``seconds``."""
+        try:
+            frame = self.recv(seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected frame {frame}")
+
+
+@contextmanager
+def ws_client(url: str, *, token: str | None = None) -> Iterator[WsClient]:
+    headers = {"Authorization": f"Token {token}"} if token else None
+    with connect(url, additional_headers=headers, open_timeout=5) as connection:
+        yield WsClient(connection)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server on ``port`` that a test can kill and restart."""
+
+    def __init__(self, *, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "redis-server"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        client = redis.Redis.from_url(self.url, socket_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)

@@ -1,0 +1,162 @@
+"""A real daphne server (thread), real WebSocket clients, Redis pub/sub between them.
+
+Transactional: the server reads the database on its own threads. Each client closes
+before its test ends (the test database is flushed afterwards).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from rest_framework.authtoken.models import Token
+from websockets.exceptions import ConnectionClosed
+
+from apps.marketdata.services import publish
+from apps.twelvedata import services
+from tests.factories import UserFactory
+from tests.streaming.conftest import make_market, tick
+from tests.streaming.live import RedisServer, free_port, ws_client
+
+# currencies: the paper executor (a quote-bus listener) prices fills in them.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("currencies")]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subscribe(client, *streams, id=1):
+    ack = client.request({"op": "subscribe", "id": id, "streams": list(streams)})
+    assert ack == {"op": "subscribed", "id": id, "streams": list(streams)}, ack
+
+
+def test_ticks_arrive_in_order_and_unsubscribe_stops_them(daphne_url):
+    make_market("EUR/USD")
+    with ws_client(daphne_url) as client:
+        subscribe(client, "ticker@EUR/USD")
+        prices = [f"1.{10000 + i}" for i in range(30)]
+        for price in prices:
+            publish(quote=tick(price=price))
+        frames = [client.recv() for _ in prices]
+        assert [f["data"]["price"] for f in frames] == prices
+        assert [f["seq"] for f in frames] == list(range(1, 31))
+        assert {f["stream"] for f in frames} == {"ticker@EUR/USD"}
+
+        ack = client.request({"op": "unsubscribe", "id": 2, "streams": ["ticker@EUR/USD"]})
+        assert ack["op"] == "unsubscribed"
+        publish(quote=tick(price="2.00000"))
+        assert client.quiet()
+
+
+def test_a_tick_published_by_another_process_arrives(daphne_url):
+    make_market("EUR/USD")
+    publish(quote=tick(price="1.00000"))
+    script = ("import django; django.setup()\n"
+              "from datetime import UTC, datetime\nfrom decimal import Decimal\n"
+              "from apps.marketdata.quotes import Quote\n"
+              "from apps.marketdata.streams import send_quote\n"
+              "assert send_quote(Quote(symbol='EUR/USD', price=Decimal('1.23456'), "
+              "timestamp=datetime.now(UTC), source='other-process'))\n")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="exchange_platform.settings")
+    with ws_client(daphne_url) as client:
+        subscribe(client, "ticker@EUR/USD")
+        assert client.recv()["snapshot"] is True
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
+                       timeout=60)
+        frame = client.recv()
+        assert (frame["seq"], frame["data"]["price"], frame["data"]["source"]) == (
+            2, "1.23456", "other-process")
+
+
+def test_private_streams_are_isolated_between_users(daphne_url):
+    make_market("EUR/USD")
+    alice, bob = UserFactory(), UserFactory()
+    tokens = {u.pk: Token.objects.create(user=u).key for u in (alice, bob)}
+    with ws_client(daphne_url, token=tokens[alice.pk]) as a, \
+            ws_client(daphne_url, token=tokens[bob.pk]) as b:
+        subscribe(a, "orders", "balances")
+        subscribe(b, "orders", "balances")
+        order = services.order_place(user_id=bob.pk, symbol="EUR/USD", side="BUY",
+                                     type="LIMIT", amount=Decimal("10"),
+                                     price=Decimal("1.00000"))
+        frames = [b.recv() for _ in range(3)]  # demo grant, order placed, hold
+        orders = [f for f in frames if f["stream"] == "orders"]
+        assert [(f["data"]["event"], f["data"]["id"], f["seq"]) for f in orders] == [
+            ("placed", order.pk, 1)]
+        assert [f["seq"] for f in frames if f["stream"] == "balances"] == [1, 2]
+        services.order_cancel(user_id=bob.pk, order_id=order.pk)
+        assert {(f["stream"], f["seq"]) for f in (b.recv(), b.recv())} == {
+            ("orders", 2), ("balances", 3)}
+        assert a.quiet()
+
+
+def test_bad_frames_over_the_wire(daphne_url, settings):
+    settings.STREAMING_MAX_SUBSCRIPTIONS = 2
+    for symbol in ("EUR/USD", "GBP/USD", "USD/JPY"):
+        make_market(symbol)
+    with ws_client(daphne_url) as client:
+        client.ws.send("{oops")
+        assert client.recv()["code"] == "invalid_json"
+        assert client.request({"op": "dance", "id": 1})["code"] == "unknown_op"
+        assert client.request({"op": "subscribe", "id": 2,
+                               "streams": ["ticker@XAU/XAG"]})["code"] == "unknown_stream"
+        assert client.request({"op": "subscribe", "id": 3,
+                               "streams": ["orders"]})["code"] == "unauthorized"
+        subscribe(client, "ticker@EUR/USD", "ticker@GBP/USD", id=4)
+        assert client.request({"op": "subscribe", "id": 5, "streams": ["ticker@USD/JPY"]})[
+            "code"] == "too_many_subscriptions"
+        assert client.request({"op": "ping", "id": 6})["op"] == "pong"
+        publish(quote=tick("GBP/USD", "1.30000"))
+        assert client.recv()["data"]["symbol"] == "GBP/USD"  # still subscribed and served
+
+        client.ws.send(json.dumps({"op": "ping", "id": "x" * 70_000}))
+        assert client.recv()["code"] == "message_too_large"
+        with pytest.raises(ConnectionClosed) as closed:
+            client.recv()
+        assert closed.value.rcvd.code == 4009
+
+    with ws_client(daphne_url) as client:
+        client.ws.send(b"\x00binary")
+        assert client.recv()["code"] == "binary_frame"
+        with pytest.raises(ConnectionClosed) as closed:
+            client.recv()
+        assert closed.value.rcvd.code == 4003
+
+
+def test_redis_restarted_mid_stream(daphne_url, settings, tmp_path):
+    """Kill Redis under a live subscription, publish while it is down (logged, never
+    raised), restart it on the same port: the server lives on and ticks flow again to the
+    same connection within 10 s, numbered on from where they stopped."""
+    redis_server = RedisServer(port=free_port(), workdir=tmp_path)
+    redis_server.start()
+    try:
+        settings.CHANNEL_LAYERS = {"default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis_server.url]}}}
+        make_market("EUR/USD")
+        with ws_client(daphne_url) as client:
+            subscribe(client, "ticker@EUR/USD")
+            publish(quote=tick(price="1.00000"))
+            assert client.recv()["seq"] == 1
+
+            redis_server.kill()
+            publish(quote=tick(price="1.00001"))  # lost, and only logged
+            assert client.request({"op": "ping", "id": "down"})["op"] == "pong"
+
+            redis_server.start()
+            started, frame = time.monotonic(), None
+            while frame is None and time.monotonic() - started < 10:
+                publish(quote=tick(price="1.00002"))
+                try:
+                    frame = client.recv(0.25)
+                except TimeoutError:
+                    continue
+            assert frame is not None, "no tick within 10 s of Redis coming back"
+            assert (frame["seq"], frame["data"]["price"]) == (2, "1.00002")
+
+        with ws_client(daphne_url) as fresh:  # and new connections are served too
+            subscribe(fresh, "ticker@EUR/USD")
+            assert fresh.recv()["snapshot"] is True
+    finally:
+        redis_server.kill()
