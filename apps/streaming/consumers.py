@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from apps.marketdata import streams
 from apps.streaming import protocol, selectors
 from apps.streaming.protocol import ProtocolError, Request
 
@@ -57,6 +58,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self._send(error.frame())
             if error.close_code is not None:
                 await self.close(code=error.close_code)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels closes stale database connections before every handler: a hop through
+        # the one shared sync thread. Relayed stream data touches no database, and at
+        # fan-out rates (clients x ticks/s) that hop per message would be the bottleneck.
+        if message["type"] == streams.MESSAGE_TYPE:
+            await self.stream_data(message)
+        else:
+            await super().dispatch(message)
 
     async def stream_data(self, message: dict[str, Any]) -> None:
         """A channel-layer message for one of our groups (type ``stream.data``)."""
