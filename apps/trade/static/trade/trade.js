@@ -59,10 +59,18 @@
       chart.timeScale().scrollToRealTime();
     }).catch(function (e) { $("stream-state").textContent = "chart: " + e.message; });
   }
+  // The feed sends prices as JSON numbers, so 1.30000 arrives as "1.3": shown with the
+  // market's decimals by padding the string, never through a float.
+  function showPrice(text) {
+    if (!text) return "—";
+    var parts = String(text).split("."), decimals = parts[1] || "";
+    while (decimals.length < cfg.pricePrecision) decimals += "0";
+    return decimals ? parts[0] + "." + decimals : parts[0];
+  }
   function onTick(quote) {
-    $("last").textContent = quote.price;
-    $("bid").textContent = quote.bid || "—";
-    $("ask").textContent = quote.ask || "—";
+    $("last").textContent = showPrice(quote.price);
+    $("bid").textContent = showPrice(quote.bid);
+    $("ask").textContent = showPrice(quote.ask);
     var step = INTERVAL_SECONDS[interval];
     var t = Math.floor(Date.parse(quote.timestamp) / 1000 / step) * step;
     var p = +quote.price;
@@ -103,10 +111,11 @@
         open.appendChild(row);
       } else {
         cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.status);
-        cell(row, o.fill && o.fill.price, "num"); cell(row, o.filled, "num");
+        cell(row, o.fill && showPrice(o.fill.price), "num"); cell(row, o.filled, "num");
         cell(row, o.cost + " " + (o.fee_currency || ""), "num"); cell(row, o.fee, "num");
         cell(row, o.fill ? (o.liquidity + " vs " + o.fill.quote_source + " quote " +
-          (o.fill.quote_bid || o.fill.quote_price) + "/" + (o.fill.quote_ask || o.fill.quote_price) +
+          showPrice(o.fill.quote_bid || o.fill.quote_price) + "/" +
+          showPrice(o.fill.quote_ask || o.fill.quote_price) +
           " at " + o.fill.quote_timestamp) : "", "muted small");
         history.appendChild(row);
       }
