@@ -193,13 +193,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ---------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # One line per executed task is noise at tick rate; failures still log as errors.
-    "loggers": {"celery.app.trace": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's default config gives "django" a console handler of its own (in DEBUG),
+        # and it propagates to root too: every request line would print twice.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # One line per executed task is noise at tick rate; failures still log as errors.
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
 
 # structlog renders key=value events and hands them to the stdlib handlers above.
