@@ -250,6 +250,14 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     assert page.locator("#balances tr[data-currency=USD] td").nth(2).inner_text() == ""
     shot("other-order-cancelled")
 
+    # Logged out, the market lists stay public; the trade page asks for a login again.
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/forex$"))
+    assert page.get_by_role("button", name="Log out").count() == 0
+    page.goto(f"/trade/{SYMBOL}/")
+    assert "/login/" in page.url
+    shot("logged-out")
+
 
 def test_order_form_shows_client_and_server_errors(platform, page):
     shot = Shots(page, "errors")
