@@ -15,7 +15,8 @@ generating, so each cancel hits an open order in every engine that matches like 
 
 Engines and what their adapters do:
 
-* ``ours``: ``apps.matching.OrderBook``; the loop sums the quantities of the Trade events.
+* ``ours``: ``apps.matching.OrderBook``; the loop looks at every event it returns (plain
+  tuples ``(Kind, seq, *fields)``) and sums the quantities of the Trade events.
   Self-trade prevention is off (``StpMode.NONE``): no peer has it.
 * ``reference``: ``tests/matching/reference_book.py``, the test oracle (SortedDict of price ->
   deque, dict id -> order), same events as ours.
@@ -61,12 +62,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from apps.matching import MarketSpec, OrderBook, Side, StpMode, Trade  # noqa: E402
+from apps.matching import MarketSpec, OrderBook, Side, StpMode, Trade, field_index  # noqa: E402
 from tests.matching.reference_book import ReferenceBook  # noqa: E402
 
 ADD, CANCEL = 0, 1
 SPEC = MarketSpec("BENCH", Decimal("0.01"), Decimal("1"), StpMode.NONE)
 START_MID = 10_000
+# Events are plain tuples (Kind, seq, *fields): where a Trade carries these fields.
+TRADE_QTY = field_index(Trade, "qty")
+TRADE_MAKER = field_index(Trade, "maker_order_id")
 
 
 @dataclass
@@ -100,8 +104,8 @@ def make_workload(name: str, *, seed: int, n_ops: int, prefill: int) -> Workload
         add_index[oid] = len(add_index)
         op = (ADD, oid, side, price, qty, rng.randrange(1000), add_index[oid])
         for e in sim.place(order_id=oid, owner=op[5], side=side, price=price, qty=qty):
-            if type(e) is Trade and e.maker_order_id not in sim.orders:
-                forget(e.maker_order_id)
+            if e[0] is Trade and e[TRADE_MAKER] not in sim.orders:
+                forget(e[TRADE_MAKER])
         if oid in sim.orders:
             where[oid] = len(live)
             live.append(oid)
@@ -176,8 +180,8 @@ def _events_engine(name: str, cls: type) -> Engine:
                 else:
                     _, oid, side, price, qty, owner, _ = op
                     for e in place(order_id=oid, owner=owner, side=side, price=price, qty=qty):
-                        if type(e) is Trade:
-                            volume += e.qty
+                        if e[0] is Trade:
+                            volume += e[TRADE_QTY]
             return volume
 
         return run

@@ -13,8 +13,10 @@ from apps.matching.types import (
     CrossedBookError,
     DepthSnapshot,
     Event,
+    EventKind,
     InternalStateError,
     MarketSpec,
+    NamedEvent,
     OrderType,
     OrderView,
     PrecisionError,
@@ -26,6 +28,10 @@ from apps.matching.types import (
     Side,
     StpMode,
     Trade,
+    field_index,
+    named_event,
+    raw_event,
+    trade_id,
 )
 
 __all__ = [
@@ -36,8 +42,10 @@ __all__ = [
     "CrossedBookError",
     "DepthSnapshot",
     "Event",
+    "EventKind",
     "InternalStateError",
     "MarketSpec",
+    "NamedEvent",
     "OrderBook",
     "OrderType",
     "OrderView",
@@ -51,4 +59,8 @@ __all__ = [
     "StpMode",
     "Trade",
     "depth_checksum",
+    "field_index",
+    "named_event",
+    "raw_event",
+    "trade_id",
 ]

@@ -4,7 +4,11 @@ The book knows nothing of money, users, storage or Django. Prices are integer ti
 quantities integer lots, a quote budget integer quote units (ticks * lots); ``MarketSpec``
 converts Decimals at the boundary and refuses amounts that would need rounding. Every command
 returns the list of events it caused, in order, each carrying the next value of the book's
-sequence number; the same commands from the same state always give the same events.
+sequence number; the same commands from the same state always give the same events. An event
+is a plain tuple ``(Kind, seq, *fields)`` whose ``Kind`` is the ``NamedTuple`` class in
+``apps.matching.types`` that names its fields (``named_event`` builds that view), e.g.
+``(Trade, seq, market_id, maker_order_id, taker_order_id, maker_owner, taker_owner,
+maker_side, price, qty)``; a trade's id is ``"<market_id>:<seq>"`` (``trade_id``).
 
 Order types
 -----------
@@ -92,8 +96,6 @@ from apps.matching.types import (
 )
 
 __all__ = ["OrderBook", "depth_checksum"]
-
-_new = tuple.__new__
 
 BUY = Side.BUY
 SELL = Side.SELL
@@ -211,7 +213,7 @@ class OrderBook:
             # rejection) takes the general path below, which has the same semantics.
             seq = self._seq + 1
             events: list[Event] = [
-                _new(Accepted, (seq, order_id, owner, side, LIMIT, price, qty, None))
+                (Accepted, seq, order_id, owner, side, LIMIT, price, qty, None)
             ]
             if side is BUY:
                 heap, opposite, key = self._ask_heap, self._asks, price
@@ -228,7 +230,7 @@ class OrderBook:
                     )
                     if stopped and qty:
                         seq += 1
-                        events.append(_new(Cancelled, (seq, order_id, qty, C_STP)))
+                        events.append((Cancelled, seq, order_id, qty, C_STP))
                         qty = 0
                     break
                 heappop(heap)
@@ -250,7 +252,7 @@ class OrderBook:
                 lvl.total = total
                 orders[order_id] = o
                 seq += 1
-                events.append(_new(BookChanged, (seq, side, price, total)))
+                events.append((BookChanged, seq, side, price, total))
             self._seq = seq
             return events
         return self._place(
@@ -294,7 +296,7 @@ class OrderBook:
             reason = R_DUP
         if reason is not None:
             self._seq = seq
-            return [_new(Rejected, (seq, order_id, reason))]
+            return [(Rejected, seq, order_id, reason)]
 
         # Keys: a buy taker meets asks keyed by price, a sell taker bids keyed by -price.
         limit_key = None if price is None else (price if side is BUY else -price)
@@ -302,15 +304,15 @@ class OrderBook:
             top = self._top(SELL if side is BUY else BUY)
             if top is not None and top <= limit_key:
                 self._seq = seq
-                return [_new(Rejected, (seq, order_id, R_POST_ONLY))]
+                return [(Rejected, seq, order_id, R_POST_ONLY)]
         elif order_type is FOK:
             taker_stp = self._stp_default if stp is None else stp
             if not self._fillable(side, owner, limit_key, qty, taker_stp):
                 self._seq = seq
-                return [_new(Rejected, (seq, order_id, R_FOK))]
+                return [(Rejected, seq, order_id, R_FOK)]
 
         events: list[Event] = [
-            _new(Accepted, (seq, order_id, owner, side, order_type, price, qty, quote_budget))
+            (Accepted, seq, order_id, owner, side, order_type, price, qty, quote_budget)
         ]
         if order_type is POST_ONLY:
             self._seq = self._rest(order_id, owner, side, price, qty, stp, True, events, seq)
@@ -323,7 +325,7 @@ class OrderBook:
             if left:
                 seq += 1
                 events.append(
-                    _new(Cancelled, (seq, order_id, 0, C_STP if stopped else C_UNFILLED))
+                    (Cancelled, seq, order_id, 0, C_STP if stopped else C_UNFILLED)
                 )
             self._seq = seq
             return events
@@ -333,12 +335,12 @@ class OrderBook:
         if left:
             if stopped:
                 seq += 1
-                events.append(_new(Cancelled, (seq, order_id, left, C_STP)))
+                events.append((Cancelled, seq, order_id, left, C_STP))
             elif order_type is LIMIT:
                 seq = self._rest(order_id, owner, side, price, left, stp, False, events, seq)
             else:
                 seq += 1
-                events.append(_new(Cancelled, (seq, order_id, left, C_UNFILLED)))
+                events.append((Cancelled, seq, order_id, left, C_UNFILLED))
         self._seq = seq
         return events
 
@@ -348,7 +350,7 @@ class OrderBook:
         o = self._orders.pop(order_id, None)
         if o is None:
             self._seq = seq
-            return [_new(Rejected, (seq, order_id, R_UNKNOWN))]
+            return [(Rejected, seq, order_id, R_UNKNOWN)]
         # _unlink inlined: cancel is a third of a typical command stream.
         qty = o[0]
         o[0] = 0
@@ -367,8 +369,8 @@ class OrderBook:
             lvl.dead = 0
         self._seq = seq + 1
         return [
-            _new(Cancelled, (seq, order_id, qty, C_USER)),
-            _new(BookChanged, (seq + 1, o[3], o[4], total)),
+            (Cancelled, seq, order_id, qty, C_USER),
+            (BookChanged, seq + 1, o[3], o[4], total),
         ]
 
     def reduce(self, *, order_id: Hashable, qty: int) -> list[Event]:
@@ -377,18 +379,18 @@ class OrderBook:
         o = self._orders.get(order_id)
         if o is None:
             self._seq = seq
-            return [_new(Rejected, (seq, order_id, R_UNKNOWN))]
+            return [(Rejected, seq, order_id, R_UNKNOWN)]
         old = o[0]
         if type(qty) is not int or not 0 < qty < old:  # noqa: E721
             self._seq = seq
-            return [_new(Rejected, (seq, order_id, R_QTY))]
+            return [(Rejected, seq, order_id, R_QTY)]
         o[0] = qty
         lvl = o[7]
         lvl.total -= old - qty
         self._seq = seq + 1
         return [
-            _new(Reduced, (seq, order_id, old - qty, qty)),
-            _new(BookChanged, (seq + 1, o[3], o[4], lvl.total)),
+            (Reduced, seq, order_id, old - qty, qty),
+            (BookChanged, seq + 1, o[3], o[4], lvl.total),
         ]
 
     def replace(self, *, order_id: Hashable, price: int) -> list[Event]:
@@ -410,13 +412,13 @@ class OrderBook:
                     reason = R_POST_ONLY
         if reason is not None:
             self._seq = seq
-            return [_new(Rejected, (seq, order_id, reason))]
+            return [(Rejected, seq, order_id, reason)]
         qty, _, owner, side, old_price, stp, post_only, _ = o
         del orders[order_id]
         total = self._unlink(o)
         events: list[Event] = [
-            _new(Replaced, (seq, order_id, old_price, price, qty)),
-            _new(BookChanged, (seq + 1, side, old_price, total)),
+            (Replaced, seq, order_id, old_price, price, qty),
+            (BookChanged, seq + 1, side, old_price, total),
         ]
         seq += 1
         taker_stp = self._stp_default if stp is None else stp
@@ -426,7 +428,7 @@ class OrderBook:
         if left:
             if stopped:
                 seq += 1
-                events.append(_new(Cancelled, (seq, order_id, left, C_STP)))
+                events.append((Cancelled, seq, order_id, left, C_STP))
             else:
                 seq = self._rest(order_id, owner, side, price, left, stp, post_only, events, seq)
         self._seq = seq
@@ -495,7 +497,7 @@ class OrderBook:
         lvl.total = total
         self._orders[order_id] = o
         seq += 1
-        events.append(_new(BookChanged, (seq, side, price, total)))
+        events.append((BookChanged, seq, side, price, total))
         return seq
 
     def _new_level(self, side: Side, key: int, price: int) -> _Level:
@@ -600,7 +602,7 @@ class OrderBook:
                         del orders[o[1]]
                         total -= mq
                         seq += 1
-                        append(_new(Cancelled, (seq, o[1], mq, C_STP)))
+                        append((Cancelled, seq, o[1], mq, C_STP))
                         if stp is CANCEL_MAKER:
                             if total:
                                 continue
@@ -620,17 +622,14 @@ class OrderBook:
                     qty = 0
                 seq += 1
                 append(
-                    _new(
-                        Trade,
-                        (seq, market_id, o[1], order_id, o[2], owner, maker_side, price, fill),
-                    )
+                    (Trade, seq, market_id, o[1], order_id, o[2], owner, maker_side, price, fill)
                 )
                 if not qty or not total:
                     break
             lvl.total = total
             if total != start:
                 seq += 1
-                append(_new(BookChanged, (seq, maker_side, price, total)))
+                append((BookChanged, seq, maker_side, price, total))
             if not total:
                 heappop(heap)
                 del levels[key]
@@ -680,7 +679,7 @@ class OrderBook:
                         del orders[o[1]]
                         total -= mq
                         seq += 1
-                        append(_new(Cancelled, (seq, o[1], mq, C_STP)))
+                        append((Cancelled, seq, o[1], mq, C_STP))
                         if stp is CANCEL_MAKER:
                             if total:
                                 continue
@@ -699,17 +698,14 @@ class OrderBook:
                 budget -= fill * price
                 seq += 1
                 append(
-                    _new(
-                        Trade,
-                        (seq, market_id, o[1], order_id, o[2], owner, SELL, price, fill),
-                    )
+                    (Trade, seq, market_id, o[1], order_id, o[2], owner, SELL, price, fill)
                 )
                 if budget < price or not total:
                     break
             lvl.total = total
             if total != start:
                 seq += 1
-                append(_new(BookChanged, (seq, SELL, price, total)))
+                append((BookChanged, seq, SELL, price, total))
             if not total:
                 heappop(heap)
                 del levels[key]

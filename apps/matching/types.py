@@ -1,9 +1,13 @@
-"""Value types of the matching core: enums, commands' results (events), the market spec.
+"""Value types of the matching core: enums, events, the market spec.
 
-Everything here is plain data. Events are ``NamedTuple`` subclasses so that they are cheap to
-build in the hot path (the engine creates them with ``tuple.__new__``), compare by value,
-and can be serialised field by field. Two events of different classes never describe the
-same thing, so consumers that compare events should compare ``(type(e), e)``.
+Everything here is plain data. An event is a plain tuple ``(Kind, seq, *fields)``: ``Kind``
+is one of the ``NamedTuple`` classes below (``Accepted`` ... ``BookChanged``), which name and
+document the fields, and ``event[1:]`` holds exactly that class's fields in declaration order
+(so ``event[1]`` is always ``seq`` and field ``f`` sits at ``field_index(Kind, f)``). Plain
+tuples are what the engine can build cheapest in the hot path (a tuple subclass instance
+costs several times as much in CPython); they compare by value, kind included, and
+``named_event`` turns one into its ``NamedTuple`` when names are wanted (``raw_event`` is the
+inverse). Dispatch on the kind by identity: ``if event[0] is Trade: ...``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from decimal import Decimal, localcontext
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "Accepted",
@@ -22,7 +26,9 @@ __all__ = [
     "DepthSnapshot",
     "Event",
     "InternalStateError",
+    "EventKind",
     "MarketSpec",
+    "NamedEvent",
     "OrderType",
     "OrderView",
     "PrecisionError",
@@ -34,6 +40,10 @@ __all__ = [
     "Side",
     "StpMode",
     "Trade",
+    "field_index",
+    "named_event",
+    "raw_event",
+    "trade_id",
 ]
 
 
@@ -158,7 +168,39 @@ class BookChanged(NamedTuple):
     qty: int
 
 
-Event = Accepted | Rejected | Trade | Cancelled | Reduced | Replaced | BookChanged
+NamedEvent = Accepted | Rejected | Trade | Cancelled | Reduced | Replaced | BookChanged
+EventKind = (
+    type[Accepted] | type[Rejected] | type[Trade] | type[Cancelled] | type[Reduced]
+    | type[Replaced] | type[BookChanged]
+)
+# What the engine emits: ``(Kind, seq, *fields)`` with ``Kind`` one of the classes above.
+Event = tuple[Any, ...]
+
+
+def named_event(event: Event) -> NamedEvent:
+    """The ``NamedTuple`` view of an emitted event: ``(Trade, 8, ...)`` -> ``Trade(8, ...)``."""
+    kind = event[0]
+    if len(event) != len(kind._fields) + 1:
+        raise ValueError(f"{kind.__name__} event needs {len(kind._fields)} fields: {event!r}")
+    return tuple.__new__(kind, event[1:])
+
+
+def raw_event(named: NamedEvent) -> Event:
+    """The emitted form of a ``NamedTuple`` event: ``Trade(8, ...)`` -> ``(Trade, 8, ...)``."""
+    return (type(named), *named)
+
+
+def field_index(kind: EventKind, name: str) -> int:
+    """Where field ``name`` of ``kind`` sits in an emitted event (``seq`` is always 1)."""
+    return kind._fields.index(name) + 1
+
+
+def trade_id(event: Event | Trade) -> str:
+    """A trade's id, unique per market and stable across replays: ``"<market_id>:<seq>"``."""
+    trade = event if type(event) is Trade else named_event(event)
+    if type(trade) is not Trade:
+        raise TypeError(f"not a trade event: {event!r}")
+    return trade.trade_id
 
 
 class OrderView(NamedTuple):

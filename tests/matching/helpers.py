@@ -8,14 +8,21 @@ from typing import Any
 
 from apps.matching import (
     Accepted,
+    BookChanged,
     Cancelled,
     MarketSpec,
     OrderBook,
     Reduced,
+    Rejected,
+    Replaced,
     StpMode,
     Trade,
+    named_event,
+    raw_event,
 )
 from tests.matching.reference_book import ReferenceBook
+
+EVENT_KINDS = (Accepted, Rejected, Trade, Cancelled, Reduced, Replaced, BookChanged)
 
 
 def spec(stp_default: StpMode = StpMode.CANCEL_TAKER, market_id: str = "T-USD") -> MarketSpec:
@@ -23,12 +30,24 @@ def spec(stp_default: StpMode = StpMode.CANCEL_TAKER, market_id: str = "T-USD") 
 
 
 def typed(events: Iterable[Any]) -> list[tuple[str, tuple]]:
-    """Events with their class: NamedTuples of different classes may compare equal."""
-    return [(type(e).__name__, tuple(e)) for e in events]
+    """Emitted events as (kind name, fields): readable in a failed assertion's diff."""
+    return [(e[0].__name__, e[1:]) for e in events]
+
+
+def assert_emitted_form(events: Iterable[Any]) -> None:
+    """Each event is a plain tuple (Kind, seq, *fields) with exactly Kind's fields."""
+    for e in events:
+        assert type(e) is tuple and e[0] in EVENT_KINDS, e
+        assert len(e) == len(e[0]._fields) + 1, e
+        assert raw_event(named_event(e)) == e
 
 
 class Twin:
-    """Runs every command on the fast book and the reference and insists they agree."""
+    """Runs every command on the fast book and the reference and insists they agree.
+
+    Both emit plain tuples ``(Kind, seq, *fields)``; ``do`` compares those exactly (kind
+    included) and hands the tests the ``NamedTuple`` views, which read better.
+    """
 
     def __init__(self, market: MarketSpec) -> None:
         self.fast = OrderBook(market)
@@ -39,8 +58,10 @@ class Twin:
         got = getattr(self.fast, command)(**kwargs)
         want = getattr(self.ref, command)(**kwargs)
         assert typed(got) == typed(want), (command, kwargs)
-        self.events.extend(got)
-        return got
+        assert_emitted_form(got)
+        named = [named_event(e) for e in got]
+        self.events.extend(named)
+        return named
 
     def check_books(self, *, validate: bool = True) -> None:
         if validate:

@@ -73,8 +73,9 @@ class ReferenceBook:
     # ------------------------------------------------------------------ helpers
 
     def _emit(self, events: list, cls: type, **fields: Any) -> None:
+        # Emitted form (Kind, seq, *fields); the NamedTuple checks that every field is given.
         self.seq += 1
-        events.append(cls(seq=self.seq, **fields))
+        events.append((cls, *cls(seq=self.seq, **fields)))
 
     def _side_levels(self, side: Side) -> SortedDict:
         return self.bids if side == Side.BUY else self.asks

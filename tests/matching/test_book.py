@@ -29,6 +29,10 @@ from apps.matching import (
     StpMode,
     Trade,
     depth_checksum,
+    field_index,
+    named_event,
+    raw_event,
+    trade_id,
 )
 from tests.matching.helpers import Twin, spec
 
@@ -58,6 +62,31 @@ def test_limit_rests_and_emits_accepted_then_level(twin: Twin) -> None:
     assert twin.fast.best_bid() == 100 and twin.fast.best_ask() is None
     assert twin.fast.order(1).qty == 5
     twin.check_books()
+
+
+def test_events_are_plain_tuples_led_by_their_kind() -> None:
+    book = OrderBook(spec(StpMode.NONE))
+    assert book.place(order_id=1, owner="m", side=SELL, price=100, qty=3) == [
+        (Accepted, 1, 1, "m", SELL, OrderType.LIMIT, 100, 3, None),
+        (BookChanged, 2, SELL, 100, 3),
+    ]
+    events = book.place(order_id=2, owner="t", side=BUY, price=100, qty=1)
+    assert [type(e) for e in events] == [tuple, tuple, tuple]
+    assert [e[0] for e in events] == [Accepted, Trade, BookChanged]
+    fill = events[1]
+    assert fill == (Trade, 4, "T-USD", 1, 2, "m", "t", SELL, 100, 1)
+    assert named_event(fill) == Trade(4, "T-USD", 1, 2, "m", "t", SELL, 100, 1)
+    assert type(named_event(fill)) is Trade and raw_event(named_event(fill)) == fill
+    assert fill[field_index(Trade, "qty")] == 1 and fill[field_index(Trade, "seq")] == 4
+    assert trade_id(fill) == trade_id(named_event(fill)) == "T-USD:4"
+    with pytest.raises(TypeError):
+        trade_id(events[0])
+    with pytest.raises(ValueError):
+        named_event((Trade, 4, "T-USD"))
+    assert book.cancel(order_id=1) == [
+        (Cancelled, 6, 1, 2, CancelReason.USER),
+        (BookChanged, 7, SELL, 100, 0),
+    ]
 
 
 def test_price_then_time_priority_and_maker_price(twin: Twin) -> None:
