@@ -13,3 +13,10 @@ def latest_quote(*, symbol: str) -> Quote | None:
 def latest_quotes(*, symbols: list[str]) -> dict[str, Quote]:
     found = cache.get_many([quote_cache_key(s) for s in symbols])
     return {data["symbol"]: Quote.from_dict(data) for data in found.values()}
+
+
+def latest_ticks(*, symbols: list[str]) -> dict[str, tuple[int | None, Quote]]:
+    """The last published quote of each of ``symbols`` that has one, with its ticker
+    sequence number (None for a quote cached before quotes were numbered)."""
+    found = cache.get_many([quote_cache_key(s) for s in symbols])
+    return {data["symbol"]: (data.get("seq"), Quote.from_dict(data)) for data in found.values()}

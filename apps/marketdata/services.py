@@ -30,8 +30,8 @@ def register_listener(listener: QuoteListener) -> None:
 
 
 def publish(*, quote: Quote) -> None:
-    """Store ``quote`` as the latest for its symbol, send it to the ticker stream, then
-    notify the listeners.
+    """Number ``quote`` in its ticker stream (``streams.next_ticker_seq``), store it as the
+    latest for its symbol, send it to the ticker stream, then notify the listeners.
 
     Must not be called inside an open transaction (listeners enqueue work). A listener
     that raises is logged and does not stop the others: one venue's bug must not starve
@@ -39,8 +39,12 @@ def publish(*, quote: Quote) -> None:
     delay live prices) and its failure (channel layer down) is logged inside
     ``send_quote``: the cache and the listeners still get every quote.
     """
-    cache.set(quote_cache_key(quote.symbol), quote.to_dict(), _QUOTE_TTL_SECONDS)
-    streams.send_quote(quote)
+    seq = streams.next_ticker_seq(quote.symbol)
+    # The number rides with the cached quote so that a subscriber's snapshot carries the
+    # same ``seq`` as the live frame of that tick (``selectors.latest_ticks``).
+    cache.set(quote_cache_key(quote.symbol), {**quote.to_dict(), "seq": seq},
+              _QUOTE_TTL_SECONDS)
+    streams.send_quote(quote, seq=seq)
     for listener in list(_listeners):
         try:
             listener(quote)

@@ -6,12 +6,22 @@ Stream names are what clients subscribe to: ``ticker@<SYMBOL>`` (public) and the
 channel-layer group: a ticker's group is derived from its symbol, a user's private streams
 share ``user.<id>`` and are told apart by the message's ``stream`` field.
 
+A ticker message carries ``seq``, numbered at publish time by one counter per stream
+(``next_ticker_seq``, in the cache: Redis in production, so every publisher process and
+every web process agrees on it). Private streams are numbered per connection by the
+consumer instead: their messages carry no ``seq``.
+
 Guarantees:
 - ``ticker_group`` maps every symbol to a valid channel-layer group name (ASCII letters,
   digits, ``-``, ``_``, ``.``; under 100 characters), and distinct symbols to distinct
   names: short symbols are escaped reversibly, long ones hashed (SHA-256).
 - Sending never raises: a channel-layer failure (Redis down) is logged and dropped, because
   live streams are best-effort while the quote cache and the venues' listeners are not.
+- ``next_ticker_seq`` returns strictly increasing numbers per symbol: +1 per call while
+  the counter lives; if the cache loses it (a Redis restart without persistence, LocMem
+  culling) it is re-seeded from the clock in microseconds, which is above any number
+  handed out before (unless more than a million were taken per second), so a client
+  sees a jump, never a repeat.
 - ``publish_user_event`` sends only after the surrounding transaction commits (at once in
   autocommit), so a client never hears of an order or balance that was rolled back.
 
@@ -19,11 +29,13 @@ This module knows no venue; venues call it.
 """
 import hashlib
 import string
+import time
 from typing import Any, Final
 
 import structlog
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.db import transaction
 
 from apps.marketdata.quotes import Quote
@@ -73,9 +85,35 @@ def user_group(user_id: int) -> str:
     return f"user.{int(user_id)}"
 
 
-def group_message(*, stream: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The channel-layer message that carries one data item of ``stream``."""
-    return {"type": MESSAGE_TYPE, "stream": stream, "data": data}
+def group_message(*, stream: str, data: dict[str, Any],
+                  seq: int | None = None) -> dict[str, Any]:
+    """The channel-layer message that carries one data item of ``stream`` (``seq``: the
+    publish-time number of a ticker's item; None for private streams)."""
+    message = {"type": MESSAGE_TYPE, "stream": stream, "data": data}
+    if seq is not None:
+        message["seq"] = seq
+    return message
+
+
+def _seq_key(symbol: str) -> str:
+    # The group name is a safe, collision-free rendering of any symbol (cache keys must
+    # be short, printable and without spaces for memcached-style validation).
+    return f"stream-seq:{ticker_group(symbol)}"
+
+
+def next_ticker_seq(symbol: str) -> int:
+    """The next sequence number of ``symbol``'s ticker stream (see the module docstring).
+
+    One atomic increment in the cache (Redis ``INCR``), so concurrent publishers never
+    share a number. Raises what the cache raises (Redis down): ``publish`` writes the
+    same cache just after, so a quote that cannot be numbered could not be cached either.
+    """
+    key = _seq_key(symbol)
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter yet, or it was lost: seed it from the clock
+        cache.add(key, time.time_ns() // 1000, timeout=None)
+        return cache.incr(key)
 
 
 def send_to_group(group: str, message: dict[str, Any]) -> bool:
@@ -92,10 +130,12 @@ def send_to_group(group: str, message: dict[str, Any]) -> bool:
     return True
 
 
-def send_quote(quote: Quote) -> bool:
-    """Forward ``quote`` to its ticker stream's subscribers (see ``send_to_group``)."""
+def send_quote(quote: Quote, *, seq: int) -> bool:
+    """Forward ``quote``, numbered ``seq`` (from ``next_ticker_seq``), to its ticker
+    stream's subscribers (see ``send_to_group``)."""
     return send_to_group(ticker_group(quote.symbol),
-                         group_message(stream=ticker_stream(quote.symbol), data=quote.to_dict()))
+                         group_message(stream=ticker_stream(quote.symbol),
+                                       data=quote.to_dict(), seq=seq))
 
 
 def publish_user_event(*, user_id: int, stream: str, data: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """The ``/ws/`` consumer: thin glue between a WebSocket, the protocol and the channel layer.
 
 It forwards and never touches money: it reads which markets are enabled and the latest
-cached quotes, joins and leaves channel groups, and relays group messages as data frames.
+cached quotes, registers with the process's fan-out hub for tickers (``fanout``: one
+encode per tick per process, numbered at publish time), joins and leaves the user's
+channel group for private streams and relays those messages as data frames.
 A bad frame gets an error frame (and a close only for binary or oversized frames); a
 channel-layer failure while subscribing gets an ``unavailable`` error frame. Neither ends
 the server or, unless stated, the connection.
@@ -15,20 +17,25 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.marketdata import streams
-from apps.streaming import protocol, selectors
+from apps.streaming import fanout, protocol, selectors
 from apps.streaming.protocol import ProtocolError, Request
 
 log = structlog.get_logger(__name__)
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
-    """One connection: its subscriptions, sequence numbers and heartbeat."""
+    """One connection: its subscriptions, private sequence numbers and heartbeat."""
+
+    # Ticker frames the hub hands over while a subscribe is being answered: they go out
+    # after the ack and snapshots, in order (None: send at once).
+    _held: list[str] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         user_id = user.pk if user is not None and user.is_authenticated else None
         self.subscriptions = protocol.Subscriptions(
             user_id=user_id, limit=settings.STREAMING_MAX_SUBSCRIPTIONS)
+        self.hub = fanout.hub_for(self.channel_layer)
         await self.accept()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
@@ -37,7 +44,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if heartbeat is not None:
             heartbeat.cancel()
         if hasattr(self, "subscriptions"):
+            await self._unregister(self.subscriptions.public())
             await self._leave(self.subscriptions.groups())
+
+    async def send_frame(self, text: str) -> None:
+        """A ticker frame from the hub (``fanout.Subscriber``): straight to the socket,
+        past channels' message dispatch, since this runs once per subscriber per tick."""
+        if self._held is not None:
+            self._held.append(text)
+            return
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def receive(self, text_data: str | None = None,
                       bytes_data: bytes | None = None) -> None:
@@ -69,7 +85,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def stream_data(self, message: dict[str, Any]) -> None:
-        """A channel-layer message for one of our groups (type ``stream.data``)."""
+        """A channel-layer message for the user's group (type ``stream.data``): private
+        streams, numbered per connection (tickers come through the hub instead)."""
         stream = message["stream"]
         # A user's group carries both private streams; forward only those subscribed.
         if stream in self.subscriptions:
@@ -88,37 +105,66 @@ class StreamConsumer(AsyncWebsocketConsumer):
                                     f"No enabled market: {', '.join(sorted(missing))}.",
                                     id=request.id)
         joined: list[str] = []
+        registered: list[protocol.Stream] = []
+        if symbols:
+            self._held = []
         try:
-            for group in plan.join:
-                await self.channel_layer.group_add(group, self.channel_name)
-                joined.append(group)
-        except Exception:
-            log.exception("stream_subscribe_failed", groups=plan.join)
-            await self._leave(joined)
-            raise ProtocolError("unavailable", "Streaming is temporarily unavailable; "
-                                "retry shortly.", id=request.id) from None
-        self.subscriptions.apply(plan, subscribe=True)
-        # Groups joined first, snapshots read second: a tick published in between comes
-        # again live rather than being lost. Read before the ack, so a tick the client
-        # causes after the ack is never taken for the snapshot.
-        snapshots = (await database_sync_to_async(selectors.ticker_snapshots)(symbols=symbols)
-                     if symbols else {})
-        await self._send(protocol.ack_frame(op="subscribe", id=request.id,
-                                            streams=[s.name for s in request.streams]))
-        if snapshots:
-            now = protocol.now_ms()
-            for stream in plan.streams:
-                if stream.symbol in snapshots:
-                    await self._send(protocol.data_frame(
-                        stream=stream.name, seq=self.subscriptions.next_seq(stream.name),
-                        data=snapshots[stream.symbol], time_ms=now, snapshot=True))
+            try:
+                for group in plan.join:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                    joined.append(group)
+                for stream in plan.streams:
+                    if stream.symbol is not None:
+                        await self.hub.subscribe(stream=stream.name,
+                                                 group=stream.group(user_id=None),
+                                                 subscriber=self)
+                        registered.append(stream)
+            except Exception:
+                log.exception("stream_subscribe_failed", groups=plan.join,
+                              streams=[s.name for s in plan.streams])
+                await self._unregister(registered)
+                await self._leave(joined)
+                raise ProtocolError("unavailable", "Streaming is temporarily unavailable; "
+                                    "retry shortly.", id=request.id) from None
+            self.subscriptions.apply(plan, subscribe=True)
+            # Joined first, snapshots read second: a tick published in between comes again
+            # live (same seq) rather than being lost. Read before the ack, so a tick the
+            # client causes after the ack is never taken for the snapshot.
+            snapshots = (await database_sync_to_async(selectors.ticker_snapshots)(
+                symbols=symbols) if symbols else {})
+            await self._send(protocol.ack_frame(op="subscribe", id=request.id,
+                                                streams=[s.name for s in request.streams]))
+            if snapshots:
+                now = protocol.now_ms()
+                for stream in plan.streams:
+                    if stream.symbol in snapshots:
+                        seq, data = snapshots[stream.symbol]
+                        await self._send(protocol.data_frame(
+                            stream=stream.name, seq=seq, data=data, time_ms=now,
+                            snapshot=True))
+        finally:
+            await self._release_held()
 
     async def _unsubscribe(self, request: Request) -> None:
         plan = self.subscriptions.plan_unsubscribe(request)
         self.subscriptions.apply(plan, subscribe=False)
+        await self._unregister([s for s in plan.streams if s.symbol is not None])
         await self._leave(plan.leave)
         await self._send(protocol.ack_frame(op="unsubscribe", id=request.id,
                                             streams=[s.name for s in request.streams]))
+
+    async def _release_held(self) -> None:
+        # Ticks the hub handed over meanwhile, oldest first. The last emptiness check and
+        # the reset have no await between them, so no frame can be left behind.
+        while self._held:
+            held, self._held = self._held, []
+            for text in held:
+                await self.base_send({"type": "websocket.send", "text": text})
+        self._held = None
+
+    async def _unregister(self, streams: Any) -> None:
+        for stream in streams:
+            await self.hub.unsubscribe(stream=stream.name, subscriber=self)
 
     async def _leave(self, groups: Any) -> None:
         for group in groups:

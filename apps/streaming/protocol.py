@@ -18,8 +18,10 @@ Server -> client::
 Guarantees: ``parse_request`` either returns a well-formed request or raises
 ``ProtocolError`` (never anything else, whatever the input); ``Subscriptions`` changes
 only through ``apply`` of a plan that respected the cap and the private-stream rule;
-``next_seq`` numbers each stream's data 1, 2, 3... for the connection's lifetime (a
-re-subscribed stream continues its numbering, so a number is never reused).
+``next_seq`` numbers each private stream's data 1, 2, 3... for the connection's lifetime
+(a re-subscribed stream continues its numbering, so a number is never reused). Ticker
+data is numbered at publish time instead (``apps.marketdata.streams.next_ticker_seq``),
+the same for every connection.
 """
 import json
 import time
@@ -156,8 +158,9 @@ def parse_request(text: str, *, max_bytes: int, max_streams: int) -> Request:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What a request changes: streams added or removed, and the groups to join or
-    leave for them."""
+    """What a request changes: streams added or removed, and the channel groups of
+    private streams the connection must join or leave for them (tickers are served by
+    the process's fan-out hub, stream by stream: ``apps.streaming.fanout``)."""
 
     streams: tuple[Stream, ...]
     join: tuple[str, ...] = ()
@@ -177,7 +180,13 @@ class Subscriptions:
         return stream_name in self.active
 
     def groups(self) -> set[str]:
-        return {stream.group(user_id=self.user_id) for stream in self.active.values()}
+        """The channel groups the connection itself is in: its private streams'."""
+        return {stream.group(user_id=self.user_id) for stream in self.active.values()
+                if stream.private}
+
+    def public(self) -> list[Stream]:
+        """The active ticker streams (served through the fan-out hub)."""
+        return [stream for stream in self.active.values() if not stream.private]
 
     def plan_subscribe(self, request: Request) -> Plan:
         """The plan that adds ``request.streams`` (already active ones are a no-op).
@@ -191,15 +200,15 @@ class Subscriptions:
             raise ProtocolError("too_many_subscriptions",
                                 f"At most {self.limit} streams per connection.", id=request.id)
         current = self.groups()
-        join = {s.group(user_id=self.user_id) for s in new} - current
+        join = {s.group(user_id=self.user_id) for s in new if s.private} - current
         return Plan(streams=tuple(new), join=tuple(sorted(join)))
 
     def plan_unsubscribe(self, request: Request) -> Plan:
         """The plan that removes ``request.streams`` (inactive ones are a no-op)."""
         gone = [s for s in request.streams if s.name in self.active]
         remaining = {s.group(user_id=self.user_id) for name, s in self.active.items()
-                     if name not in {g.name for g in gone}}
-        leave = {s.group(user_id=self.user_id) for s in gone} - remaining
+                     if s.private and name not in {g.name for g in gone}}
+        leave = {s.group(user_id=self.user_id) for s in gone if s.private} - remaining
         return Plan(streams=tuple(gone), leave=tuple(sorted(leave)))
 
     def apply(self, plan: Plan, *, subscribe: bool) -> None:

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from channels.layers import BaseChannelLayer
+from django.core.cache import cache
 from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,8 +64,33 @@ def sent(monkeypatch):
 def test_publish_sends_the_quote_to_its_ticker_group(sent, monkeypatch):
     monkeypatch.setattr(services, "_listeners", [])
     services.publish(quote=quote(symbol="EUR/USD"))
-    assert sent == [("ticker.EUR_2FUSD", {"type": "stream.data", "stream": "ticker@EUR/USD",
-                                          "data": quote(symbol="EUR/USD").to_dict()})]
+    [(group, message)] = sent
+    assert group == "ticker.EUR_2FUSD"
+    assert message == {"type": "stream.data", "stream": "ticker@EUR/USD",
+                       "data": quote(symbol="EUR/USD").to_dict(), "seq": message["seq"]}
+    # The snapshot a subscriber reads carries the number of the live frame.
+    [(seq, cached)] = selectors.latest_ticks(symbols=["EUR/USD"]).values()
+    assert (seq, cached) == (message["seq"], quote(symbol="EUR/USD"))
+
+
+def test_ticker_numbers_are_per_symbol_strictly_increasing_by_one(sent, monkeypatch):
+    monkeypatch.setattr(services, "_listeners", [])
+    for symbol in ("EUR/USD", "GBP/USD", "EUR/USD", "EUR/USD", "GBP/USD"):
+        services.publish(quote=quote(symbol=symbol))
+    by_symbol: dict[str, list[int]] = {}
+    for _, message in sent:
+        by_symbol.setdefault(message["stream"], []).append(message["seq"])
+    eur, gbp = by_symbol["ticker@EUR/USD"], by_symbol["ticker@GBP/USD"]
+    assert eur == [eur[0], eur[0] + 1, eur[0] + 2] and gbp == [gbp[0], gbp[0] + 1]
+
+
+def test_a_lost_counter_is_reseeded_above_every_number_handed_out(monkeypatch):
+    """If the cache loses the counter (Redis restarted without persistence), numbering
+    goes on from the clock: a jump, never a repeat."""
+    before = [streams.next_ticker_seq("EUR/USD") for _ in range(3)]
+    cache.delete(streams._seq_key("EUR/USD"))
+    after = streams.next_ticker_seq("EUR/USD")
+    assert before == [before[0], before[0] + 1, before[0] + 2] and after > before[-1]
 
 
 class BrokenLayer:
@@ -82,7 +108,7 @@ def test_a_failing_channel_layer_breaks_neither_the_cache_nor_the_listeners(
     assert selectors.latest_quote(symbol="EUR/USD").price == quote(price="1.23456").price
     assert heard == [quote(price="1.23456")]
     assert "stream_send_failed" in caplog.text
-    assert streams.send_quote(quote()) is False
+    assert streams.send_quote(quote(), seq=1) is False
 
 
 @pytest.mark.django_db

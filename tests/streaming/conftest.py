@@ -74,13 +74,13 @@ async def connect(memory_layer):
 
 
 @pytest.fixture(scope="session")
-def daphne_url():
-    """The ws:// URL of a real daphne server over the Redis channel layer (skips without
+def server_url():
+    """The ws:// URL of a real uvicorn server over the Redis channel layer (skips without
     REDIS_URL: the in-memory layer cannot carry messages from the test thread's publish)."""
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs REDIS_URL (the Redis pub/sub channel layer)")
-    from tests.streaming.live import DaphneThread
+    from tests.streaming.live import ServerThread
 
-    server = DaphneThread()
+    server = ServerThread()
     yield server.start()
     server.stop()

@@ -1,4 +1,4 @@
-"""A real daphne server on a thread of the test process, a real WebSocket client, and a
+"""A real uvicorn server on a thread of the test process, a real WebSocket client, and a
 private redis-server: the pieces of the live tests."""
 import json
 import os
@@ -15,34 +15,35 @@ import redis
 from websockets.sync.client import ClientConnection, connect
 
 
-class DaphneThread:
-    """Daphne serving exchange_platform.asgi on an ephemeral loopback port, on a thread of
-    this process so that it sees the test database. Twisted's reactor runs once per
-    process, so one server serves the whole session."""
+class ServerThread:
+    """uvicorn serving exchange_platform.asgi on an ephemeral loopback port, on a thread
+    of this process so that it sees the test database; the options of scripts/web.sh
+    (the production command) that matter to the protocol."""
 
     def __init__(self) -> None:
-        from daphne.server import Server
+        import uvicorn
 
         from exchange_platform.asgi import application
 
-        self.server = Server(application=application, signal_handlers=False, verbosity=0,
-                             endpoints=["tcp:port=0:interface=127.0.0.1"])
-        self.thread = threading.Thread(target=self.server.run, name="daphne", daemon=True)
+        config = uvicorn.Config(application, host="127.0.0.1", port=0, loop="uvloop",
+                                http="httptools", ws="websockets-sansio",
+                                ws_per_message_deflate=False, lifespan="off",
+                                log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
     def start(self) -> str:
         self.thread.start()
         deadline = time.monotonic() + 10
-        while not self.server.listening_addresses:
-            if time.monotonic() > deadline:
-                raise RuntimeError("daphne did not start listening")
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start listening")
             time.sleep(0.02)
-        host, port = self.server.listening_addresses[0]
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
         return f"ws://{host}:{port}/ws/"
 
     def stop(self) -> None:
-        from twisted.internet import reactor
-
-        reactor.callFromThread(reactor.stop)
+        self.server.should_exit = True
         self.thread.join(10)
 
 

@@ -1,10 +1,14 @@
 """The /ws/ consumer in-process (WebsocketCommunicator, in-memory layer): the protocol."""
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from apps.marketdata import services, streams
+from apps.streaming import fanout
 from tests.factories import UserFactory
 from tests.streaming.conftest import make_market, tick
 
@@ -28,7 +32,7 @@ async def test_ticker_snapshot_then_ticks_in_order_then_unsubscribe_stops_them(c
     ack = await client.request({"op": "subscribe", "id": 1, "streams": ["ticker@EUR/USD"]})
     assert ack == {"op": "subscribed", "id": 1, "streams": ["ticker@EUR/USD"]}
     snapshot = await client.recv()
-    assert snapshot["snapshot"] is True and snapshot["seq"] == 1
+    assert snapshot["snapshot"] is True and isinstance(snapshot["seq"], int)
     assert snapshot["stream"] == "ticker@EUR/USD" and snapshot["data"]["price"] == "1.10000"
 
     prices = ["1.10001", "1.10002", "1.10003"]
@@ -36,7 +40,9 @@ async def test_ticker_snapshot_then_ticks_in_order_then_unsubscribe_stops_them(c
         await publish(tick(price=price))
     frames = [await client.recv() for _ in prices]
     assert [f["data"]["price"] for f in frames] == prices
-    assert [f["seq"] for f in frames] == [2, 3, 4]
+    # Numbered at publish time: the snapshot's tick and the live ones count on by one.
+    seq = snapshot["seq"]
+    assert [f["seq"] for f in frames] == [seq + 1, seq + 2, seq + 3]
     assert all(f["op"] == "data" and "snapshot" not in f for f in frames)
     assert [f["time"] for f in frames] == sorted(f["time"] for f in frames)
 
@@ -45,9 +51,40 @@ async def test_ticker_snapshot_then_ticks_in_order_then_unsubscribe_stops_them(c
     await publish(tick(price="1.20000"))
     assert await client.nothing()
 
-    # Re-subscribing continues the numbering: a sequence number is never reused.
+    # Re-subscribing: the snapshot is the tick published meanwhile, with its own number.
     await client.request({"op": "subscribe", "id": 3, "streams": ["ticker@EUR/USD"]})
-    assert (await client.recv())["seq"] == 5
+    snapshot = await client.recv()
+    assert (snapshot["seq"], snapshot["data"]["price"]) == (seq + 4, "1.20000")
+
+
+async def test_every_connection_gets_the_same_frame_for_a_tick(connect):
+    await database_sync_to_async(make_market)("EUR/USD")
+    clients = [await connect() for _ in range(3)]
+    for client in clients:
+        await client.request({"op": "subscribe", "id": 1, "streams": ["ticker@EUR/USD"]})
+    await publish(tick(price="1.30000"))
+    await publish(tick(price="1.30001"))
+    received = [[await client.ws.receive_from(), await client.ws.receive_from()]
+                for client in clients]
+    assert received[0] == received[1] == received[2]  # the same text: encoded once
+    first, second = (json.loads(text) for text in received[0])
+    assert second["seq"] == first["seq"] + 1
+
+
+async def test_a_disconnected_client_leaves_the_hub(connect):
+    await database_sync_to_async(make_market)("EUR/USD")
+    stays, leaves = await connect(), await connect()
+    for client in (stays, leaves):
+        await client.request({"op": "subscribe", "id": 1, "streams": ["ticker@EUR/USD"]})
+    hub = fanout.hub_for(get_channel_layer())
+    assert len(hub.subscribers("ticker@EUR/USD")) == 2
+    await leaves.ws.disconnect()
+    assert len(hub.subscribers("ticker@EUR/USD")) == 1
+    await publish(tick(price="1.40000"))
+    assert (await stays.recv())["data"]["price"] == "1.40000"
+    await stays.request({"op": "unsubscribe", "id": 2, "streams": ["ticker@EUR/USD"]})
+    assert hub.subscribers("ticker@EUR/USD") == ()
+    assert not hub.joined("ticker@EUR/USD")  # the last one out leaves the group
 
 
 async def test_a_ticker_without_a_cached_quote_sends_no_snapshot(connect):

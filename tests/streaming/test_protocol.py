@@ -103,10 +103,13 @@ def request(op: str, *stream_names: str) -> Request:
     return Request(op=op, id=1, streams=tuple(protocol.parse_stream(n) for n in stream_names))
 
 
-def test_plans_join_each_group_once_and_leave_it_with_its_last_stream():
+def test_plans_join_each_private_group_once_and_leave_it_with_its_last_stream():
+    """Tickers go through the process's fan-out hub: the connection joins only its
+    user's group."""
     subs = Subscriptions(user_id=7, limit=10)
     plan = subs.plan_subscribe(request("subscribe", "orders", "balances", "ticker@A"))
-    assert set(plan.join) == {"user.7", names.ticker_group("A")}
+    assert plan.join == ("user.7",)
+    assert [s.name for s in plan.streams] == ["orders", "balances", "ticker@A"]
     subs.apply(plan, subscribe=True)
     assert subs.plan_subscribe(request("subscribe", "orders")).join == ()
 
@@ -116,7 +119,8 @@ def test_plans_join_each_group_once_and_leave_it_with_its_last_stream():
     plan = subs.plan_unsubscribe(request("unsubscribe", "balances"))
     assert plan.leave == ("user.7",)
     subs.apply(plan, subscribe=False)
-    assert subs.groups() == {names.ticker_group("A")}
+    assert subs.groups() == set()
+    assert [s.name for s in subs.public()] == ["ticker@A"]
     assert "orders" not in subs and "ticker@A" in subs
 
 
