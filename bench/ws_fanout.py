@@ -1,16 +1,18 @@
-"""WebSocket fan-out: S real clients x R ticks/s through daphne and Redis pub/sub.
+"""WebSocket fan-out: S real clients x R ticks/s through the web server and Redis pub/sub.
 
 Setup: a throw-away SQLite database (migrated, currencies loaded, one enabled paper market
-BENCH/USD), then ``daphne`` serving exchange_platform.asgi with REDIS_URL set (so the
-channel layer is RedisPubSubChannelLayer). For each (S, R):
+BENCH/USD), then the production web command (``scripts/web.sh``: uvicorn, --workers from
+--workers) serving exchange_platform.asgi with REDIS_URL set (so the channel layer is
+RedisPubSubChannelLayer); ``--server daphne`` runs the previous server instead, for
+comparison. For each (S, R):
 
 - S ``websockets`` clients, spread over --procs processes (asyncio in each), connect and
   subscribe to ``ticker@BENCH/USD``;
 - once all are subscribed, a publisher process calls ``apps.marketdata.services.publish``
   R times a second for --duration seconds (exactly as the price ingest does, paper
   executor listener included), each quote stamped with its publish time;
-- each client checks its sequence numbers (+1 each) and records receive time minus
-  publish time.
+- each client checks its sequence numbers (+1 each: numbered at publish time, so a gap
+  is a lost tick) and records receive time minus publish time.
 
 Reports delivered % (frames received / (S x ticks published)) and p50/p99 latency. The
 last printed line is one JSON object for 1,000 clients x 10 ticks/s (the goal: 100 %
@@ -21,7 +23,7 @@ delivered, p99 <= 250 ms), or for the last combination run if that one was not.
     REDIS_URL=redis://127.0.0.1:6407/15 .venv/bin/python bench/ws_fanout.py --duration 10
 
 Clients, server, Redis and publisher share this machine's cores: the figures are a
-floor for one daphne process, not a capacity plan.
+floor for the server, not a capacity plan.
 """
 import argparse
 import asyncio
@@ -77,10 +79,17 @@ def prepare_database(env: dict[str, str]) -> None:
                     " status=True))"], env=env, check=True, cwd=ROOT)
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-         "-v", "0", "exchange_platform.asgi:application"], env=env, cwd=ROOT)
+def start_server(env: dict[str, str], port: int, *, server: str,
+                 workers: int) -> subprocess.Popen:
+    bin_dir = Path(sys.executable).parent
+    if server == "daphne":
+        command = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+                   "exchange_platform.asgi:application"]
+    else:  # what docker/Dockerfile runs
+        command = ["sh", str(ROOT / "scripts" / "web.sh"), "--log-level", "warning"]
+        env = dict(env, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers),
+                   PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    server = subprocess.Popen(command, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -89,31 +98,32 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise RuntimeError("daphne did not start")
+    raise RuntimeError("the server did not start")
 
 
 # --- client processes ------------------------------------------------------------------
 
 
 async def _client(url: str, stats: dict, latencies: Counter, ready: asyncio.Event,
-                  stop: asyncio.Event, handshakes: asyncio.Semaphore,
+                  sockets: list, handshakes: asyncio.Semaphore,
                   subscribed: list[int]) -> None:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     async with handshakes:
         ws = await connect(url, open_timeout=60, max_queue=None)
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "streams": [STREAM]}))
         while json.loads(await ws.recv())["op"] != "subscribed":
             pass
+    sockets.append(ws)
     subscribed[0] += 1
     ready.set()
     last_seq = None
     try:
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
+        # Iterate until the process closes the connection at the stop: no timer or task
+        # per frame (asyncio.wait_for around recv() cost more CPU than the server's send,
+        # and the clients share the server's two cores).
+        async for raw in ws:
             received = time.time()
             frame = json.loads(raw)
             if frame["op"] != "data" or frame.get("snapshot"):
@@ -126,6 +136,8 @@ async def _client(url: str, stats: dict, latencies: Counter, ready: asyncio.Even
             stats["received"] += 1
             published = float(frame["data"]["source"].split(":", 1)[1])
             latencies[int((received - published) * 1000 * BUCKETS_PER_MS)] += 1
+    except ConnectionClosed:
+        pass
     finally:
         await ws.close()
 
@@ -136,10 +148,10 @@ def client_process(url: str, count: int, ready_q, stop_evt, results_q) -> None:
     async def main() -> None:
         stats = Counter(received=0, seq_gaps=0)
         latencies: Counter = Counter()
-        ready, stop = asyncio.Event(), asyncio.Event()
+        ready, sockets = asyncio.Event(), []
         handshakes = asyncio.Semaphore(50)
         subscribed = [0]
-        tasks = [asyncio.create_task(_client(url, stats, latencies, ready, stop, handshakes,
+        tasks = [asyncio.create_task(_client(url, stats, latencies, ready, sockets, handshakes,
                                              subscribed)) for _ in range(count)]
         while subscribed[0] < count:
             await asyncio.sleep(0.05)
@@ -149,11 +161,15 @@ def client_process(url: str, count: int, ready_q, stop_evt, results_q) -> None:
         ready_q.put(count)
         while not stop_evt.is_set():
             await asyncio.sleep(0.1)
-        stop.set()
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
         results_q.put((dict(stats), dict(latencies)))
 
-    asyncio.run(main())
+    # uvloop, as the server runs: the clients share the server's cores, so the cheaper
+    # their event loop, the less they disturb what is measured.
+    import uvloop
+
+    uvloop.run(main())
 
 
 # --- publisher -------------------------------------------------------------------------
@@ -256,6 +272,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=None)
     parser.add_argument("--rates", type=int, nargs="+", default=None)
     parser.add_argument("--procs", type=int, default=8, help="client processes")
+    parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn",
+                        help="uvicorn: scripts/web.sh, the production command")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (uvicorn's WEB_CONCURRENCY)")
     parser.add_argument("--redis-url", default=os.environ.get(
         "REDIS_URL", "redis://127.0.0.1:6407/15"))
     args = parser.parse_args()
@@ -269,7 +289,7 @@ def main() -> None:
         env = django_env(Path(tmp) / "bench.sqlite3", args.redis_url)
         prepare_database(env)
         port = free_port()
-        server = start_server(env, port)
+        server = start_server(env, port, server=args.server, workers=args.workers)
         results = []
         try:
             for count in clients:
@@ -277,6 +297,7 @@ def main() -> None:
                     result = run_one(url=f"ws://127.0.0.1:{port}/ws/", clients=count,
                                      rate=rate, duration=args.duration, procs=args.procs,
                                      env=env)
+                    result.update(server=args.server, workers=args.workers)
                     results.append(result)
                     print(json.dumps(result), flush=True)
         finally:
