@@ -17,6 +17,12 @@ pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 def run_threads(count: int, work) -> Counter:
     """Start ``count`` threads at once; each runs ``work(i)`` on its own connection.
     Returns a tally of outcomes ("ok" or the exception's class name)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@max_connections")
+        (limit,) = cursor.fetchone()
+    if limit < count + 20:
+        pytest.fail(f"this race needs {count} connections at once but the server allows "
+                    f"{limit}: start MariaDB with --max-connections=600 (.ci/services.sh does)")
     barrier = threading.Barrier(count)
     outcomes: Counter = Counter()
     lock = threading.Lock()
