@@ -247,3 +247,27 @@ async def test_without_an_origin_the_session_cookie_is_ignored(memory_layer, cli
         verdicts[bool(origin)] = (await communicator.receive_json_from())["op"]
         await communicator.disconnect()
     assert verdicts == {True: "subscribed", False: "error"}
+
+
+async def test_a_tick_during_the_subscribe_waits_for_the_ack_and_the_snapshot(
+        connect, monkeypatch):
+    """The hub hands a tick over while the consumer reads the snapshot: it still goes out
+    after the acknowledgement and the snapshot, numbered after the snapshot's tick."""
+    from apps.streaming import selectors
+
+    await database_sync_to_async(make_market)("EUR/USD")
+    await publish(tick(price="1.10000"))
+    read_snapshots = selectors.ticker_snapshots
+
+    def snapshots_then_a_tick(*, symbols):
+        found = read_snapshots(symbols=symbols)
+        services.publish(quote=tick(price="1.10001"))  # delivered by the hub meanwhile
+        return found
+
+    monkeypatch.setattr(selectors, "ticker_snapshots", snapshots_then_a_tick)
+    client = await connect()
+    await client.send({"op": "subscribe", "id": 1, "streams": ["ticker@EUR/USD"]})
+    ack, snapshot, live = await client.recv(), await client.recv(), await client.recv()
+    assert ack["op"] == "subscribed"
+    assert (snapshot["snapshot"], snapshot["data"]["price"]) == (True, "1.10000")
+    assert (live["seq"], live["data"]["price"]) == (snapshot["seq"] + 1, "1.10001")
