@@ -205,59 +205,137 @@ class OrderBook:
             and price > 0
             and qty > 0
             and quote_budget is None
-            and (side is BUY or side is SELL)
             and (stp is None or type(stp) is StpMode)  # noqa: E721
             and order_id not in orders
         ):
             # The common case, inlined: a valid GTC limit order. Everything else (and every
             # rejection) takes the general path below, which has the same semantics.
-            seq = self._seq + 1
-            events: list[Event] = [
-                (Accepted, seq, order_id, owner, side, LIMIT, price, qty, None)
-            ]
+            # Keys: a buy meets asks keyed by price and rests among bids keyed by -price.
             if side is BUY:
-                heap, opposite, key = self._ask_heap, self._asks, price
+                heap, key, levels = self._ask_heap, price, self._bids
+            elif side is SELL:
+                heap, key, levels = self._bid_heap, -price, self._asks
             else:
-                heap, opposite, key = self._bid_heap, self._bids, -price
-            while heap:
-                top = heap[0]
-                if top > key:
-                    break
-                if opposite[top].total:
-                    taker_stp = self._stp_default if stp is None else stp
-                    qty, seq, stopped = self._match(
-                        side, order_id, owner, key, qty, taker_stp, events, seq
-                    )
-                    if stopped and qty:
-                        seq += 1
-                        events.append((Cancelled, seq, order_id, qty, C_STP))
-                        qty = 0
-                    break
-                heappop(heap)
-                del opposite[top]
-            if qty:
-                # Inlined _rest: the resting key is the opposite sign of the taker's.
-                if side is BUY:
-                    levels = self._bids
-                    key = -price
-                else:
-                    levels = self._asks
-                    key = price
-                lvl = levels.get(key)
-                if lvl is None:
-                    lvl = self._new_level(side, key, price)
-                o = [qty, order_id, owner, side, price, stp, False, lvl]
-                lvl.queue.append(o)
-                total = lvl.total + qty
-                lvl.total = total
-                orders[order_id] = o
-                seq += 1
-                events.append((BookChanged, seq, side, price, total))
+                return self._place(
+                    order_id, owner, side, order_type, qty, price, quote_budget, stp
+                )
+            if heap and heap[0] <= key:
+                # It may cross (or the opposite top is an empty level): match, then rest.
+                return self._limit_taker(order_id, owner, side, key, price, qty, stp)
+            # Nothing to match: rest at once (inlined _rest).
+            lvl = levels.get(-key)
+            if lvl is None:
+                lvl = self._new_level(side, -key, price)
+            o = [qty, order_id, owner, side, price, stp, False, lvl]
+            lvl.queue.append(o)
+            total = lvl.total + qty
+            lvl.total = total
+            orders[order_id] = o
+            seq = self._seq + 2
             self._seq = seq
-            return events
+            return [
+                (Accepted, seq - 1, order_id, owner, side, LIMIT, price, qty, None),
+                (BookChanged, seq, side, price, total),
+            ]
         return self._place(
             order_id, owner, side, order_type, qty, price, quote_budget, stp
         )
+
+    def _limit_taker(
+        self,
+        order_id: Hashable,
+        owner: Hashable,
+        side: Side,
+        limit_key: int,
+        price: int,
+        qty: int,
+        stp: StpMode | None,
+    ) -> list[Event]:
+        """A valid GTC limit order that reaches the opposite heap's top: match, then rest.
+
+        ``_match`` inlined (a third of the work of a typical stream is here); keep the two
+        loops identical.
+        """
+        seq = self._seq + 1
+        events: list[Event] = [(Accepted, seq, order_id, owner, side, LIMIT, price, qty, None)]
+        if side is BUY:
+            heap, levels, maker_side = self._ask_heap, self._asks, SELL
+        else:
+            heap, levels, maker_side = self._bid_heap, self._bids, BUY
+        taker_stp = self._stp_default if stp is None else stp
+        orders = self._orders
+        append = events.append
+        market_id = self._market_id
+        stopped = False
+        while heap:
+            key = heap[0]
+            if key > limit_key:
+                break
+            lvl = levels[key]
+            total = lvl.total
+            if not total:
+                heappop(heap)
+                del levels[key]
+                continue
+            maker_price = lvl.price
+            queue = lvl.queue
+            start = total
+            while True:
+                o = queue[0]
+                mq = o[0]
+                if not mq:
+                    queue.popleft()
+                    lvl.dead -= 1
+                    continue
+                if taker_stp and o[2] == owner:
+                    if taker_stp is not CANCEL_TAKER:
+                        queue.popleft()
+                        o[0] = 0
+                        del orders[o[1]]
+                        total -= mq
+                        seq += 1
+                        append((Cancelled, seq, o[1], mq, C_STP))
+                        if taker_stp is CANCEL_MAKER:
+                            if total:
+                                continue
+                            break
+                    stopped = True
+                    break
+                if mq <= qty:
+                    queue.popleft()
+                    del orders[o[1]]
+                    qty -= mq
+                    total -= mq
+                    fill = mq
+                else:
+                    o[0] = mq - qty
+                    total -= qty
+                    fill = qty
+                    qty = 0
+                seq += 1
+                append(
+                    (Trade, seq, market_id, o[1], order_id, o[2], owner, maker_side, maker_price,
+                     fill)
+                )
+                if not qty or not total:
+                    break
+            lvl.total = total
+            if total != start:
+                seq += 1
+                append((BookChanged, seq, maker_side, maker_price, total))
+            if not total:
+                heappop(heap)
+                del levels[key]
+            if stopped or not qty:
+                break
+        if qty:
+            if stopped:
+                seq += 1
+                append((Cancelled, seq, order_id, qty, C_STP))
+            else:
+                seq = self._rest(order_id, owner, side, price, qty, stp, False, events, seq)
+        self._seq = seq
+        return events
 
     def _place(
         self,
