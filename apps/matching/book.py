@@ -51,9 +51,12 @@ Invariants (checked by ``validate_internal_state``)
 * A level's ``total`` is the sum of its open orders' quantities; its queue holds them in
   arrival order, possibly interleaved with cancelled records (``qty == 0``) that are skipped
   and counted in ``dead``.
-* Each side's price heap holds exactly the keys of that side's level dict, once each (bids
-  keyed by ``-price``, asks by ``price``, so both heaps are min-heaps of "best first").
-  Levels whose total fell to zero may stay until they reach the top of the heap or a sweep.
+* Each side's price heap holds, once each, exactly the keys of that side's levels marked
+  ``listed`` (bids keyed by ``-price``, asks by ``price``, so both heaps are min-heaps of
+  "best first"); every level with open orders is listed. A level whose total fell to zero
+  may stay listed until it reaches the top of the heap; there it is unlisted but kept in the
+  dict, with no records, so that the next order at its price reuses it (and lists it again)
+  instead of building a new one. A sweep drops the empty levels when a side's dict grows.
 * The book is never crossed at rest: best bid < best ask.
 * ``seq`` grows by exactly one per event.
 
@@ -126,13 +129,14 @@ _SWEEP_MIN_LEVELS = 1024
 
 
 class _Level:
-    __slots__ = ("price", "total", "dead", "queue")
+    __slots__ = ("price", "total", "dead", "queue", "listed")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.total = 0
         self.dead = 0
         self.queue: deque[list[Any]] = deque()
+        self.listed = False  # its key is in the side's heap
 
 
 def depth_checksum(
@@ -224,8 +228,8 @@ class OrderBook:
                 return self._limit_taker(order_id, owner, side, key, price, qty, stp)
             # Nothing to match: rest at once (inlined _rest).
             lvl = levels.get(-key)
-            if lvl is None:
-                lvl = self._new_level(side, -key, price)
+            if lvl is None or not lvl.listed:
+                lvl = self._list_level(side, -key, price, lvl)
             o = [qty, order_id, owner, side, price, stp, False, lvl]
             lvl.queue.append(o)
             total = lvl.total + qty
@@ -275,7 +279,7 @@ class OrderBook:
             total = lvl.total
             if not total:
                 heappop(heap)
-                del levels[key]
+                lvl.listed = False
                 continue
             maker_price = lvl.price
             queue = lvl.queue
@@ -324,8 +328,12 @@ class OrderBook:
                 seq += 1
                 append((BookChanged, seq, maker_side, maker_price, total))
             if not total:
+                # Emptied: unlisted but kept (with no records) for the next order at its price.
                 heappop(heap)
-                del levels[key]
+                lvl.listed = False
+                if lvl.dead:
+                    queue.clear()
+                    lvl.dead = 0
             if stopped or not qty:
                 break
         if qty:
@@ -542,10 +550,11 @@ class OrderBook:
             heap, levels = self._ask_heap, self._asks
         while heap:
             key = heap[0]
-            if levels[key].total:
+            lvl = levels[key]
+            if lvl.total:
                 return key
             heappop(heap)
-            del levels[key]
+            lvl.listed = False
         return None
 
     def _rest(
@@ -567,8 +576,8 @@ class OrderBook:
             levels = self._asks
             key = price
         lvl = levels.get(key)
-        if lvl is None:
-            lvl = self._new_level(side, key, price)
+        if lvl is None or not lvl.listed:
+            lvl = self._list_level(side, key, price, lvl)
         o = [qty, order_id, owner, side, price, stp, post_only, lvl]
         lvl.queue.append(o)
         total = lvl.total + qty
@@ -578,23 +587,29 @@ class OrderBook:
         events.append((BookChanged, seq, side, price, total))
         return seq
 
-    def _new_level(self, side: Side, key: int, price: int) -> _Level:
-        lvl = _Level(price)
+    def _list_level(self, side: Side, key: int, price: int, lvl: _Level | None) -> _Level:
+        """Put the (empty) level at ``key`` into its side's heap, creating it if ``None``."""
         if side is BUY:
             levels, heap = self._bids, self._bid_heap
-            if len(levels) >= self._bid_sweep_at:
+            if lvl is None and len(levels) >= self._bid_sweep_at:
                 self._bid_sweep_at = self._sweep(levels, heap)
         else:
             levels, heap = self._asks, self._ask_heap
-            if len(levels) >= self._ask_sweep_at:
+            if lvl is None and len(levels) >= self._ask_sweep_at:
                 self._ask_sweep_at = self._sweep(levels, heap)
-        levels[key] = lvl
+        if lvl is None:
+            lvl = _Level(price)
+            levels[key] = lvl
         heappush(heap, key)
+        lvl.listed = True
         return lvl
 
     @staticmethod
     def _sweep(levels: dict[int, _Level], heap: list[int]) -> int:
-        """Drop empty levels of one side and rebuild its heap; return the next threshold."""
+        """Drop empty levels of one side and rebuild its heap; return the next threshold.
+
+        Every level left has open orders, so it is (and stays) listed.
+        """
         live = [key for key, lvl in levels.items() if lvl.total]
         for key in [key for key, lvl in levels.items() if not lvl.total]:
             del levels[key]
@@ -661,7 +676,7 @@ class OrderBook:
             total = lvl.total
             if not total:
                 heappop(heap)
-                del levels[key]
+                lvl.listed = False
                 continue
             price = lvl.price
             queue = lvl.queue
@@ -709,8 +724,12 @@ class OrderBook:
                 seq += 1
                 append((BookChanged, seq, maker_side, price, total))
             if not total:
+                # Emptied: unlisted but kept (with no records) for the next order at its price.
                 heappop(heap)
-                del levels[key]
+                lvl.listed = False
+                if lvl.dead:
+                    queue.clear()
+                    lvl.dead = 0
             if stopped or not qty:
                 break
         return qty, seq, stopped
@@ -736,7 +755,7 @@ class OrderBook:
             total = lvl.total
             if not total:
                 heappop(heap)
-                del levels[key]
+                lvl.listed = False
                 continue
             price = lvl.price
             if budget < price:
@@ -785,8 +804,12 @@ class OrderBook:
                 seq += 1
                 append((BookChanged, seq, SELL, price, total))
             if not total:
+                # Emptied: unlisted but kept (with no records) for the next order at its price.
                 heappop(heap)
-                del levels[key]
+                lvl.listed = False
+                if lvl.dead:
+                    queue.clear()
+                    lvl.dead = 0
             if stopped or budget < price:
                 break
         return budget, seq, stopped
@@ -931,14 +954,19 @@ class OrderBook:
             (BUY, self._bids, self._bid_heap),
             (SELL, self._asks, self._ask_heap),
         ):
-            if sorted(heap) != sorted(levels) or len(set(heap)) != len(heap):
-                fail(f"{side.name} heap and level keys differ")
+            listed = [key for key, lvl in levels.items() if lvl.listed]
+            if sorted(heap) != sorted(listed) or len(set(heap)) != len(heap):
+                fail(f"{side.name} heap and listed level keys differ")
             for i in range(1, len(heap)):
                 if heap[(i - 1) // 2] > heap[i]:
                     fail(f"{side.name} heap order broken at {i}")
             for key, lvl in levels.items():
                 if key != (-lvl.price if side is BUY else lvl.price):
                     fail(f"{side.name} level {lvl.price} under key {key}")
+                if lvl.total and not lvl.listed:
+                    fail(f"{side.name} level {lvl.price} has open orders but is not listed")
+                if not lvl.listed and lvl.queue:
+                    fail(f"{side.name} unlisted level {lvl.price} still holds records")
                 live = [o for o in lvl.queue if o[0]]
                 if sum(o[0] for o in live) != lvl.total:
                     fail(f"{side.name} level {lvl.price} total {lvl.total} != open sum")

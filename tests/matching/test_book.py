@@ -502,6 +502,24 @@ def test_cancelled_records_are_compacted(twin: Twin) -> None:
     twin.check_books()
 
 
+def test_levels_emptied_by_takers_are_kept_and_reused(twin: Twin) -> None:
+    limit(twin, 1, SELL, 100, 2)
+    limit(twin, 2, SELL, 100, 1)
+    twin.do("cancel", order_id=2)  # a cancelled record behind order 1
+    lvl = twin.fast._asks[100]
+    assert lvl.dead == 1
+    limit(twin, 3, BUY, 100, 2, owner="y")  # empties the level
+    assert twin.fast._asks[100] is lvl and not lvl.listed and not lvl.queue
+    assert 100 not in twin.fast._ask_heap and twin.fast.best_ask() is None
+    twin.check_books()
+    limit(twin, 4, SELL, 100, 1)
+    assert twin.fast._asks[100] is lvl and lvl.listed and twin.fast.best_ask() == 100
+    twin.check_books()
+    lvl.listed = False  # white-box: an open level missing from the heap is caught
+    with pytest.raises(InternalStateError):
+        twin.fast.validate_internal_state()
+
+
 def test_empty_levels_are_swept_from_the_heap(twin: Twin) -> None:
     for i in range(3000):
         limit(twin, i, SELL, 1000 + i, 1)
