@@ -189,8 +189,12 @@ def publisher_process(rate: int, duration: float, env: dict[str, str], done_q) -
 
     total = int(rate * duration)
     start = time.monotonic() + 0.5
-    late = 0
+    # A publisher slower than the rate stops here; what it published is what counts.
+    cutoff = start + duration + 60
+    late = published = 0
     for n in range(total):
+        if time.monotonic() > cutoff:
+            break
         due = start + n / rate
         delay = due - time.monotonic()
         if delay > 0:
@@ -201,7 +205,8 @@ def publisher_process(rate: int, duration: float, env: dict[str, str], done_q) -
         # The publish time rides in ``source`` (the quote's own timestamp is the feed's).
         publish(quote=Quote(symbol=SYMBOL, price=Decimal(n + 1), source=f"bench:{now!r}",
                             timestamp=datetime.fromtimestamp(now, UTC)))
-    done_q.put({"published": total, "late": late,
+        published += 1
+    done_q.put({"published": published, "late": late,
                 "elapsed": time.monotonic() - start})
 
 
