@@ -337,11 +337,21 @@ class OrderBook:
             if stopped or not qty:
                 break
         if qty:
+            seq += 1
             if stopped:
-                seq += 1
                 append((Cancelled, seq, order_id, qty, C_STP))
             else:
-                seq = self._rest(order_id, owner, side, price, qty, stp, False, events, seq)
+                # Inlined _rest.
+                levels = self._bids if side is BUY else self._asks
+                lvl = levels.get(-limit_key)
+                if lvl is None or not lvl.listed:
+                    lvl = self._list_level(side, -limit_key, price, lvl)
+                o = [qty, order_id, owner, side, price, stp, False, lvl]
+                lvl.queue.append(o)
+                total = lvl.total + qty
+                lvl.total = total
+                orders[order_id] = o
+                append((BookChanged, seq, side, price, total))
         self._seq = seq
         return events
 
