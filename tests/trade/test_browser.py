@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -119,8 +120,6 @@ def platform(tmp_path_factory) -> Iterator[DemoPlatform]:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -215,8 +214,8 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     open_rows.nth(1).wait_for()
     assert open_rows.count() == 2
     assert page.locator("#history tr").count() == 0
-    usd_before = wallet(page, "USD")
-    assert usd_before < Decimal("100000")  # both orders hold quote currency
+    # Both orders hold quote currency (1,000 x 1.23 and 500 x 1.10, plus fees).
+    expect(page.locator("#balances tr[data-currency=USD] td").nth(2)).to_contain_text("held 178")
     assert wallet(page, "EUR") == 0
     shot("limit-orders-open")
     first_id = open_rows.nth(0).get_attribute("data-order")
@@ -232,8 +231,7 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     assert number(cells.nth(3).inner_text()) == Decimal("1.23")  # fill price = the limit
     assert number(cells.nth(4).inner_text()) == Decimal("1000")
     assert "1.22910" in cells.nth(7).inner_text()  # the evidence: the ask that crossed
-    page.wait_for_function("document.querySelector('#balances tr[data-currency=EUR]')")
-    assert wallet(page, "EUR") == Decimal("1000")
+    expect(page.locator("#balances tr[data-currency=EUR] td").nth(1)).to_have_text("1000")
     assert page.locator("#open-orders tr[data-status=OPEN]").count() == 1
     shot("limit-order-filled")
 
@@ -243,11 +241,12 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     cancelled.wait_for()
     assert cancelled.get_attribute("data-status") == "CANCELED"
     assert page.locator("#open-orders tr").count() == 0
+    # Orders and balances are fetched separately: wait for the balance without the hold.
+    expect(page.locator("#balances tr[data-currency=USD] td").nth(2)).to_have_text("")
     usd_after = wallet(page, "USD")
     # 100,000 USD less what 1,000 EUR at 1.23 cost, fee included: nothing held any more.
     spent = Decimal("100000") - usd_after
     assert Decimal("1230") <= spent < Decimal("1240")
-    assert page.locator("#balances tr[data-currency=USD] td").nth(2).inner_text() == ""
     shot("other-order-cancelled")
 
     # Logged out, the market lists stay public; the trade page asks for a login again.
