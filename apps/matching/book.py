@@ -255,103 +255,19 @@ class OrderBook:
         qty: int,
         stp: StpMode | None,
     ) -> list[Event]:
-        """A valid GTC limit order that reaches the opposite heap's top: match, then rest.
-
-        ``_match`` inlined (a third of the work of a typical stream is here); keep the two
-        loops identical.
-        """
+        """A valid GTC limit order that reaches the opposite heap's top: match, then rest."""
         seq = self._seq + 1
         events: list[Event] = [(Accepted, seq, order_id, owner, side, LIMIT, price, qty, None)]
-        if side is BUY:
-            heap, levels, maker_side = self._ask_heap, self._asks, SELL
-        else:
-            heap, levels, maker_side = self._bid_heap, self._bids, BUY
         taker_stp = self._stp_default if stp is None else stp
-        orders = self._orders
-        append = events.append
-        market_id = self._market_id
-        stopped = False
-        while heap:
-            key = heap[0]
-            if key > limit_key:
-                break
-            lvl = levels[key]
-            total = lvl.total
-            if not total:
-                heappop(heap)
-                lvl.listed = False
-                continue
-            maker_price = lvl.price
-            queue = lvl.queue
-            start = total
-            while True:
-                o = queue[0]
-                mq = o[0]
-                if not mq:
-                    queue.popleft()
-                    lvl.dead -= 1
-                    continue
-                if taker_stp and o[2] == owner:
-                    if taker_stp is not CANCEL_TAKER:
-                        queue.popleft()
-                        o[0] = 0
-                        del orders[o[1]]
-                        total -= mq
-                        seq += 1
-                        append((Cancelled, seq, o[1], mq, C_STP))
-                        if taker_stp is CANCEL_MAKER:
-                            if total:
-                                continue
-                            break
-                    stopped = True
-                    break
-                if mq <= qty:
-                    queue.popleft()
-                    del orders[o[1]]
-                    qty -= mq
-                    total -= mq
-                    fill = mq
-                else:
-                    o[0] = mq - qty
-                    total -= qty
-                    fill = qty
-                    qty = 0
-                seq += 1
-                append(
-                    (Trade, seq, market_id, o[1], order_id, o[2], owner, maker_side, maker_price,
-                     fill)
-                )
-                if not qty or not total:
-                    break
-            lvl.total = total
-            if total != start:
-                seq += 1
-                append((BookChanged, seq, maker_side, maker_price, total))
-            if not total:
-                # Emptied: unlisted but kept (with no records) for the next order at its price.
-                heappop(heap)
-                lvl.listed = False
-                if lvl.dead:
-                    queue.clear()
-                    lvl.dead = 0
-            if stopped or not qty:
-                break
-        if qty:
-            seq += 1
+        left, seq, stopped = self._match(
+            side, order_id, owner, limit_key, qty, taker_stp, events, seq
+        )
+        if left:
             if stopped:
-                append((Cancelled, seq, order_id, qty, C_STP))
+                seq += 1
+                events.append((Cancelled, seq, order_id, left, C_STP))
             else:
-                # Inlined _rest.
-                levels = self._bids if side is BUY else self._asks
-                lvl = levels.get(-limit_key)
-                if lvl is None or not lvl.listed:
-                    lvl = self._list_level(side, -limit_key, price, lvl)
-                o = [qty, order_id, owner, side, price, stp, False, lvl]
-                lvl.queue.append(o)
-                total = lvl.total + qty
-                lvl.total = total
-                orders[order_id] = o
-                append((BookChanged, seq, side, price, total))
+                seq = self._rest(order_id, owner, side, price, left, stp, False, events, seq)
         self._seq = seq
         return events
 
