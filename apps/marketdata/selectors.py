@@ -11,8 +11,8 @@ def latest_quote(*, symbol: str) -> Quote | None:
 
 
 def latest_quotes(*, symbols: list[str]) -> dict[str, Quote]:
-    found = cache.get_many([quote_cache_key(s) for s in symbols])
-    return {data["symbol"]: Quote.from_dict(data) for data in found.values()}
+    """The last published quote of each of ``symbols`` that has one."""
+    return {symbol: quote for symbol, (_, quote) in latest_ticks(symbols=symbols).items()}
 
 
 def latest_ticks(*, symbols: list[str]) -> dict[str, tuple[int | None, Quote]]:
