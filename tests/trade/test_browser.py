@@ -19,7 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
+
+from tests.streaming.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -34,14 +37,6 @@ SYMBOL = "EUR/USD"
 pytestmark = pytest.mark.browser
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class DemoPlatform:
     """`make run` in its own process group, and the emulator it started."""
 
@@ -49,6 +44,7 @@ class DemoPlatform:
         self.port = free_port()
         self.emulator_port = free_port()
         self.log_path = workdir / "make-run.log"
+        self.log_file = self.log_path.open("w")
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("DATABASE_", "REDIS_", "CELERY_", "MAKE", "MFLAGS"))}
         env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
@@ -56,7 +52,7 @@ class DemoPlatform:
         env.pop("SECRET_KEY", None)
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "run", "HOST=127.0.0.1", f"PORT={self.port}"],
-            cwd=ROOT, env=env, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
             start_new_session=True)
 
     @property
@@ -99,6 +95,7 @@ class DemoPlatform:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+        self.log_file.close()
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +176,7 @@ def show_price(platform: DemoPlatform, page, price: str, *, bid: str, ask: str) 
                 "([el, want]) => el.textContent.trim() === want",
                 arg=[last.element_handle(), price], timeout=3000)
             break
-        except Exception:
+        except PlaywrightTimeout:
             if time.monotonic() > deadline:
                 raise
     assert page.get_by_test_id("bid").inner_text() == bid
