@@ -17,6 +17,11 @@ Guarantees:
   names: short symbols are escaped reversibly, long ones hashed (SHA-256).
 - Sending never raises: a channel-layer failure (Redis down) is logged and dropped, because
   live streams are best-effort while the quote cache and the venues' listeners are not.
+- A send from synchronous code runs on one event loop per process, kept on a daemon thread
+  (re-created in a forked child), and waits for it at most ``SEND_TIMEOUT_SECONDS``. The
+  channel layers keep their connections per event loop, so a publisher or a Celery worker
+  holds one connection instead of opening one per send (``async_to_sync`` makes a new
+  loop for every call from a thread that has none, and with it a new connection).
 - ``next_ticker_seq`` returns strictly increasing numbers per symbol: +1 per call while
   the counter lives; if the cache loses it (a Redis restart without persistence, LocMem
   culling) it is re-seeded from the clock in microseconds, which is above any number
@@ -27,13 +32,15 @@ Guarantees:
 
 This module knows no venue; venues call it.
 """
+import asyncio
 import hashlib
+import os
 import string
+import threading
 import time
 from typing import Any, Final
 
 import structlog
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
@@ -54,6 +61,8 @@ _SAFE = frozenset(string.ascii_letters + string.digits + "-.")
 _MAX_GROUP_LENGTH: Final = 99
 _TICKER_GROUP: Final = "ticker."
 _HASHED_TICKER_GROUP: Final = "tickerh."
+# Long enough for a Redis that is reconnecting, short enough not to stall a publisher.
+SEND_TIMEOUT_SECONDS: Final = 5.0
 
 
 def ticker_stream(symbol: str) -> str:
@@ -116,15 +125,46 @@ def next_ticker_seq(symbol: str) -> int:
         return cache.incr(key)
 
 
+class _SendLoop:
+    """The process's event loop for sends from synchronous code (see the module)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="stream-send-loop",
+                                 daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def forget(self) -> None:
+        # In a forked child the loop's thread does not exist (and the lock may be held by
+        # a thread that does not exist either): start afresh.
+        self._lock = threading.Lock()
+        self._loop = None
+
+
+_send_loop = _SendLoop()
+os.register_at_fork(after_in_child=_send_loop.forget)
+
+
 def send_to_group(group: str, message: dict[str, Any]) -> bool:
-    """Send ``message`` to ``group`` from synchronous code; False (and logged) if the
-    channel layer failed. Never raises."""
+    """Send ``message`` to ``group`` from synchronous code (never from the event loop's own
+    thread); False (and logged) if the channel layer failed or did not finish within
+    ``SEND_TIMEOUT_SECONDS``. Never raises."""
     layer = get_channel_layer()
     if layer is None:
         return False
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message),
+                                              _send_loop.get())
     try:
-        async_to_sync(layer.group_send)(group, message)
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
     except Exception:
+        future.cancel()
         log.exception("stream_send_failed", group=group, stream=message.get("stream"))
         return False
     return True

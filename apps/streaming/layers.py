@@ -1,10 +1,11 @@
 """The in-memory channel layer of a single-process deployment (`make run`, no Redis).
 
 channels' ``InMemoryChannelLayer`` keeps an ``asyncio.Queue`` per channel, bound to the
-event loop of the consumer that waits on it. The in-process price stream publishes from its
-own thread (and its own ``async_to_sync`` loop): a put from there does not wake the
-server's loop, so a tick sits in the queue until something else happens on the server (a
-heartbeat, another frame), and the group dict is read while the server mutates it.
+event loop of the consumer that waits on it. Sends from synchronous code (the in-process
+price stream's thread, a view's order events) run on ``apps.marketdata.streams``' own send
+loop: a put from there does not wake the server's loop, so a tick sits in the queue until
+something else happens on the server (a heartbeat, another frame), and the group dict is
+read while the server mutates it.
 
 Guarantees: a ``send`` or ``group_send`` made from any loop other than the one the
 consumers receive on runs on the consumers' loop (handed over thread-safely) and returns

@@ -1,9 +1,12 @@
 """Stream names, group names and sending: valid, collision-free, never raising, after
-commit only."""
+commit only, on one connection per process."""
+import asyncio
 import logging
+import os
 
 import pytest
-from channels.layers import BaseChannelLayer
+import redis
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 from hypothesis import given
@@ -109,6 +112,58 @@ def test_a_failing_channel_layer_breaks_neither_the_cache_nor_the_listeners(
     assert heard == [quote(price="1.23456")]
     assert "stream_send_failed" in caplog.text
     assert streams.send_quote(quote(), seq=1) is False
+
+
+class HangingLayer:
+    async def group_send(self, group: str, message: dict) -> None:
+        await asyncio.Event().wait()  # a Redis that accepted the connection and went silent
+
+
+def test_a_hanging_channel_layer_holds_a_send_for_the_timeout_only(monkeypatch, caplog):
+    monkeypatch.setattr(streams, "get_channel_layer", HangingLayer)
+    monkeypatch.setattr(streams, "SEND_TIMEOUT_SECONDS", 0.2)
+    with caplog.at_level(logging.ERROR):
+        assert streams.send_quote(quote(), seq=1) is False
+    assert "stream_send_failed" in caplog.text
+    monkeypatch.undo()
+    assert streams.send_to_group("ticker.X", {"type": "stream.data"}) is True  # loop still serves
+
+
+@pytest.fixture
+def redis_layer(settings):
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs REDIS_URL (counts the connections Redis accepts)")
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [url]}}}
+    return redis.Redis.from_url(url)
+
+
+def test_sends_from_sync_code_share_one_redis_connection(redis_layer):
+    """A publisher process sends every tick over the connection it already has."""
+    assert streams.send_quote(quote(), seq=1) is True  # the first send connects
+    accepted = redis_layer.info("stats")["total_connections_received"]
+    assert all(streams.send_quote(quote(), seq=n) for n in range(2, 52))
+    assert redis_layer.info("stats")["total_connections_received"] - accepted <= 1
+
+
+def test_a_forked_child_sends_on_its_own_loop(settings):
+    """A Celery prefork worker is forked from a parent that may have sent already: the
+    parent's send loop has no thread in the child, so the child must start its own."""
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "apps.streaming.layers.InProcessChannelLayer"}}
+    get_channel_layer()  # built in the parent, as a worker inherits it
+    assert streams.send_to_group("ticker.X", {"type": "stream.data"}) is True
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 only if its send went through
+        code = 1
+        try:
+            streams.SEND_TIMEOUT_SECONDS = 2.0  # type: ignore[misc]
+            code = 0 if streams.send_to_group("ticker.X", {"type": "stream.data"}) else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.django_db

@@ -28,9 +28,10 @@ def tick(symbol: str = "EUR/USD", price: str = "1.10000", *,
 
 @pytest.fixture
 def memory_layer(settings):
-    """The in-memory channel layer, whatever REDIS_URL says (channels resets its layers
-    when the setting changes)."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    """The embedded mode's in-memory channel layer, whatever REDIS_URL says (channels
+    resets its layers when the setting changes)."""
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "apps.streaming.layers.InProcessChannelLayer"}}
     return settings
 
 
