@@ -148,16 +148,28 @@ class _SendLoop:
         self._loop = None
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 _send_loop = _SendLoop()
 os.register_at_fork(after_in_child=_send_loop.forget)
 
 
 def send_to_group(group: str, message: dict[str, Any]) -> bool:
-    """Send ``message`` to ``group`` from synchronous code (never from the event loop's own
-    thread); False (and logged) if the channel layer failed or did not finish within
-    ``SEND_TIMEOUT_SECONDS``. Never raises."""
+    """Send ``message`` to ``group`` from synchronous code; False (and logged) if the
+    channel layer failed or did not finish within ``SEND_TIMEOUT_SECONDS``, or if called
+    from a coroutine (it would block that loop, which may be the one the send must reach:
+    async code awaits ``group_send`` itself). Never raises."""
     layer = get_channel_layer()
     if layer is None:
+        return False
+    if _running_loop() is not None:
+        log.error("stream_send_failed", group=group, stream=message.get("stream"),
+                  error="send_to_group called from async code")
         return False
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message),
                                               _send_loop.get())

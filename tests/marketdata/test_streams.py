@@ -129,6 +129,15 @@ def test_a_hanging_channel_layer_holds_a_send_for_the_timeout_only(monkeypatch, 
     assert streams.send_to_group("ticker.X", {"type": "stream.data"}) is True  # loop still serves
 
 
+def test_a_send_from_async_code_is_refused_not_blocking_its_loop(caplog):
+    async def from_a_coroutine() -> bool:
+        return streams.send_to_group("ticker.X", {"type": "stream.data"})
+
+    with caplog.at_level(logging.ERROR):
+        assert asyncio.run(from_a_coroutine()) is False
+    assert "called from async code" in caplog.text
+
+
 @pytest.fixture
 def redis_layer(settings):
     url = os.environ.get("REDIS_URL")
