@@ -242,6 +242,8 @@ PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
 
 # --- Live streams (WebSocket /ws/, apps/streaming; protocol in docs/STREAMING.md) ----------
 STREAMING_MAX_SUBSCRIPTIONS = env.int("STREAMING_MAX_SUBSCRIPTIONS", default=50)
-# Larger client frames are refused (close 1009): requests are small, so this only bounds abuse.
+# Larger client frames are refused (close 4009): requests are small, so this only bounds abuse.
 STREAMING_MAX_FRAME_BYTES = env.int("STREAMING_MAX_FRAME_BYTES", default=64 * 1024)
 STREAMING_HEARTBEAT_SECONDS = env.float("STREAMING_HEARTBEAT_SECONDS", default=15)
+# Frames that may wait for one slow client before it is disconnected (close 4008).
+STREAMING_MAX_PENDING_FRAMES = env.int("STREAMING_MAX_PENDING_FRAMES", default=1000)

@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.marketdata import streams
-from apps.streaming import fanout, protocol, selectors
+from apps.streaming import fanout, outbox, protocol, selectors
 from apps.streaming.protocol import ProtocolError, Request
 
 log = structlog.get_logger(__name__)
@@ -29,6 +29,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # Ticker frames the hub hands over while a subscribe is being answered: they go out
     # after the ack and snapshots, in order (None: send at once).
     _held: list[str] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Every message to the client goes through the connection's outbox, so that no
+        # write waits for this client's socket (see apps/streaming/outbox.py).
+        slow = ProtocolError("slow_consumer", "Frames were not read fast enough; "
+                             "reconnect and subscribe again.",
+                             close_code=protocol.CLOSE_SLOW_CONSUMER)
+        overflow = [{"type": "websocket.send", "text": protocol.encode(slow.frame())},
+                    {"type": "websocket.close", "code": slow.close_code}]
+        self._outbox = outbox.Outbox(send, limit=settings.STREAMING_MAX_PENDING_FRAMES,
+                                     overflow=overflow)
+        try:
+            await super().__call__(scope, receive, self._outbox)
+        finally:
+            self._outbox.discard()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -48,8 +63,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self._leave(self.subscriptions.groups())
 
     async def send_frame(self, text: str) -> None:
-        """A ticker frame from the hub (``fanout.Subscriber``): straight to the socket,
-        past channels' message dispatch, since this runs once per subscriber per tick."""
+        """A ticker frame from the hub (``fanout.Subscriber``): straight to the outbox,
+        past channels' message dispatch, since this runs once per subscriber per tick.
+        Never waits for the socket."""
         if self._held is not None:
             self._held.append(text)
             return

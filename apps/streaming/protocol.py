@@ -39,6 +39,8 @@ _MAX_SAFE_INT: Final = 2**53 - 1  # the largest id a JavaScript client can echo 
 # application close only with 1000 or 3000-4999.
 CLOSE_UNSUPPORTED_DATA: Final = 4003
 CLOSE_MESSAGE_TOO_BIG: Final = 4009
+# A client that does not read its frames fast enough (RFC 6455's 1008, policy violation).
+CLOSE_SLOW_CONSUMER: Final = 4008
 
 RequestId = str | int | None
 

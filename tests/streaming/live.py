@@ -78,9 +78,19 @@ class WsClient:
 
 
 @contextmanager
-def ws_client(url: str, *, token: str | None = None) -> Iterator[WsClient]:
+def ws_client(url: str, *, token: str | None = None,
+              stalled: bool = False) -> Iterator[WsClient]:
+    """A client; ``stalled``: one that stops reading once a few frames wait unread (tiny
+    receive buffer and frame queue), so the server's writes to it back up."""
     headers = {"Authorization": f"Token {token}"} if token else None
-    with connect(url, additional_headers=headers, open_timeout=5) as connection:
+    options: dict = {}
+    if stalled:
+        host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        options = {"sock": sock, "max_queue": 2}
+    with connect(url, additional_headers=headers, open_timeout=5, **options) as connection:
         yield WsClient(connection)
 
 

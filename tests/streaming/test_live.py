@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,6 +49,34 @@ def test_ticks_arrive_in_order_and_unsubscribe_stops_them(server_url):
         assert ack["op"] == "unsubscribed"
         publish(quote=tick(price="2.00000"))
         assert client.quiet()
+
+
+def test_a_client_that_stops_reading_neither_delays_others_nor_stays(server_url, settings):
+    """One subscriber stops reading: the others still get every tick at once, and the
+    stalled one is told it was too slow and closed (4008) once its backlog passes
+    STREAMING_MAX_PENDING_FRAMES, instead of holding the server's memory or its hub."""
+    settings.STREAMING_MAX_PENDING_FRAMES = 50
+    make_market("EUR/USD")
+    with ws_client(server_url, stalled=True) as stalled, ws_client(server_url) as reader:
+        subscribe(stalled, "ticker@EUR/USD")
+        subscribe(reader, "ticker@EUR/USD")
+        # 2,000 frames of ~4 KB: twice what the kernel's socket buffers (up to 4 MiB for
+        # the sender here) and uvicorn's write buffer hold.
+        padding = "x" * 4_000
+        for n in range(2_000):
+            publish(quote=replace(tick(price=f"1.{10000 + n}"), source=padding))
+            frame = reader.recv(2)
+            assert frame["data"]["price"] == f"1.{10000 + n}"
+        frames = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                frames.append(stalled.recv(5))
+        assert closed.value.rcvd.code == 4008
+        assert frames[-1]["op"] == "error" and frames[-1]["code"] == "slow_consumer"
+        data = [f for f in frames if f["op"] == "data"]
+        seqs = [f["seq"] for f in data]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # what came, came in order
+        assert len(data) < 2_000
 
 
 def test_a_tick_published_by_another_process_arrives(server_url):
