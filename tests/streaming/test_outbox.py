@@ -35,6 +35,16 @@ async def settle() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_writable_socket_is_written_at_once_without_a_task():
+    socket = Socket()
+    box = Outbox(socket, limit=10, overflow=OVERFLOW)
+    tasks = len(asyncio.all_tasks())
+    await box(frame(0))
+    assert socket.sent == [frame(0)]  # no step of the loop in between
+    assert len(asyncio.all_tasks()) == tasks
+
+
+@pytest.mark.asyncio
 async def test_messages_go_out_in_order_without_waiting_for_the_socket():
     socket = Socket()
     socket.open.clear()
