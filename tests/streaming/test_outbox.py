@@ -34,6 +34,13 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+def stalled(*, limit: int) -> tuple[Socket, Outbox]:
+    """An outbox over a socket whose buffers are full."""
+    socket = Socket()
+    socket.open.clear()
+    return socket, Outbox(socket, limit=limit, overflow=OVERFLOW)
+
+
 @pytest.mark.asyncio
 async def test_a_writable_socket_is_written_at_once_without_a_task():
     socket = Socket()
@@ -46,9 +53,7 @@ async def test_a_writable_socket_is_written_at_once_without_a_task():
 
 @pytest.mark.asyncio
 async def test_messages_go_out_in_order_without_waiting_for_the_socket():
-    socket = Socket()
-    socket.open.clear()
-    box = Outbox(socket, limit=10, overflow=OVERFLOW)
+    socket, box = stalled(limit=10)
     for n in range(5):
         await asyncio.wait_for(box(frame(n)), 0.1)  # returns although the socket is stuck
     await settle()
@@ -60,9 +65,7 @@ async def test_messages_go_out_in_order_without_waiting_for_the_socket():
 
 @pytest.mark.asyncio
 async def test_past_the_limit_the_backlog_is_dropped_and_the_client_told_and_closed():
-    socket = Socket()
-    socket.open.clear()
-    box = Outbox(socket, limit=3, overflow=OVERFLOW)
+    socket, box = stalled(limit=3)
     await box(frame(0))
     await settle()  # the writer takes frame 0 and waits on the socket
     for n in range(1, 6):
@@ -78,11 +81,9 @@ async def test_past_the_limit_the_backlog_is_dropped_and_the_client_told_and_clo
 
 @pytest.mark.asyncio
 async def test_a_close_is_never_refused_for_the_limit():
-    socket = Socket()
-    socket.open.clear()
-    box = Outbox(socket, limit=2, overflow=OVERFLOW)
-    await box(frame(0))
-    await box(frame(1))
+    socket, box = stalled(limit=1)
+    await box(frame(0))  # being written
+    await box(frame(1))  # waits: the limit is reached
     await box({"type": "websocket.close", "code": 1000})
     socket.open.set()
     await settle()
@@ -108,9 +109,7 @@ async def test_a_gone_connection_drops_what_waits_and_what_comes():
 
 @pytest.mark.asyncio
 async def test_discard_stops_the_writer():
-    socket = Socket()
-    socket.open.clear()
-    box = Outbox(socket, limit=10, overflow=OVERFLOW)
+    socket, box = stalled(limit=10)
     await box(frame(0))
     await box(frame(1))
     await settle()
