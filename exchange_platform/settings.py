@@ -114,7 +114,8 @@ else:
     # One process: the in-memory layer, made safe for the in-process price stream's thread.
     CHANNEL_LAYERS = {"default": {"BACKEND": "apps.streaming.layers.InProcessChannelLayer"}}
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+# A host in the memory URL, or kombu warns "No hostname was supplied" on every connect.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
 # Without a broker there is no worker: run tasks in-process so `make run` needs no service.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
