@@ -258,18 +258,8 @@ class OrderBook:
         """A valid GTC limit order that reaches the opposite heap's top: match, then rest."""
         seq = self._seq + 1
         events: list[Event] = [(Accepted, seq, order_id, owner, side, LIMIT, price, qty, None)]
-        taker_stp = self._stp_default if stp is None else stp
-        left, seq, stopped = self._match(
-            side, order_id, owner, limit_key, qty, taker_stp, events, seq
-        )
-        if left:
-            if stopped:
-                seq += 1
-                events.append((Cancelled, seq, order_id, left, C_STP))
-            else:
-                seq = self._rest(order_id, owner, side, price, left, stp, False, events, seq)
-        self._seq = seq
-        return events
+        return self._take(order_id, owner, side, limit_key, price, qty, stp, True, False,
+                          events, seq)
 
     def _place(
         self,
@@ -329,8 +319,8 @@ class OrderBook:
         if order_type is POST_ONLY:
             self._seq = self._rest(order_id, owner, side, price, qty, stp, True, events, seq)
             return events
-        taker_stp = self._stp_default if stp is None else stp
         if quote_budget is not None:
+            taker_stp = self._stp_default if stp is None else stp
             left, seq, stopped = self._match_budget(
                 order_id, owner, quote_budget, taker_stp, events, seq
             )
@@ -341,20 +331,8 @@ class OrderBook:
                 )
             self._seq = seq
             return events
-        left, seq, stopped = self._match(
-            side, order_id, owner, limit_key, qty, taker_stp, events, seq
-        )
-        if left:
-            if stopped:
-                seq += 1
-                events.append((Cancelled, seq, order_id, left, C_STP))
-            elif order_type is LIMIT:
-                seq = self._rest(order_id, owner, side, price, left, stp, False, events, seq)
-            else:
-                seq += 1
-                events.append((Cancelled, seq, order_id, left, C_UNFILLED))
-        self._seq = seq
-        return events
+        return self._take(order_id, owner, side, limit_key, price, qty, stp,
+                          order_type is LIMIT, False, events, seq)
 
     def cancel(self, *, order_id: Hashable) -> list[Event]:
         """Remove a resting order; its open quantity is reported as cancelled by the user."""
@@ -432,7 +410,28 @@ class OrderBook:
             (Replaced, seq, order_id, old_price, price, qty),
             (BookChanged, seq + 1, side, old_price, total),
         ]
-        seq += 1
+        return self._take(order_id, owner, side, limit_key, price, qty, stp, True, post_only,
+                          events, seq + 1)
+
+    # ------------------------------------------------------------------ internals
+
+    def _take(
+        self,
+        order_id: Hashable,
+        owner: Hashable,
+        side: Side,
+        limit_key: int | None,
+        price: int | None,
+        qty: int,
+        stp: StpMode | None,
+        rests: bool,
+        post_only: bool,
+        events: list[Event],
+        seq: int,
+    ) -> list[Event]:
+        """Match a taker (``events`` hold its acceptance, numbered up to ``seq``), then
+        cancel what is left if self-trade prevention stopped it, else rest it (``rests``:
+        a limit order) or cancel it as unfilled. Sets the book's sequence."""
         taker_stp = self._stp_default if stp is None else stp
         left, seq, stopped = self._match(
             side, order_id, owner, limit_key, qty, taker_stp, events, seq
@@ -441,12 +440,13 @@ class OrderBook:
             if stopped:
                 seq += 1
                 events.append((Cancelled, seq, order_id, left, C_STP))
-            else:
+            elif rests:
                 seq = self._rest(order_id, owner, side, price, left, stp, post_only, events, seq)
+            else:
+                seq += 1
+                events.append((Cancelled, seq, order_id, left, C_UNFILLED))
         self._seq = seq
         return events
-
-    # ------------------------------------------------------------------ internals
 
     def _unlink(self, o: list[Any]) -> int:
         """Mark an indexed-out order record dead and take it off its level; return the total."""
