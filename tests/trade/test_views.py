@@ -1,4 +1,10 @@
+"""The trader's pages, read from the HTML the server renders (not from the view's context)."""
 import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 
@@ -8,35 +14,153 @@ from tests.twelvedata.fixtures import make_quote
 
 pytestmark = pytest.mark.django_db
 
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+             "source", "track", "wbr"}
 
-def test_market_lists_show_enabled_markets_with_price_change_and_marks(client, markets):
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str | None]
+    parts: list[str] = field(default_factory=list)
+    children: list["Element"] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.parts).split())
+
+    def find_all(self, tag: str | None = None, **attrs: str) -> list["Element"]:
+        """Descendants with this tag and these attributes (``data_x`` means ``data-x``)."""
+        wanted = {name.replace("_", "-"): value for name, value in attrs.items()}
+        found = []
+        for child in self.children:
+            if (tag is None or child.tag == tag) and all(
+                    child.attrs.get(name) == value for name, value in wanted.items()):
+                found.append(child)
+            found.extend(child.find_all(tag, **attrs))
+        return found
+
+    def find(self, tag: str | None = None, **attrs: str) -> "Element":
+        [element] = self.find_all(tag, **attrs)
+        return element
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Element("document", {})
+        self.open = [self.root]
+
+    def handle_starttag(self, tag, attrs):
+        element = Element(tag, dict(attrs))
+        self.open[-1].children.append(element)
+        if tag not in VOID_TAGS:
+            self.open.append(element)
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.open) - 1, 0, -1):
+            if self.open[depth].tag == tag:
+                del self.open[depth:]
+                return
+
+    def handle_data(self, data):
+        for element in self.open:
+            element.parts.append(data)
+
+
+def rendered(response) -> Element:
+    """The response's HTML as an element tree."""
+    assert response["Content-Type"].startswith("text/html")
+    builder = _TreeBuilder()
+    builder.feed(response.content.decode())
+    builder.close()
+    return builder.root
+
+
+def emulator_previous_close(emulator, symbol: str) -> Decimal:
+    """The close of the day before, asked of the emulator directly (not through the app)."""
+    query = urllib.parse.urlencode({"symbol": symbol, "interval": "1day", "outputsize": 2,
+                                    "order": "ASC", "timezone": "UTC",
+                                    "apikey": emulator.apikey})
+    with urllib.request.urlopen(f"{emulator.base_url}/time_series?{query}", timeout=5) as reply:
+        return Decimal(json.load(reply)["values"][0]["close"])
+
+
+def test_market_lists_show_enabled_markets_with_price_change_and_marks(client, markets,
+                                                                        emulator):
     TwdMarket.objects.filter(symbol="EUR/USD").update(is_trending=True)
     publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
-    page = client.get("/forex")
-    assert page.status_code == 200
-    html = page.content.decode()
-    assert "PAPER TRADING" in html and "EUR/USD" in html and "GBP/USD" not in html
-    assert "trending" in html and "1.1" in html
-    row = page.context["rows"][0]
-    assert row.previous_close is not None and row.change_pct is not None
-    assert "AAPL" in client.get("/stocks").content.decode()
-    assert client.get("/indices").status_code == 200
+    previous = emulator_previous_close(emulator, "EUR/USD")
+    change = ((Decimal("1.10000") - previous) * 100 / previous).quantize(Decimal("0.01"))
+    assert change != 0  # else the up/down mark below proves nothing
+
+    response = client.get("/forex")
+    assert response.status_code == 200
+    page = rendered(response)
+    assert "PAPER TRADING" in page.find("div", role="note").text
+    assert page.find("h1").text == "Forex"
+    assert [row.attrs["data-symbol"] for row in page.find_all("tr")
+            if "data-symbol" in row.attrs] == ["EUR/USD"]  # GBP/USD is not enabled
+    row = page.find("tr", data_symbol="EUR/USD")
+    assert row.find("strong").text == "EUR/USD"
+    assert [tag.text for tag in row.find_all("span") if "tag" in tag.attrs["class"]] == [
+        "trending"]
+    assert row.find("td", data_field="last").text == "1.10000"
+    [_, _, change_cell, _] = row.find_all("td")
+    assert change_cell.text == f"{change}%"
+    assert change_cell.attrs["class"] == ("num up" if change > 0 else "num down")
+    assert [link.attrs["href"] for link in row.find_all("a")] == ["/trade/EUR/USD/"] * 2
+
+    stocks = rendered(client.get("/stocks"))
+    assert stocks.find("tr", data_symbol="AAPL").find("td", data_field="last").text == "—"
+    indices = client.get("/indices")
+    assert indices.status_code == 200
+    assert rendered(indices).find("p", **{"class": "muted"}).text == (
+        "No indices market is enabled yet.")
 
 
 def test_market_list_survives_an_unreachable_provider(client, markets, settings):
     settings.TWELVEDATA_BASE_URL = "http://127.0.0.1:9"
-    page = client.get("/forex")
-    assert page.status_code == 200 and page.context["rows"][0].change_pct is None
+    publish(quote=make_quote("EUR/USD", "1.10000"))
+    response = client.get("/forex")
+    assert response.status_code == 200
+    row = rendered(response).find("tr", data_symbol="EUR/USD")
+    [_, last, change_cell, _] = row.find_all("td")
+    assert (last.text, change_cell.text, change_cell.attrs["class"]) == ("1.10000", "—", "num ")
 
 
 def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
-    assert client.get("/trade/EUR/USD/").status_code == 302
+    TwdMarket.objects.filter(symbol="EUR/USD").update(amount_precision=3)
+    login = client.get("/trade/EUR/USD/")
+    assert (login.status_code, login.url) == (302, "/login/?next=/trade/EUR/USD/")
     client.force_login(user)
-    page = client.get("/trade/EUR/USD/")
-    assert page.status_code == 200
-    config = json.loads(page.context["config"] and json.dumps(page.context["config"]))
-    assert config["symbol"] == "EUR/USD" and config["pricePrecision"] == 5
-    assert "lightweight-charts.standalone.production.js" in page.content.decode()
+
+    response = client.get("/trade/EUR/USD/")
+    assert response.status_code == 200
+    page = rendered(response)
+    script = page.find("script", id="trade-config")
+    assert script.attrs["type"] == "application/json"
+    assert json.loads(script.text) == {
+        "symbol": "EUR/USD", "base": "EUR", "quote": "USD",
+        "pricePrecision": 5, "amountPrecision": 3,
+        "api": {"orders": "/api/v1/twd/orders/", "candles": "/api/v1/twd/candles/",
+                "wallets": "/api/v1/wallets/"},
+    }
+    assert page.find("h1").text.startswith("EUR/USD ")
+    assert page.find("span", data_testid="username").text == user.username
+    # No quote yet: dashes, not zeros.
+    assert [page.find("strong", id=name).text for name in ("last", "bid", "ask")] == ["—"] * 3
+    labels = [label.text for label in page.find("form", id="order-form").find_all("label")]
+    assert "Amount (EUR)" in labels and "Price (USD)" in labels
+    scripts = [s.attrs.get("src") for s in page.find_all("script") if s.attrs.get("src")]
+    assert [src.rsplit("/", 1)[-1] for src in scripts] == [
+        "lightweight-charts.standalone.production.js", "stream.js", "trade.js"]
+
+    publish(quote=make_quote("EUR/USD", "1.1", bid="1.0999", ask="1.10012"))
+    page = rendered(client.get("/trade/EUR/USD/"))
+    assert [page.find("strong", id=name).text for name in ("last", "bid", "ask")] == [
+        "1.10000", "1.09990", "1.10012"]
+
     assert client.get("/trade/GBP/USD/").status_code == 404
     assert client.get("/trade/NOPE/").status_code == 404
 
