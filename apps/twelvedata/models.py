@@ -2,9 +2,11 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import validate_slug
 from django.db import models
 from django.db.models import Q
 
+from apps.core.identifiers import ExactCharField
 from apps.core.money import money_field
 
 
@@ -12,7 +14,7 @@ class TwdProvider(models.Model):
     """A TwelveData account. Only an enabled provider is used; its API key comes from
     ``TWELVEDATA_API_KEY`` or, failing that, is stored here encrypted."""
 
-    name = models.SlugField(max_length=32, unique=True)
+    name = ExactCharField(max_length=32, unique=True, validators=[validate_slug])
     title = models.CharField(max_length=64)
     status = models.BooleanField(default=False, help_text="Enabled")
     api_key_encrypted = models.TextField(blank=True, editable=False)
@@ -31,11 +33,11 @@ class TwdMarket(models.Model):
         ETF = "etf"
         CRYPTO = "crypto"
 
-    symbol = models.CharField(max_length=32, unique=True)
+    symbol = ExactCharField(max_length=32, unique=True)
     type = models.CharField(max_length=8, choices=Type.choices)
     name = models.CharField(max_length=128)
-    base_currency = models.CharField(max_length=16)
-    quote_currency = models.CharField(max_length=16)
+    base_currency = ExactCharField(max_length=16)
+    quote_currency = ExactCharField(max_length=16)
     exchange = models.CharField(max_length=64, blank=True)
     mic_code = models.CharField(max_length=16, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -87,7 +89,7 @@ class TwdOrder(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="twd_orders")
     market = models.ForeignKey(TwdMarket, on_delete=models.PROTECT, related_name="orders")
-    client_order_id = models.CharField(max_length=64)
+    client_order_id = ExactCharField(max_length=64)
     type = models.CharField(max_length=8, choices=Type.choices)
     side = models.CharField(max_length=4, choices=Side.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -97,7 +99,7 @@ class TwdOrder(models.Model):
     remaining = money_field()
     cost = money_field(default=0, help_text="Quote currency paid (BUY) or received (SELL).")
     fee = money_field(default=0)
-    fee_currency = models.CharField(max_length=16, blank=True)
+    fee_currency = ExactCharField(max_length=16, blank=True)
     liquidity = models.CharField(max_length=5, choices=Liquidity.choices, blank=True)
     # Evidence of the fill: the quote it was executed against.
     fill_price = money_field(null=True, blank=True)

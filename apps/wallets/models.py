@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from apps.core.identifiers import ExactCharField
 from apps.core.money import EXACT, money_field
 from apps.wallets.constants import JournalKind, SystemAccount, WalletType
 
@@ -42,7 +43,7 @@ class ImmutableModel(models.Model):
 
 
 class Currency(models.Model):
-    code = models.CharField(max_length=16, primary_key=True)
+    code = ExactCharField(max_length=16, primary_key=True)
     name = models.CharField(max_length=64)
     decimals = models.PositiveSmallIntegerField(help_text="Fractional digits an amount may have.")
 
@@ -62,10 +63,10 @@ class Wallet(models.Model):
         related_name="wallets",
     )
     # NULL, not "", for user wallets: the unique key below must ignore them.
-    system = models.CharField(  # noqa: DJ001
+    system = ExactCharField(  # noqa: DJ001
         max_length=32, null=True, blank=True, choices=SystemAccount.choices
     )
-    type = models.CharField(max_length=8, choices=WalletType.choices)
+    type = ExactCharField(max_length=8, choices=WalletType.choices)
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT, db_column="currency")
     balance = money_field(default=0)
     held = money_field(default=0)
@@ -115,7 +116,7 @@ class Hold(models.Model):
         OPEN = "OPEN"
         CLOSED = "CLOSED"
 
-    key = models.CharField(max_length=128, unique=True)
+    key = ExactCharField(max_length=128, unique=True)
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="holds")
     amount = money_field()
     remaining = money_field()
@@ -137,8 +138,8 @@ class Hold(models.Model):
 
 
 class Journal(ImmutableModel):
-    key = models.CharField(max_length=128, unique=True, help_text="Idempotency key.")
-    kind = models.CharField(max_length=16, choices=JournalKind.choices)
+    key = ExactCharField(max_length=128, unique=True, help_text="Idempotency key.")
+    kind = ExactCharField(max_length=16, choices=JournalKind.choices)
     memo = models.CharField(max_length=255, blank=True)
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversal"
