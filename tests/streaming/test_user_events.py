@@ -5,6 +5,7 @@ import pytest
 
 from apps.marketdata import streams
 from apps.twelvedata import services
+from apps.twelvedata.models import TwdMarket
 from apps.wallets import services as wallet_services
 from tests.factories import UserFactory
 from tests.streaming.conftest import make_market, tick
@@ -22,10 +23,29 @@ def by_stream(sent, stream):
     return [data for _, name, data in sent if name == stream]
 
 
+def balance(currency: str, balance: str, held: str, available: str,
+            wallet_type: str = "PAPER") -> dict:
+    """A ``balances`` frame, written out by hand."""
+    return {"wallet_type": wallet_type, "currency": currency, "balance": balance,
+            "held": held, "available": available}
+
+
+def order_frame(frame: dict) -> dict:
+    """An ``orders`` frame without the fields no test can know in advance."""
+    assert frame["updated_at"] and frame["client_order_id"]
+    return {key: value for key, value in frame.items()
+            if key not in ("updated_at", "client_order_id")}
+
+
 @pytest.mark.django_db
-def test_an_order_placed_filled_and_another_canceled(sent, currencies,
+def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
                                                      django_capture_on_commit_callbacks):
+    # Every number below follows from these: a 100000 USD grant, fees 0.08% maker and
+    # 0.10% taker (a BUY holds cost plus the higher one), USD has 2 decimals, rounded up.
+    settings.PAPER_DEMO_BALANCE = "100000"
     make_market("EUR/USD")
+    TwdMarket.objects.filter(symbol="EUR/USD").update(maker_fee=Decimal("0.0008"),
+                                                      taker_fee=Decimal("0.0010"))
     user = UserFactory()
     with django_capture_on_commit_callbacks(execute=True):
         resting = services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY",
@@ -35,31 +55,40 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies,
                                      type="LIMIT", amount=Decimal("10"),
                                      price=Decimal("0.90000"))
     assert {group for group, _, _ in sent} == {f"user.{user.pk}"}
-    placed = by_stream(sent, "orders")
-    assert [(o["event"], o["id"], o["status"]) for o in placed] == [
-        ("placed", resting.pk, "OPEN"), ("placed", other.pk, "OPEN")]
-    assert placed[0]["symbol"] == "EUR/USD" and placed[0]["price"] == "1"
-    balances = by_stream(sent, "balances")
-    assert (balances[0]["balance"], balances[0]["held"]) == ("100000", "0")
-    assert Decimal(balances[-1]["held"]) > 0  # the second order's hold
-    assert all(b["wallet_type"] == "PAPER" for b in balances)
+    opened = {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "status": "OPEN",
+              "filled": "0", "fill_price": None, "cost": "0", "fee": "0",
+              "fee_currency": "", "liquidity": ""}
+    assert [order_frame(o) for o in by_stream(sent, "orders")] == [
+        {"event": "placed", "id": resting.pk, "price": "1", "amount": "100",
+         "remaining": "100", **opened},
+        {"event": "placed", "id": other.pk, "price": "0.9", "amount": "10",
+         "remaining": "10", **opened}]
+    assert by_stream(sent, "balances") == [
+        balance("USD", "100000", "0", "100000"),  # the demo grant
+        balance("USD", "100000", "100.1", "99899.9"),  # 100 x 1 + 0.1 fee
+        balance("USD", "100000", "109.11", "99890.89"),  # + 10 x 0.9 + 0.009 -> 0.01 fee
+    ]
 
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.fill_crossing(quote=tick("EUR/USD", "0.99000")) == 1
-    filled = by_stream(sent, "orders")
-    assert [(o["event"], o["id"], o["status"]) for o in filled] == [
-        ("filled", resting.pk, "CLOSED")]
-    assert (filled[0]["fill_price"], filled[0]["remaining"]) == ("1", "0")
-    assert {b["currency"] for b in by_stream(sent, "balances")} == {"USD", "EUR"}
+    [filled] = by_stream(sent, "orders")
+    assert order_frame(filled) == {
+        **opened, "event": "filled", "id": resting.pk, "status": "CLOSED", "price": "1",
+        "amount": "100", "filled": "100", "remaining": "0", "fill_price": "1", "cost": "100",
+        "fee": "0.08", "fee_currency": "USD", "liquidity": "MAKER"}
+    # The resting order paid 100 + 0.08 maker fee out of its 100.1 hold; the other order's
+    # 9.01 is still held.
+    assert sorted(by_stream(sent, "balances"), key=lambda b: b["currency"]) == [
+        balance("EUR", "100", "0", "100"),
+        balance("USD", "99899.92", "9.01", "99890.91")]
 
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.order_cancel(user_id=user.pk, order_id=other.pk)
-    assert [(o["event"], o["status"]) for o in by_stream(sent, "orders")] == [
-        ("canceled", "CANCELED")]
-    [released] = by_stream(sent, "balances")
-    assert released["held"] == "0"
+    assert [(o["event"], o["id"], o["status"]) for o in by_stream(sent, "orders")] == [
+        ("canceled", other.pk, "CANCELED")]
+    assert by_stream(sent, "balances") == [balance("USD", "99899.92", "0", "99899.92")]
 
 
 @pytest.mark.django_db
@@ -84,7 +113,12 @@ def test_system_accounts_publish_nothing_and_replays_publish_nothing(
                                 amount=Decimal("5"), key="dep-1")
         wallet_services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USD",
                                 amount=Decimal("5"), key="dep-1")
-    assert sent == [(f"user.{user.pk}", "balances", {
-        "wallet_type": "SPOT", "currency": "USD", "balance": sent[0][2]["balance"],
-        "held": sent[0][2]["held"], "available": sent[0][2]["available"]})]
-    assert Decimal(sent[0][2]["balance"]) == Decimal(sent[0][2]["available"]) == 5
+    assert sent == [(f"user.{user.pk}", "balances", balance("USD", "5", "0", "5", "SPOT"))]
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        wallet_services.hold_create(user_id=user.pk, wallet_type="SPOT", currency="USD",
+                                    amount=Decimal("1.25"), key="hold-1")
+        wallet_services.hold_create(user_id=user.pk, wallet_type="SPOT", currency="USD",
+                                    amount=Decimal("1.25"), key="hold-1")
+    assert sent == [(f"user.{user.pk}", "balances", balance("USD", "5", "1.25", "3.75", "SPOT"))]
