@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the session's CSRF check could parse a form body: /api/ takes JSON only (415).
+    "apps.core.middleware.JsonBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,17 +166,27 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.DecimalJSONParser"],
+    # JSON only: no browsable-API HTML under /api/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.JsonNegotiation",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ErrorAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min"},
 }
+# Larger request bodies under /api/ are refused with a 413 before they are read in full
+# (apps/core/middleware.py); the API's requests are a few hundred bytes.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "exchange_platform API",
     "DESCRIPTION": "Wallets and trading venues. Every error is "
-    '{"error": {"code": ..., "message": ..., "fields": {...}}}.',
+    '{"error": {"code": ..., "message": ..., "fields": {...}}} (the ErrorOutput schema), '
+    "also for an unknown URL (404) and a method a path does not have (405, with Allow).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response components apart, so that request strings that must not be
+    # empty carry minLength 1 and read-only fields stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"WalletTypeEnum": "apps.wallets.constants.WalletType"},
     # Served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,17 +1,30 @@
-"""API plumbing shared by every app: one error format, a JSON parser that never makes a
-float, and the amount field."""
+"""API plumbing shared by every app: one error format (also for what never reaches a
+view: unknown URLs, oversized bodies, wrong media types, server errors), a JSON parser that
+never makes a float, the amount field, strict query parameters and cursor pagination.
+
+Under ``/api/`` every error is ``{"error": {"code", "message", "fields"?}}``:
+``exception_handler`` renders DRF's and the services' errors; ``apps.core.http`` answers
+unknown ``/api/`` URLs and renders Django's own errors there, and ``apps.core.middleware``
+refuses bodies over ``API_MAX_BODY_BYTES`` (413) and bodies that are not JSON (415) before
+a view sees them. (Neither imports DRF's views: DRF's settings import this module.)
+"""
 import json
+import re
 from decimal import Decimal
 
 from django.conf import settings
-from django.http import Http404
+from django.core.exceptions import SuspiciousOperation
+from django.http import Http404, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, error_body
 from apps.core.money import AmountError, parse_amount
 
 
@@ -33,6 +46,9 @@ class DecimalJSONParser(JSONParser):
             return json.loads(
                 stream.read().decode(encoding), parse_float=str, parse_constant=_reject_constant
             )
+        except RecursionError as exc:
+            # The decoder recurses once per level: a deep enough nesting exhausts the stack.
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
@@ -62,11 +78,18 @@ class AmountField(serializers.Field):
         return format(value.normalize(), "f") if value else "0"
 
 
-def _error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    body: dict = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    return {"error": body}
+class ErrorDetail(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: e.g. invalid, not_found.")
+    message = serializers.CharField(help_text="For a person: what is wrong.")
+    fields = serializers.DictField(
+        required=False, help_text="Invalid input only: the messages per field (nested as the "
+        "input is).")
+
+
+class ErrorOutput(serializers.Serializer):
+    """The body of every error response under /api/."""
+
+    error = ErrorDetail()
 
 
 def _first_message(detail) -> str:
@@ -82,17 +105,106 @@ def _first_message(detail) -> str:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every API error as ``{"error": {"code", "message", "fields"?}}``."""
     if isinstance(exc, DomainError):
-        return Response(_error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, SuspiciousOperation | MultiPartParserError | UnreadablePostError):
+        # Django's own request parsing (a session's CSRF check reads form bodies) refusing
+        # what the client sent: the client's error, not ours.
+        exc = exceptions.ParseError(str(exc) or "Malformed request.")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = _error_body("invalid", _first_message(exc.detail), exc.detail)
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body("invalid", _first_message(detail), detail)
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        response.data = _error_body(
-            code if isinstance(code, str) else "error", _first_message(response.data)
-        )
+        response.data = error_body(code if isinstance(code, str) else "error",
+                                    _first_message(exc.detail))
     return response
+
+
+class JsonNegotiation(DefaultContentNegotiation):
+    """An ``Accept`` the API cannot meet (``text/html``) gets JSON anyway, not a 406: JSON
+    is all it speaks. Views with several renderers (the schema's YAML and JSON) still
+    choose by ``Accept`` and ``?format=``."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except exceptions.NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
+# --- Query parameters and pagination ----------------------------------------------------
+
+
+class QueryInput(serializers.Serializer):
+    """Query parameters: one given but empty (``?type=``) is an error, not an absent one
+    (DRF reads an empty optional query value as missing and would silently ignore it)."""
+
+    def to_internal_value(self, data):
+        blank = {name: ["May not be empty: give a value or leave the parameter out."]
+                 for name, field in self.fields.items()
+                 if data.get(name) == "" and not getattr(field, "allow_blank", False)}
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+_PAGE_SIZE = re.compile(r"[1-9][0-9]{0,5}", re.ASCII)
+_ID_POSITION = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+class CursorPage(CursorPagination):
+    """Newest first by ``id``, ``?limit=`` (1..max_page_size) and an opaque ``?cursor=``.
+
+    Stricter than DRF's: a ``limit`` that is not a whole number in range, or a cursor this
+    server did not make, is a 400 naming the parameter (DRF would ignore the limit, and
+    answer a bad cursor with a 404, or a 500 for a cursor whose position is not an id).
+    """
+
+    ordering = "-id"
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not _PAGE_SIZE.fullmatch(raw) or int(raw) > self.max_page_size:
+            raise serializers.ValidationError({self.page_size_query_param: [
+                f"A whole number from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        invalid = serializers.ValidationError({self.cursor_query_param: [
+            "Not a cursor from this list: use a next or previous link as given."]})
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise invalid
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise invalid
+        if cursor is not None and cursor.position is not None and (
+                not _ID_POSITION.fullmatch(cursor.position)
+                or int(cursor.position) >= 2 ** 63):
+            raise invalid
+        return cursor
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        # Both links are always present (null at either end).
+        paginated["required"] = ["next", "previous", "results"]
+        return paginated
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"]["minLength"] = 1
+        return parameters

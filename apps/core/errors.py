@@ -1,4 +1,5 @@
-"""Domain errors. Services raise these; the API layer maps each to one 4xx error body."""
+"""Domain errors. Services raise these; the API layer maps each to one 4xx error body,
+``error_body``: the one error format of the API."""
 
 
 class DomainError(Exception):
@@ -30,3 +31,10 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}

@@ -1,13 +1,13 @@
 """Paper-trading endpoints under /api/v1/twd/ (thin: parse, call, render)."""
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField
+from apps.core.api import AmountField, CursorPage, QueryInput
 from apps.core.errors import NotFound
+from apps.core.schema import error_responses
 from apps.marketdata.selectors import latest_quote
 from apps.twelvedata import selectors, services
 from apps.twelvedata.models import TwdMarket, TwdOrder
@@ -32,7 +32,7 @@ class MarketOutput(serializers.Serializer):
 class MarketListApi(APIView):
     permission_classes = [AllowAny]
 
-    class FilterInput(serializers.Serializer):
+    class FilterInput(QueryInput):
         type = serializers.ChoiceField(choices=TwdMarket.Type.choices, required=False)
 
     @extend_schema(parameters=[FilterInput], responses=MarketOutput(many=True))
@@ -43,7 +43,7 @@ class MarketListApi(APIView):
         return Response(MarketOutput(markets, many=True).data)
 
 
-class SymbolInput(serializers.Serializer):
+class SymbolInput(QueryInput):
     symbol = serializers.CharField(max_length=32)
 
 
@@ -59,7 +59,8 @@ class TickerOutput(serializers.Serializer):
 class TickerApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[SymbolInput], responses=TickerOutput)
+    @extend_schema(parameters=[SymbolInput],
+                   responses={200: TickerOutput, **error_responses(404)})
     def get(self, request):
         query = SymbolInput(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -85,7 +86,8 @@ class CandlesApi(APIView):
         close = AmountField(allow_zero=True)
         volume = AmountField(allow_zero=True, required=False)
 
-    @extend_schema(parameters=[Input], responses=Output(many=True))
+    @extend_schema(parameters=[Input],
+                   responses={200: Output(many=True), **error_responses(404, 409, 502)})
     def get(self, request):
         query = self.Input(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -126,14 +128,9 @@ class OrderOutput(serializers.Serializer):
         return self.FillEvidence(order).data if order.fill_price is not None else None
 
 
-class OrderPagination(CursorPagination):
-    ordering = "-id"
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "limit"
-
-
 class OrderListCreateApi(APIView):
+    pagination_class = CursorPage
+
     class PlaceInput(serializers.Serializer):
         symbol = serializers.CharField(max_length=32)
         side = serializers.ChoiceField(choices=TwdOrder.Side.choices)
@@ -142,7 +139,7 @@ class OrderListCreateApi(APIView):
         price = AmountField(required=False, allow_null=True)
         client_order_id = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", required=False)
 
-    class FilterInput(serializers.Serializer):
+    class FilterInput(QueryInput):
         status = serializers.ChoiceField(choices=TwdOrder.Status.choices, required=False)
         symbol = serializers.CharField(max_length=32, required=False)
 
@@ -151,11 +148,12 @@ class OrderListCreateApi(APIView):
         query = self.FilterInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         orders = selectors.order_list(user_id=request.user.pk, **query.validated_data)
-        paginator = OrderPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(orders, request, self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)
 
-    @extend_schema(request=PlaceInput, responses={201: OrderOutput})
+    @extend_schema(request=PlaceInput,
+                   responses={201: OrderOutput, **error_responses(404, 409)})
     def post(self, request):
         data = self.PlaceInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,7 +162,7 @@ class OrderListCreateApi(APIView):
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses=OrderOutput)
+    @extend_schema(request=None, responses={200: OrderOutput, **error_responses(409)})
     def post(self, request, order_id: int):
         order = services.order_cancel(user_id=request.user.pk, order_id=order_id)
         return Response(OrderOutput(order).data)

@@ -3,11 +3,11 @@ import uuid
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField
+from apps.core.api import AmountField, CursorPage
+from apps.core.schema import error_responses
 from apps.wallets import selectors, services
 from apps.wallets.constants import WalletType
 
@@ -28,13 +28,6 @@ class WalletListApi(APIView):
         return Response(WalletOutput(wallets, many=True).data)
 
 
-class LedgerPagination(CursorPagination):
-    ordering = "-id"
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "limit"
-
-
 class EntryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     journal = serializers.CharField(source="journal.key")
@@ -49,7 +42,7 @@ class EntryOutput(serializers.Serializer):
 
 
 class LedgerApi(APIView):
-    pagination_class = LedgerPagination
+    pagination_class = CursorPage
 
     @extend_schema(responses=EntryOutput(many=True))
     def get(self, request, wallet_type: str, currency: str):
@@ -72,7 +65,8 @@ class TransferInput(serializers.Serializer):
 
 
 class TransferApi(APIView):
-    @extend_schema(request=TransferInput, responses={201: WalletOutput(many=True)})
+    @extend_schema(request=TransferInput,
+                   responses={201: WalletOutput(many=True), **error_responses(404, 409)})
     def post(self, request):
         data = TransferInput(data=request.data)
         data.is_valid(raise_exception=True)
