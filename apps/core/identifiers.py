@@ -1,4 +1,4 @@
-"""Identifiers that must match exactly: currency codes, market symbols, client ids, keys.
+"""Identifiers that must match exactly: currency codes, market symbols and client ids.
 
 Two halves keep rule 6 of DESIGN.md ("Identifiers are exact"):
 
@@ -10,9 +10,10 @@ Two halves keep rule 6 of DESIGN.md ("Identifiers are exact"):
   are upper-cased nothing else can fold into a real code. Client ids are case-sensitive:
   ``a1`` and ``A1`` are two ids. Whatever a service then writes comes from the stored row
   (``Currency.code``, ``TwdMarket.symbol``), never from the request.
-- In the database, ``ExactCharField`` gives the column a binary collation wherever the
-  default would fold case, accents or width (MariaDB/MySQL ``utf8mb4_*_ci``), chosen per
-  connection so one migration serves every backend; a lookup then matches byte for byte.
+- In the database, ``apps.core.fields.ExactCharField`` gives the column a binary
+  collation wherever the default would fold case, accents or width (MariaDB/MySQL
+  ``utf8mb4_*_ci``), chosen per connection so one migration serves every backend; a
+  lookup then matches byte for byte.
 
 The alphabets are derived from the real data: ``fixtures/currencies.json`` (``USD``,
 ``USDT``, ``BTC``), TwelveData's catalog (pairs ``EUR/USD``, ``BTC/USD``; stocks and ETFs
@@ -22,7 +23,6 @@ the base currency of their market, so a code may carry ``.`` and ``-`` as well.
 import re
 
 from django.core.validators import RegexValidator
-from django.db import models
 from rest_framework import serializers
 
 # A code: upper-case ASCII letters and digits, with inner '.', '-' or '_' (``BRK.A``).
@@ -100,36 +100,3 @@ class IdentifierField(serializers.CharField):
             return parse_identifier(data, kind=self.kind)
         except IdentifierError as exc:
             self.fail("identifier", message=str(exc))
-
-
-# Binary collations per vendor: byte-exact comparison (MariaDB's NO PAD variant also keeps
-# trailing spaces significant). SQLite's default BINARY already compares bytes.
-_MYSQL_BINARY = "utf8mb4_bin"
-_MARIADB_BINARY = "utf8mb4_nopad_bin"
-_POSTGRESQL_BINARY = "C"
-
-
-def binary_collation(connection) -> str | None:
-    """The collation under which ``connection`` compares strings byte for byte, or None
-    where its default already does (SQLite)."""
-    if connection.vendor == "mysql":
-        return _MARIADB_BINARY if connection.mysql_is_mariadb else _MYSQL_BINARY
-    if connection.vendor == "postgresql":
-        return _POSTGRESQL_BINARY
-    return None
-
-
-class ExactCharField(models.CharField):
-    """A CharField compared byte-exact on every database: for codes, symbols, keys and
-    client ids. The collation is chosen for the connection when the column is created, so
-    a migration stays portable (it records no vendor-specific collation name)."""
-
-    def __init__(self, *args, **kwargs):
-        if kwargs.get("db_collation"):
-            raise ValueError("ExactCharField chooses its own collation")
-        super().__init__(*args, **kwargs)
-
-    def db_parameters(self, connection):
-        params = super().db_parameters(connection)
-        params["collation"] = binary_collation(connection)
-        return params

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from apps.core.api import AmountField, CursorPage, QueryInput
 from apps.core.errors import NotFound
+from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.marketdata.selectors import latest_quote
 from apps.twelvedata import selectors, services
@@ -44,7 +45,7 @@ class MarketListApi(APIView):
 
 
 class SymbolInput(QueryInput):
-    symbol = serializers.CharField(max_length=32)
+    symbol = IdentifierField(kind="symbol")
 
 
 class TickerOutput(serializers.Serializer):
@@ -132,16 +133,16 @@ class OrderListCreateApi(APIView):
     pagination_class = CursorPage
 
     class PlaceInput(serializers.Serializer):
-        symbol = serializers.CharField(max_length=32)
+        symbol = IdentifierField(kind="symbol")
         side = serializers.ChoiceField(choices=TwdOrder.Side.choices)
         type = serializers.ChoiceField(choices=TwdOrder.Type.choices)
         amount = AmountField()
         price = AmountField(required=False, allow_null=True)
-        client_order_id = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", required=False)
+        client_order_id = IdentifierField(kind="client_id", required=False)
 
     class FilterInput(QueryInput):
         status = serializers.ChoiceField(choices=TwdOrder.Status.choices, required=False)
-        symbol = serializers.CharField(max_length=32, required=False)
+        symbol = IdentifierField(kind="symbol", required=False)
 
     @extend_schema(parameters=[FilterInput], responses=OrderOutput(many=True))
     def get(self, request):

@@ -6,7 +6,7 @@ from django.core.validators import validate_slug
 from django.db import models
 from django.db.models import Q
 
-from apps.core.identifiers import ExactCharField
+from apps.core.fields import ExactCharField
 from apps.core.money import money_field
 
 

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import AmountField, CursorPage
+from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.wallets import selectors, services
 from apps.wallets.constants import WalletType
@@ -44,22 +45,27 @@ class EntryOutput(serializers.Serializer):
 class LedgerApi(APIView):
     pagination_class = CursorPage
 
+    class PathInput(serializers.Serializer):
+        currency = IdentifierField(kind="currency")
+
     @extend_schema(responses=EntryOutput(many=True))
     def get(self, request, wallet_type: str, currency: str):
+        path = self.PathInput(data={"currency": currency})
+        path.is_valid(raise_exception=True)
         wallet = selectors.wallet_get(user_id=request.user.pk, wallet_type=wallet_type,
-                                      currency=currency)
+                                      currency=path.validated_data["currency"])
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.wallet_entries(wallet=wallet), request, self)
         return paginator.get_paginated_response(EntryOutput(page, many=True).data)
 
 
 class TransferInput(serializers.Serializer):
-    currency = serializers.CharField(max_length=16)
+    currency = IdentifierField(kind="currency")
     amount = AmountField()
     from_type = serializers.ChoiceField(choices=WalletType.choices)
     to_type = serializers.ChoiceField(choices=WalletType.choices)
-    client_transfer_id = serializers.RegexField(
-        r"^[A-Za-z0-9_-]{1,64}$", required=False,
+    client_transfer_id = IdentifierField(
+        kind="client_id", required=False,
         help_text="Your id for this transfer; a retry with the same id transfers once.",
     )
 
@@ -72,11 +78,10 @@ class TransferApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         client_id = v.get("client_transfer_id") or uuid.uuid4().hex
-        services.transfer(
-            user_id=request.user.pk, currency=v["currency"].upper(), amount=v["amount"],
+        journal = services.transfer(
+            user_id=request.user.pk, currency=v["currency"], amount=v["amount"],
             from_type=v["from_type"], to_type=v["to_type"],
             key=f"transfer:{request.user.pk}:{client_id}",
         )
-        wallets = selectors.wallet_list(user_id=request.user.pk).filter(
-            currency_id=v["currency"].upper(), type__in=[v["from_type"], v["to_type"]])
+        wallets = selectors.wallet_list(user_id=request.user.pk).filter(entries__journal=journal)
         return Response(WalletOutput(wallets, many=True).data, status=status.HTTP_201_CREATED)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from apps.core.identifiers import ExactCharField
+from apps.core.fields import ExactCharField
 from apps.core.money import EXACT, money_field
 from apps.wallets.constants import JournalKind, SystemAccount, WalletType
 

@@ -30,15 +30,15 @@ def wallet_list(*, user_id: int) -> QuerySet[Wallet]:
 
 
 def wallet_get(*, user_id: int, wallet_type: str, currency: str) -> Wallet:
-    """The user's wallet; NotFound (never another user's) if it does not exist."""
-    wallet_type = wallet_type.upper()
-    if wallet_type not in WalletType.values:
+    """The user's wallet; NotFound (never another user's) if it does not exist.
+    ``wallet_type`` may be in lower case (ASCII only: Python would also fold 'ſ' to 'S');
+    ``currency`` must be canonical (``apps.core.identifiers``): it is matched exactly."""
+    if not wallet_type.isascii() or wallet_type.upper() not in WalletType.values:
         raise NotFound(f"Unknown wallet type {wallet_type!r}.", code="unknown_wallet_type")
-    wallet = Wallet.objects.filter(
-        user_id=user_id, type=wallet_type, currency_id=currency.upper()
-    ).first()
+    wallet_type = wallet_type.upper()
+    wallet = Wallet.objects.filter(user_id=user_id, type=wallet_type, currency_id=currency).first()
     if wallet is None:
-        raise NotFound(f"You have no {wallet_type} wallet in {currency.upper()}.")
+        raise NotFound(f"You have no {wallet_type} wallet in {currency}.")
     return wallet
 
 

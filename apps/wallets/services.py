@@ -5,7 +5,10 @@ Every function here:
 - locks every wallet it touches with ``SELECT ... FOR UPDATE`` in primary-key order, then
   the holds it touches in primary-key order (so two writers can never deadlock on order);
 - is idempotent on its ``key``: a replay, concurrent or later, returns the first result
-  and changes nothing (the key is a unique column, so this holds across processes);
+  and changes nothing (the key is a unique column, so this holds across processes); a
+  replay whose content differs (other wallets, amounts or kind) is a Conflict
+  ("idempotency_conflict"), logged, never a silent success;
+- writes currency codes as stored (``Currency.code``), never as the caller spelled them;
 - validates its amounts again (positive, within the currency's precision), whatever the
   caller checked, and raises ``apps.core.errors`` subclasses, never a bare exception.
 
@@ -17,11 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.identifiers import IdentifierError, parse_identifier
 from apps.core.money import EXACT, AmountError, quantize_exact
 from apps.marketdata import streams
 from apps.wallets.constants import (
@@ -33,6 +38,7 @@ from apps.wallets.constants import (
 from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
 
 ZERO = Decimal(0)
+log = structlog.get_logger(__name__)
 
 
 class InsufficientFunds(Conflict):
@@ -70,10 +76,13 @@ class TradeParty:
 
 
 def _currency(code: str) -> Currency:
-    try:
-        return Currency.objects.get(pk=code)
-    except Currency.DoesNotExist:
-        raise InvalidInput(f"Unknown currency {code!r}.", code="unknown_currency") from None
+    """The stored currency whose code is exactly ``code``: the row's ``code`` is what legs
+    and wallets are written under. The comparison is repeated here in Python so that a
+    database still folding case or accents can never turn a look-alike into a match."""
+    found = Currency.objects.filter(pk=code).first()
+    if found is None or found.code != code:
+        raise InvalidInput(f"Unknown currency {code!r}.", code="unknown_currency")
+    return found
 
 
 def _wallet_type(value: str) -> str:
@@ -171,7 +180,7 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
         wallets = _lock_wallets(leg_wallet)
         replay = Journal.objects.filter(key=key).first()
         if replay is not None:
-            return replay
+            return _matching_replay(replay, kind=kind, legs=legs, leg_wallet=leg_wallet)
         hold_keys = sorted({leg.hold_key for leg in legs if leg.hold_key})
         holds = {h.key: h for h in
                  Hold.objects.select_for_update().filter(key__in=hold_keys).order_by("pk")}
@@ -209,7 +218,7 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
             if replay is None:
                 raise Conflict("This journal was already reversed.", code="already_reversed") \
                     from None
-            return replay
+            return _matching_replay(replay, kind=kind, legs=legs, leg_wallet=leg_wallet)
         for entry in entries:
             entry.journal = journal
         Entry.objects.bulk_create(entries)
@@ -222,6 +231,24 @@ def _post_exact(*, key: str, kind: str, legs: list[Leg], memo: str,
         for wallet in wallets.values():
             _publish_balance(wallet, balance=wallet.balance, held=wallet.held)
         return journal
+
+
+def _matching_replay(journal: Journal, *, kind: str, legs: list[Leg],
+                     leg_wallet: list[int]) -> Journal:
+    """``journal``, the first post of a key now replayed, if the replay has its content:
+    the same kind and the same legs (wallet and amount, in any order). Otherwise raises
+    Conflict ("idempotency_conflict") and logs it: a key reused for other money is a bug
+    or an attack, never something to answer with the first journal as if it were done."""
+    posted = sorted(journal.entries.values_list("wallet_id", "amount"))
+    replayed = sorted(zip(leg_wallet, (leg.amount for leg in legs), strict=True))
+    if journal.kind == kind and posted == replayed:
+        return journal
+    log.error("journal_replay_conflict", key=journal.key, journal_id=journal.pk,
+              kind=journal.kind, replay_kind=kind,
+              legs=[(w, str(a)) for w, a in posted],
+              replay_legs=[(w, str(a)) for w, a in replayed])
+    raise Conflict(f"Key {journal.key!r} was already used for another journal.",
+                   code="idempotency_conflict")
 
 
 def _publish_balance(wallet: Wallet, *, balance: Decimal, held: Decimal) -> None:
@@ -242,11 +269,18 @@ def _publish_balance(wallet: Wallet, *, balance: Decimal, held: Decimal) -> None
 def currencies_ensure(*, currencies: Iterable[tuple[str, str, int]]) -> int:
     """Create the missing ``(code, name, decimals)`` currencies; existing ones are left
     as they are (their precision governs balances already held). Returns how many were
-    created. Race-safe: concurrent creators conflict on the primary key and skip."""
+    created. Raises InvalidInput for a code that is not canonical (``apps.core.identifiers``:
+    upper-case ASCII) or decimals outside 0..18. Race-safe: concurrent creators conflict
+    on the primary key and skip."""
     wanted = {code: (name, decimals) for code, name, decimals in currencies}
     for code, (_, decimals) in wanted.items():
-        if not code or len(code) > 16 or not 0 <= decimals <= 18:
-            raise InvalidInput(f"Invalid currency {code!r} with {decimals} decimals.")
+        try:
+            canonical = parse_identifier(code, kind="currency")
+        except IdentifierError as exc:
+            raise InvalidInput(str(exc), code="invalid_currency") from None
+        if canonical != code or not 0 <= decimals <= 18:
+            raise InvalidInput(f"Invalid currency {code!r} with {decimals} decimals.",
+                               code="invalid_currency")
     existing = set(Currency.objects.filter(pk__in=wanted).values_list("pk", flat=True))
     missing = [Currency(code=code, name=name[:64], decimals=decimals)
                for code, (name, decimals) in wanted.items() if code not in existing]
@@ -264,10 +298,11 @@ def deposit(*, user_id: int, wallet_type: str, currency: str, amount: Decimal, k
     if _wallet_type(wallet_type) == WalletType.PAPER:
         raise InvalidInput("Paper wallets are funded by the paper faucet only.",
                            code="paper_separation")
-    amount = _exact(amount, _currency(currency))
+    cur = _currency(currency)
+    amount = _exact(amount, cur)
     return _post(key=key, kind=JournalKind.DEPOSIT, memo=memo, legs=[
-        Leg(wallet_type, currency, amount.copy_negate(), system=SystemAccount.EXTERNAL),
-        Leg(wallet_type, currency, amount, user_id=user_id),
+        Leg(wallet_type, cur.code, amount.copy_negate(), system=SystemAccount.EXTERNAL),
+        Leg(wallet_type, cur.code, amount, user_id=user_id),
     ])
 
 
@@ -277,20 +312,22 @@ def withdraw(*, user_id: int, wallet_type: str, currency: str, amount: Decimal, 
     InsufficientFunds if available < amount. Idempotent on ``key``."""
     if _wallet_type(wallet_type) == WalletType.PAPER:
         raise InvalidInput("Paper money cannot be withdrawn.", code="paper_separation")
-    amount = _exact(amount, _currency(currency))
+    cur = _currency(currency)
+    amount = _exact(amount, cur)
     return _post(key=key, kind=JournalKind.WITHDRAWAL, memo=memo, legs=[
-        Leg(wallet_type, currency, amount.copy_negate(), user_id=user_id),
-        Leg(wallet_type, currency, amount, system=SystemAccount.EXTERNAL),
+        Leg(wallet_type, cur.code, amount.copy_negate(), user_id=user_id),
+        Leg(wallet_type, cur.code, amount, system=SystemAccount.EXTERNAL),
     ])
 
 
 def grant_paper_funds(*, user_id: int, currency: str, amount: Decimal, key: str) -> Journal:
     """Credit demo money to the user's PAPER wallet from the PAPER_FAUCET account.
     Idempotent on ``key`` (use one key per user to grant once)."""
-    amount = _exact(amount, _currency(currency))
+    cur = _currency(currency)
+    amount = _exact(amount, cur)
     return _post(key=key, kind=JournalKind.FAUCET, memo="paper trading demo balance", legs=[
-        Leg(WalletType.PAPER, currency, amount.copy_negate(), system=SystemAccount.PAPER_FAUCET),
-        Leg(WalletType.PAPER, currency, amount, user_id=user_id),
+        Leg(WalletType.PAPER, cur.code, amount.copy_negate(), system=SystemAccount.PAPER_FAUCET),
+        Leg(WalletType.PAPER, cur.code, amount, user_id=user_id),
     ])
 
 
@@ -304,10 +341,11 @@ def transfer(*, user_id: int, currency: str, amount: Decimal, from_type: str, to
     if WalletType.PAPER in (from_type, to_type):
         raise InvalidInput("Paper balances cannot move to or from real wallets.",
                            code="paper_separation")
-    amount = _exact(amount, _currency(currency))
+    cur = _currency(currency)
+    amount = _exact(amount, cur)
     return _post(key=key, kind=JournalKind.TRANSFER, legs=[
-        Leg(from_type, currency, amount.copy_negate(), user_id=user_id),
-        Leg(to_type, currency, amount, user_id=user_id),
+        Leg(from_type, cur.code, amount.copy_negate(), user_id=user_id),
+        Leg(to_type, cur.code, amount, user_id=user_id),
     ])
 
 
@@ -321,11 +359,12 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
     Locks the wallet. Raises InsufficientFunds if available < amount; Conflict if ``key``
     already names a hold on another wallet or amount. A replay returns the first hold.
     """
-    amount = _exact(amount, _currency(currency))
+    cur = _currency(currency)
+    amount = _exact(amount, cur)
     _wallet_type(wallet_type)
     with transaction.atomic():
         wallet_id = _ensure_wallet(user_id=user_id, system=None, wallet_type=wallet_type,
-                                   currency=currency)
+                                   currency=cur.code)
         wallet = _lock_wallets([wallet_id])[wallet_id]
         existing = Hold.objects.filter(key=key).first()
         if existing is not None:
@@ -387,6 +426,7 @@ def settle_trade(*, key: str, wallet_type: str, base: str, quote: str, quantity:
     if base == quote:
         raise InvalidInput("Base and quote currencies must differ.")
     base_cur, quote_cur = _currency(base), _currency(quote)
+    base, quote = base_cur.code, quote_cur.code
     quantity = _exact(quantity, base_cur, what="Quantity")
     quote_amount = _exact(quote_amount, quote_cur, what="Quote amount")
     fees = ZERO
@@ -435,8 +475,8 @@ def admin_adjust(*, user_id: int, wallet_type: str, currency: str, amount: Decim
     if amount < 0:
         signed = signed.copy_negate()
     return _post(key=key, kind=JournalKind.ADJUSTMENT, memo=reason, created_by_id=admin_id,
-                 legs=[Leg(wallet_type, currency, signed, user_id=user_id),
-                       Leg(wallet_type, currency, signed.copy_negate(),
+                 legs=[Leg(wallet_type, cur.code, signed, user_id=user_id),
+                       Leg(wallet_type, cur.code, signed.copy_negate(),
                            system=SystemAccount.ADJUSTMENTS)])
 
 

@@ -1,9 +1,9 @@
 """Currency codes (and the wallet columns referencing them), wallet types, system accounts,
 journal and hold keys compare byte-exact (a binary collation on MariaDB/MySQL and
-PostgreSQL: see apps.core.identifiers). Django re-creates the foreign keys to
+PostgreSQL: see apps.core.fields). Django re-creates the foreign keys to
 Currency.code around the change, so both sides share the collation MariaDB requires."""
 
-import apps.core.identifiers
+import apps.core.fields
 from django.db import migrations
 
 
@@ -17,31 +17,31 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='currency',
             name='code',
-            field=apps.core.identifiers.ExactCharField(max_length=16, primary_key=True, serialize=False),
+            field=apps.core.fields.ExactCharField(max_length=16, primary_key=True, serialize=False),
         ),
         migrations.AlterField(
             model_name='hold',
             name='key',
-            field=apps.core.identifiers.ExactCharField(max_length=128, unique=True),
+            field=apps.core.fields.ExactCharField(max_length=128, unique=True),
         ),
         migrations.AlterField(
             model_name='journal',
             name='key',
-            field=apps.core.identifiers.ExactCharField(help_text='Idempotency key.', max_length=128, unique=True),
+            field=apps.core.fields.ExactCharField(help_text='Idempotency key.', max_length=128, unique=True),
         ),
         migrations.AlterField(
             model_name='journal',
             name='kind',
-            field=apps.core.identifiers.ExactCharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('TRANSFER', 'Transfer'), ('TRADE', 'Trade settlement'), ('FAUCET', 'Paper faucet grant'), ('ADJUSTMENT', 'Admin adjustment'), ('REVERSAL', 'Reversal')], max_length=16),
+            field=apps.core.fields.ExactCharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('TRANSFER', 'Transfer'), ('TRADE', 'Trade settlement'), ('FAUCET', 'Paper faucet grant'), ('ADJUSTMENT', 'Admin adjustment'), ('REVERSAL', 'Reversal')], max_length=16),
         ),
         migrations.AlterField(
             model_name='wallet',
             name='system',
-            field=apps.core.identifiers.ExactCharField(blank=True, choices=[('EXTERNAL', 'External (deposits/withdrawals)'), ('PAPER_FAUCET', 'Paper faucet'), ('FEES', 'Fees'), ('EXCHANGE_OMNIBUS', 'Exchange omnibus'), ('ADJUSTMENTS', 'Admin adjustments'), ('PAPER_MARKET', 'Paper market')], max_length=32, null=True),
+            field=apps.core.fields.ExactCharField(blank=True, choices=[('EXTERNAL', 'External (deposits/withdrawals)'), ('PAPER_FAUCET', 'Paper faucet'), ('FEES', 'Fees'), ('EXCHANGE_OMNIBUS', 'Exchange omnibus'), ('ADJUSTMENTS', 'Admin adjustments'), ('PAPER_MARKET', 'Paper market')], max_length=32, null=True),
         ),
         migrations.AlterField(
             model_name='wallet',
             name='type',
-            field=apps.core.identifiers.ExactCharField(choices=[('SPOT', 'Spot'), ('FUTURES', 'Futures'), ('ECO', 'Ecosystem'), ('PAPER', 'Paper trading')], max_length=8),
+            field=apps.core.fields.ExactCharField(choices=[('SPOT', 'Spot'), ('FUTURES', 'Futures'), ('ECO', 'Ecosystem'), ('PAPER', 'Paper trading')], max_length=8),
         ),
     ]
