@@ -1,10 +1,11 @@
 from decimal import Decimal
 
 import pytest
+from structlog.testing import capture_logs
 
 from apps.core.errors import Conflict, InvalidInput
 from apps.wallets import selectors, services
-from apps.wallets.constants import SystemAccount
+from apps.wallets.constants import JournalKind, SystemAccount
 from apps.wallets.models import Hold, Journal, Wallet
 from apps.wallets.services import InsufficientFunds, TradeParty
 from tests.factories import UserFactory
@@ -38,6 +39,57 @@ def test_deposit_replay_writes_once(user, currencies):
     again = services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USDT",
                              amount=D("5"), key="same")
     assert first.pk == again.pk
+    assert wallet(user).balance == D("5")
+
+
+def _replay(user, other, kind):
+    """A post reusing the key "same" of a 5 USDT SPOT deposit to ``user`` with other content."""
+    if kind == "amount":
+        return services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                                amount=D("6"), key="same")
+    if kind == "user":
+        return services.deposit(user_id=other.pk, wallet_type="SPOT", currency="USDT",
+                                amount=D("5"), key="same")
+    if kind == "currency":
+        return services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USD",
+                                amount=D("5"), key="same")
+    if kind == "wallet_type":
+        return services.deposit(user_id=user.pk, wallet_type="FUTURES", currency="USDT",
+                                amount=D("5"), key="same")
+    if kind == "adjustment":
+        return services.admin_adjust(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                                     amount=D("5"), reason="r", admin_id=other.pk, key="same")
+    if kind == "journal_kind":  # the very same legs, posted as another kind of journal
+        return services._post(key="same", kind=JournalKind.ADJUSTMENT, legs=[
+            services.Leg("SPOT", "USDT", D("-5"), system=SystemAccount.EXTERNAL),
+            services.Leg("SPOT", "USDT", D("5"), user_id=user.pk)])
+    return services.withdraw(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                             amount=D("5"), key="same")
+
+
+@pytest.mark.parametrize("kind", ["amount", "user", "currency", "wallet_type", "adjustment",
+                                  "journal_kind", "withdrawal"])
+def test_replay_with_other_content_is_a_logged_conflict(user, currencies, kind):
+    other = UserFactory()
+    first = services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                             amount=D("5"), key="same")
+    wallets = sorted(Wallet.objects.values_list("pk", "balance", "held"))
+    with capture_logs() as logs, pytest.raises(Conflict) as raised:
+        _replay(user, other, kind)
+    assert raised.value.code == "idempotency_conflict"
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["journal_replay_conflict"]
+    assert list(Journal.objects.values_list("pk", flat=True)) == [first.pk]
+    assert sorted(Wallet.objects.values_list("pk", "balance", "held")) == wallets
+    assert selectors.reconcile() == []
+
+
+def test_identical_replay_returns_the_first_journal_silently(user, currencies):
+    first = services.admin_adjust(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                                  amount=D("5"), reason="r", admin_id=user.pk, key="k")
+    with capture_logs() as logs:
+        again = services.admin_adjust(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                                      amount=D("5.000"), reason="r", admin_id=user.pk, key="k")
+    assert again.pk == first.pk and logs == []
     assert wallet(user).balance == D("5")
 
 
@@ -135,6 +187,9 @@ def test_settle_trade_moves_both_legs_and_fees(currencies):
                   seller=TradeParty(user_id=seller.pk, hold_key="sh", fee=D("0.5")))
     services.settle_trade(**kwargs)
     services.settle_trade(**kwargs)  # a retried settlement settles once
+    with pytest.raises(Conflict) as other_fill:  # the trade id names one trade only
+        services.settle_trade(**{**kwargs, "quantity": D("0.4")})
+    assert other_fill.value.code == "idempotency_conflict"
     assert wallet(buyer).balance == D("499") and wallet(buyer).held == 0
     assert wallet(buyer, currency="BTC").balance == D("0.5")
     assert wallet(seller).balance == D("499.5")
