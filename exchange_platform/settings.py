@@ -4,10 +4,12 @@ Embedded defaults (no variable set): SQLite in ``var/``, local-memory cache, in-
 channel layer, Celery tasks run eagerly. Production: set ``DATABASE_URL`` (MariaDB),
 ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``; see README.md for the full list.
 """
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 import structlog
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,6 +44,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
+    "axes",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.wallets",
@@ -53,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     # Before the session's CSRF check could parse a form body: /api/ takes JSON only (415).
     "apps.core.middleware.JsonBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login that django-axes refused into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:  # runserver serves static files in development; WhiteNoise does in production
@@ -133,6 +141,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any login, right password or not, while its account or address is
+    # locked out; the model backend then checks the password.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "trade:login"
 LOGIN_REDIRECT_URL = "trade:home"
 LOGOUT_REDIRECT_URL = "trade:home"
@@ -172,7 +186,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ErrorAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min"},
+    # Counted in the default cache: Redis, shared by every process, when REDIS_URL is set.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON_RATE", default="60/min"),
+        "user": env.str("THROTTLE_USER_RATE", default="1200/min"),
+    },
+    # Proxies in front of Django that append to X-Forwarded-For. 0: the client is
+    # REMOTE_ADDR, which scripts/web.sh's uvicorn sets from the header only for a peer in
+    # FORWARDED_ALLOW_IPS (README "Client addresses"). Never both: see there.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # Larger request bodies under /api/ are refused with a 413 before they are read in full
 # (apps/core/middleware.py); the API's requests are a few hundred bytes.
@@ -204,6 +230,49 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts, styles and connections from this origin
+# only; no inline script anywhere (page data travels in json_script blocks, which do not
+# run). The one inline style is the chart library's attribution logo (lightweight-charts
+# 5.2.1 adds that fixed <style> text): allowed by its hash, so a library upgrade that
+# changes it shows as a CSP violation in tests/trade/test_browser.py. connect-src 'self'
+# covers the page's own ws(s):// origin (CSP Level 3).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Browser features no page here uses, refused to this origin and anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "geolocation", "gyroscope",
+        "magnetometer", "microphone", "midi", "payment", "usb")
+}
+
+# Failed logins (django-axes), on the API token login, the web login and the admin alike:
+# AXES_FAILURE_LIMIT failures lock out for AXES_COOLOFF_MINUTES. Each entry of
+# AXES_LOCKOUT_PARAMETERS locks on its own; "username+ip_address" would lock only that
+# pair. The default locks the account (from every address) and the address (for every
+# account), so neither many passwords against one account nor one address trying many
+# accounts gets further than the limit.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    entry.split("+") if "+" in entry else entry
+    for entry in env.list("AXES_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the API throttles (NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_address"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
 # --- Logging ---------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,0 +1,110 @@
+"""Failed logins lock the account and the address (django-axes), on the API token login,
+the web login and the admin alike; the right password does not get through a lockout."""
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+PASSWORD = "pw-for-tests-only"
+ADDRESS = "198.51.100.7"
+TOKEN_URL = "/api/v1/auth/token/"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def victim():
+    return UserFactory(is_staff=True)
+
+
+def token_login(username: str, password: str, *, address: str = ADDRESS):
+    return APIClient().post(TOKEN_URL, {"username": username, "password": password},
+                            format="json", REMOTE_ADDR=address)
+
+
+def fail_logins(settings, login, username: str) -> list:
+    return [login(username, "wrong").status_code for _ in range(settings.AXES_FAILURE_LIMIT)]
+
+
+def assert_api_locked_out(response) -> None:
+    assert response.status_code == 429, response.content
+    error = response.json()["error"]
+    assert error["code"] == "locked_out"
+    assert "locked" in error["message"]
+    assert int(response["Retry-After"]) == 15 * 60
+
+
+def test_api_locks_the_account_and_the_address(settings, victim):
+    codes = fail_logins(settings, token_login, victim.username)
+    assert codes[:-1] == [400] * (settings.AXES_FAILURE_LIMIT - 1)
+    assert codes[-1] == 429  # the failure that reaches the limit already says so
+
+    assert_api_locked_out(token_login(victim.username, PASSWORD))
+    # The account, from any address...
+    assert_api_locked_out(token_login(victim.username, PASSWORD, address="192.0.2.1"))
+    # ...and the address, for any account.
+    other = UserFactory()
+    assert_api_locked_out(token_login(other.username, PASSWORD))
+    # Others elsewhere are not concerned.
+    assert token_login(other.username, PASSWORD, address="192.0.2.1").status_code == 200
+
+
+def test_api_lockout_ends_after_the_cool_off(settings, victim):
+    fail_logins(settings, token_login, victim.username)
+    assert_api_locked_out(token_login(victim.username, PASSWORD))
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    response = token_login(victim.username, PASSWORD)
+    assert response.status_code == 200 and response.json()["token"]
+
+
+def test_a_success_before_the_limit_starts_the_count_again(settings, victim):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert token_login(victim.username, "wrong").status_code == 400
+    assert token_login(victim.username, PASSWORD).status_code == 200
+    assert token_login(victim.username, "wrong").status_code == 400
+
+
+def form_login(url: str):
+    def login(username: str, password: str, *, address: str = ADDRESS):
+        client = Client(REMOTE_ADDR=address)
+        response = client.post(url, {"username": username, "password": password})
+        response.logged_in = "_auth_user_id" in client.session
+        return response
+    return login
+
+
+def assert_page_locked_out(response) -> None:
+    assert response.status_code == 429
+    assert not response.logged_in
+    page = response.content.decode()
+    assert "Login locked" in page and "locked for" in page and "15" in page
+
+
+@pytest.mark.parametrize("url", ["/login/", "/admin/login/"], ids=["web", "admin"])
+def test_pages_lock_the_account_and_the_address(settings, victim, url):
+    login = form_login(url)
+    codes = fail_logins(settings, login, victim.username)
+    assert codes[:-1] == [200] * (settings.AXES_FAILURE_LIMIT - 1)  # the form, with an error
+    assert codes[-1] == 429
+
+    assert_page_locked_out(login(victim.username, PASSWORD))
+    assert_page_locked_out(login(victim.username, PASSWORD, address="192.0.2.1"))
+    assert_page_locked_out(login(UserFactory(is_staff=True).username, PASSWORD))
+    assert login(UserFactory(is_staff=True).username, PASSWORD, address="192.0.2.1"
+                 ).status_code == 302
+
+
+def test_failures_count_across_entry_points(settings, victim):
+    """One count per account: failing on the API, the web login and the admin in turn."""
+    logins = [token_login, form_login("/login/"), form_login("/admin/login/")]
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        logins[n % 3](victim.username, "wrong", address=f"192.0.2.{n}")
+    logins[0](victim.username, "wrong", address="192.0.2.99")
+    assert_api_locked_out(token_login(victim.username, PASSWORD, address="192.0.2.100"))
+    assert_page_locked_out(form_login("/admin/login/")(victim.username, PASSWORD,
+                                                      address="192.0.2.101"))
