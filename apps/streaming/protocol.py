@@ -122,6 +122,12 @@ def _reject_constant(value: str) -> None:
     raise ValueError(f"{value} is not JSON")
 
 
+def too_large(max_bytes: int) -> ProtocolError:
+    """A frame above ``max_bytes``: the app's answer and the web server's (``server.py``)."""
+    return ProtocolError("message_too_large", f"Frames are limited to {max_bytes} bytes.",
+                         close_code=CLOSE_MESSAGE_TOO_BIG)
+
+
 def parse_request(text: str, *, max_bytes: int, max_streams: int) -> Request:
     """Parse one client text frame. Raises ProtocolError: ``message_too_large`` (with
     close code 4009) above ``max_bytes`` UTF-8 bytes, ``invalid_json``, ``bad_request``
@@ -130,8 +136,7 @@ def parse_request(text: str, *, max_bytes: int, max_streams: int) -> Request:
     # A character is at most 4 bytes: only a long frame needs encoding to be measured.
     if len(text) > max_bytes or (len(text) * 4 > max_bytes
                                  and len(text.encode("utf-8", "surrogatepass")) > max_bytes):
-        raise ProtocolError("message_too_large", f"Frames are limited to {max_bytes} bytes.",
-                            close_code=CLOSE_MESSAGE_TOO_BIG)
+        raise too_large(max_bytes)
     try:
         message = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):

@@ -25,10 +25,12 @@ class ServerThread:
 
         from exchange_platform.asgi import application
 
+        # No proxy headers: web.sh's default (FORWARDED_ALLOW_IPS unset), and this test
+        # client connects from loopback, which uvicorn would otherwise trust.
         config = uvicorn.Config(application, host="127.0.0.1", port=0, loop="uvloop",
-                                http="httptools", ws="websockets-sansio",
+                                http="httptools", ws="apps.streaming.server:WebSocketProtocol",
                                 ws_per_message_deflate=False, lifespan="off",
-                                log_level="warning")
+                                proxy_headers=False, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 

@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
+from rest_framework.throttling import SimpleRateThrottle
 from websockets.exceptions import ConnectionClosed
 
 from apps.marketdata.services import publish
@@ -202,3 +205,50 @@ def test_redis_restarted_mid_stream(server_url, settings, tmp_path):
             assert fresh.recv()["snapshot"] is True
     finally:
         redis_server.kill()
+
+
+def _ping_of(size: int) -> str:
+    """A ping frame of exactly ``size`` bytes (its id far too long to be valid)."""
+    head, tail = '{"op":"ping","id":"', '"}'
+    return head + "x" * (size - len(head) - len(tail)) + tail
+
+
+def test_frames_above_the_limit_get_the_error_and_4009_not_a_reset(server_url, settings):
+    """The web server's message limit is the protocol's: a frame at it reaches the
+    consumer; any larger one, up to past uvicorn's own default (16 MiB, where the
+    client used to get a TCP reset), gets message_too_large and close 4009."""
+    limit = settings.STREAMING_MAX_FRAME_BYTES
+    with ws_client(server_url) as client:
+        client.ws.send(_ping_of(limit))
+        assert client.recv()["code"] == "bad_request"  # read and parsed: the id is too long
+        assert client.request({"op": "ping", "id": 1})["op"] == "pong"
+    for size in (limit + 1, 17 * 2**20):
+        with ws_client(server_url) as client:
+            client.ws.send(_ping_of(size))
+            assert client.recv() == {"op": "error", "id": None, "code": "message_too_large",
+                                     "message": f"Frames are limited to {limit} bytes."}
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv()
+            assert closed.value.rcvd is not None, "no close frame: the connection was reset"
+            assert closed.value.rcvd.code == 4009
+
+
+def test_a_forwarded_for_header_does_not_reset_a_throttle_over_the_wire(server_url,
+                                                                         monkeypatch):
+    """Through the server as scripts/web.sh runs it without FORWARDED_ALLOW_IPS: the
+    client is the TCP peer, whatever X-Forwarded-For it sends."""
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "anon", "3/min")
+    url = server_url.replace("ws://", "http://").replace("/ws/", "/api/v1/auth/token/")
+
+    def post(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(
+            url, data=b"{}", method="POST",
+            headers={"Content-Type": "application/json", **headers})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert [post({}) for _ in range(3)] == [400] * 3
+    assert [post({"X-Forwarded-For": f"203.0.113.{n}"}) for n in range(3)] == [429] * 3
