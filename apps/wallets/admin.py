@@ -25,6 +25,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class AdjustForm(forms.Form):
+    # One token per rendered form, the idempotency key of what it applies: a form submitted
+    # twice (a double click, a resent POST) adjusts each wallet once.
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     amount = forms.DecimalField(
         max_digits=36, decimal_places=18, min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT,
         help_text="Signed: positive credits the wallet, negative debits it.",
@@ -65,13 +68,18 @@ class WalletAdmin(ReadOnlyAdmin):
         if not form.is_valid():
             return _confirm_page(request, queryset=queryset, form=form,
                                  title="Adjust balance", action="adjust_balance")
+        token = form.cleaned_data["token"].hex
         for wallet in queryset:
+            key = f"adjust:{token}:{wallet.pk}"
+            if Journal.objects.filter(key=key).exists():
+                self.message_user(request, f"{wallet}: already adjusted by this form.",
+                                  messages.WARNING)
+                continue
             try:
                 services.admin_adjust(
                     user_id=wallet.user_id, wallet_type=wallet.type,
                     currency=wallet.currency_id, amount=form.cleaned_data["amount"],
-                    reason=form.cleaned_data["reason"], admin_id=request.user.pk,
-                    key=f"adjust:{uuid.uuid4().hex}",
+                    reason=form.cleaned_data["reason"], admin_id=request.user.pk, key=key,
                 )
             except DomainError as exc:
                 self.message_user(request, f"{wallet}: {exc.message}", messages.ERROR)

@@ -1,3 +1,4 @@
+import re
 from decimal import Decimal
 
 import pytest
@@ -36,22 +37,59 @@ def test_wallets_and_journals_are_read_only(admin_client, wallet):
     assert wallet.balance == Decimal("50")
 
 
-def test_adjust_action_asks_for_a_reason_then_calls_the_service(admin_client, wallet):
-    url = "/admin/wallets/wallet/"
-    form = admin_client.post(url, {"action": "adjust_balance", ACTION_CHECKBOX_NAME: [wallet.pk]})
+WALLETS = "/admin/wallets/wallet/"
+
+
+def adjust_form_token(admin_client, wallet) -> str:
+    """Open the adjustment form for ``wallet``; the token its page carries."""
+    form = admin_client.post(WALLETS, {"action": "adjust_balance",
+                                       ACTION_CHECKBOX_NAME: [wallet.pk]})
     assert form.status_code == 200 and b"reason" in form.content
+    return re.search(rb'name="token" value="([0-9a-f-]{36})"', form.content)[1].decode()
+
+
+def test_adjust_action_asks_for_a_reason_then_calls_the_service(admin_client, wallet):
+    url = WALLETS
+    token = adjust_form_token(admin_client, wallet)
     missing_reason = admin_client.post(url, {"action": "adjust_balance", "apply": "1",
-                                             ACTION_CHECKBOX_NAME: [wallet.pk], "amount": "5"})
+                                             ACTION_CHECKBOX_NAME: [wallet.pk], "amount": "5",
+                                             "token": token})
     assert missing_reason.status_code == 200
     wallet.refresh_from_db()
     assert wallet.balance == Decimal("50")
     done = admin_client.post(url, {"action": "adjust_balance", "apply": "1", "amount": "-20",
-                                   "reason": "chargeback", ACTION_CHECKBOX_NAME: [wallet.pk]})
+                                   "reason": "chargeback", ACTION_CHECKBOX_NAME: [wallet.pk],
+                                   "token": token})
     assert done.status_code == 302
     wallet.refresh_from_db()
     assert wallet.balance == Decimal("30")
     adjustment = Journal.objects.get(kind="ADJUSTMENT")
     assert adjustment.memo == "chargeback" and adjustment.created_by.is_superuser
+
+
+def test_a_form_submitted_twice_adjusts_once(admin_client, wallet):
+    submit = {"action": "adjust_balance", "apply": "1", "amount": "7", "reason": "goodwill",
+              ACTION_CHECKBOX_NAME: [wallet.pk], "token": adjust_form_token(admin_client, wallet)}
+    first = admin_client.post(WALLETS, submit)
+    again = admin_client.post(WALLETS, submit, follow=True)  # a double click, a resent POST
+    assert first.status_code == 302
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("57")
+    assert Journal.objects.filter(kind="ADJUSTMENT").count() == 1
+    assert "already adjusted by this form" in again.content.decode()
+    # A new form is a new adjustment.
+    admin_client.post(WALLETS, {**submit, "token": adjust_form_token(admin_client, wallet)})
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("64")
+
+
+def test_an_adjustment_without_its_form_token_is_not_applied(admin_client, wallet):
+    response = admin_client.post(WALLETS, {"action": "adjust_balance", "apply": "1",
+                                           "amount": "7", "reason": "r",
+                                           ACTION_CHECKBOX_NAME: [wallet.pk]})
+    assert response.status_code == 200  # the form again, not an adjustment
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("50")
 
 
 def test_reverse_action(admin_client, wallet):
