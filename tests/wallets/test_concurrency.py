@@ -8,7 +8,7 @@ from django.db import connection
 
 from apps.core.errors import DomainError
 from apps.wallets import selectors, services
-from apps.wallets.models import Journal, Wallet
+from apps.wallets.models import Entry, Journal, Wallet
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -74,6 +74,11 @@ def test_circular_transfers_keep_totals(trader):
         services.transfer(user_id=trader.pk, currency="USDT", amount=Decimal("300"),
                           from_type="SPOT", to_type=wallet_type, key=f"init:{wallet_type}")
 
+    # What each thread saw succeed: the books must show exactly these moves.
+    expected = {"SPOT": Decimal("400"), "FUTURES": Decimal("300"), "ECO": Decimal("300")}
+    done: Counter = Counter()
+    tally = threading.Lock()
+
     def work(i: int) -> None:
         for n in range(100):
             src = cycle[(i + n) % 3]
@@ -82,14 +87,23 @@ def test_circular_transfers_keep_totals(trader):
                 services.transfer(user_id=trader.pk, currency="USDT", amount=Decimal("7"),
                                   from_type=src, to_type=dst, key=f"c:{i}:{n}")
             except services.InsufficientFunds:
-                pass  # a wallet momentarily short is a refusal, never a negative balance
+                result = "refused"  # a wallet momentarily short, never a negative balance
+            else:
+                result = "ok"
+                with tally:
+                    expected[src] -= 7
+                    expected[dst] += 7
+            with tally:
+                done[result] += 1
 
     outcomes = run_threads(50, work)
     assert outcomes == Counter({"ok": 50})
-    balances = Wallet.objects.filter(user=trader).values_list("balance", flat=True)
-    assert sum(balances) == Decimal("1000")
-    assert all(b >= 0 for b in balances)
-    assert Journal.objects.filter(kind="TRANSFER").count() > 2
+    assert done["ok"] + done["refused"] == 5000 and done["ok"] > 0
+    balances = dict(Wallet.objects.filter(user=trader).values_list("type", "balance"))
+    assert balances == expected
+    transfers = Journal.objects.filter(kind="TRANSFER")
+    assert transfers.count() == 2 + done["ok"]
+    assert Entry.objects.filter(journal__in=transfers).count() == 2 * transfers.count()
     assert selectors.reconcile() == []
 
 
