@@ -74,6 +74,15 @@ def parse_identifier(value: object, *, kind: str) -> str:
     return canonical
 
 
+def is_canonical(value: object, *, kind: str) -> bool:
+    """Whether ``value`` is already the canonical identifier of ``kind`` (what a stored
+    row may hold): ``parse_identifier`` would accept it and give it back unchanged."""
+    try:
+        return parse_identifier(value, kind=kind) == value
+    except IdentifierError:
+        return False
+
+
 class IdentifierField(serializers.CharField):
     """A serializer field for a currency code, market symbol or client id: the value
     ``parse_identifier`` returns, or a 400 that says what is wrong."""

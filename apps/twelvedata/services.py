@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.core.crypto import decrypt_secret, encrypt_secret
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.identifiers import is_canonical
 from apps.core.money import EXACT, AmountError, exact_mul, quantize_exact, round_down, round_up
 from apps.marketdata import streams
 from apps.marketdata.quotes import Quote
@@ -97,7 +98,10 @@ def parse_catalog_entry(*, kind: str, entry: dict) -> TwdMarket | None:
         base, quote = symbol, str(entry.get("currency") or "")
         name = str(entry.get("name") or symbol)
         exchange, mic = str(entry.get("exchange") or ""), str(entry.get("mic_code") or "")
-    if not quote or len(base) > 16 or len(quote) > 16:
+    # Codes are stored only as canonical as the API asks them (apps.core.identifiers):
+    # a listing in "GBp" (pence) must not become GBP, nor a look-alike a real code.
+    if not (is_canonical(symbol, kind="symbol") and is_canonical(base, kind="currency")
+            and is_canonical(quote, kind="currency")):
         return None
     metadata = {k: v for k, v in entry.items()
                 if k not in {"symbol", "name", "currency", "exchange", "mic_code"}}

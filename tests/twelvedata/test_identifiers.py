@@ -5,11 +5,12 @@ from decimal import Decimal
 import pytest
 
 from apps.marketdata.services import publish
+from apps.twelvedata import services
 from apps.twelvedata.models import TwdOrder
 from apps.wallets.models import Journal
 from tests.twelvedata.fixtures import make_quote
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 ORDERS = "/api/v1/twd/orders/"
 
 # Each of these equals "EUR/USD" under utf8mb4_unicode_ci (and MariaDB's PAD SPACE).
@@ -30,6 +31,7 @@ def quoted(markets):
     return markets
 
 
+@pytest.mark.mariadb
 @pytest.mark.parametrize("symbol", LOOK_ALIKES)
 def test_look_alike_symbol_places_no_order(api, quoted, symbol):
     response = api.post(ORDERS, {"symbol": symbol, "side": "BUY", "type": "LIMIT",
@@ -40,6 +42,7 @@ def test_look_alike_symbol_places_no_order(api, quoted, symbol):
     assert not Journal.objects.exists()
 
 
+@pytest.mark.mariadb
 @pytest.mark.parametrize("symbol", LOOK_ALIKES)
 def test_look_alike_symbol_query_params_are_refused(api, quoted, symbol):
     for url in ("/api/v1/twd/ticker/", ORDERS):
@@ -48,6 +51,7 @@ def test_look_alike_symbol_query_params_are_refused(api, quoted, symbol):
         assert "symbol" in response.json()["error"]["fields"]
 
 
+@pytest.mark.mariadb
 def test_client_order_ids_differing_in_case_are_two_orders(api, quoted):
     ids = []
     for client_id in ("buy-1", "BUY-1"):
@@ -61,3 +65,22 @@ def test_client_order_ids_differing_in_case_are_two_orders(api, quoted):
     assert sorted(TwdOrder.objects.values_list("client_order_id", flat=True)) == [
         "BUY-1", "buy-1"]
     assert TwdOrder.objects.get(client_order_id="buy-1").amount == Decimal("10")
+
+
+@pytest.mark.parametrize("entry", [
+    {"symbol": "VOD", "currency": "GBp"},  # pence: not GBP
+    {"symbol": "vod", "currency": "GBP"},
+    {"symbol": "ＶＯＤ", "currency": "GBP"},
+    {"symbol": "\u200bVOD", "currency": "GBP"},
+    {"symbol": "VOD L", "currency": "GBP"},
+    {"symbol": "VOD", "currency": "ＧＢＰ"},
+], ids=repr)
+def test_catalog_entries_with_non_canonical_codes_are_skipped(entry):
+    assert services.parse_catalog_entry(kind="stocks", entry=entry) is None
+
+
+def test_catalog_entries_keep_real_symbols():
+    for kind, entry, base in [("stocks", {"symbol": "BRK.A", "currency": "USD"}, "BRK.A"),
+                              ("forex", {"symbol": "EUR/USD"}, "EUR")]:
+        market = services.parse_catalog_entry(kind=kind, entry=entry)
+        assert (market.symbol, market.base_currency) == (entry["symbol"], base)
