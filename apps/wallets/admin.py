@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from apps.core.errors import DomainError
+from apps.core.identifiers import is_canonical
 from apps.core.money import MAX_AMOUNT
 from apps.wallets import services
 from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
@@ -140,8 +141,23 @@ class HoldAdmin(ReadOnlyAdmin):
     search_fields = ("key",)
 
 
+class CurrencyForm(forms.ModelForm):
+    class Meta:
+        model = Currency
+        fields = ("code", "name", "decimals")
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"]
+        if not is_canonical(code, kind="currency"):
+            raise forms.ValidationError(
+                "A code is upper-case ASCII letters and digits, with inner '.', '-' or '_' "
+                "(e.g. USD, BRK.A): what the API accepts and stores.")
+        return code
+
+
 @admin.register(Currency)
 class CurrencyAdmin(admin.ModelAdmin):
+    form = CurrencyForm
     list_display = ("code", "name", "decimals")
 
     def get_readonly_fields(self, request, obj=None):

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from apps.wallets import services
-from apps.wallets.models import Journal, Wallet
+from apps.wallets.models import Currency, Journal, Wallet
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +101,14 @@ def test_reverse_action(admin_client, wallet):
     wallet.refresh_from_db()
     assert wallet.balance == 0
     assert Journal.objects.get(kind="REVERSAL").reverses_id == journal.pk
+
+
+@pytest.mark.parametrize("code", ["usdc", "ＵＳＤＣ", "\u200bUSDC", "US DC", "USDC-"])
+def test_currency_codes_added_by_hand_must_be_canonical(admin_client, code):
+    response = admin_client.post("/admin/wallets/currency/add/",
+                                 {"code": code, "name": "USD Coin", "decimals": "6"})
+    assert response.status_code == 200 and b"upper-case ASCII" in response.content
+    assert not Currency.objects.filter(name="USD Coin").exists()
+    created = admin_client.post("/admin/wallets/currency/add/",
+                                {"code": "USDC", "name": "USD Coin", "decimals": "6"})
+    assert created.status_code == 302 and Currency.objects.get(name="USD Coin").code == "USDC"
