@@ -87,7 +87,8 @@ def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[TwdMarket
         price = (mid * (1 - away) if side == "BUY" else mid * (1 + away)).quantize(TICK)
         batch.append(TwdOrder(user=users[n % SYMBOLS], market=market, type="LIMIT", side=side,
                               price=price, amount=Decimal("100"), remaining=Decimal("100"),
-                              client_order_id=f"deep-{n}"))
+                              maker_fee_rate=market.maker_fee,
+                              taker_fee_rate=market.taker_fee, client_order_id=f"deep-{n}"))
         if len(batch) == 10_000:
             TwdOrder.objects.bulk_create(batch)
             batch.clear()

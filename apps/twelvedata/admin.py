@@ -149,10 +149,37 @@ class TwdImportJobAdmin(ReadOnlyAdmin):
         return f"{obj.progress}%"
 
 
+class SetAsideFilter(admin.SimpleListFilter):
+    title = "set aside (cannot settle)"
+    parameter_name = "set_aside"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(settle_error="")
+        if self.value() == "no":
+            return queryset.filter(settle_error="")
+        return queryset
+
+
 @admin.register(TwdOrder)
 class TwdOrderAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "market", "type", "side", "status", "price", "amount",
-                    "filled", "cost", "fee", "liquidity", "fill_price", "created_at")
-    list_filter = ("status", "type", "side", "liquidity", "market__type")
+                    "filled", "cost", "fee", "liquidity", "fill_price", "created_at",
+                    "settle_error", "settle_error_at")
+    list_filter = (SetAsideFilter, "status", "type", "side", "liquidity", "market__type")
     search_fields = ("user__username", "market__symbol", "client_order_id")
     list_select_related = ("user", "market")
+    actions = ["retry_settlement"]
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("twelvedata.change_twdorder")
+
+    @admin.action(description="Retry settlement of set-aside orders", permissions=["retry"])
+    def retry_settlement(self, request, queryset):
+        cleared = services.orders_retry_settlement(
+            order_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{cleared} order(s) will be tried again on the next "
+                                   f"crossing quote or sweep.", messages.SUCCESS)

@@ -3,9 +3,10 @@
 The library connects, answers pings and re-subscribes after an error, but it does not
 reconnect after a clean close, never heartbeats by itself and has its URL hard-coded. The
 ``PriceStream`` supervisor adds those: it points the socket at ``TWELVEDATA_WS_URL``,
-reconnects with exponential backoff whenever the receiver thread ends, sends heartbeats,
-and re-reads the enabled markets every ``refresh_seconds`` to subscribe/unsubscribe the
-difference (no symbol comes from the environment).
+reconnects whenever the receiver thread ends, sends heartbeats, and re-reads the enabled
+markets every ``refresh_seconds`` to subscribe/unsubscribe the difference (no symbol comes
+from the environment). No error ends the supervisor: a failed connect, heartbeat or resync
+(a socket error, the database gone) is logged and retried with exponential backoff.
 """
 import logging
 import threading
@@ -62,6 +63,7 @@ class PriceStream:
         self.max_backoff_seconds = max_backoff_seconds
         self.ws = None
         self.connects = 0
+        self._next_refresh = self._next_heartbeat = 0.0
 
     def _on_event(self, event: dict) -> None:
         quote = quote_from_event(event)
@@ -92,32 +94,40 @@ class PriceStream:
         return bool(receiver and receiver.is_alive())
 
     def run(self, *, stop: threading.Event) -> None:
+        """Supervise the socket until ``stop`` is set. A pass that raises is logged and the
+        next one waits a backoff that doubles up to ``max_backoff_seconds`` and resets after
+        a pass that succeeds."""
         backoff = 1.0
-        next_refresh = next_heartbeat = 0.0
         while not stop.is_set():
-            now = time.monotonic()
-            if not self._alive():
-                try:
-                    self._connect(self.symbols())
-                    backoff = 1.0
-                except Exception as exc:  # any failure to connect: wait, then retry
-                    log.warning("twd_stream_connect_failed", error=str(exc), retry_in=backoff)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, self.max_backoff_seconds)
-                    continue
-                next_refresh = now + self.refresh_seconds
-            elif now >= next_refresh:
-                self._resync()
-                next_refresh = now + self.refresh_seconds
-            if now >= next_heartbeat:
-                self.ws.heartbeat()
-                next_heartbeat = now + self.heartbeat_seconds
+            try:
+                self._step()
+            except Exception as exc:  # whatever failed, the stream must go on
+                log.warning("twd_stream_error", error=repr(exc), retry_in=backoff,
+                            exc_info=True)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+                continue
+            backoff = 1.0
             stop.wait(0.2)
         if self.ws is not None:
             # The library would otherwise reconnect forever from its receiver thread.
             self.ws.self_heal = lambda: None
             self.ws.disconnect()
         log.info("twd_stream_stopped")
+
+    def _step(self) -> None:
+        """(Re)connect if the receiver has ended, else resync when due; heartbeat when due.
+        A step that raises is tried again: its deadline has not moved."""
+        now = time.monotonic()
+        if not self._alive():
+            self._connect(self.symbols())
+            self._next_refresh = now + self.refresh_seconds
+        elif now >= self._next_refresh:
+            self._resync()
+            self._next_refresh = now + self.refresh_seconds
+        if now >= self._next_heartbeat:
+            self.ws.heartbeat()
+            self._next_heartbeat = now + self.heartbeat_seconds
 
     def _resync(self) -> None:
         wanted = {s.upper() for s in self.symbols()}
@@ -131,6 +141,19 @@ class PriceStream:
             log.info("twd_stream_resync", added=sorted(added), removed=sorted(removed))
 
 
+def enabled_symbols() -> set[str]:
+    """The symbols to stream, read on a connection closed again at once: the stream reads
+    rarely, and a connection broken by a database error must not fail every later read."""
+    from django.db import connection
+
+    from apps.twelvedata import selectors
+
+    try:
+        return selectors.enabled_symbols()
+    finally:
+        connection.close()
+
+
 def start_in_background() -> threading.Event:
     """Run the stream on a daemon thread of this process (the embedded ``make run`` mode,
     where the in-memory channel layer and cache exist only in the web process). Returns
@@ -141,15 +164,9 @@ def start_in_background() -> threading.Event:
     from apps.marketdata.services import publish
     from apps.twelvedata import selectors
 
-    def symbols() -> set[str]:
-        try:
-            return selectors.enabled_symbols()
-        finally:
-            connection.close()
-
     def run() -> None:
         stream = PriceStream(apikey=selectors.provider_api_key(),
-                             ws_url=settings.TWELVEDATA_WS_URL, symbols=symbols,
+                             ws_url=settings.TWELVEDATA_WS_URL, symbols=enabled_symbols,
                              publish=lambda quote: publish(quote=quote))
         connection.close()
         stream.run(stop=stop)

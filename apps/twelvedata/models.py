@@ -101,6 +101,14 @@ class TwdOrder(models.Model):
     fee = money_field(default=0)
     fee_currency = ExactCharField(max_length=16, blank=True)
     liquidity = models.CharField(max_length=5, choices=Liquidity.choices, blank=True)
+    # The market's fee rates when the order was placed: its hold was sized with them, so an
+    # admin's later change of the market's fees applies to new orders only.
+    maker_fee_rate = models.DecimalField(max_digits=8, decimal_places=6)
+    taker_fee_rate = models.DecimalField(max_digits=8, decimal_places=6)
+    # Why settling this order failed (not a passing database error): the executor skips it
+    # until an admin clears this, so one bad order never holds up the others.
+    settle_error = models.TextField(blank=True)
+    settle_error_at = models.DateTimeField(null=True, blank=True)
     # Evidence of the fill: the quote it was executed against.
     fill_price = money_field(null=True, blank=True)
     quote_price = money_field(null=True, blank=True)
@@ -126,6 +134,11 @@ class TwdOrder(models.Model):
                                    & Q(remaining__gte=0), name="twd_order_amounts"),
             models.CheckConstraint(condition=Q(type="MARKET") | Q(price__gt=0),
                                    name="twd_order_limit_has_price"),
+            models.CheckConstraint(
+                condition=Q(maker_fee_rate__gte=0, maker_fee_rate__lt=1, taker_fee_rate__gte=0,
+                            taker_fee_rate__lt=1),
+                name="twd_order_fee_rates",
+            ),
         ]
 
     def __str__(self) -> str:

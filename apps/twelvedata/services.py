@@ -1,8 +1,13 @@
 """TwelveData paper trading: catalog import, paper orders and their exactly-once execution.
 
-Lock order (every function here follows it, so none can deadlock another):
-market row -> order row -> wallets (pk order) -> holds. Money moves only through
-``apps.wallets.services``; paper orders trade against the PAPER_MARKET system account.
+Lock order (every function here follows it, so none can deadlock another): the order
+row, then every wallet the function may write, at once (``wallets_lock``: pk order), then
+the market row and holds. The market row comes after the wallets because MariaDB takes it
+by itself there: updating an order's status re-checks the order's market foreign key (its
+index holds the status), a shared lock on the market row. ``order_place`` locks the
+market row for update after the wallets; ``markets_set_flags`` locks only market rows.
+Money moves only through ``apps.wallets.services``; paper orders trade against the
+PAPER_MARKET system account, fees go to FEES.
 
 Execution rules:
 - MARKET fills at once against the latest quote if it is fresh (ask for a buy, bid for a
@@ -10,7 +15,12 @@ Execution rules:
 - LIMIT that the latest fresh quote already crosses fills at once at the quote's price
   (price improvement, as on a real venue) as TAKER; otherwise it rests.
 - A resting LIMIT fills at its limit price as MAKER when a quote crosses it
-  (buy: ask <= limit; sell: bid >= limit).
+  (buy: ask <= limit; sell: bid >= limit), if that quote is fresh and newer than the order.
+- The fee rates an order pays are the market's when it was placed (its hold was sized
+  with them); an admin's later change applies to new orders only.
+- Each fill of a resting order is its own transaction. An order that cannot settle (not a
+  passing database error) is set aside with the reason (``settle_error``) and skipped
+  until an admin clears it: it never holds up the other orders.
 - Quote amounts round in the platform's favour: a buyer pays the cost rounded up, a seller
   receives the proceeds rounded down; fees round up.
 """
@@ -21,12 +31,12 @@ from decimal import Decimal
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.crypto import decrypt_secret, encrypt_secret
-from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from apps.core.identifiers import is_canonical
 from apps.core.money import EXACT, AmountError, exact_mul, quantize_exact, round_down, round_up
 from apps.marketdata import streams
@@ -166,14 +176,21 @@ def _upsert_markets(markets: list[TwdMarket]) -> tuple[int, int]:
 
 
 def import_job_run(*, job_id: int) -> TwdImportJob:
-    """Run one queued import job, recording its outcome on the job row."""
+    """Run one queued import job, recording its outcome on the job row: DONE, or FAILED
+    with the reason whatever the error (it is logged, not raised)."""
     job = TwdImportJob.objects.get(pk=job_id)
     TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.RUNNING)
     try:
         created, updated = catalog_import(kind=job.kind, job=job)
-    except (Conflict, InvalidInput, gateway.GatewayError) as exc:
+    except DomainError as exc:
         TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.FAILED,
                                                       message=exc.message)
+    except Exception as exc:
+        # Anything else (a bug, a lost database connection) must still end the job: left
+        # RUNNING, the admin would wait for it forever.
+        log.exception("twd_import_job_crashed", job_id=job_id)
+        TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.FAILED,
+                                                      message=f"{type(exc).__name__}: {exc}")
     else:
         TwdImportJob.objects.filter(pk=job_id).update(
             status=TwdImportJob.Status.DONE, progress=100, created=created, updated=updated,
@@ -228,11 +245,13 @@ def _exact_or_invalid(value: Decimal, *, decimals: int, what: str) -> Decimal:
             from None
 
 
+def _is_fresh(quote: Quote) -> bool:
+    return quote.age_seconds() <= settings.PAPER_QUOTE_MAX_AGE_SECONDS
+
+
 def _fresh_quote(symbol: str) -> Quote | None:
     quote = latest_quote(symbol=symbol)
-    if quote is None or quote.age_seconds() > settings.PAPER_QUOTE_MAX_AGE_SECONDS:
-        return None
-    return quote
+    return quote if quote is not None and _is_fresh(quote) else None
 
 
 def _taker_price(side: str, quote: Quote) -> Decimal:
@@ -257,13 +276,29 @@ def _buy_cost(amount: Decimal, price: Decimal, rate: Decimal,
     return cost, round_up(exact_mul(cost, rate), decimals=decimals)
 
 
+def _wallets_lock(*, user_id: int, market: TwdMarket, side: str, fills: bool) -> None:
+    """Lock every PAPER wallet an order writes: the one its hold is in and, if it fills,
+    the user's other wallet of the market, PAPER_MARKET's two and FEES' quote wallet."""
+    paper, base, quote = WalletType.PAPER, market.base_currency, market.quote_currency
+    if not fills:
+        held = quote if side == TwdOrder.Side.BUY else base
+        wallet_services.wallets_lock(owners=[(user_id, None, paper, held)])
+        return
+    market_account, fees = SystemAccount.PAPER_MARKET, SystemAccount.FEES
+    wallet_services.wallets_lock(owners=[
+        (user_id, None, paper, base), (user_id, None, paper, quote),
+        (None, market_account, paper, base), (None, market_account, paper, quote),
+        (None, fees, paper, quote)])
+
+
 def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Decimal,
                 price: Decimal | None = None, client_order_id: str | None = None) -> TwdOrder:
     """Place a paper order.
 
     Validates (market enabled, amount and price precision, minimum value), grants the
-    demo balance on first use, then in one transaction: locks the market row (an admin
-    disabling it meanwhile makes this fail cleanly), holds the funds (BUY: cost plus the
+    demo balance on first use, then in one transaction: locks every wallet the order
+    writes, then the market row (an admin disabling it meanwhile makes this fail cleanly),
+    records the market's fee rates on the order, holds the funds (BUY: cost plus the
     highest fee at the limit or market price, in quote currency; SELL: the base amount),
     and fills at once when the rules above say so. A replay with the same
     ``client_order_id`` returns the first order. Raises NotFound (unknown market),
@@ -303,15 +338,22 @@ def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Deci
 
     try:
         with transaction.atomic():
+            _wallets_lock(user_id=user_id, market=market, side=side, fills=fill is not None)
             locked = TwdMarket.objects.select_for_update().get(pk=market.pk)
             if not locked.status:
                 raise Conflict(f"Market {symbol} was just disabled.", code="market_disabled")
+            if (locked.base_currency, locked.quote_currency) != (market.base_currency,
+                                                                 market.quote_currency):
+                # A catalog re-import changed them after the wallets were chosen.
+                raise Conflict(f"Market {symbol} just changed; try again.",
+                               code="market_changed")
             order = TwdOrder.objects.create(
                 user_id=user_id, market=locked, client_order_id=client_order_id, type=type,
-                side=side, price=price, amount=amount, remaining=amount)
+                side=side, price=price, amount=amount, remaining=amount,
+                maker_fee_rate=locked.maker_fee, taker_fee_rate=locked.taker_fee)
             _publish_order(order, event="placed", symbol=locked.symbol)
             if side == TwdOrder.Side.BUY:
-                rate = max(locked.maker_fee, locked.taker_fee)
+                rate = max(order.maker_fee_rate, order.taker_fee_rate)
                 cost, fee = _buy_cost(amount, reference, rate, decimals)
                 wallet_services.hold_create(
                     user_id=user_id, wallet_type=WalletType.PAPER,
@@ -344,9 +386,11 @@ def _replayed(order: TwdOrder, *, market: TwdMarket, side: str, type: str, amoun
 
 def _execute(*, order: TwdOrder, market: TwdMarket, quote: Quote, fill: _Fill,
              decimals: int) -> None:
-    """Fill ``order`` in full at ``fill.price``. The caller holds the order row (locked, or
-    just created in this transaction) and guarantees it is OPEN."""
-    rate = market.maker_fee if fill.liquidity == TwdOrder.Liquidity.MAKER else market.taker_fee
+    """Fill ``order`` in full at ``fill.price``, at the fee rate the order was placed with.
+    The caller holds the order row (locked, or just created in this transaction) and the
+    wallets (``_wallets_lock``) and guarantees the order is OPEN."""
+    rate = (order.maker_fee_rate if fill.liquidity == TwdOrder.Liquidity.MAKER
+            else order.taker_fee_rate)
     paper = wallet_services.TradeParty(system=SystemAccount.PAPER_MARKET)
     if order.side == TwdOrder.Side.BUY:
         cost, fee = _buy_cost(order.amount, fill.price, rate, decimals)
@@ -376,8 +420,9 @@ def _execute(*, order: TwdOrder, market: TwdMarket, quote: Quote, fill: _Fill,
 
 def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
     """Cancel the user's OPEN order and release its hold. Locks the order row, then the
-    wallet. Raises NotFound (unknown or another user's order), Conflict (not OPEN)."""
+    hold's wallet. Raises NotFound (unknown or another user's order), Conflict (not OPEN)."""
     with transaction.atomic():
+        # Not select_related: FOR UPDATE over a join would lock the market row too.
         order = (TwdOrder.objects.select_for_update()
                  .filter(pk=order_id, user_id=user_id, deleted_at__isnull=True).first())
         if order is None:
@@ -385,6 +430,7 @@ def order_cancel(*, user_id: int, order_id: int) -> TwdOrder:
         if order.status != TwdOrder.Status.OPEN:
             raise Conflict(f"Order {order_id} is {order.status}, not OPEN.",
                            code="order_not_open")
+        _wallets_lock(user_id=user_id, market=order.market, side=order.side, fills=False)
         wallet_services.hold_release(key=order.hold_key)
         TwdOrder.objects.filter(pk=order.pk).update(status=TwdOrder.Status.CANCELED,
                                                     updated_at=timezone.now())
@@ -418,39 +464,86 @@ def _publish_order(order: TwdOrder, *, event: str, symbol: str) -> None:
 
 
 def crossing_order_ids(*, market_id: int, quote: Quote) -> list[int]:
-    """Ids of the OPEN limit orders ``quote`` crosses, oldest first: one query whose two
-    ranges both lie on the (market, status, side, price) index, never a scan of all open
-    orders."""
+    """Ids of the OPEN limit orders ``quote`` crosses and may fill, oldest first: placed
+    before the quote's time and not set aside. One query whose two ranges both lie on the
+    (market, status, side, price) index, never a scan of all open orders."""
     crossed = (Q(side=TwdOrder.Side.BUY, price__gte=_taker_price("BUY", quote))
                | Q(side=TwdOrder.Side.SELL, price__lte=_taker_price("SELL", quote)))
     return list(TwdOrder.objects.filter(crossed, market_id=market_id,
-                                        status=TwdOrder.Status.OPEN)
+                                        status=TwdOrder.Status.OPEN,
+                                        created_at__lt=quote.timestamp, settle_error="")
                 .order_by("pk").values_list("pk", flat=True))
 
 
 def fill_crossing(*, quote: Quote) -> int:
     """Fill every resting order of ``quote.symbol`` that the quote crosses; returns how many
-    this call filled. Exactly once: each fill locks its order row and proceeds only if
-    it is still OPEN, in its own transaction with the settlement keyed by the order; two
-    executors, replayed quotes or a crash mid-fill cannot fill an order twice or lose it
-    (a rolled-back fill leaves the order OPEN for the next quote or the sweep)."""
+    this call filled. A quote older than PAPER_QUOTE_MAX_AGE_SECONDS fills nothing, and
+    none fills an order placed after the quote's time.
+
+    Exactly once: each fill is its own transaction that locks the order row, proceeds only
+    if it is still OPEN, then locks the wallets, with the settlement keyed by the order;
+    two executors, replayed quotes or a crash mid-fill cannot fill an order twice or lose
+    it. A passing database error (a lost connection, a lock timeout) leaves the order OPEN
+    for the next quote or the sweep; any other failure sets the order aside with its
+    reason (``settle_error``, logged). Neither stops the orders after it.
+    """
+    if not _is_fresh(quote):
+        log.warning("twd_stale_quote_ignored", symbol=quote.symbol,
+                    timestamp=quote.timestamp.isoformat())
+        return 0
     market = TwdMarket.objects.filter(symbol=quote.symbol, status=True).first()
     if market is None:
         return 0
     decimals = _quote_decimals(market)
     filled = 0
     for order_id in crossing_order_ids(market_id=market.pk, quote=quote):
-        with transaction.atomic():
-            order = (TwdOrder.objects.select_for_update()
-                     .filter(pk=order_id, status=TwdOrder.Status.OPEN).first())
-            if order is None or not _crosses(side=order.side, limit=order.price, quote=quote):
-                continue
-            _execute(order=order, market=market, quote=quote, decimals=decimals,
-                     fill=_Fill(price=order.price, liquidity=TwdOrder.Liquidity.MAKER))
-            filled += 1
+        try:
+            filled += _fill_resting(order_id=order_id, market=market, quote=quote,
+                                    decimals=decimals)
+        except (OperationalError, InterfaceError) as exc:
+            log.warning("twd_fill_deferred", order_id=order_id, error=str(exc))
+        except Exception as exc:
+            _set_aside(order_id=order_id, reason=f"{type(exc).__name__}: {exc}")
     if filled:
         log.info("twd_orders_filled", symbol=quote.symbol, count=filled)
     return filled
+
+
+def _fill_resting(*, order_id: int, market: TwdMarket, quote: Quote, decimals: int) -> int:
+    """Fill one resting order as MAKER at its limit price in a transaction of its own;
+    1 if it filled, 0 if it no longer may (filled, cancelled, set aside, not crossed, or
+    placed after the quote). Locks the order row, then its wallets."""
+    with transaction.atomic():
+        order = (TwdOrder.objects.select_for_update()
+                 .filter(pk=order_id, status=TwdOrder.Status.OPEN, settle_error="").first())
+        if (order is None or order.created_at >= quote.timestamp
+                or not _crosses(side=order.side, limit=order.price, quote=quote)):
+            return 0
+        _wallets_lock(user_id=order.user_id, market=market, side=order.side, fills=True)
+        _execute(order=order, market=market, quote=quote, decimals=decimals,
+                 fill=_Fill(price=order.price, liquidity=TwdOrder.Liquidity.MAKER))
+        return 1
+
+
+def _set_aside(*, order_id: int, reason: str) -> None:
+    """Mark the OPEN order as not settleable for ``reason`` (called while handling the
+    error, whose traceback is logged)."""
+    now = timezone.now()
+    TwdOrder.objects.filter(pk=order_id, status=TwdOrder.Status.OPEN).update(
+        settle_error=reason, settle_error_at=now, updated_at=now)
+    log.error("twd_order_set_aside", order_id=order_id, reason=reason, exc_info=True)
+
+
+def orders_retry_settlement(*, order_ids: list[int]) -> int:
+    """Clear the settle error of those of ``order_ids`` that are OPEN and set aside, so that
+    the next crossing quote or sweep tries to fill them again (and sets them aside again if
+    they still cannot settle). Returns how many were cleared."""
+    now = timezone.now()
+    cleared = (TwdOrder.objects.filter(pk__in=order_ids, status=TwdOrder.Status.OPEN)
+               .exclude(settle_error="")
+               .update(settle_error="", settle_error_at=None, updated_at=now))
+    log.info("twd_orders_retry_settlement", order_ids=sorted(order_ids), cleared=cleared)
+    return cleared
 
 
 def sweep(*, enqueue: Callable[[Quote], None]) -> int:

@@ -1,10 +1,15 @@
+from decimal import Decimal
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 
 from apps.core.crypto import decrypt_secret
+from apps.marketdata.services import publish
+from apps.twelvedata import services
 from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdOrder, TwdProvider
 from tests.factories import UserFactory
+from tests.twelvedata.fixtures import make_quote
 
 pytestmark = pytest.mark.django_db
 
@@ -72,10 +77,6 @@ def test_failed_import_is_recorded_on_the_job(admin_client, provider, currencies
 
 
 def test_orders_are_read_only(admin_client, markets, user):
-    from decimal import Decimal
-
-    from apps.twelvedata import services
-
     order = services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY", type="LIMIT",
                                  amount=Decimal("10"), price=Decimal("1.01"))
     assert admin_client.get(f"/admin/twelvedata/twdorder/{order.pk}/change/").status_code == 200
@@ -83,3 +84,26 @@ def test_orders_are_read_only(admin_client, markets, user):
                                  {"status": "CLOSED"})
     assert response.status_code == 403
     assert TwdOrder.objects.get(pk=order.pk).status == "OPEN"
+
+
+def test_set_aside_orders_are_listed_with_their_reason_and_retried(admin_client, markets,
+                                                                   user):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    stuck, fine = (services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY",
+                                        type="LIMIT", amount=Decimal("10"),
+                                        price=Decimal("1.01")) for _ in range(2))
+    TwdOrder.objects.filter(pk=stuck.pk).update(maker_fee_rate=Decimal("0.5"))
+    assert services.fill_crossing(quote=make_quote("EUR/USD", "1.0", bid="0.999",
+                                                   ask="1.0")) == 1
+
+    page = admin_client.get("/admin/twelvedata/twdorder/?set_aside=yes")
+    assert page.status_code == 200
+    assert f'value="{stuck.pk}"'.encode() in page.content
+    assert f'value="{fine.pk}"'.encode() not in page.content
+    assert b"cannot pay" in page.content and b"Retry settlement" in page.content
+
+    response = admin_client.post("/admin/twelvedata/twdorder/", {
+        "action": "retry_settlement", ACTION_CHECKBOX_NAME: [stuck.pk, fine.pk]}, follow=True)
+    assert any("1 order(s) will be tried again" in m for m in messages_of(response))
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.settle_error, stuck.settle_error_at) == ("OPEN", "", None)

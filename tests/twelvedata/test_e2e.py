@@ -1,6 +1,7 @@
 """The whole paper-trading path: admin imports and enables markets from the emulator, a
 trader trades through the API, the emulator's WebSocket moves prices through the real
 twelvedata library, limit orders fill, and the books agree."""
+import time
 from decimal import Decimal
 
 import pytest
@@ -64,6 +65,10 @@ def test_admin_imports_trader_trades_prices_move_orders_fill(provider, currencie
                                                       "type": "LIMIT", "amount": "500",
                                                       "price": "1.12"}, format="json").json()
         assert limit_buy["status"] == limit_sell["status"] == "OPEN"
+        # Only a quote taken after an order may fill it, and the feed stamps its quotes in
+        # whole seconds: let the clock pass the second the orders were placed in.
+        placed = time.time()
+        wait_for(lambda: int(time.time()) > placed, what="the next second")
 
         emulator.set_price("EUR/USD", "1.08995", bid="1.08990", ask="1.09000")
         wait_for(lambda: order(limit_buy["id"])["status"] == "CLOSED", what="limit buy fill")

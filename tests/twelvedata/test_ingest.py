@@ -1,6 +1,9 @@
 import pytest
+from django.db import OperationalError
+from websocket import WebSocketConnectionClosedException
 
 from apps.marketdata.selectors import latest_quote
+from apps.twelvedata import selectors
 from apps.twelvedata.ingest import quote_from_event
 from apps.twelvedata.models import TwdMarket
 from tests.twelvedata.stream import running_stream, wait_for
@@ -49,3 +52,41 @@ def test_enabling_a_market_streams_it_and_a_dropped_socket_reconnects(markets, e
         TwdMarket.objects.filter(symbol="GBP/USD").update(status=False)
         wait_for(lambda: not emulator.stats()["subscribers"].get("GBP/USD"),
                  what="GBP/USD unsubscribed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_heartbeat_does_not_end_the_stream(markets, emulator):
+    url = emulator.ws_url.split("?")[0]
+    with running_stream(apikey=emulator.apikey, ws_url=url, refresh_seconds=0.5) as stream:
+        wait_for(lambda: emulator.stats()["subscribers"].get("AAPL"), what="AAPL subscribed")
+        heartbeat, calls = stream.ws.heartbeat, []
+
+        def heartbeat_failing_once():
+            calls.append(1)
+            if len(calls) == 1:
+                raise WebSocketConnectionClosedException("socket is already closed.")
+            return heartbeat()
+
+        stream.ws.heartbeat = heartbeat_failing_once
+        wait_for(lambda: len(calls) >= 2, what="a heartbeat after the failed one")
+        TwdMarket.objects.filter(symbol="GBP/USD").update(status=True)
+        wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"), what="resync")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_during_resync_does_not_end_the_stream(markets, emulator):
+    reads = []
+
+    def symbols_failing_once() -> set[str]:
+        reads.append(1)
+        if len(reads) == 2:  # the first resync; the first read was the connect's
+            raise OperationalError(2006, "Server has gone away")
+        return selectors.enabled_symbols()
+
+    url = emulator.ws_url.split("?")[0]
+    with running_stream(apikey=emulator.apikey, ws_url=url, refresh_seconds=0.5,
+                        symbols=symbols_failing_once):
+        wait_for(lambda: len(reads) >= 2, what="the failing resync")
+        TwdMarket.objects.filter(symbol="GBP/USD").update(status=True)
+        wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"),
+                 what="a resync after the failed one")

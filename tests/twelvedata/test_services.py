@@ -2,11 +2,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.marketdata.services import publish
 from apps.twelvedata import services
-from apps.twelvedata.models import TwdMarket, TwdOrder
+from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdOrder
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets.models import Hold, Journal, Wallet
 from apps.wallets.services import InsufficientFunds
@@ -68,6 +69,19 @@ def test_wrong_key_is_a_gateway_error(provider, currencies):
     services.provider_set_key(provider=provider, api_key="wrong")
     with pytest.raises(services.gateway.GatewayError):
         services.catalog_import(kind="forex")
+
+
+def test_an_unexpected_error_ends_the_import_job_failed_with_the_reason(provider, currencies,
+                                                                        monkeypatch):
+    def lost_connection(markets):
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    monkeypatch.setattr(services, "_upsert_markets", lost_connection)
+    job = TwdImportJob.objects.create(kind="forex")
+    assert services.import_job_run(job_id=job.pk).status == TwdImportJob.Status.FAILED
+    job.refresh_from_db()
+    assert job.message == ("OperationalError: (2013, 'Lost connection to server during "
+                           "query')")
 
 
 # --- market orders ----------------------------------------------------------------------
@@ -181,6 +195,104 @@ def test_sweep_offers_only_fresh_quotes(markets, user):
     offered = []
     assert services.sweep(enqueue=offered.append) == 1
     assert [q.symbol for q in offered] == ["AAPL"]
+
+
+# --- which quotes may fill a resting order ----------------------------------------------
+
+
+def test_a_stale_quote_fills_nothing(markets, user):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    order = place(user, price=D("1.09"))
+    # Placed long ago: the quote below is newer than the order, only too old itself.
+    TwdOrder.objects.filter(pk=order.pk).update(created_at=datetime.now(UTC) - timedelta(hours=1))
+    stale = make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081",
+                       at=datetime.now(UTC) - timedelta(minutes=5))
+    assert services.fill_crossing(quote=stale) == 0
+    assert TwdOrder.objects.get(pk=order.pk).status == TwdOrder.Status.OPEN
+    assert services.fill_crossing(quote=make_quote("EUR/USD", "1.08", bid="1.079",
+                                                   ask="1.081")) == 1
+
+
+def test_a_quote_older_than_the_order_fills_nothing_even_from_the_sweep(markets, user):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    order = place(user, price=D("1.09"))
+    # Fresh, crossing, but taken before the order existed (a late tick, a slow feed).
+    publish(quote=make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081",
+                             at=order.created_at - timedelta(milliseconds=1)))
+    assert services.sweep(enqueue=lambda quote: services.fill_crossing(quote=quote)) == 1
+    assert TwdOrder.objects.get(pk=order.pk).status == TwdOrder.Status.OPEN
+    publish(quote=make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081"))
+    assert TwdOrder.objects.get(pk=order.pk).status == TwdOrder.Status.CLOSED
+
+
+# --- fixed when placed; one bad order blocks nothing --------------------------------------
+
+
+def test_a_fee_raised_after_placement_does_not_apply_to_the_resting_order(markets, user):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    order = place(user, price=D("1.09"))
+    assert (order.maker_fee_rate, order.taker_fee_rate) == (D("0.0008"), D("0.001"))
+    # Far above what the hold (cost + 0.1%) could pay.
+    TwdMarket.objects.filter(symbol="EUR/USD").update(maker_fee=D("0.05"), taker_fee=D("0.05"))
+    publish(quote=make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081"))
+    order.refresh_from_db()
+    assert order.status == TwdOrder.Status.CLOSED and order.settle_error == ""
+    assert order.fee == D("0.88")  # 0.08% of 1090.00, the rate it was placed with
+    assert paper(user) == (D("100000") - D("1090.00") - D("0.88"), D(0))
+    later = place(user, price=D("1.07"), amount=D("100"))
+    assert later.maker_fee_rate == D("0.05")
+    assert paper(user)[1] == D("107.00") + D("5.35")  # sized with the new rates
+    assert wallet_selectors.reconcile() == []
+
+
+def test_an_order_that_cannot_settle_is_set_aside_and_the_others_still_fill(markets, user):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    bad, good = place(user, price=D("1.09")), place(user, price=D("1.09"), amount=D("10"))
+    # A rate its hold cannot pay: settling it raises (hold exhausted), whatever the quote.
+    TwdOrder.objects.filter(pk=bad.pk).update(maker_fee_rate=D("0.5"))
+    crossing = make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081")
+
+    assert services.fill_crossing(quote=crossing) == 1
+    bad.refresh_from_db()
+    assert bad.status == TwdOrder.Status.OPEN and bad.settle_error_at is not None
+    assert "cannot pay" in bad.settle_error
+    assert TwdOrder.objects.get(pk=good.pk).status == TwdOrder.Status.CLOSED
+    # Set aside: not tried again by the next quote (or the sweep) ...
+    third = place(user, price=D("1.09"), amount=D("10"))
+    assert services.fill_crossing(quote=make_quote("EUR/USD", "1.08", bid="1.079",
+                                                   ask="1.081")) == 1
+    assert TwdOrder.objects.get(pk=third.pk).status == TwdOrder.Status.CLOSED
+    assert TwdOrder.objects.get(pk=bad.pk).settle_error_at == bad.settle_error_at
+    # ... until an admin has fixed the cause and retries it.
+    TwdOrder.objects.filter(pk=bad.pk).update(maker_fee_rate=D("0.0008"))
+    assert services.orders_retry_settlement(order_ids=[bad.pk, good.pk]) == 1
+    assert services.fill_crossing(quote=make_quote("EUR/USD", "1.08", bid="1.079",
+                                                   ask="1.081")) == 1
+    bad.refresh_from_db()
+    assert (bad.status, bad.settle_error, bad.settle_error_at) == ("CLOSED", "", None)
+    assert wallet_selectors.reconcile() == []
+
+
+def test_a_passing_database_error_defers_the_fill_without_setting_it_aside(markets, user,
+                                                                           monkeypatch):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    first, second = place(user, price=D("1.09")), place(user, price=D("1.09"))
+    settle = services.wallet_services.settle_trade
+
+    def lock_timeout_for_first(**kwargs):
+        if kwargs["key"] == f"twd:fill:{first.pk}":
+            raise OperationalError(1205, "Lock wait timeout exceeded")
+        return settle(**kwargs)
+
+    monkeypatch.setattr(services.wallet_services, "settle_trade", lock_timeout_for_first)
+    crossing = make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081")
+    assert services.fill_crossing(quote=crossing) == 1
+    first.refresh_from_db()
+    assert first.status == TwdOrder.Status.OPEN and first.settle_error == ""
+    assert TwdOrder.objects.get(pk=second.pk).status == TwdOrder.Status.CLOSED
+    monkeypatch.setattr(services.wallet_services, "settle_trade", settle)
+    assert services.fill_crossing(quote=crossing) == 1
+    assert wallet_selectors.reconcile() == []
 
 
 # --- validation and cancel --------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from apps.marketdata.services import publish
 from apps.twelvedata import selectors
-from apps.twelvedata.ingest import PriceStream
+from apps.twelvedata.ingest import PriceStream, enabled_symbols
 
 
 class Command(BaseCommand):
@@ -23,6 +23,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stream = PriceStream(
             apikey=selectors.provider_api_key(), ws_url=settings.TWELVEDATA_WS_URL,
-            symbols=selectors.enabled_symbols, publish=lambda quote: publish(quote=quote),
+            symbols=enabled_symbols, publish=lambda quote: publish(quote=quote),
             refresh_seconds=options["refresh"])
         stream.run(stop=stop)
