@@ -158,9 +158,11 @@ def test_hold_and_release(user, currencies):
                                 amount=D("25"), key="h")
     assert services.hold_create(user_id=user.pk, wallet_type="SPOT", currency="USDT",
                                 amount=D("25"), key="h").pk == hold.pk
-    with pytest.raises(Conflict):
+    with capture_logs() as logs, pytest.raises(Conflict) as other_hold:
         services.hold_create(user_id=user.pk, wallet_type="SPOT", currency="USDT",
                              amount=D("26"), key="h")
+    assert other_hold.value.code == "idempotency_conflict"
+    assert [e["event"] for e in logs] == ["hold_replay_conflict"]
     assert wallet(user).held == D("25")
     services.hold_release(key="h", amount=D("5"))
     assert wallet(user).held == D("20")
