@@ -138,6 +138,33 @@ def _lock_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
     return {w.pk: w for w in wallets}
 
 
+WalletOwner = tuple[int | None, str | None, str, str]  # (user_id, system, type, currency)
+
+
+def wallets_lock(*, owners: Iterable[WalletOwner]) -> dict[WalletOwner, Wallet]:
+    """Lock the wallets of ``owners`` until the caller's transaction ends; returns them by
+    owner.
+
+    A service that writes several wallets calls this once, inside its transaction and
+    before its first write, with every wallet it may write, so that it takes its whole
+    wallet lock set at once in primary-key order (callers lock their own rows, such as an
+    order, first). The functions of this module it calls afterwards lock the same rows
+    again, which waits for nothing. Each owner is ``(user_id, system, wallet_type,
+    currency)`` with one of ``user_id`` and ``system`` set. Missing wallets are created
+    (empty) before anything is locked: a transaction never waits on another's new wallet
+    while holding a wallet lock. Locks: the wallets, ``SELECT ... FOR UPDATE`` in pk order.
+    Raises InvalidInput (unknown wallet type); outside a transaction, Django refuses the
+    lock (TransactionManagementError).
+    """
+    owners = list(dict.fromkeys(owners))
+    for _, _, wallet_type, _ in owners:
+        _wallet_type(wallet_type)
+    ids = _wallet_ids([Leg(wallet_type, currency, ZERO, user_id=user_id, system=system)
+                       for user_id, system, wallet_type, currency in owners])
+    locked = _lock_wallets(ids)
+    return {owner: locked[pk] for owner, pk in zip(owners, ids, strict=True)}
+
+
 def _insufficient(wallet: Wallet) -> InsufficientFunds:
     return InsufficientFunds(
         f"Insufficient {wallet.currency_id} in your {wallet.type} wallet "
