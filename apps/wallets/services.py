@@ -153,8 +153,8 @@ def wallets_lock(*, owners: Iterable[WalletOwner]) -> dict[WalletOwner, Wallet]:
     currency)`` with one of ``user_id`` and ``system`` set. Missing wallets are created
     (empty) before anything is locked: a transaction never waits on another's new wallet
     while holding a wallet lock. Locks: the wallets, ``SELECT ... FOR UPDATE`` in pk order.
-    Raises InvalidInput (unknown wallet type); outside a transaction, Django refuses the
-    lock (TransactionManagementError).
+    Raises InvalidInput (unknown wallet type); outside a transaction a lock would end with
+    its statement, so Django refuses it where rows lock (TransactionManagementError).
     """
     owners = list(dict.fromkeys(owners))
     for _, _, wallet_type, _ in owners:
