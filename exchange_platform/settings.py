@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
     # Request and response components apart, so that request strings that must not be
     # empty carry minLength 1 and read-only fields stay out of request bodies.
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "apps.core.schema.link_created_items"],
     "ENUM_NAME_OVERRIDES": {"WalletTypeEnum": "apps.wallets.constants.WalletType"},
     # Served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -17,7 +17,12 @@ upstream failure a 502) it declares with ``error_responses(...)`` in its ``exten
 Every error body is the ``ErrorOutput`` component (``apps.core.api.ErrorOutput``). A method an
 endpoint does not have is a 405 with ``Allow`` on every path; OpenAPI has no operation to
 attach it to, so the API description says so.
+
+``link_created_items`` (a postprocessing hook) adds OpenAPI links from creating an item to
+the operations on it, which schemathesis' stateful phase follows.
 """
+import re
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.authentication import SessionAuthentication
@@ -85,3 +90,26 @@ class ErrorAutoSchema(AutoSchema):
         if self.view.get_throttles():
             statuses.append(429)
         return statuses
+
+
+def link_created_items(result: dict, generator, request, public) -> dict:
+    """OpenAPI links from a ``POST /things/`` that answers 201 with the created item (an
+    object with an ``id``) to each operation under ``/things/{thing_id}/``: the answer's
+    ``id`` fills that path parameter (place an order, then cancel it)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for collection, item in result["paths"].items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        ref = (created or {}).get("content", {}).get("application/json", {}).get(
+            "schema", {}).get("$ref", "")
+        if "id" not in schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}):
+            continue
+        for path, operations in result["paths"].items():
+            match = re.fullmatch(re.escape(collection) + r"\{(\w+)\}/.*", path)
+            if match is None:
+                continue
+            for operation in operations.values():
+                created.setdefault("links", {})[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {match.group(1): "$response.body#/id"},
+                }
+    return result

@@ -312,3 +312,10 @@ def test_a_good_limit_still_pages(api, funded):
 def test_no_slash_hint_for_an_unknown_url(api):
     error = assert_error(api.get("/api/v1/nothing"), 404)
     assert "Did you mean" not in error["message"]
+
+
+def test_an_unknown_url_posted_with_a_session_is_still_a_json_404(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert_error(client.generic("POST", "/api/v1/twd/orders/null,null/cancel/"), 404,
+                 "not_found")

@@ -79,3 +79,12 @@ def test_lists_document_the_cursor_page(schema, key, component):
 ])
 def test_request_strings_that_must_not_be_empty_say_so(schema, component, field):
     assert schema["components"]["schemas"][component]["properties"][field]["minLength"] == 1
+
+
+def test_a_placed_order_links_to_its_cancel(schema):
+    created = dict(operations(schema))["POST /api/v1/twd/orders/"]["responses"]["201"]
+    assert created["links"] == {"v1_twd_orders_cancel_create": {
+        "operationId": "v1_twd_orders_cancel_create",
+        "parameters": {"order_id": "$response.body#/id"}}}
+    transfer = dict(operations(schema))["POST /api/v1/wallets/transfer/"]["responses"]["201"]
+    assert "links" not in transfer  # a list of wallets: nothing with an id to follow
