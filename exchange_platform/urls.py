@@ -1,14 +1,22 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.accounts.apis import TokenApi
 from apps.core import http
 
+# Swagger UI under the Content-Security-Policy: the split view serves its setup script from
+# its own URL (no inline script); its React code sets a few inline styles, allowed on this
+# page only.
+api_docs = csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(
+    SpectacularSwaggerSplitView.as_view(url_name="schema"))
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/auth/token/", TokenApi.as_view(), name="auth-token"),
     path("api/v1/wallets/", include("apps.wallets.urls")),
     path("api/v1/twd/", include("apps.twelvedata.urls")),

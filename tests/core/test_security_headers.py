@@ -58,3 +58,16 @@ def test_api(api):
     for response in (api.get("/api/v1/wallets/"), Client().get("/api/v1/wallets/"),
                      Client().get("/api/schema/"), Client().get("/api/v1/no-such-thing/")):
         assert_headers(response)
+
+
+def test_api_docs_run_no_inline_script():
+    """Swagger UI's page: its setup script comes from a URL of its own; only its inline
+    styles are allowed there."""
+    page = Client().get("/api/docs/")
+    assert page.status_code == 200
+    assert directives(page)["script-src"] == ["'self'"]
+    assert directives(page)["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert "<script>" not in page.content.decode()
+    script = Client().get("/api/docs/?script")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")

@@ -33,6 +33,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SYMBOL = "EUR/USD"
+# Page predicates are functions, not expressions: Playwright evaluates an expression with
+# eval(), which the Content-Security-Policy (rightly) refuses.
+STREAM_LIVE = "() => document.getElementById('stream-state').textContent === 'live'"
 
 pytestmark = pytest.mark.browser
 
@@ -123,11 +126,21 @@ def browser():
         chromium.close()
 
 
+def watch_csp(page) -> list[str]:
+    """The Content-Security-Policy violations Chromium reports on ``page`` (console errors
+    "Refused to ..."), collected as they happen."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text else None)
+    return violations
+
+
 @pytest.fixture
 def page(browser, platform):
     context = browser.new_context(base_url=platform.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    page.csp_violations = watch_csp(page)
     yield page
     context.close()
 
@@ -195,7 +208,7 @@ def place(page, *, side: str, type_: str, amount: str, price: str | None = None)
 def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     shot = Shots(page, "trade")
     log_in(page)
-    page.wait_for_function("document.getElementById('stream-state').textContent === 'live'")
+    page.wait_for_function(STREAM_LIVE)
     assert "PAPER" in page.locator("body").inner_text()
     shot("logged-in")
 
@@ -253,6 +266,25 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     page.goto(f"/trade/{SYMBOL}/")
     assert "/login/" in page.url
     shot("logged-out")
+    assert page.csp_violations == []  # all of it ran under the Content-Security-Policy
+
+
+def test_admin_and_api_docs_work_under_the_csp(platform, page):
+    shot = Shots(page, "csp")
+    page.goto("/admin/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "admin-demo-pass")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    page.goto("/admin/twelvedata/twdmarket/")
+    page.locator("#result_list").wait_for()
+    page.locator("#changelist-filter").wait_for()
+    shot("admin-changelist")
+    page.goto("/api/docs/")
+    page.locator(".swagger-ui .info .title").wait_for()  # rendered by its scripts
+    page.locator(".opblock").first.wait_for()
+    shot("api-docs")
+    assert page.csp_violations == []
 
 
 def test_order_form_shows_client_and_server_errors(platform, page):
@@ -267,7 +299,7 @@ def test_order_form_shows_client_and_server_errors(platform, page):
 
     # Far more than the demo balance: the server refuses and the page says why.
     place(page, side="BUY", type_="LIMIT", amount="10000000", price="1.10000")
-    page.wait_for_function("document.getElementById('order-error').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('order-error').textContent.length > 0")
     assert re.search(r"insufficient|funds|balance", error.inner_text(), re.I)
     assert page.locator("#open-orders tr[data-status=OPEN]").count() == 0
     shot("server-error")
@@ -280,7 +312,7 @@ def test_pages_fit_a_phone(platform, browser):
     try:
         shot = Shots(page, "phone")
         log_in(page)
-        page.wait_for_function("document.getElementById('stream-state').textContent === 'live'")
+        page.wait_for_function(STREAM_LIVE)
         shot("trade")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.goto("/forex")
