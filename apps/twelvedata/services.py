@@ -302,8 +302,8 @@ def order_place(*, user_id: int, symbol: str, side: str, type: str, amount: Deci
     highest fee at the limit or market price, in quote currency; SELL: the base amount),
     and fills at once when the rules above say so. A replay with the same
     ``client_order_id`` returns the first order. Raises NotFound (unknown market),
-    InvalidInput, Conflict (disabled market, stale quote for MARKET, duplicate id),
-    InsufficientFunds.
+    InvalidInput, Conflict (disabled or just re-imported market, stale quote for MARKET,
+    duplicate id), InsufficientFunds.
     """
     if side not in TwdOrder.Side.values or type not in TwdOrder.Type.values:
         raise InvalidInput("side must be BUY or SELL and type MARKET or LIMIT.")

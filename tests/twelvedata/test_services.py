@@ -328,6 +328,20 @@ def test_market_disabled_between_validation_and_commit(markets, user, monkeypatc
     assert paper(user)[1] == 0
 
 
+def test_market_currencies_changed_between_validation_and_commit(markets, user, monkeypatch):
+    grant = services.paper_account_ensure
+
+    def grant_then_reimport(**kwargs):
+        grant(**kwargs)
+        TwdMarket.objects.filter(symbol="EUR/USD").update(quote_currency="GBP")
+
+    monkeypatch.setattr(services, "paper_account_ensure", grant_then_reimport)
+    with pytest.raises(Conflict, match="just changed"):
+        place(user, price=D("1.1"))
+    assert not TwdOrder.objects.exists()
+    assert paper(user)[1] == 0
+
+
 def test_client_order_id_replay(markets, user):
     first = place(user, price=D("1.05"), client_order_id="mine-1")
     assert place(user, price=D("1.05"), client_order_id="mine-1").pk == first.pk
