@@ -74,6 +74,13 @@ def parse_identifier(value: object, *, kind: str) -> str:
     return canonical
 
 
+def accepted_pattern(kind: str) -> str:
+    """The anchored regular expression of the input ``parse_identifier`` accepts for
+    ``kind`` (lower case included where it is upper-cased), for the OpenAPI schema."""
+    pattern, _, upper, _ = _KINDS[kind]
+    return "^" + (pattern.pattern.replace("A-Z", "A-Za-z") if upper else pattern.pattern) + "$"
+
+
 def is_canonical(value: object, *, kind: str) -> bool:
     """Whether ``value`` is already the canonical identifier of ``kind`` (what a stored
     row may hold): ``parse_identifier`` would accept it and give it back unchanged."""
@@ -93,14 +100,11 @@ class IdentifierField(serializers.CharField):
         if kind not in _KINDS:
             raise ValueError(f"unknown identifier kind {kind!r}")
         self.kind = kind
-        pattern, max_length, upper, _ = _KINDS[kind]
         # Whitespace is part of the value: a padded code is refused, not silently trimmed.
         kwargs.setdefault("trim_whitespace", False)
-        kwargs.setdefault("max_length", max_length)
+        kwargs.setdefault("max_length", _KINDS[kind][1])
         super().__init__(**kwargs)
-        # The accepted input, for the OpenAPI schema (case-insensitive where upper-cased).
-        accepted = pattern.pattern.replace("A-Z", "A-Za-z") if upper else pattern.pattern
-        self.validators.append(RegexValidator(rf"^{accepted}$"))
+        self.validators.append(RegexValidator(accepted_pattern(kind)))  # for the schema
 
     def to_internal_value(self, data: object) -> str:
         if not isinstance(data, str):

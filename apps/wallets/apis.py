@@ -1,13 +1,13 @@
 """Wallet endpoints (thin: parse, call a selector or service, render)."""
 import uuid
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import AmountField, CursorPage
-from apps.core.identifiers import IdentifierField
+from apps.core.identifiers import IdentifierField, accepted_pattern
 from apps.core.schema import error_responses
 from apps.wallets import selectors, services
 from apps.wallets.constants import WalletType
@@ -48,7 +48,9 @@ class LedgerApi(APIView):
     class PathInput(serializers.Serializer):
         currency = IdentifierField(kind="currency")
 
-    @extend_schema(responses=EntryOutput(many=True))
+    @extend_schema(responses=EntryOutput(many=True), parameters=[
+        OpenApiParameter("currency", str, OpenApiParameter.PATH,
+                         pattern=accepted_pattern("currency"), description="e.g. USDT")])
     def get(self, request, wallet_type: str, currency: str):
         path = self.PathInput(data={"currency": currency})
         path.is_valid(raise_exception=True)
