@@ -222,6 +222,7 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     place(page, side="BUY", type_="LIMIT", amount="500", price="1.10000")
     open_rows = page.locator("#open-orders tr[data-status=OPEN]")
     open_rows.nth(1).wait_for()
+    placed = time.time()
     assert open_rows.count() == 2
     assert page.locator("#history tr").count() == 0
     # Both orders hold quote currency (1,000 x 1.23 and 500 x 1.10, plus fees).
@@ -233,6 +234,9 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     filled_id, other_id = sorted([first_id, second_id], key=int)
 
     # The ask falls through 1.23000: the first order fills at its limit, the other rests.
+    # Only a quote taken after an order fills it, and the feed stamps whole seconds: the
+    # tick must come in a later second than the orders.
+    time.sleep(max(0.0, int(placed) + 1 - time.time()))
     show_price(platform, page, "1.22900", bid="1.22890", ask="1.22910")
     filled = page.locator(f"#history tr[data-order='{filled_id}']")
     filled.wait_for()
