@@ -32,20 +32,38 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a valid number")
 
 
+def _require_unicode(value: object) -> None:
+    """Raise UnicodeEncodeError if a string anywhere in ``value`` (keys too) holds a lone
+    surrogate."""
+    if isinstance(value, str):
+        value.encode("utf-8")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            key.encode("utf-8")
+            _require_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _require_unicode(item)
+
+
 class DecimalJSONParser(JSONParser):
     """JSON parser that keeps non-integer numbers as their exact text.
 
     ``json`` would turn ``0.1`` into a lossy float; here it stays the string ``"0.1"`` and
-    the field that reads it decides. NaN and Infinity are refused outright.
+    the field that reads it decides. NaN and Infinity are refused outright, and so is a
+    string with a lone surrogate escape (``"\\ud800"``): JSON's grammar allows it, but it is
+    not Unicode text, and an error message quoting it back could not be encoded.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return json.loads(
+            data = json.loads(
                 stream.read().decode(encoding), parse_float=str, parse_constant=_reject_constant
             )
+            _require_unicode(data)
+            return data
         except RecursionError as exc:
             # The decoder recurses once per level: a deep enough nesting exhausts the stack.
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc

@@ -87,6 +87,7 @@ def test_json_nested_too_deep_is_a_400(api, funded, body):
     b"\xff\xfe{}",  # not UTF-8
     b'{"amount": "1', b"", b"nul", b'{"amount": NaN}',
     b'{"amount": ' + b"9" * 5000 + b"}",  # over Python's int digit limit
+    b'{"from_type": "\\ud800"}', b'{"\\udfff": 1}', b'[["\\ud83d"]]',  # lone surrogates: were 500s
 ])
 def test_malformed_json_is_a_400(api, funded, body):
     before = unchanged(funded)
