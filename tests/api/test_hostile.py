@@ -1,0 +1,246 @@
+"""Hostile input to every write endpoint: each request is a 4xx in the JSON error format and
+changes nothing (no row, no balance, no hold, no order, no token).
+
+The cases come from tests/api/cases.py. The state is a realistic one: the user has funded
+SPOT, FUTURES and PAPER wallets, an earlier transfer, an open, a canceled and a filled
+paper order; EUR/USD is enabled with a fresh quote, GBP/USD disabled; another user has an
+open order. The same tests run on SQLite and on MariaDB (DATABASE_URL).
+"""
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client, override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from apps.marketdata.quotes import Quote
+from apps.marketdata.services import publish
+from apps.twelvedata import services as twd_services
+from apps.twelvedata.apis import OrderListCreateApi
+from apps.twelvedata.models import TwdMarket, TwdOrder
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets import services as wallet_services
+from apps.wallets.apis import TransferInput
+from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
+from exchange_platform.celery import app as celery_app
+from tests.api.cases import CANCEL, CASES, ORDERS, TOKEN, TRANSFER, Case, World, encode_body
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "pw-for-tests-only"  # tests.factories.UserFactory's
+
+
+def api_client() -> Client:
+    # A 500 is an answer to assert on, not an exception in the test.
+    return Client(raise_request_exception=False)
+
+
+def post(client: Client, path: str, body: dict, token: str) -> dict:
+    response = client.post(path, json.dumps(body), content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+EUR_USD = Quote(symbol="EUR/USD", price=Decimal("1.10000"), bid=Decimal("1.09990"),
+                ask=Decimal("1.10010"), timestamp=datetime.now(UTC), source="test")
+
+
+def fresh_quote() -> None:
+    publish(quote=dataclasses.replace(EUR_USD, timestamp=datetime.now(UTC)))
+
+
+def build_world() -> World:
+    call_command("loaddata", "fixtures/currencies.json", verbosity=0)
+    user, other = UserFactory(), UserFactory(password="the-other-users-own-pw")
+    token = Token.objects.create(user=user).key
+    TwdMarket.objects.create(symbol="EUR/USD", type=TwdMarket.Type.FOREX, name="Euro / Dollar",
+                             base_currency="EUR", quote_currency="USD", status=True)
+    TwdMarket.objects.create(symbol="GBP/USD", type=TwdMarket.Type.FOREX, name="Pound / Dollar",
+                             base_currency="GBP", quote_currency="USD", status=False)
+    fresh_quote()
+    for wallet_type, amount in (("SPOT", "1000"), ("FUTURES", "500")):
+        wallet_services.deposit(user_id=user.pk, wallet_type=wallet_type, currency="USD",
+                                amount=Decimal(amount), key=f"hostile:deposit:{wallet_type}")
+    wallet_services.deposit(user_id=user.pk, wallet_type="SPOT", currency="BTC",
+                            amount=Decimal("0.5"), key="hostile:deposit:btc")
+    client = api_client()
+    post(client, TRANSFER, {"currency": "USD", "amount": "5", "from_type": "SPOT",
+                            "to_type": "FUTURES", "client_transfer_id": "t-existing"}, token)
+    # The first order grants the PAPER demo balance.
+    own_open = post(client, ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
+                                     "amount": "2", "price": "1.00000",
+                                     "client_order_id": "o-existing"}, token)
+    own_canceled = post(client, ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
+                                         "amount": "3", "price": "0.90000"}, token)
+    post(client, CANCEL.format(order_id=own_canceled["id"]), {}, token)
+    own_filled = post(client, ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "MARKET",
+                                       "amount": "1"}, token)
+    assert own_filled["status"] == "CLOSED"
+    other_open = twd_services.order_place(user_id=other.pk, symbol="EUR/USD", side="BUY",
+                                          type="LIMIT", amount=Decimal("1"),
+                                          price=Decimal("0.95000"))
+    assert {w.type for w in wallet_selectors.wallet_list(user_id=user.pk)} == {
+        "SPOT", "FUTURES", "PAPER"}
+    return World(username=user.username, password=PASSWORD, token=token,
+                 other_username=other.username, own_open=own_open["id"],
+                 own_canceled=own_canceled["id"], own_filled=own_filled["id"],
+                 other_open=other_open.pk, own_client_order_id="o-existing",
+                 own_client_transfer_id="t-existing")
+
+
+def fast_hasher() -> override_settings:
+    """A cheap hasher: a login still checks the password, without PBKDF2's 0.5 s a case."""
+    return override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+
+
+@pytest.fixture(scope="module")
+def module_world(django_db_setup, django_db_blocker):
+    """The world, built once for the module in a transaction that each test's own
+    (rolled-back) transaction nests in, and that is rolled back at the end."""
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    with django_db_blocker.unblock(), fast_hasher(), transaction.atomic():
+        try:
+            yield build_world()
+        finally:
+            transaction.set_rollback(True)
+            celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture
+def world(module_world) -> World:
+    """The world, with every cache emptied (the root conftest clears only the default one:
+    no throttle or lockout counter carries from one case to the next) and a fresh quote."""
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
+    fresh_quote()
+    with fast_hasher():
+        yield module_world
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    counts: dict[str, int]
+    wallets: list[tuple]
+    holds: list[tuple]
+    orders: list[tuple]
+    tokens: list[tuple]
+    users: list[tuple]
+    markets: list[tuple]
+
+
+def snapshot() -> Snapshot:
+    """Every row a write endpoint could add, and every value it could change (read-only)."""
+    tables = (Currency, Wallet, Hold, Journal, Entry, TwdMarket, TwdOrder, Token,
+              get_user_model())
+    return Snapshot(
+        counts={model.__name__: model.objects.count() for model in tables},
+        wallets=list(Wallet.objects.order_by("pk").values_list(
+            "pk", "user_id", "system", "type", "currency_id", "balance", "held")),
+        holds=list(Hold.objects.order_by("pk").values_list("pk", "key", "remaining", "status")),
+        orders=list(TwdOrder.objects.order_by("pk").values_list(
+            "pk", "user_id", "client_order_id", "status", "amount", "remaining", "filled",
+            "deleted_at")),
+        tokens=list(Token.objects.order_by("pk").values_list("pk", "user_id")),
+        users=list(get_user_model().objects.order_by("pk").values_list(
+            "pk", "username", "password", "is_active")),
+        markets=list(TwdMarket.objects.order_by("pk").values_list(
+            "pk", "symbol", "status", "maker_fee", "taker_fee")),
+    )
+
+
+def send(case: Case, world: World):
+    client = api_client()
+    headers = {}
+    if case.endpoint != "token":
+        authorization = case.auth(world) if case.auth else f"Token {world.token}"
+        if authorization is not None:
+            headers["HTTP_AUTHORIZATION"] = authorization
+    return client.generic("POST", case.url(world), encode_body(case.body, world),
+                          content_type=case.content_type or "", **headers)
+
+
+def describe(response) -> str:
+    exc_info = getattr(response, "exc_info", None)
+    if exc_info:
+        return f"{response.status_code} from {exc_info[0].__name__}: {exc_info[1]}"
+    return f"{response.status_code}: {response.content[:300]!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_hostile_input_is_refused_and_changes_nothing(case, world):
+    before = snapshot()
+    response = send(case, world)
+
+    assert 400 <= response.status_code < 500, describe(response)
+    assert response["Content-Type"].split(";")[0] == "application/json", describe(response)
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error.get("code"), str) and error["code"], body
+    assert isinstance(error.get("message"), str) and error["message"], body
+    assert set(error) <= {"code", "message", "fields"}, body
+
+    assert snapshot() == before
+    assert wallet_selectors.reconcile() == []
+
+
+# --- the suite can fail: the same requests, made valid, are answered and change state ----
+
+VALID = [
+    ("transfer", TRANSFER, {"currency": "USD", "amount": "10", "from_type": "SPOT",
+                            "to_type": "FUTURES", "client_transfer_id": "t-new-1"}, 201),
+    ("order", ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "amount": "1",
+                       "price": "1.00000", "client_order_id": "o-new-1"}, 201),
+    ("cancel", CANCEL, None, 200),
+    ("token", TOKEN, {"username": lambda world: world.username,
+                      "password": lambda world: world.password}, 200),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "path", "body", "status"), VALID,
+                         ids=[row[0] for row in VALID])
+def test_the_valid_request_each_case_spoils_succeeds_and_is_seen(endpoint, path, body,
+                                                                 status, world):
+    """Each hostile case changes one thing of this request: it must itself succeed and
+    change what the snapshot reads, or the cases would prove nothing."""
+    if endpoint == "token":
+        Token.objects.filter(key=world.token).delete()  # a login creates the token again
+    before = snapshot()
+    case = Case(id=f"valid-{endpoint}", endpoint=endpoint, field="", family="valid", path=path,
+                body=body, path_args=lambda world: {"order_id": world.own_open})
+    response = send(case, world)
+    assert response.status_code == status, describe(response)
+    assert snapshot() != before
+    assert wallet_selectors.reconcile() == []
+
+
+def test_every_field_and_path_parameter_of_every_write_endpoint_is_attacked():
+    attacked = {(case.endpoint, case.field) for case in CASES}
+    fields = {
+        "transfer": set(TransferInput().fields),
+        "order": set(OrderListCreateApi.PlaceInput().fields),
+        "cancel": {"order_id"},
+        "token": set(AuthTokenSerializer().fields) - {"token"},
+    }
+    for endpoint, names in fields.items():
+        assert {(endpoint, name) for name in names} <= attacked, endpoint
+        assert (endpoint, "(body)") in attacked or endpoint == "cancel"
+    assert len(CASES) >= 300
+    families = {(case.endpoint, case.family) for case in CASES}
+    for endpoint in ("transfer", "order"):
+        for family in ("encoding", "look-alike", "number", "container", "size", "body",
+                       "credentials"):
+            assert (endpoint, family) in families, (endpoint, family)
