@@ -74,7 +74,7 @@ class TransferInput(serializers.Serializer):
 
 class TransferApi(APIView):
     @extend_schema(request=TransferInput,
-                   responses={201: WalletOutput(many=True), **error_responses(404, 409)})
+                   responses={201: WalletOutput(many=True), **error_responses(409)})
     def post(self, request):
         data = TransferInput(data=request.data)
         data.is_valid(raise_exception=True)
