@@ -25,8 +25,7 @@ urlpatterns = [
     path("", include("apps.trade.urls")),
 ]
 
-# Django's own errors: JSON under /api/, its HTML pages elsewhere.
+# Django's own errors: JSON under /api/, its HTML pages elsewhere (an unknown /api/ URL
+# is the catch-all's 404 above).
 handler400 = "apps.core.http.bad_request"
-handler403 = "apps.core.http.permission_denied"
-handler404 = "apps.core.http.page_not_found"
 handler500 = "apps.core.http.server_error"

@@ -13,9 +13,7 @@ import re
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, UnreadablePostError
-from django.http.multipartparser import MultiPartParserError
+from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -126,10 +124,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
-    elif isinstance(exc, SuspiciousOperation | MultiPartParserError | UnreadablePostError):
-        # Django's own request parsing (a session's CSRF check reads form bodies) refusing
-        # what the client sent: the client's error, not ours.
-        exc = exceptions.ParseError(str(exc) or "Malformed request.")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

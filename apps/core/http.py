@@ -1,6 +1,7 @@
-"""The API's errors outside DRF, in its one format: any unknown URL under ``/api/`` and
-Django's own 400/403/404/500 there (exchange_platform/urls.py). Pages outside ``/api/``
-keep Django's HTML."""
+"""The API's errors outside DRF, in its one format: any unknown URL under ``/api/`` (a
+catch-all route, so also in DEBUG, where Django would show its HTML 404 page) and Django's
+own 400 and 500 there (exchange_platform/urls.py). Pages outside ``/api/`` keep Django's
+HTML."""
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
@@ -41,21 +42,6 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return error_response(400, "bad_request", "Malformed request.")
     return defaults.bad_request(request, exception)
-
-
-def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler403: JSON under /api/, Django's page elsewhere."""
-    if is_api_request(request):
-        return error_response(403, "permission_denied",
-                              str(exception) or "You may not do this.")
-    return defaults.permission_denied(request, exception)
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: JSON under /api/ (``not_found``), Django's page elsewhere."""
-    if is_api_request(request):
-        return not_found(request)
-    return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
