@@ -6,7 +6,6 @@ SPOT, FUTURES and PAPER wallets, an earlier transfer, an open, a canceled and a 
 paper order; EUR/USD is enabled with a fresh quote, GBP/USD disabled; another user has an
 open order. The same tests run on SQLite and on MariaDB (DATABASE_URL).
 """
-import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,12 +50,10 @@ def post(client: Client, path: str, body: dict, token: str) -> dict:
     return response.json()
 
 
-EUR_USD = Quote(symbol="EUR/USD", price=Decimal("1.10000"), bid=Decimal("1.09990"),
-                ask=Decimal("1.10010"), timestamp=datetime.now(UTC), source="test")
-
-
 def fresh_quote() -> None:
-    publish(quote=dataclasses.replace(EUR_USD, timestamp=datetime.now(UTC)))
+    """EUR/USD quoted now (a BUY LIMIT below 1.10010 rests, a MARKET order fills)."""
+    publish(quote=Quote(symbol="EUR/USD", price=Decimal("1.10000"), bid=Decimal("1.09990"),
+                        ask=Decimal("1.10010"), timestamp=datetime.now(UTC), source="test"))
 
 
 def build_world() -> World:
