@@ -30,13 +30,23 @@ from apps.wallets import services as wallet_services
 from apps.wallets.apis import TransferInput
 from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
 from exchange_platform.celery import app as celery_app
-from tests.api.cases import CANCEL, CASES, ORDERS, TOKEN, TRANSFER, Case, World, encode_body
+from tests.api.cases import (
+    CANCEL,
+    CASES,
+    ORDERS,
+    OTHER_PASSWORD,
+    OTHER_USERNAME,
+    PASSWORD,
+    TOKEN,
+    TRANSFER,
+    USERNAME,
+    Case,
+    World,
+    encode_body,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "pw-for-tests-only"  # tests.factories.UserFactory's
-
 
 def api_client() -> Client:
     # A 500 is an answer to assert on, not an exception in the test.
@@ -58,7 +68,8 @@ def fresh_quote() -> None:
 
 def build_world() -> World:
     call_command("loaddata", "fixtures/currencies.json", verbosity=0)
-    user, other = UserFactory(), UserFactory(password="the-other-users-own-pw")
+    user = UserFactory(username=USERNAME, password=PASSWORD)
+    other = UserFactory(username=OTHER_USERNAME, password=OTHER_PASSWORD)
     token = Token.objects.create(user=user).key
     TwdMarket.objects.create(symbol="EUR/USD", type=TwdMarket.Type.FOREX, name="Euro / Dollar",
                              base_currency="EUR", quote_currency="USD", status=True)
@@ -88,8 +99,7 @@ def build_world() -> World:
                                           price=Decimal("0.95000"))
     assert {w.type for w in wallet_selectors.wallet_list(user_id=user.pk)} == {
         "SPOT", "FUTURES", "PAPER"}
-    return World(username=user.username, password=PASSWORD, token=token,
-                 other_username=other.username, own_open=own_open["id"],
+    return World(token=token, own_open=own_open["id"],
                  own_canceled=own_canceled["id"], own_filled=own_filled["id"],
                  other_open=other_open.pk, own_client_order_id="o-existing",
                  own_client_transfer_id="t-existing")
@@ -165,7 +175,7 @@ def send(case: Case, world: World):
         authorization = case.auth(world) if case.auth else f"Token {world.token}"
         if authorization is not None:
             headers["HTTP_AUTHORIZATION"] = authorization
-    return client.generic("POST", case.url(world), encode_body(case.body, world),
+    return client.generic(case.method, case.url(world), encode_body(case.body, world),
                           content_type=case.content_type or "", **headers)
 
 
@@ -202,8 +212,7 @@ VALID = [
     ("order", ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "amount": "1",
                        "price": "1.00000", "client_order_id": "o-new-1"}, 201),
     ("cancel", CANCEL, None, 200),
-    ("token", TOKEN, {"username": lambda world: world.username,
-                      "password": lambda world: world.password}, 200),
+    ("token", TOKEN, {"username": USERNAME, "password": PASSWORD}, 200),
 ]
 
 
