@@ -226,6 +226,16 @@ def _draws(seed: int, symbol: str, interval: str, label: datetime) -> Iterator[i
         digest = hashlib.blake2b(digest, digest_size=16).digest()
 
 
+def _below(draws: Iterator[int], bound: int) -> int:
+    """A draw in ``[0, bound)``, joining as many 16-bit draws as ``bound`` needs: one draw
+    taken modulo a larger bound could only land in its lowest 65536 values (a walk on a
+    high price then only ever rose)."""
+    value, span = next(draws), 1 << 16
+    while span < bound:
+        value, span = value << 16 | next(draws), span << 16
+    return value % bound
+
+
 def history(instrument: Instrument, close: int, interval: str, newest: datetime,
             seed: int) -> Iterator[Bar]:
     """Bars from the one starting at ``newest`` backwards in time, newest first.
@@ -240,7 +250,7 @@ def history(instrument: Instrument, close: int, interval: str, newest: datetime,
     while True:
         draws = _draws(seed, instrument.symbol, interval, label)
         reach = max(1, close * reach_bp // 10_000)
-        open_ = max(1, close - (next(draws) % (2 * reach + 1) - reach))
+        open_ = max(1, close - (_below(draws, 2 * reach + 1) - reach))
         wick = reach // 2 + 1
         volume = 0
         if instrument.has_volume and instrument.daily_volume:
@@ -250,8 +260,8 @@ def history(instrument: Instrument, close: int, interval: str, newest: datetime,
         yield Bar(
             label=label,
             open=open_,
-            high=max(open_, close) + next(draws) % wick,
-            low=max(1, min(open_, close) - next(draws) % wick),
+            high=max(open_, close) + _below(draws, wick),
+            low=max(1, min(open_, close) - _below(draws, wick)),
             close=close,
             volume=volume,
         )

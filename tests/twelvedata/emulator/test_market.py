@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -9,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from apps.twelvedata.emulator import Catalog
-from apps.twelvedata.emulator.market import Market, bar_start, previous_bar, to_units
-from apps.twelvedata.emulator.wire import encode_event
+from apps.twelvedata.emulator.market import Market, bar_start, history, previous_bar, to_units
+from apps.twelvedata.emulator.wire import encode_event, format_units
 
 from .conftest import START
 
@@ -83,3 +84,16 @@ def test_events_write_decimals_as_exact_json_numbers() -> None:
 
     assert text == '{"event":"price","price":1.1,"big":67250.5,"day_volume":12}'
     assert json.loads(text, parse_float=Decimal)["price"] == Decimal("1.1")
+
+
+def test_a_long_history_of_a_high_price_neither_drifts_nor_explodes() -> None:
+    """5000 daily bars of SPX (500000 units): a draw of 16 bits taken modulo a wider range
+    only ever moved the walk up, to 10^35 units, which the REST formatter could not even
+    round (schemathesis found it as a 502 from /candles)."""
+    spx = next(i for i in Catalog().instruments if i.symbol == "SPX")
+    close = to_units("5203.58", spx.decimals)
+    closes = [bar.close for bar in itertools.islice(
+        history(spx, close, "1day", datetime(2026, 12, 1), 42), 5000)]
+
+    assert close // 1000 < min(closes) and max(closes) < close * 1000
+    assert format_units(max(closes), spx.decimals, 5)
