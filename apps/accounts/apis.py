@@ -1,5 +1,6 @@
 """API authentication: exchange a username and password for a token (DRF authtoken)."""
 from axes.helpers import get_cool_off
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
@@ -23,6 +24,13 @@ class LockedOut(exceptions.APIException):
                          f"for {wait // 60} minutes.")
 
 
+class TokenInput(AuthTokenSerializer):
+    # Bounded like the user model's field (the web and admin login forms are): a longer
+    # name names no one, and django-axes would try to record it as a failed attempt.
+    username = serializers.CharField(
+        write_only=True, max_length=get_user_model()._meta.get_field("username").max_length)
+
+
 class TokenOutput(serializers.Serializer):
     token = serializers.CharField()
 
@@ -37,9 +45,9 @@ class TokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=AuthTokenSerializer, responses=TokenOutput)
+    @extend_schema(request=TokenInput, responses=TokenOutput)
     def post(self, request):
-        data = AuthTokenSerializer(data=request.data, context={"request": request})
+        data = TokenInput(data=request.data, context={"request": request})
         if not data.is_valid():
             # Set by django-axes while authenticating, on this (DRF) request object.
             if getattr(request, "axes_locked_out", False):
