@@ -2,7 +2,7 @@
 from axes.helpers import get_cool_off
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -24,6 +24,7 @@ class LockedOut(exceptions.APIException):
                          f"for {wait // 60} minutes.")
 
 
+@extend_schema_serializer(component_name="AuthToken")
 class TokenInput(AuthTokenSerializer):
     # Bounded like the user model's field (the web and admin login forms are): a longer
     # name names no one, and django-axes would try to record it as a failed attempt.
