@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from apps.core.identifiers import is_canonical
 from apps.marketdata import streams as names
 
 MAX_ID_LENGTH: Final = 64
-MAX_SYMBOL_LENGTH: Final = 32  # TwdMarket.symbol
 _MAX_SAFE_INT: Final = 2**53 - 1  # the largest id a JavaScript client can echo exactly
 
 # Close codes for a frame of a type / size this endpoint refuses: RFC 6455's 1003 and 1009
@@ -90,15 +90,15 @@ class Request:
 
 def parse_stream(name: object, *, id: RequestId = None) -> Stream:
     """``name`` as a Stream; raises ProtocolError("unknown_stream") for anything else.
-    Only the syntax is checked here: whether a ticker's market is enabled is the
-    caller's question."""
+    Only the syntax is checked here: a ticker's symbol must be canonical (what a market row
+    holds: ``EUR/USD``, not ``eur/usd`` or a look-alike), whether its market is enabled is
+    the caller's question."""
     if isinstance(name, str):
         if name in names.USER_STREAMS:
             return Stream(name=name)
         if name.startswith(names.TICKER_PREFIX):
             symbol = name[len(names.TICKER_PREFIX):]
-            if (0 < len(symbol) <= MAX_SYMBOL_LENGTH and symbol.isprintable()
-                    and not any(char.isspace() for char in symbol)):
+            if is_canonical(symbol, kind="symbol"):
                 return Stream(name=name, symbol=symbol)
     shown = repr(name)[:80]
     raise ProtocolError("unknown_stream",

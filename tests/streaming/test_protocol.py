@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from apps.core.identifiers import MARKET_SYMBOL
 from apps.marketdata import streams as names
 from apps.streaming import protocol
 from apps.streaming.protocol import ProtocolError, Request, Stream, Subscriptions
@@ -85,12 +86,23 @@ def test_any_json_request_parses_or_raises_protocol_error(frame):
         assert all(isinstance(s, Stream) for s in request.streams)
 
 
-@given(st.text(min_size=1, max_size=32).filter(
-    lambda s: s.isprintable() and not any(c.isspace() for c in s)))
-def test_every_printable_symbol_is_a_ticker_stream_with_a_valid_group(symbol):
+@given(st.from_regex(MARKET_SYMBOL, fullmatch=True).filter(lambda s: len(s) <= 32))
+def test_every_canonical_symbol_is_a_ticker_stream_with_a_valid_group(symbol):
     stream = protocol.parse_stream(names.ticker_stream(symbol))
     assert stream.symbol == symbol and not stream.private
     assert stream.group(user_id=None) == names.ticker_group(symbol)
+
+
+@pytest.mark.parametrize("symbol", [
+    "eur/usd", "EUR/usd", "\uff25UR/USD", "\u00c9UR/USD", "\u200bEUR/USD", "\u200fEUR/USD",
+    "EUR/USD\u200b", "EUR /USD", "EUR//USD", "/USD", "A" * 33, "",
+])
+def test_a_look_alike_or_malformed_symbol_is_an_unknown_stream(symbol):
+    """Only the symbol a market row holds names its ticker: a look-alike subscribes to
+    nothing, and says so, instead of to a stream that never gets data."""
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_stream(names.ticker_stream(symbol))
+    assert caught.value.frame()["code"] == "unknown_stream"
 
 
 def test_private_streams_map_to_the_users_group():
