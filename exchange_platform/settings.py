@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.wallets",
     "apps.marketdata",
+    "apps.trading",
     "apps.twelvedata",
     "apps.trade",
     "apps.streaming",
@@ -322,6 +323,8 @@ PAPER_DEMO_CURRENCY = env.str("PAPER_DEMO_CURRENCY", default="USD")
 # A MARKET order needs a quote at most this old; older answers 409.
 PAPER_QUOTE_MAX_AGE_SECONDS = env.int("PAPER_QUOTE_MAX_AGE_SECONDS", default=60)
 PAPER_SWEEP_SECONDS = env.int("PAPER_SWEEP_SECONDS", default=5)
+# Resting paper orders a crossing quote fills per transaction (one ledger batch each).
+PAPER_FILL_BATCH = env.int("PAPER_FILL_BATCH", default=200)
 PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
 
 # --- Live streams (WebSocket /ws/, apps/streaming; protocol in docs/STREAMING.md) ----------

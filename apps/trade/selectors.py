@@ -6,6 +6,7 @@ from apps.core.errors import DomainError
 from apps.core.money import EXACT
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quotes
+from apps.trading.constants import Venue
 from apps.twelvedata import selectors as twd_selectors
 from apps.twelvedata.models import TwdMarket
 
@@ -39,6 +40,6 @@ def _previous_close(symbol: str) -> Decimal | None:
 
 def market_rows(*, type: str) -> list[MarketRow]:
     markets = list(twd_selectors.market_list_enabled(type=type))
-    quotes = latest_quotes(symbols=[m.symbol for m in markets])
+    quotes = latest_quotes(venue=Venue.PAPER, symbols=[m.symbol for m in markets])
     return [MarketRow(market=m, quote=quotes.get(m.symbol),
                       previous_close=_previous_close(m.symbol)) for m in markets]

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from apps.core.errors import NotFound
 from apps.marketdata.selectors import latest_quote
 from apps.trade import selectors
+from apps.trading.constants import Venue
 from apps.twelvedata import selectors as twd_selectors
 
 CHART_INTERVALS = ("1min", "5min", "15min", "1h", "1day")
@@ -27,9 +28,10 @@ def markets(request, type: str):
 @ensure_csrf_cookie
 def trade(request, symbol: str):
     try:
-        market = twd_selectors.market_get_enabled(symbol=symbol)
+        instrument = twd_selectors.market_get_enabled(symbol=symbol)
     except NotFound as exc:
         raise Http404(exc.message) from None
+    market = instrument.market
     config = {
         "symbol": market.symbol, "base": market.base_currency, "quote": market.quote_currency,
         "pricePrecision": market.price_precision, "amountPrecision": market.amount_precision,
@@ -37,5 +39,6 @@ def trade(request, symbol: str):
                 "wallets": reverse("wallet-list")},
     }
     return render(request, "trade/trade.html", {
-        "market": market, "quote": latest_quote(symbol=market.symbol), "config": config,
+        "market": market, "instrument": instrument, "config": config,
+        "quote": latest_quote(venue=Venue.PAPER, symbol=market.symbol),
         "intervals": CHART_INTERVALS, "page_types": selectors.PAGE_TYPES})

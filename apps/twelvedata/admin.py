@@ -1,14 +1,17 @@
-"""Admin for paper trading: providers, the instrument catalog, import jobs, orders.
-Actions are thin: each calls a service."""
+"""Admin for TwelveData: providers, the instrument catalog and its import jobs (paper
+orders are in the trading core's order list). Actions are thin: each calls a service."""
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from apps.core.errors import DomainError
+from apps.trading import services as trading_services
+from apps.trading.constants import MarketStatus
 from apps.twelvedata import gateway, services
-from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdOrder, TwdProvider
+from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdProvider
 from apps.twelvedata.tasks import import_catalog_task
 
 
@@ -63,23 +66,45 @@ class ImportForm(forms.Form):
 
 @admin.register(TwdMarket)
 class TwdMarketAdmin(admin.ModelAdmin):
+    """TwelveData's instruments. Their trading side (status, flags, fees, steps, limits)
+    is the paper venue's market, in the trading core's one market list (these actions
+    change it too)."""
+
     change_list_template = "admin/twelvedata/twdmarket/change_list.html"
-    list_display = ("symbol", "name", "type", "exchange", "status", "is_trending", "is_hot",
-                    "maker_fee", "taker_fee")
-    list_filter = ("type", "status", "is_trending", "is_hot")
-    search_fields = ("symbol", "name", "base_currency", "quote_currency", "exchange")
-    readonly_fields = ("symbol", "type", "name", "base_currency", "quote_currency", "exchange",
-                       "mic_code", "metadata", "status", "created_at", "updated_at")
-    fields = (*readonly_fields[:-2], "is_trending", "is_hot", "price_precision",
-              "amount_precision", "maker_fee", "taker_fee", "created_at", "updated_at")
+    list_display = ("symbol", "name", "type", "exchange", "market_link", "status",
+                    "is_trending", "is_hot")
+    list_filter = ("type", "market__status", "market__is_trending", "market__is_hot")
+    search_fields = ("symbol", "name", "exchange", "market__base_currency",
+                     "market__quote_currency")
+    list_select_related = ("market",)
+    readonly_fields = ("market_link", "symbol", "type", "name", "exchange", "mic_code",
+                       "metadata", "created_at", "updated_at")
+    fields = readonly_fields
     actions = ["enable", "disable", "mark_trending", "unmark_trending", "mark_hot",
                "unmark_hot"]
 
     def has_add_permission(self, request):
-        return False  # markets come from the catalog import
+        return False  # instruments come from the catalog import
 
     def has_delete_permission(self, request, obj=None):
-        return False  # orders reference them; disable instead
+        return False  # orders reference their markets; disable instead
+
+    @admin.display(description="Market", ordering="market")
+    def market_link(self, obj: TwdMarket) -> str:
+        url = reverse("admin:trading_market_change", args=[obj.market_id])
+        return format_html('<a href="{}">{}</a>', url, obj.market)
+
+    @admin.display(description="Status", ordering="market__status")
+    def status(self, obj: TwdMarket) -> str:
+        return obj.market.get_status_display()
+
+    @admin.display(boolean=True, description="Trending", ordering="market__is_trending")
+    def is_trending(self, obj: TwdMarket) -> bool:
+        return obj.market.is_trending
+
+    @admin.display(boolean=True, description="Hot", ordering="market__is_hot")
+    def is_hot(self, obj: TwdMarket) -> bool:
+        return obj.market.is_hot
 
     def get_urls(self):
         return [path("import/", self.admin_site.admin_view(self.import_view),
@@ -98,17 +123,17 @@ class TwdMarketAdmin(admin.ModelAdmin):
             "title": "Import instruments from TwelveData"})
 
     def _flag(self, request, queryset, **flags):
-        count = services.markets_set_flags(market_ids=list(queryset.values_list("pk", flat=True)),
-                                           **flags)
+        count = trading_services.markets_set_flags(
+            market_ids=list(queryset.values_list("market_id", flat=True)), **flags)
         self.message_user(request, f"{count} market(s) updated.", messages.SUCCESS)
 
     @admin.action(description="Enable for trading")
     def enable(self, request, queryset):
-        self._flag(request, queryset, status=True)
+        self._flag(request, queryset, status=MarketStatus.ENABLED)
 
     @admin.action(description="Disable for trading")
     def disable(self, request, queryset):
-        self._flag(request, queryset, status=False)
+        self._flag(request, queryset, status=MarketStatus.DISABLED)
 
     @admin.action(description="Mark trending")
     def mark_trending(self, request, queryset):
@@ -127,7 +152,12 @@ class TwdMarketAdmin(admin.ModelAdmin):
         self._flag(request, queryset, is_hot=False)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+@admin.register(TwdImportJob)
+class TwdImportJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "progress_bar", "created", "updated", "message",
+                    "requested_by", "updated_at")
+    list_filter = ("status", "kind")
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -137,49 +167,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-
-@admin.register(TwdImportJob)
-class TwdImportJobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "status", "progress_bar", "created", "updated", "message",
-                    "requested_by", "updated_at")
-    list_filter = ("status", "kind")
-
     @admin.display(description="Progress")
     def progress_bar(self, obj: TwdImportJob) -> str:
         return f"{obj.progress}%"
-
-
-class SetAsideFilter(admin.SimpleListFilter):
-    title = "set aside (cannot settle)"
-    parameter_name = "set_aside"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Yes"), ("no", "No")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.exclude(settle_error="")
-        if self.value() == "no":
-            return queryset.filter(settle_error="")
-        return queryset
-
-
-@admin.register(TwdOrder)
-class TwdOrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "market", "type", "side", "status", "price", "amount",
-                    "filled", "cost", "fee", "liquidity", "fill_price", "created_at",
-                    "settle_error", "settle_error_at")
-    list_filter = (SetAsideFilter, "status", "type", "side", "liquidity", "market__type")
-    search_fields = ("user__username", "market__symbol", "client_order_id")
-    list_select_related = ("user", "market")
-    actions = ["retry_settlement"]
-
-    def has_retry_permission(self, request) -> bool:
-        return request.user.has_perm("twelvedata.change_twdorder")
-
-    @admin.action(description="Retry settlement of set-aside orders", permissions=["retry"])
-    def retry_settlement(self, request, queryset):
-        cleared = services.orders_retry_settlement(
-            order_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{cleared} order(s) will be tried again on the next "
-                                   f"crossing quote or sweep.", messages.SUCCESS)

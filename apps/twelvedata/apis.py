@@ -9,25 +9,38 @@ from apps.core.api import AmountField, CursorPage, QueryInput
 from apps.core.errors import NotFound
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
+from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
-from apps.twelvedata import selectors, services
-from apps.twelvedata.models import TwdMarket, TwdOrder
+from apps.trading import selectors as trading_selectors
+from apps.trading import services as trading_services
+from apps.trading.constants import OrderStatus, OrderType, Side, TimeInForce, Venue
+from apps.trading.models import Fill, Order
+from apps.twelvedata import selectors
+from apps.twelvedata.models import TwdMarket
 
 
 class MarketOutput(serializers.Serializer):
     symbol = serializers.CharField()
     type = serializers.CharField()
     name = serializers.CharField()
-    base_currency = serializers.CharField()
-    quote_currency = serializers.CharField()
+    base_currency = serializers.CharField(source="market.base_currency")
+    quote_currency = serializers.CharField(source="market.quote_currency")
     exchange = serializers.CharField()
     mic_code = serializers.CharField()
-    is_trending = serializers.BooleanField()
-    is_hot = serializers.BooleanField()
-    price_precision = serializers.IntegerField()
-    amount_precision = serializers.IntegerField()
-    maker_fee = serializers.DecimalField(max_digits=8, decimal_places=6)
-    taker_fee = serializers.DecimalField(max_digits=8, decimal_places=6)
+    is_trending = serializers.BooleanField(source="market.is_trending")
+    is_hot = serializers.BooleanField(source="market.is_hot")
+    price_precision = serializers.IntegerField(source="market.price_precision")
+    amount_precision = serializers.IntegerField(source="market.amount_precision")
+    tick_size = AmountField(source="market.tick_size")
+    lot_size = AmountField(source="market.lot_size")
+    min_amount = AmountField(source="market.min_amount", allow_zero=True)
+    max_amount = AmountField(source="market.max_amount", allow_null=True)
+    min_notional = AmountField(source="market.min_notional", allow_zero=True)
+    max_notional = AmountField(source="market.max_notional", allow_null=True)
+    maker_fee = serializers.DecimalField(source="market.maker_fee", max_digits=8,
+                                         decimal_places=6)
+    taker_fee = serializers.DecimalField(source="market.taker_fee", max_digits=8,
+                                         decimal_places=6)
 
 
 class MarketListApi(APIView):
@@ -49,6 +62,7 @@ class SymbolInput(QueryInput):
 
 
 class TickerOutput(serializers.Serializer):
+    venue = serializers.CharField()
     symbol = serializers.CharField()
     price = AmountField()
     bid = AmountField(allow_null=True)
@@ -66,7 +80,7 @@ class TickerApi(APIView):
         query = SymbolInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         market = selectors.market_get_enabled(symbol=query.validated_data["symbol"])
-        quote = latest_quote(symbol=market.symbol)
+        quote = latest_quote(venue=Venue.PAPER, symbol=market.symbol)
         if quote is None:
             raise NotFound(f"No price for {market.symbol} yet.", code="no_quote")
         return Response(TickerOutput(quote).data)
@@ -96,13 +110,27 @@ class CandlesApi(APIView):
         return Response(self.Output(bars, many=True).data)
 
 
+class FillOutput(serializers.Serializer):
+    trade_id = serializers.CharField()
+    price = AmountField()
+    amount = AmountField()
+    quote_amount = AmountField()
+    fee = AmountField(allow_zero=True)
+    fee_currency = serializers.CharField()
+    liquidity = serializers.CharField()
+    executed_at = serializers.DateTimeField()
+
+
 class OrderOutput(serializers.Serializer):
     id = serializers.IntegerField()
     client_order_id = serializers.CharField()
     symbol = serializers.CharField(source="market.symbol")
     type = serializers.CharField()
     side = serializers.CharField()
+    time_in_force = serializers.CharField()
+    post_only = serializers.BooleanField()
     status = serializers.CharField()
+    reason = serializers.CharField()
     price = AmountField(allow_null=True)
     amount = AmountField()
     filled = AmountField(allow_zero=True)
@@ -110,13 +138,16 @@ class OrderOutput(serializers.Serializer):
     cost = AmountField(allow_zero=True)
     fee = AmountField(allow_zero=True)
     fee_currency = serializers.CharField()
-    liquidity = serializers.CharField()
+    liquidity = serializers.SerializerMethodField()
     fill = serializers.SerializerMethodField()
+    fills = FillOutput(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
     class FillEvidence(serializers.Serializer):
-        price = AmountField(source="fill_price")
+        """The latest fill and the quote it was executed against."""
+
+        price = AmountField()
         quote_price = AmountField()
         quote_bid = AmountField(allow_null=True)
         quote_ask = AmountField(allow_null=True)
@@ -124,9 +155,25 @@ class OrderOutput(serializers.Serializer):
         quote_source = serializers.CharField()
         filled_at = serializers.DateTimeField()
 
+    @staticmethod
+    def _last_fill(order: Order) -> Fill | None:
+        fills = list(order.fills.all())  # prefetched by the selectors
+        return fills[-1] if fills else None
+
+    def get_liquidity(self, order: Order) -> str:
+        fill = self._last_fill(order)
+        return fill.liquidity if fill else ""
+
     @extend_schema_field(FillEvidence(allow_null=True))
-    def get_fill(self, order: TwdOrder) -> dict | None:
-        return self.FillEvidence(order).data if order.fill_price is not None else None
+    def get_fill(self, order: Order) -> dict | None:
+        fill = self._last_fill(order)
+        if fill is None:
+            return None
+        quote = Quote.from_dict(fill.evidence["quote"])
+        return self.FillEvidence({
+            "price": fill.price, "quote_price": quote.price, "quote_bid": quote.bid,
+            "quote_ask": quote.ask, "quote_timestamp": quote.timestamp,
+            "quote_source": quote.source, "filled_at": fill.executed_at}).data
 
 
 class OrderListCreateApi(APIView):
@@ -134,21 +181,25 @@ class OrderListCreateApi(APIView):
 
     class PlaceInput(serializers.Serializer):
         symbol = IdentifierField(kind="symbol")
-        side = serializers.ChoiceField(choices=TwdOrder.Side.choices)
-        type = serializers.ChoiceField(choices=TwdOrder.Type.choices)
+        side = serializers.ChoiceField(choices=Side.choices)
+        type = serializers.ChoiceField(choices=OrderType.choices)
         amount = AmountField()
         price = AmountField(required=False, allow_null=True)
+        time_in_force = serializers.ChoiceField(choices=TimeInForce.choices,
+                                                default=TimeInForce.GTC)
+        post_only = serializers.BooleanField(default=False)
         client_order_id = IdentifierField(kind="client_id", required=False)
 
     class FilterInput(QueryInput):
-        status = serializers.ChoiceField(choices=TwdOrder.Status.choices, required=False)
+        status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
         symbol = IdentifierField(kind="symbol", required=False)
 
     @extend_schema(parameters=[FilterInput], responses=OrderOutput(many=True))
     def get(self, request):
         query = self.FilterInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        orders = selectors.order_list(user_id=request.user.pk, **query.validated_data)
+        orders = trading_selectors.order_list(user_id=request.user.pk, venue=Venue.PAPER,
+                                              **query.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(orders, request, self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)
@@ -158,12 +209,14 @@ class OrderListCreateApi(APIView):
     def post(self, request):
         data = self.PlaceInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order = services.order_place(user_id=request.user.pk, **data.validated_data)
+        order = trading_services.order_place(user_id=request.user.pk, venue=Venue.PAPER,
+                                             **data.validated_data)
         return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
 
 
 class OrderCancelApi(APIView):
-    @extend_schema(request=None, responses={200: OrderOutput, **error_responses(409)})
+    @extend_schema(request=None, responses={200: OrderOutput, **error_responses(404, 409)})
     def post(self, request, order_id: int):
-        order = services.order_cancel(user_id=request.user.pk, order_id=order_id)
+        order = trading_services.order_cancel(user_id=request.user.pk, venue=Venue.PAPER,
+                                              order_id=order_id)
         return Response(OrderOutput(order).data)

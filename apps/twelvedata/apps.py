@@ -8,6 +8,10 @@ class TwelvedataConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.marketdata.services import register_listener
+        from apps.trading.constants import Venue
+        from apps.trading.venues import register_gateway
+        from apps.twelvedata.paper import PaperGateway
         from apps.twelvedata.tasks import on_quote
 
-        register_listener(on_quote)
+        register_gateway(PaperGateway())
+        register_listener(on_quote, venues=[Venue.PAPER])

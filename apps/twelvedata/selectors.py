@@ -1,35 +1,31 @@
 """Reads for the paper-trading API and pages."""
-from collections.abc import Iterable
-
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
 from apps.core.crypto import decrypt_secret
 from apps.core.errors import Conflict, NotFound
+from apps.trading.constants import MarketStatus
 from apps.twelvedata import gateway
-from apps.twelvedata.models import TwdMarket, TwdOrder, TwdProvider
+from apps.twelvedata.models import TwdMarket, TwdProvider
 
 
 def market_list_enabled(*, type: str | None = None) -> QuerySet[TwdMarket]:
-    markets = TwdMarket.objects.filter(status=True).order_by("-is_hot", "-is_trending", "symbol")
+    """The instruments whose paper market is enabled (with it), hot and trending first."""
+    markets = (TwdMarket.objects.filter(market__status=MarketStatus.ENABLED)
+               .select_related("market")
+               .order_by("-market__is_hot", "-market__is_trending", "symbol"))
     return markets.filter(type=type) if type else markets
 
 
 def market_get_enabled(*, symbol: str) -> TwdMarket:
-    market = TwdMarket.objects.filter(symbol=symbol, status=True).first()
-    if market is None:
+    """The instrument ``symbol`` (exactly) with its enabled paper market. Raises
+    NotFound."""
+    market = (TwdMarket.objects.filter(symbol=symbol, market__status=MarketStatus.ENABLED)
+              .select_related("market").first())
+    if market is None or market.symbol != symbol:
         raise NotFound(f"No enabled paper market {symbol!r}.", code="unknown_market")
     return market
-
-
-def order_list(*, user_id: int, status: str | None = None,
-               symbol: str | None = None) -> QuerySet[TwdOrder]:
-    orders = (TwdOrder.objects.filter(user_id=user_id, deleted_at__isnull=True)
-              .select_related("market"))
-    if status:
-        orders = orders.filter(status=status)
-    return orders.filter(market__symbol=symbol) if symbol else orders
 
 
 def provider_api_key() -> str:
@@ -61,13 +57,3 @@ def candles(*, symbol: str, interval: str, outputsize: int) -> list[dict]:
                                          outputsize=outputsize)
         cache.set(key, bars, settings.PAPER_CANDLES_CACHE_SECONDS)
     return bars
-
-
-def enabled_symbols() -> set[str]:
-    return set(TwdMarket.objects.filter(status=True).values_list("symbol", flat=True))
-
-
-def enabled_symbols_in(*, symbols: Iterable[str]) -> set[str]:
-    """Those of ``symbols`` whose market is enabled (one query)."""
-    return set(TwdMarket.objects.filter(status=True, symbol__in=list(symbols))
-               .values_list("symbol", flat=True))

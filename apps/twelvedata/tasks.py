@@ -2,18 +2,18 @@
 from celery import shared_task
 
 from apps.marketdata.quotes import Quote
-from apps.twelvedata import services
+from apps.twelvedata import paper, services
 
 
 @shared_task(name="twelvedata.fill_crossing")
 def fill_crossing_task(quote: dict) -> int:
-    return services.fill_crossing(quote=Quote.from_dict(quote))
+    return paper.fill_crossing(quote=Quote.from_dict(quote))
 
 
 @shared_task(name="twelvedata.sweep")
 def sweep_task() -> int:
     """Beat's safety net (every PAPER_SWEEP_SECONDS): re-offer each fresh quote."""
-    return services.sweep(enqueue=lambda quote: fill_crossing_task.delay(quote.to_dict()))
+    return paper.sweep(enqueue=lambda quote: fill_crossing_task.delay(quote.to_dict()))
 
 
 @shared_task(name="twelvedata.import_catalog")
@@ -22,5 +22,6 @@ def import_catalog_task(job_id: int) -> str:
 
 
 def on_quote(quote: Quote) -> None:
-    """Quote-bus listener: queue the fill of whatever this quote crosses."""
+    """Quote-bus listener of the paper venue: queue the fill of whatever this quote
+    crosses."""
     fill_crossing_task.delay(quote.to_dict())

@@ -240,7 +240,7 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     show_price(platform, page, "1.22900", bid="1.22890", ask="1.22910")
     filled = page.locator(f"#history tr[data-order='{filled_id}']")
     filled.wait_for()
-    assert filled.get_attribute("data-status") == "CLOSED"
+    assert filled.get_attribute("data-status") == "FILLED"
     cells = filled.locator("td")
     assert number(cells.nth(3).inner_text()) == Decimal("1.23")  # fill price = the limit
     assert number(cells.nth(4).inner_text()) == Decimal("1000")

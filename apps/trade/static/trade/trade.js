@@ -98,9 +98,9 @@
       var row = document.createElement("tr");
       row.dataset.order = o.id;
       row.dataset.status = o.status;
-      if (o.status === "OPEN") {
+      if (o.status === "OPEN" || o.status === "PARTIALLY_FILLED") {
         cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.type);
-        cell(row, o.price, "num"); cell(row, o.amount, "num");
+        cell(row, o.price, "num"); cell(row, o.filled === "0" ? o.amount : o.filled + " / " + o.amount, "num");
         var button = document.createElement("button");
         button.type = "button"; button.textContent = "Cancel"; button.className = "link";
         button.dataset.testid = "cancel";

@@ -2,6 +2,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.errors import DomainError
+from apps.trading import services as trading_services
+from apps.trading.constants import MarketStatus
 from apps.twelvedata import gateway, services
 from apps.twelvedata.models import TwdMarket, TwdProvider
 
@@ -25,13 +27,14 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"Imported {options['kind']}: {created} created, {updated} updated.")
-        for option, flag in (("enable", "status"), ("trending", "is_trending"),
-                             ("hot", "is_hot")):
+        for option, flag, value in (("enable", "status", MarketStatus.ENABLED),
+                                    ("trending", "is_trending", True), ("hot", "is_hot", True)):
             symbols = [s.strip() for s in options[option].split(",") if s.strip()]
             if not symbols:
                 continue
-            ids = list(TwdMarket.objects.filter(symbol__in=symbols).values_list("pk", flat=True))
+            ids = list(TwdMarket.objects.filter(symbol__in=symbols)
+                       .values_list("market_id", flat=True))
             if len(ids) != len(symbols):
                 raise CommandError(f"Unknown symbols in --{option}: {options[option]}")
-            services.markets_set_flags(market_ids=ids, **{flag: True})
+            trading_services.markets_set_flags(market_ids=ids, **{flag: value})
             self.stdout.write(f"  {option}: {', '.join(symbols)}")

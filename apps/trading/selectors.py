@@ -1,0 +1,54 @@
+"""Reads of the trading core: markets and orders of every venue."""
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from apps.core.errors import Conflict, NotFound
+from apps.trading.constants import MarketStatus
+from apps.trading.models import Market, Order
+
+
+def market_for_trading(*, venue: str, symbol: str) -> Market:
+    """The market ``symbol`` of ``venue`` if orders may be placed in it now. The symbol
+    is compared exactly in Python too (a database folding case must not match a
+    look-alike). Raises NotFound (unknown or disabled), Conflict (halted or delisted)."""
+    market = Market.objects.filter(venue=venue, symbol=symbol).first()
+    if market is None or market.symbol != symbol or market.status == MarketStatus.DISABLED:
+        raise NotFound(f"No enabled {venue} market {symbol!r}.", code="unknown_market")
+    if market.status != MarketStatus.ENABLED:
+        raise Conflict(f"Trading in {symbol} is {market.get_status_display().lower()}.",
+                       code=f"market_{market.status}")
+    return market
+
+
+def market_get_enabled(*, venue: str, symbol: str) -> Market:
+    """The enabled market ``symbol`` of ``venue``. Raises NotFound."""
+    market = Market.objects.filter(venue=venue, symbol=symbol,
+                                   status=MarketStatus.ENABLED).first()
+    if market is None or market.symbol != symbol:
+        raise NotFound(f"No enabled {venue} market {symbol!r}.", code="unknown_market")
+    return market
+
+
+def markets_enabled(*, venue: str) -> QuerySet[Market]:
+    """The enabled markets of ``venue``, hot and trending first."""
+    return (Market.objects.filter(venue=venue, status=MarketStatus.ENABLED)
+            .order_by("-is_hot", "-is_trending", "symbol"))
+
+
+def enabled_symbols_in(*, venue: str, symbols: Iterable[str]) -> set[str]:
+    """Those of ``symbols`` that name an enabled market of ``venue`` (one query)."""
+    wanted = set(symbols)
+    found = Market.objects.filter(venue=venue, status=MarketStatus.ENABLED,
+                                  symbol__in=list(wanted)).values_list("symbol", flat=True)
+    return {symbol for symbol in found if symbol in wanted}
+
+
+def order_list(*, user_id: int, venue: str, status: str | None = None,
+               symbol: str | None = None) -> QuerySet[Order]:
+    """The user's orders on ``venue``, newest first, with their market and fills."""
+    orders = (Order.objects.filter(user_id=user_id, venue=venue).select_related("market")
+              .prefetch_related("fills").order_by("-id"))
+    if status:
+        orders = orders.filter(status=status)
+    return orders.filter(market__symbol=symbol) if symbol else orders

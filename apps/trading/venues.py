@@ -1,0 +1,89 @@
+"""What a venue plugs into the trading core: its ``VenueGateway``.
+
+A venue is a module that implements this protocol and registers one gateway for its venue
+name (from its ``AppConfig.ready``); the core does the rest (validation, holds, orders,
+fills, settlement, events). The paper simulator (``apps.twelvedata.paper``) is the first
+implementation; the exchange (CCXT) and internal-engine venues follow.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+from apps.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from apps.trading.models import Market, Order
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution a venue reports. ``trade_id`` is the venue's id of it (unique per
+    venue); None lets the core number it ``<order id>-<n>`` (venues whose executions
+    happen inside the core's transaction). ``evidence`` is what the price was decided on."""
+
+    price: Decimal
+    amount: Decimal
+    liquidity: str
+    executed_at: datetime
+    evidence: dict = field(default_factory=dict)
+    trade_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A venue's verdict on an order: its state there and the executions not yet reported.
+    ``status`` is one of ``constants.OrderStatus``; REJECTED and EXPIRED carry a
+    ``reason``."""
+
+    status: str
+    executions: tuple[Execution, ...] = ()
+    reason: str = ""
+    external_id: str = ""
+
+
+class VenueGateway(Protocol):
+    """A venue, as the core sees it.
+
+    ``synchronous`` venues (paper, the internal engine) answer ``submit`` and ``cancel``
+    inside the core's transaction, holding the order row; the others (an external
+    exchange) are called after commit and their answers applied with
+    ``services.order_apply``: a timeout there leaves the order UNKNOWN until
+    ``fetch`` (reconciliation) says what happened.
+    """
+
+    venue: str
+    synchronous: bool
+    counterparty: str  # the system account on the other side of its fills
+
+    def reference_price(self, *, market: "Market", side: str) -> Decimal:
+        """The price a MARKET order is sized and held at now. Raises Conflict when the
+        venue has no usable price."""
+        ...
+
+    def before_place(self, *, user_id: int) -> None:
+        """Prepare the user's account (e.g. grant the paper demo balance); outside any
+        transaction."""
+        ...
+
+    def submit(self, *, order: "Order", market: "Market") -> Submission: ...
+
+    def cancel(self, *, order: "Order", market: "Market") -> Submission: ...
+
+    def fetch(self, *, order: "Order", market: "Market") -> Submission: ...
+
+
+_gateways: dict[str, VenueGateway] = {}
+
+
+def register_gateway(gateway: VenueGateway) -> None:
+    """Make ``gateway`` the one serving its venue (a later registration replaces it)."""
+    _gateways[gateway.venue] = gateway
+
+
+def gateway_for(venue: str) -> VenueGateway:
+    """The registered gateway of ``venue``. Raises InvalidInput for a venue with none."""
+    gateway = _gateways.get(venue)
+    if gateway is None:
+        raise InvalidInput(f"Venue {venue!r} does not trade here.", code="unknown_venue")
+    return gateway

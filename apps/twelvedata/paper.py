@@ -1,0 +1,215 @@
+"""The paper venue: simulated fills against TwelveData's quotes, on the trading core.
+
+``PaperGateway`` is the venue's ``VenueGateway``; ``fill_crossing`` fills the resting orders
+a quote crosses. Paper fills trade with the PAPER_MARKET system account.
+
+Execution rules:
+- A MARKET order fills at once against the latest quote if it is fresh (ask for a buy, bid
+  for a sell, the last price where the feed has no book) as TAKER.
+- A LIMIT order that the latest fresh quote already crosses fills at once at the quote's
+  price (price improvement, as on a real venue) as TAKER; otherwise it rests (GTC), or
+  expires (IOC, FOK). A post-only order that would cross is rejected.
+- A resting LIMIT fills at its limit price as MAKER when a quote crosses it (buy: ask <=
+  limit; sell: bid >= limit), if that quote is fresh and newer than the order.
+- Where the quote gives sizes (``ask_size``/``bid_size``), a quote fills at most that much
+  (oldest orders first, whole lots): the rest waits for the next quote, so orders fill
+  partially; FOK expires unless its whole amount is there. Without sizes (TwelveData's
+  feed) a crossing quote fills the whole order.
+"""
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import structlog
+from django.conf import settings
+
+from apps.core.errors import Conflict, NotFound
+from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quote
+from apps.trading import selectors as trading_selectors
+from apps.trading import services as trading_services
+from apps.trading.constants import Liquidity, OrderStatus, OrderType, Side, TimeInForce, Venue
+from apps.trading.models import Market, Order
+from apps.trading.stores import store_for
+from apps.trading.venues import Execution, Submission
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets import services as wallet_services
+from apps.wallets.constants import SystemAccount
+
+log = structlog.get_logger(__name__)
+
+
+def paper_account_ensure(*, user_id: int) -> None:
+    """Grant the demo balance on a user's first paper action (once: keyed per user)."""
+    key = f"paper:grant:{user_id}"
+    if wallet_selectors.journal_exists(key=key):
+        return
+    wallet_services.grant_paper_funds(
+        user_id=user_id, currency=settings.PAPER_DEMO_CURRENCY,
+        amount=Decimal(settings.PAPER_DEMO_BALANCE), key=key)
+
+
+def is_fresh(quote: Quote) -> bool:
+    return quote.age_seconds() <= settings.PAPER_QUOTE_MAX_AGE_SECONDS
+
+
+def fresh_quote(symbol: str) -> Quote | None:
+    quote = latest_quote(venue=Venue.PAPER, symbol=symbol)
+    return quote if quote is not None and is_fresh(quote) else None
+
+
+def taker_price(side: str, quote: Quote) -> Decimal:
+    if side == Side.BUY:
+        return quote.ask if quote.ask is not None else quote.price
+    return quote.bid if quote.bid is not None else quote.price
+
+
+def crosses(*, side: str, limit: Decimal, quote: Quote) -> bool:
+    return (taker_price(side, quote) <= limit if side == Side.BUY
+            else taker_price(side, quote) >= limit)
+
+
+def _size(side: str, quote: Quote) -> Decimal | None:
+    """What the quote offers to an order of ``side`` (None: the feed gives no size)."""
+    return quote.ask_size if side == Side.BUY else quote.bid_size
+
+
+def _whole_lots(amount: Decimal, market: Market) -> Decimal:
+    return (amount // market.lot_size) * market.lot_size
+
+
+def _execution(*, price: Decimal, amount: Decimal, liquidity: str, quote: Quote) -> Execution:
+    return Execution(price=price, amount=amount, liquidity=liquidity,
+                     executed_at=datetime.now(UTC), evidence={"quote": quote.to_dict()})
+
+
+class PaperGateway:
+    """The paper venue as the trading core sees it: synchronous, simulated against the
+    latest TwelveData quote, PAPER_MARKET on the other side."""
+
+    venue = Venue.PAPER
+    synchronous = True
+    counterparty = SystemAccount.PAPER_MARKET
+
+    def reference_price(self, *, market: Market, side: str) -> Decimal:
+        quote = fresh_quote(market.symbol)
+        if quote is None:
+            raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
+                           code="stale_quote")
+        return taker_price(side, quote)
+
+    def before_place(self, *, user_id: int) -> None:
+        paper_account_ensure(user_id=user_id)
+
+    def submit(self, *, order: Order, market: Market) -> Submission:
+        quote = fresh_quote(market.symbol)
+        if order.type == OrderType.MARKET and quote is None:
+            raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
+                           code="stale_quote")
+        crossed = quote is not None and (order.type == OrderType.MARKET or crosses(
+            side=order.side, limit=order.price, quote=quote))
+        if crossed and order.post_only:
+            return Submission(status=OrderStatus.REJECTED,
+                              reason="A post-only order may not take liquidity: the price "
+                                     "would fill it at once.")
+        resting = OrderStatus.OPEN if order.time_in_force == TimeInForce.GTC else None
+        if not crossed:
+            return Submission(status=resting or OrderStatus.EXPIRED,
+                              reason="" if resting else "Nothing to match at once.")
+        size = _size(order.side, quote)
+        amount = (order.remaining if size is None
+                  else min(order.remaining, _whole_lots(size, market)))
+        if amount <= 0 or (order.time_in_force == TimeInForce.FOK
+                           and amount < order.remaining):
+            return Submission(status=resting or OrderStatus.EXPIRED,
+                              reason="" if resting else "Not enough at the price to fill.")
+        left = resting or OrderStatus.EXPIRED
+        return Submission(
+            status=OrderStatus.FILLED if amount == order.remaining else left,
+            reason="" if amount == order.remaining or resting else "Filled in part; the rest "
+                                                                  "expired.",
+            executions=(_execution(price=taker_price(order.side, quote), amount=amount,
+                                   liquidity=Liquidity.TAKER, quote=quote),))
+
+    def cancel(self, *, order: Order, market: Market) -> Submission:
+        return Submission(status=OrderStatus.CANCELED)
+
+    def fetch(self, *, order: Order, market: Market) -> Submission:
+        # Nothing lives outside the core's own rows: the order is what it says.
+        return Submission(status=order.status)
+
+
+def _matcher(*, quote: Quote, market: Market) -> Callable[[], trading_services.MatchResting]:
+    """A factory of matchers of resting orders against ``quote``. Each matcher shares
+    the quote's sizes among the orders it is shown (oldest first); a retry after a failed
+    batch starts from what the failed attempt left, never from more (so a quote's size is
+    never used twice)."""
+    budgets = {Side.BUY: _size(Side.BUY, quote), Side.SELL: _size(Side.SELL, quote)}
+
+    def matcher() -> trading_services.MatchResting:
+        def match(order: Order) -> Submission | None:
+            if order.created_at >= quote.timestamp or not crosses(
+                    side=order.side, limit=order.price, quote=quote):
+                return None
+            budget = budgets[order.side]
+            amount = (order.remaining if budget is None
+                      else min(order.remaining, _whole_lots(budget, market)))
+            if amount <= 0:
+                return None
+            if budget is not None:
+                budgets[order.side] = budget - amount
+            return Submission(
+                status=(OrderStatus.FILLED if amount == order.remaining
+                        else OrderStatus.PARTIALLY_FILLED),
+                executions=(_execution(price=order.price, amount=amount,
+                                       liquidity=Liquidity.MAKER, quote=quote),))
+        return match
+
+    return matcher
+
+
+def fill_crossing(*, quote: Quote) -> int:
+    """Fill the resting paper orders of ``quote.symbol`` that the quote crosses; returns
+    how many orders got a fill. A quote older than PAPER_QUOTE_MAX_AGE_SECONDS fills
+    nothing, and none fills an order placed after the quote's time.
+
+    The crossing orders are found by one indexed range query and filled in batches of
+    PAPER_FILL_BATCH orders, each batch one transaction (``trading.services.fill_resting``:
+    order rows locked, fills settled in one ledger batch, exactly once per fill). A quote
+    with sizes is matched in one batch, so its size is shared in order. An order that
+    cannot settle is set aside and never holds up the others.
+    """
+    if not is_fresh(quote):
+        log.warning("paper_stale_quote_ignored", symbol=quote.symbol,
+                    timestamp=quote.timestamp.isoformat())
+        return 0
+    try:
+        market = trading_selectors.market_get_enabled(venue=Venue.PAPER, symbol=quote.symbol)
+    except NotFound:  # not a market we trade (any more): nothing to fill
+        return 0
+    ids = store_for(Venue.PAPER).crossing_ids(
+        market=market, buy_at_or_above=taker_price(Side.BUY, quote),
+        sell_at_or_below=taker_price(Side.SELL, quote), placed_before=quote.timestamp)
+    sized = quote.ask_size is not None or quote.bid_size is not None
+    batch = len(ids) if sized else settings.PAPER_FILL_BATCH
+    matcher = _matcher(quote=quote, market=market)
+    filled = 0
+    for start in range(0, len(ids), max(batch, 1)):
+        filled += trading_services.fill_resting(market=market, order_ids=ids[start:start + batch],
+                                                matcher=matcher)
+    if filled:
+        log.info("paper_orders_filled", symbol=quote.symbol, count=filled)
+    return filled
+
+
+def sweep(*, enqueue: Callable[[Quote], None]) -> int:
+    """The safety net: hand every enabled paper market's fresh quote to ``enqueue``.
+    Returns the number of markets swept."""
+    count = 0
+    for symbol in trading_selectors.markets_enabled(venue=Venue.PAPER).values_list(
+            "symbol", flat=True):
+        quote = fresh_quote(symbol)
+        if quote is not None:
+            enqueue(quote)
+            count += 1
+    return count
