@@ -52,9 +52,10 @@ def main() -> None:
     from apps.marketdata import streams
 
     layer = get_channel_layer()
-    group = streams.ticker_group("BENCH/USD")
-    message = streams.group_message(stream=streams.ticker_stream("BENCH/USD"),
-                                    data={"symbol": "BENCH/USD", "price": "1.23456"}, seq=1)
+    ticker = {"venue": "paper", "symbol": "BENCH/USD"}
+    group = streams.ticker_group(**ticker)
+    message = streams.group_message(stream=streams.ticker_stream(**ticker),
+                                    data={**ticker, "price": "1.23456"}, seq=1)
 
     def ours() -> None:
         if not streams.send_to_group(group, message):

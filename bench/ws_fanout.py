@@ -40,8 +40,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SYMBOL = "BENCH/USD"
-STREAM = f"ticker@{SYMBOL}"
+VENUE, SYMBOL = "paper", "BENCH/USD"
+STREAM = f"ticker@{SYMBOL}"  # the paper venue's ticker
 BUCKETS_PER_MS = 10  # latency histogram resolution: 0.1 ms
 
 
@@ -203,7 +203,8 @@ def publisher_process(rate: int, duration: float, env: dict[str, str], done_q) -
             late += 1
         now = time.time()
         # The publish time rides in ``source`` (the quote's own timestamp is the feed's).
-        publish(quote=Quote(symbol=SYMBOL, price=Decimal(n + 1), source=f"bench:{now!r}",
+        publish(quote=Quote(venue=VENUE, symbol=SYMBOL, price=Decimal(n + 1),
+                            source=f"bench:{now!r}",
                             timestamp=datetime.fromtimestamp(now, UTC)))
         published += 1
     done_q.put({"published": published, "late": late,

@@ -1,10 +1,13 @@
 """Live streams: the names, channel groups and messages that venues publish and
 ``apps.streaming`` forwards to WebSocket clients.
 
-Stream names are what clients subscribe to: ``ticker@<SYMBOL>`` (public) and the private
-``orders`` and ``balances`` (the connected user's own). Each stream is fed through one
-channel-layer group: a ticker's group is derived from its symbol, a user's private streams
-share ``user.<id>`` and are told apart by the message's ``stream`` field.
+Stream names are what clients subscribe to: a venue's ticker (public) and the private
+``orders`` and ``balances`` (the connected user's own). A ticker is keyed by venue and
+symbol: ``ticker@<venue>:<SYMBOL>`` (``ticker@spot:BTC/USDT``), except that the paper
+venue's keep the names they had before quotes carried a venue, ``ticker@<SYMBOL>``
+(``ticker@EUR/USD``); each ticker has exactly one name. Each stream is fed through one
+channel-layer group: a ticker's group is derived from its venue and symbol, a user's
+private streams share ``user.<id>`` and are told apart by the message's ``stream`` field.
 
 A ticker message carries ``seq``, numbered at publish time by one counter per stream
 (``next_ticker_seq``, in the cache: Redis in production, so every publisher process and
@@ -12,9 +15,12 @@ every web process agrees on it). Private streams are numbered per connection by 
 consumer instead: their messages carry no ``seq``.
 
 Guarantees:
-- ``ticker_group`` maps every symbol to a valid channel-layer group name (ASCII letters,
-  digits, ``-``, ``_``, ``.``; under 100 characters), and distinct symbols to distinct
-  names: short symbols are escaped reversibly, long ones hashed (SHA-256).
+- ``ticker_group`` maps every (venue, symbol) to a valid channel-layer group name (ASCII
+  letters, digits, ``-``, ``_``, ``.``; under 100 characters), and distinct pairs to
+  distinct names: short ones are escaped reversibly, long ones hashed (SHA-256).
+  ``ticker_stream`` maps distinct pairs to distinct names too. Both, and
+  ``next_ticker_seq``, raise ValueError for a malformed venue (``quotes.check_venue``):
+  the venue's alphabet is what keeps the names apart.
 - Sending never raises: a channel-layer failure (Redis down) is logged and dropped, because
   live streams are best-effort while the quote cache and the venues' listeners are not.
 - A send from synchronous code runs on one event loop per process, kept on a daemon thread
@@ -22,7 +28,7 @@ Guarantees:
   channel layers keep their connections per event loop, so a publisher or a Celery worker
   holds one connection instead of opening one per send (``async_to_sync`` makes a new
   loop for every call from a thread that has none, and with it a new connection).
-- ``next_ticker_seq`` returns strictly increasing numbers per symbol: +1 per call while
+- ``next_ticker_seq`` returns strictly increasing numbers per ticker: +1 per call while
   the counter lives; if the cache loses it (a Redis restart without persistence, LocMem
   culling) it is re-seeded from the clock in microseconds, which is above any number
   handed out before (unless more than a million were taken per second), so a client
@@ -30,7 +36,8 @@ Guarantees:
 - ``publish_user_event`` sends only after the surrounding transaction commits (at once in
   autocommit), so a client never hears of an order or balance that was rolled back.
 
-This module knows no venue; venues call it.
+This module knows no venue (the paper venue's unqualified stream names are a naming rule
+kept for its existing clients); venues call it.
 """
 import asyncio
 import hashlib
@@ -45,11 +52,16 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 
-from apps.marketdata.quotes import Quote
+from apps.marketdata.quotes import Quote, check_venue
 
 log = structlog.get_logger(__name__)
 
 TICKER_PREFIX: Final = "ticker@"
+# Between a ticker's venue and its symbol in a qualified stream name.
+VENUE_SEPARATOR: Final = ":"
+# The venue whose tickers are named ``ticker@<SYMBOL>``: the names clients used before
+# quotes carried a venue.
+UNQUALIFIED_TICKER_VENUE: Final = "paper"
 ORDERS: Final = "orders"
 BALANCES: Final = "balances"
 USER_STREAMS: Final = frozenset({ORDERS, BALANCES})
@@ -65,27 +77,39 @@ _HASHED_TICKER_GROUP: Final = "tickerh."
 SEND_TIMEOUT_SECONDS: Final = 5.0
 
 
-def ticker_stream(symbol: str) -> str:
-    """The public stream name of ``symbol``'s quotes."""
-    return f"{TICKER_PREFIX}{symbol}"
+def ticker_stream(*, venue: str, symbol: str) -> str:
+    """The public stream name of ``symbol``'s quotes on ``venue``: ``ticker@SYMBOL`` on the
+    paper venue, ``ticker@venue:SYMBOL`` on the others. A paper symbol holding the
+    separator (no market's does) is qualified too, so that no paper name can equal
+    another venue's."""
+    check_venue(venue)
+    if venue == UNQUALIFIED_TICKER_VENUE and VENUE_SEPARATOR not in symbol:
+        return f"{TICKER_PREFIX}{symbol}"
+    return f"{TICKER_PREFIX}{venue}{VENUE_SEPARATOR}{symbol}"
 
 
-def ticker_group(symbol: str) -> str:
-    """The channel group of ``symbol``'s quotes.
-
-    Every character outside ``[A-Za-z0-9.-]`` (``_`` included, which makes the escape
-    unambiguous) becomes ``_XX`` per UTF-8 byte, so ``EUR/USD`` -> ``ticker.EUR_2FUSD``.
-    When that would be too long, the name is ``tickerh.`` plus the SHA-256 of the symbol:
-    the two prefixes differ, so an escaped name never equals a hashed one.
-    """
-    escaped = "".join(
+def _escape(text: str) -> str:
+    return "".join(
         char if char in _SAFE
         else "".join(f"_{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
-        for char in symbol)
-    name = _TICKER_GROUP + escaped
+        for char in text)
+
+
+def ticker_group(*, venue: str, symbol: str) -> str:
+    """The channel group of ``symbol``'s quotes on ``venue``.
+
+    ``ticker.<venue>.<symbol>``, each part escaped: every character outside
+    ``[A-Za-z0-9.-]`` (``_`` included, which makes the escape unambiguous) becomes ``_XX``
+    per UTF-8 byte, so (paper, ``EUR/USD``) -> ``ticker.paper.EUR_2FUSD``. A venue holds
+    no ``.``, so the first one after the prefix ends it. When that would be too long, the
+    name is ``tickerh.`` plus the SHA-256 of ``venue:symbol`` (a venue holds no ``:``
+    either): the two prefixes differ, so an escaped name never equals a hashed one.
+    """
+    check_venue(venue)
+    name = f"{_TICKER_GROUP}{_escape(venue)}.{_escape(symbol)}"
     if len(name) <= _MAX_GROUP_LENGTH:
         return name
-    digest = hashlib.sha256(symbol.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(f"{venue}:{symbol}".encode("utf-8", "surrogatepass")).hexdigest()
     return _HASHED_TICKER_GROUP + digest
 
 
@@ -104,20 +128,21 @@ def group_message(*, stream: str, data: dict[str, Any],
     return message
 
 
-def _seq_key(symbol: str) -> str:
-    # The group name is a safe, collision-free rendering of any symbol (cache keys must
+def _seq_key(*, venue: str, symbol: str) -> str:
+    # The group name is a safe, collision-free rendering of any ticker (cache keys must
     # be short, printable and without spaces for memcached-style validation).
-    return f"stream-seq:{ticker_group(symbol)}"
+    return f"stream-seq:{ticker_group(venue=venue, symbol=symbol)}"
 
 
-def next_ticker_seq(symbol: str) -> int:
-    """The next sequence number of ``symbol``'s ticker stream (see the module docstring).
+def next_ticker_seq(*, venue: str, symbol: str) -> int:
+    """The next sequence number of the ticker stream of ``symbol`` on ``venue`` (see the
+    module docstring).
 
     One atomic increment in the cache (Redis ``INCR``), so concurrent publishers never
     share a number. Raises what the cache raises (Redis down): ``publish`` writes the
     same cache just after, so a quote that cannot be numbered could not be cached either.
     """
-    key = _seq_key(symbol)
+    key = _seq_key(venue=venue, symbol=symbol)
     try:
         return cache.incr(key)
     except ValueError:  # no counter yet, or it was lost: seed it from the clock
@@ -185,9 +210,9 @@ def send_to_group(group: str, message: dict[str, Any]) -> bool:
 def send_quote(quote: Quote, *, seq: int) -> bool:
     """Forward ``quote``, numbered ``seq`` (from ``next_ticker_seq``), to its ticker
     stream's subscribers (see ``send_to_group``)."""
-    return send_to_group(ticker_group(quote.symbol),
-                         group_message(stream=ticker_stream(quote.symbol),
-                                       data=quote.to_dict(), seq=seq))
+    stream = ticker_stream(venue=quote.venue, symbol=quote.symbol)
+    return send_to_group(ticker_group(venue=quote.venue, symbol=quote.symbol),
+                         group_message(stream=stream, data=quote.to_dict(), seq=seq))
 
 
 def publish_user_event(*, user_id: int, stream: str, data: dict[str, Any]) -> None:

@@ -112,17 +112,17 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe(self, request: Request) -> None:
         plan = self.subscriptions.plan_subscribe(request)
-        symbols = [s.symbol for s in plan.streams if s.symbol is not None]
-        if symbols:
+        tickers = {(s.venue, s.symbol): s.name for s in plan.streams if s.symbol is not None}
+        if tickers:
             missing = await database_sync_to_async(selectors.unavailable_tickers)(
-                symbols=symbols)
+                tickers=list(tickers))
             if missing:
+                names = sorted(tickers[ticker] for ticker in missing)
                 raise ProtocolError("unknown_stream",
-                                    f"No enabled market: {', '.join(sorted(missing))}.",
-                                    id=request.id)
+                                    f"No enabled market: {', '.join(names)}.", id=request.id)
         joined: list[str] = []
         registered: list[protocol.Stream] = []
-        if symbols:
+        if tickers:
             self._held = []
         try:
             try:
@@ -147,14 +147,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
             # live (same seq) rather than being lost. Read before the ack, so a tick the
             # client causes after the ack is never taken for the snapshot.
             snapshots = (await database_sync_to_async(selectors.ticker_snapshots)(
-                symbols=symbols) if symbols else {})
+                tickers=list(tickers)) if tickers else {})
             await self._send(protocol.ack_frame(op="subscribe", id=request.id,
                                                 streams=[s.name for s in request.streams]))
             if snapshots:
                 now = protocol.now_ms()
                 for stream in plan.streams:
-                    if stream.symbol in snapshots:
-                        seq, data = snapshots[stream.symbol]
+                    if (stream.venue, stream.symbol) in snapshots:
+                        seq, data = snapshots[(stream.venue, stream.symbol)]
                         await self._send(protocol.data_frame(
                             stream=stream.name, seq=seq, data=data, time_ms=now,
                             snapshot=True))

@@ -3,7 +3,8 @@ the frames the server sends. Pure functions and plain objects: no I/O, no databa
 
 Client -> server (text frames, one JSON object each)::
 
-    {"op": "subscribe",   "id": 1, "streams": ["ticker@EUR/USD", "orders"]}
+    {"op": "subscribe",   "id": 1, "streams": ["ticker@EUR/USD", "ticker@spot:BTC/USDT",
+                                                "orders"]}
     {"op": "unsubscribe", "id": 2, "streams": ["orders"]}
     {"op": "ping",        "id": 3}
 
@@ -30,6 +31,7 @@ from typing import Any, Final
 
 from apps.core.identifiers import is_canonical
 from apps.marketdata import streams as names
+from apps.marketdata.quotes import is_venue
 
 MAX_ID_LENGTH: Final = 64
 _MAX_SAFE_INT: Final = 2**53 - 1  # the largest id a JavaScript client can echo exactly
@@ -63,9 +65,10 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """A parsed stream name: ``ticker@SYMBOL`` (``symbol`` set) or a private stream."""
+    """A parsed stream name: a ticker (``venue`` and ``symbol`` set) or a private stream."""
 
     name: str
+    venue: str | None = None
     symbol: str | None = None
 
     @property
@@ -75,7 +78,7 @@ class Stream:
     def group(self, *, user_id: int | None) -> str:
         """The channel group feeding this stream (private streams need ``user_id``)."""
         if self.symbol is not None:
-            return names.ticker_group(self.symbol)
+            return names.ticker_group(venue=self.venue, symbol=self.symbol)
         if user_id is None:
             raise ValueError("a private stream needs a user")
         return names.user_group(user_id)
@@ -90,20 +93,35 @@ class Request:
 
 def parse_stream(name: object, *, id: RequestId = None) -> Stream:
     """``name`` as a Stream; raises ProtocolError("unknown_stream") for anything else.
-    Only the syntax is checked here: a ticker's symbol must be canonical (what a market row
-    holds: ``EUR/USD``, not ``eur/usd`` or a look-alike), whether its market is enabled is
-    the caller's question."""
+    Only the syntax is checked here: a ticker's venue must be well-formed and its symbol
+    canonical (what a market row holds: ``EUR/USD``, not ``eur/usd`` or a look-alike),
+    and the name must be the ticker's one name (``ticker@paper:EUR/USD`` is refused,
+    naming ``ticker@EUR/USD``); whether its market is enabled is the caller's question."""
     if isinstance(name, str):
         if name in names.USER_STREAMS:
             return Stream(name=name)
         if name.startswith(names.TICKER_PREFIX):
-            symbol = name[len(names.TICKER_PREFIX):]
-            if is_canonical(symbol, kind="symbol"):
-                return Stream(name=name, symbol=symbol)
+            stream = _parse_ticker(name, id=id)
+            if stream is not None:
+                return stream
     shown = repr(name)[:80]
-    raise ProtocolError("unknown_stream",
-                        f"Unknown stream {shown}: use ticker@SYMBOL, orders or balances.",
-                        id=id)
+    raise ProtocolError("unknown_stream", f"Unknown stream {shown}: use ticker@SYMBOL (the "
+                        "paper venue), ticker@VENUE:SYMBOL, orders or balances.", id=id)
+
+
+def _parse_ticker(name: str, *, id: RequestId) -> Stream | None:
+    rest = name[len(names.TICKER_PREFIX):]
+    venue, qualified, symbol = rest.partition(names.VENUE_SEPARATOR)
+    if not qualified:
+        venue, symbol = names.UNQUALIFIED_TICKER_VENUE, rest
+    if not (is_venue(venue) and is_canonical(symbol, kind="symbol")):
+        return None
+    canonical = names.ticker_stream(venue=venue, symbol=symbol)
+    if canonical != name:
+        # Two names for one stream would each get frames under only one of them.
+        raise ProtocolError("unknown_stream", f"The {venue} venue's {symbol} ticker is "
+                            f"named {canonical}: subscribe to that.", id=id)
+    return Stream(name=name, venue=venue, symbol=symbol)
 
 
 def _parse_id(value: object) -> RequestId:

@@ -1,15 +1,43 @@
 """Reads the stream consumer needs (synchronous: call through database_sync_to_async)."""
+from collections.abc import Iterable
+
 from apps.marketdata.selectors import latest_ticks
 from apps.twelvedata import selectors as twelvedata_selectors
 
-
-def unavailable_tickers(*, symbols: list[str]) -> set[str]:
-    """Those of ``symbols`` that have no enabled market (one query)."""
-    return set(symbols) - twelvedata_selectors.enabled_symbols_in(symbols=symbols)
+Ticker = tuple[str, str]  # (venue, symbol)
 
 
-def ticker_snapshots(*, symbols: list[str]) -> dict[str, tuple[int | None, dict]]:
-    """The latest cached quote of each symbol that has one: its ticker ``seq`` (the live
-    frame of that tick carries the same) and the quote as stream data."""
-    return {symbol: (seq, quote.to_dict())
-            for symbol, (seq, quote) in latest_ticks(symbols=symbols).items()}
+def enabled_symbols_in(*, venue: str, symbols: Iterable[str]) -> set[str]:
+    """Those of ``symbols`` whose market on ``venue`` is enabled (at most one query).
+
+    The one venue-aware market check of the streams: the TwelveData registry holds the
+    paper venue's markets, and no other venue has markets until the trading core's
+    registry (every venue's) answers here instead."""
+    if venue != "paper":
+        return set()
+    return twelvedata_selectors.enabled_symbols_in(symbols=symbols)
+
+
+def _by_venue(tickers: Iterable[Ticker]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for venue, symbol in tickers:
+        grouped.setdefault(venue, []).append(symbol)
+    return grouped
+
+
+def unavailable_tickers(*, tickers: Iterable[Ticker]) -> set[Ticker]:
+    """Those of ``tickers`` that have no enabled market on their venue (one query per
+    venue)."""
+    missing: set[Ticker] = set()
+    for venue, symbols in _by_venue(tickers).items():
+        enabled = enabled_symbols_in(venue=venue, symbols=symbols)
+        missing.update((venue, symbol) for symbol in symbols if symbol not in enabled)
+    return missing
+
+
+def ticker_snapshots(*, tickers: Iterable[Ticker]) -> dict[Ticker, tuple[int | None, dict]]:
+    """The latest cached quote of each ticker that has one: its ``seq`` (the live frame of
+    that tick carries the same) and the quote as stream data (one cache read per venue)."""
+    return {(venue, symbol): (seq, quote.to_dict())
+            for venue, symbols in _by_venue(tickers).items()
+            for symbol, (seq, quote) in latest_ticks(venue=venue, symbols=symbols).items()}

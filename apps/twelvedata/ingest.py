@@ -43,9 +43,10 @@ def quote_from_event(event: dict) -> Quote | None:
     timestamp = event.get("timestamp")
     if price is None or not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
         return None
-    return Quote(symbol=event["symbol"], price=price, bid=_decimal(event.get("bid")),
-                 ask=_decimal(event.get("ask")), source="twelvedata",
-                 timestamp=datetime.fromtimestamp(timestamp, UTC))
+    # TwelveData prices the paper venue; its events carry no bid or ask size.
+    return Quote(venue="paper", symbol=event["symbol"], price=price,
+                 bid=_decimal(event.get("bid")), ask=_decimal(event.get("ask")),
+                 source="twelvedata", timestamp=datetime.fromtimestamp(timestamp, UTC))
 
 
 class PriceStream:
@@ -146,10 +147,12 @@ def enabled_symbols() -> set[str]:
     rarely, and a connection broken by a database error must not fail every later read."""
     from django.db import connection
 
-    from apps.twelvedata import selectors
+    from apps.trading import selectors
+    from apps.trading.constants import Venue
 
     try:
-        return selectors.enabled_symbols()
+        return set(selectors.markets_enabled(venue=Venue.PAPER).values_list("symbol",
+                                                                             flat=True))
     finally:
         connection.close()
 

@@ -13,15 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.marketdata import selectors, services, streams
+from apps.marketdata.quotes import VENUE_PATTERN
 from tests.marketdata.test_services import quote
 
 _layer = BaseChannelLayer()
 
 
-def decode_ticker_group(name: str) -> str:
-    """The inverse of ticker_group's escaped form (proves it reversible)."""
-    assert name.startswith("ticker.")
-    out, rest = bytearray(), name[len("ticker."):]
+def decode(escaped: str) -> str:
+    out, rest = bytearray(), escaped
     while rest:
         if rest[0] == "_":
             out.append(int(rest[1:3], 16))
@@ -32,27 +31,60 @@ def decode_ticker_group(name: str) -> str:
     return out.decode("utf-8", "surrogatepass")
 
 
-@given(st.text(max_size=200))
-def test_every_symbol_maps_to_a_valid_group_name(symbol):
-    name = streams.ticker_group(symbol)
+def decode_ticker_group(name: str) -> tuple[str, str]:
+    """The inverse of ticker_group's escaped form (proves it reversible): the venue's
+    escape never holds a ``.``, so the first one ends it."""
+    assert name.startswith("ticker.")
+    venue, _, symbol = name[len("ticker."):].partition(".")
+    return decode(venue), decode(symbol)
+
+
+venues = st.from_regex(VENUE_PATTERN, fullmatch=True)
+
+
+@given(venues, st.text(max_size=200))
+def test_every_ticker_maps_to_a_valid_group_name(venue, symbol):
+    name = streams.ticker_group(venue=venue, symbol=symbol)
     assert _layer.require_valid_group_name(name)
     if name.startswith("ticker."):
-        assert decode_ticker_group(name) == symbol
+        assert decode_ticker_group(name) == (venue, symbol)
     else:
         assert name.startswith("tickerh.") and len(name) == len("tickerh.") + 64
 
 
-@given(st.text(max_size=60), st.text(max_size=60))
-def test_distinct_symbols_get_distinct_groups(a, b):
-    assert (streams.ticker_group(a) == streams.ticker_group(b)) == (a == b)
+@given(venues, st.text(max_size=60), venues, st.text(max_size=60))
+def test_distinct_tickers_get_distinct_groups_and_stream_names(venue_a, a, venue_b, b):
+    same = (venue_a, a) == (venue_b, b)
+    assert (streams.ticker_group(venue=venue_a, symbol=a)
+            == streams.ticker_group(venue=venue_b, symbol=b)) == same
+    assert (streams.ticker_stream(venue=venue_a, symbol=a)
+            == streams.ticker_stream(venue=venue_b, symbol=b)) == same
 
 
-def test_group_names_are_readable_for_real_symbols():
-    assert streams.ticker_group("EUR/USD") == "ticker.EUR_2FUSD"
-    assert streams.ticker_group("BRK_B") == "ticker.BRK_5FB"
-    assert streams.ticker_group("AAPL") == "ticker.AAPL"
+def test_a_paper_symbol_never_takes_another_venues_stream_name():
+    """``ticker@spot:X`` is only ever spot's X: a paper symbol with a ``:`` (no market has
+    one, but the names must not depend on that) is qualified like any other venue's."""
+    assert streams.ticker_stream(venue="paper", symbol="spot:X") == "ticker@paper:spot:X"
+    assert streams.ticker_stream(venue="spot", symbol="X") == "ticker@spot:X"
+
+
+def test_names_are_readable_for_real_tickers():
+    assert streams.ticker_group(venue="paper", symbol="EUR/USD") == "ticker.paper.EUR_2FUSD"
+    assert streams.ticker_group(venue="paper", symbol="BRK_B") == "ticker.paper.BRK_5FB"
+    assert streams.ticker_group(venue="spot", symbol="AAPL") == "ticker.spot.AAPL"
+    assert streams.ticker_group(venue="my_dex", symbol="X") == "ticker.my_5Fdex.X"
     assert streams.user_group(42) == "user.42"
-    assert streams.ticker_stream("EUR/USD") == "ticker@EUR/USD"
+    # The paper venue keeps the names its clients already use; the others are qualified.
+    assert streams.ticker_stream(venue="paper", symbol="EUR/USD") == "ticker@EUR/USD"
+    assert streams.ticker_stream(venue="spot", symbol="BTC/USDT") == "ticker@spot:BTC/USDT"
+
+
+@pytest.mark.parametrize("venue", ["", "Spot", "sp.ot", "sp:ot", "s" * 17])
+def test_names_refuse_a_malformed_venue(venue):
+    """A venue with a ``.`` or ``:`` could pass for another ticker's group or stream."""
+    for name in (streams.ticker_group, streams.ticker_stream, streams.next_ticker_seq):
+        with pytest.raises(ValueError):
+            name(venue=venue, symbol="EUR/USD")
 
 
 @pytest.fixture
@@ -65,34 +97,43 @@ def sent(monkeypatch):
 
 
 def test_publish_sends_the_quote_to_its_ticker_group(sent, monkeypatch):
-    monkeypatch.setattr(services, "_listeners", [])
+    monkeypatch.setattr(services, "_listeners", {})
     services.publish(quote=quote(symbol="EUR/USD"))
-    [(group, message)] = sent
-    assert group == "ticker.EUR_2FUSD"
+    services.publish(quote=quote(symbol="EUR/USD", venue="spot"))
+    [(group, message), (spot_group, spot_message)] = sent
+    assert group == "ticker.paper.EUR_2FUSD"
     assert message == {"type": "stream.data", "stream": "ticker@EUR/USD",
                        "data": quote(symbol="EUR/USD").to_dict(), "seq": message["seq"]}
+    assert message["data"]["venue"] == "paper"
+    assert spot_group == "ticker.spot.EUR_2FUSD"
+    assert (spot_message["stream"], spot_message["data"]["venue"]) == (
+        "ticker@spot:EUR/USD", "spot")
     # The snapshot a subscriber reads carries the number of the live frame.
-    [(seq, cached)] = selectors.latest_ticks(symbols=["EUR/USD"]).values()
+    [(seq, cached)] = selectors.latest_ticks(venue="paper", symbols=["EUR/USD"]).values()
     assert (seq, cached) == (message["seq"], quote(symbol="EUR/USD"))
 
 
-def test_ticker_numbers_are_per_symbol_strictly_increasing_by_one(sent, monkeypatch):
-    monkeypatch.setattr(services, "_listeners", [])
-    for symbol in ("EUR/USD", "GBP/USD", "EUR/USD", "EUR/USD", "GBP/USD"):
-        services.publish(quote=quote(symbol=symbol))
-    by_symbol: dict[str, list[int]] = {}
+def test_ticker_numbers_are_per_ticker_strictly_increasing_by_one(sent, monkeypatch):
+    monkeypatch.setattr(services, "_listeners", {})
+    for venue, symbol in [("paper", "EUR/USD"), ("paper", "GBP/USD"), ("spot", "EUR/USD"),
+                          ("paper", "EUR/USD"), ("spot", "EUR/USD"), ("paper", "EUR/USD"),
+                          ("paper", "GBP/USD")]:
+        services.publish(quote=quote(symbol=symbol, venue=venue))
+    by_stream: dict[str, list[int]] = {}
     for _, message in sent:
-        by_symbol.setdefault(message["stream"], []).append(message["seq"])
-    eur, gbp = by_symbol["ticker@EUR/USD"], by_symbol["ticker@GBP/USD"]
+        by_stream.setdefault(message["stream"], []).append(message["seq"])
+    eur, gbp = by_stream["ticker@EUR/USD"], by_stream["ticker@GBP/USD"]
+    spot = by_stream["ticker@spot:EUR/USD"]
     assert eur == [eur[0], eur[0] + 1, eur[0] + 2] and gbp == [gbp[0], gbp[0] + 1]
+    assert spot == [spot[0], spot[0] + 1]
 
 
 def test_a_lost_counter_is_reseeded_above_every_number_handed_out(monkeypatch):
     """If the cache loses the counter (Redis restarted without persistence), numbering
     goes on from the clock: a jump, never a repeat."""
-    before = [streams.next_ticker_seq("EUR/USD") for _ in range(3)]
-    cache.delete(streams._seq_key("EUR/USD"))
-    after = streams.next_ticker_seq("EUR/USD")
+    before = [streams.next_ticker_seq(venue="paper", symbol="EUR/USD") for _ in range(3)]
+    cache.delete(streams._seq_key(venue="paper", symbol="EUR/USD"))
+    after = streams.next_ticker_seq(venue="paper", symbol="EUR/USD")
     assert before == [before[0], before[0] + 1, before[0] + 2] and after > before[-1]
 
 
@@ -105,10 +146,11 @@ def test_a_failing_channel_layer_breaks_neither_the_cache_nor_the_listeners(
         monkeypatch, caplog):
     monkeypatch.setattr(streams, "get_channel_layer", BrokenLayer)
     heard = []
-    monkeypatch.setattr(services, "_listeners", [heard.append])
+    monkeypatch.setattr(services, "_listeners", {"paper": [heard.append]})
     with caplog.at_level(logging.ERROR):
         services.publish(quote=quote(price="1.23456"))
-    assert selectors.latest_quote(symbol="EUR/USD").price == quote(price="1.23456").price
+    latest = selectors.latest_quote(venue="paper", symbol="EUR/USD")
+    assert latest.price == quote(price="1.23456").price
     assert heard == [quote(price="1.23456")]
     assert "stream_send_failed" in caplog.text
     assert streams.send_quote(quote(), seq=1) is False

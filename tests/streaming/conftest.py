@@ -20,10 +20,10 @@ def make_market(symbol: str, *, enabled: bool = True) -> TwdMarket:
                                     status=enabled)
 
 
-def tick(symbol: str = "EUR/USD", price: str = "1.10000", *,
+def tick(symbol: str = "EUR/USD", price: str = "1.10000", *, venue: str = "paper",
          at: datetime | None = None) -> Quote:
-    return Quote(symbol=symbol, price=Decimal(price), bid=Decimal(price), ask=Decimal(price),
-                 timestamp=at or datetime.now(UTC), source="test")
+    return Quote(venue=venue, symbol=symbol, price=Decimal(price), bid=Decimal(price),
+                 ask=Decimal(price), timestamp=at or datetime.now(UTC), source="test")
 
 
 @pytest.fixture

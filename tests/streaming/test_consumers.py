@@ -108,6 +108,78 @@ async def test_unknown_or_disabled_markets_are_refused_and_nothing_is_subscribed
     assert (await client.request({"op": "ping"}))["op"] == "pong"
 
 
+@pytest.fixture
+def spot_markets(monkeypatch):
+    """Enabled markets on the spot venue (which has no market registry of its own yet)
+    beside the paper venue's rows."""
+    from apps.streaming import selectors
+
+    paper = selectors.enabled_symbols_in
+    spot = {"BTC/USD", "ETH/USD"}
+
+    def enabled_symbols_in(*, venue, symbols):
+        return set(symbols) & spot if venue == "spot" else paper(venue=venue, symbols=symbols)
+
+    monkeypatch.setattr(selectors, "enabled_symbols_in", enabled_symbols_in)
+    return spot
+
+
+async def test_one_symbol_on_two_venues_is_two_streams(connect, spot_markets):
+    """A spot BTC/USD and a paper BTC/USD never mix: each subscriber hears its venue's
+    ticks only, and every frame says which venue it is."""
+    await database_sync_to_async(make_market)("BTC/USD")
+    await publish(tick("BTC/USD", "90000", venue="spot"))
+    await publish(tick("BTC/USD", "89000", venue="paper"))
+    paper, spot = await connect(), await connect()
+    assert (await paper.request({"op": "subscribe", "id": 1, "streams": ["ticker@BTC/USD"]})
+            )["op"] == "subscribed"
+    assert (await spot.request({"op": "subscribe", "id": 1,
+                                "streams": ["ticker@spot:BTC/USD"]}))["op"] == "subscribed"
+    paper_snapshot, spot_snapshot = await paper.recv(), await spot.recv()
+    assert (paper_snapshot["stream"], paper_snapshot["data"]["venue"],
+            paper_snapshot["data"]["price"]) == ("ticker@BTC/USD", "paper", "89000")
+    assert (spot_snapshot["stream"], spot_snapshot["data"]["venue"],
+            spot_snapshot["data"]["price"]) == ("ticker@spot:BTC/USD", "spot", "90000")
+
+    await publish(tick("BTC/USD", "90001", venue="spot"))
+    await publish(tick("BTC/USD", "89001", venue="paper"))
+    frame = await spot.recv()
+    assert (frame["stream"], frame["data"]["venue"], frame["data"]["price"]) == (
+        "ticker@spot:BTC/USD", "spot", "90001")
+    assert frame["seq"] == spot_snapshot["seq"] + 1
+    frame = await paper.recv()
+    assert (frame["stream"], frame["data"]["venue"], frame["data"]["price"]) == (
+        "ticker@BTC/USD", "paper", "89001")
+    assert frame["seq"] == paper_snapshot["seq"] + 1
+    assert await paper.nothing() and await spot.nothing()
+
+
+async def test_a_ticker_needs_an_enabled_market_on_its_own_venue(connect, spot_markets):
+    await database_sync_to_async(make_market)("EUR/USD")
+    client = await connect()
+    for name in ("ticker@spot:EUR/USD", "ticker@futures:BTC/USD"):
+        error = await client.request({"op": "subscribe", "id": 1, "streams": [name]})
+        assert (error["code"], error["message"]) == (
+            "unknown_stream", f"No enabled market: {name}."), name
+    error = await client.request({"op": "subscribe", "id": 2,
+                                  "streams": ["ticker@BTC/USD", "ticker@spot:BTC/USD"]})
+    assert (error["code"], error["message"]) == (
+        "unknown_stream", "No enabled market: ticker@BTC/USD.")
+    ack = await client.request({"op": "subscribe", "id": 3,
+                                "streams": ["ticker@EUR/USD", "ticker@spot:ETH/USD"]})
+    assert ack["streams"] == ["ticker@EUR/USD", "ticker@spot:ETH/USD"]
+
+
+async def test_the_paper_venue_named_explicitly_gets_its_one_name_back(connect):
+    await database_sync_to_async(make_market)("EUR/USD")
+    client = await connect()
+    error = await client.request({"op": "subscribe", "id": 1,
+                                  "streams": ["ticker@paper:EUR/USD"]})
+    assert error["code"] == "unknown_stream" and "ticker@EUR/USD" in error["message"]
+    await publish(tick("EUR/USD"))
+    assert await client.nothing()
+
+
 async def test_private_streams_need_a_user(connect):
     client = await connect()
     for stream in ("orders", "balances"):
@@ -259,8 +331,8 @@ async def test_a_tick_during_the_subscribe_waits_for_the_ack_and_the_snapshot(
     await publish(tick(price="1.10000"))
     read_snapshots = selectors.ticker_snapshots
 
-    def snapshots_then_a_tick(*, symbols):
-        found = read_snapshots(symbols=symbols)
+    def snapshots_then_a_tick(*, tickers):
+        found = read_snapshots(tickers=tickers)
         services.publish(quote=tick(price="1.10001"))  # delivered by the hub meanwhile
         return found
 

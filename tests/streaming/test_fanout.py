@@ -40,7 +40,10 @@ class Sink:
         self.frames.append(text)
 
 
-EUR, GBP = streams.ticker_stream("EUR/USD"), streams.ticker_stream("GBP/USD")
+EUR = streams.ticker_stream(venue="paper", symbol="EUR/USD")
+GBP = streams.ticker_stream(venue="paper", symbol="GBP/USD")
+GROUPS = {EUR: streams.ticker_group(venue="paper", symbol="EUR/USD"),
+          GBP: streams.ticker_group(venue="paper", symbol="GBP/USD")}
 
 
 def message(stream: str, seq: int, price: str = "1.1") -> dict:
@@ -48,8 +51,7 @@ def message(stream: str, seq: int, price: str = "1.1") -> dict:
 
 
 async def subscribe(hub: FanoutHub, stream: str, sink: Sink) -> None:
-    symbol = stream.split("@", 1)[1]
-    await hub.subscribe(stream=stream, group=streams.ticker_group(symbol), subscriber=sink)
+    await hub.subscribe(stream=stream, group=GROUPS[stream], subscriber=sink)
 
 
 async def wait_for(condition, timeout: float = 2) -> None:
@@ -65,10 +67,10 @@ async def test_one_membership_per_stream_and_the_same_text_for_every_subscriber(
     sinks = [Sink() for _ in range(3)]
     for sink in sinks:
         await subscribe(hub, EUR, sink)
-    assert layer.calls == [("add", "ticker.EUR_2FUSD")]
+    assert layer.calls == [("add", "ticker.paper.EUR_2FUSD")]
 
-    await layer.group_send("ticker.EUR_2FUSD", message(EUR, 41))
-    await layer.group_send("ticker.EUR_2FUSD", message(EUR, 42, "1.2"))
+    await layer.group_send("ticker.paper.EUR_2FUSD", message(EUR, 41))
+    await layer.group_send("ticker.paper.EUR_2FUSD", message(EUR, 42, "1.2"))
     await wait_for(lambda: all(len(s.frames) == 2 for s in sinks))
     assert sinks[0].frames == sinks[1].frames == sinks[2].frames
     frames = [json.loads(text) for text in sinks[0].frames]
@@ -77,7 +79,7 @@ async def test_one_membership_per_stream_and_the_same_text_for_every_subscriber(
 
     for sink in sinks:
         await hub.unsubscribe(stream=EUR, subscriber=sink)
-    assert layer.calls == [("add", "ticker.EUR_2FUSD"), ("discard", "ticker.EUR_2FUSD")]
+    assert layer.calls == [("add", GROUPS[EUR]), ("discard", GROUPS[EUR])]
     assert not hub.joined(EUR) and hub.subscribers(EUR) == ()
 
 
@@ -123,8 +125,8 @@ async def test_concurrent_first_subscribers_join_once_and_all_get_the_next_tick(
     hub = FanoutHub(layer)
     sinks = [Sink() for _ in range(20)]
     await asyncio.gather(*(subscribe(hub, EUR, sink) for sink in sinks))
-    assert layer.calls == [("add", "ticker.EUR_2FUSD")]
-    await layer.group_send("ticker.EUR_2FUSD", message(EUR, 5))
+    assert layer.calls == [("add", "ticker.paper.EUR_2FUSD")]
+    await layer.group_send("ticker.paper.EUR_2FUSD", message(EUR, 5))
     await wait_for(lambda: all(len(s.frames) == 1 for s in sinks))
     for sink in sinks:
         await hub.unsubscribe(stream=EUR, subscriber=sink)

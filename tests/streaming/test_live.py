@@ -97,9 +97,10 @@ def test_a_tick_published_by_another_process_arrives(server_url):
               "from datetime import UTC, datetime\nfrom decimal import Decimal\n"
               "from apps.marketdata.quotes import Quote\n"
               "from apps.marketdata.streams import next_ticker_seq, send_quote\n"
-              "assert send_quote(Quote(symbol='EUR/USD', price=Decimal('1.23456'), "
-              "timestamp=datetime.now(UTC), source='other-process'), "
-              "seq=next_ticker_seq('EUR/USD'))\n")
+              "assert send_quote(Quote(venue='paper', symbol='EUR/USD', "
+              "price=Decimal('1.23456'), timestamp=datetime.now(UTC), "
+              "source='other-process'), seq=next_ticker_seq(venue='paper', "
+              "symbol='EUR/USD'))\n")
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="exchange_platform.settings")
     with ws_client(server_url) as client:
         subscribe(client, "ticker@EUR/USD")

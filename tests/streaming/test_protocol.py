@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from apps.core.identifiers import MARKET_SYMBOL
 from apps.marketdata import streams as names
+from apps.marketdata.quotes import VENUE_PATTERN
 from apps.streaming import protocol
 from apps.streaming.protocol import ProtocolError, Request, Stream, Subscriptions
 
@@ -22,7 +23,7 @@ def test_a_subscribe_request_parses_and_dedupes_streams():
     request = parse({"op": "subscribe", "id": "r1",
                      "streams": ["ticker@EUR/USD", "orders", "ticker@EUR/USD"]})
     assert request == Request(op="subscribe", id="r1", streams=(
-        Stream(name="ticker@EUR/USD", symbol="EUR/USD"), Stream(name="orders")))
+        Stream(name="ticker@EUR/USD", venue="paper", symbol="EUR/USD"), Stream(name="orders")))
     assert [s.private for s in request.streams] == [False, True]
 
 
@@ -86,22 +87,55 @@ def test_any_json_request_parses_or_raises_protocol_error(frame):
         assert all(isinstance(s, Stream) for s in request.streams)
 
 
-@given(st.from_regex(MARKET_SYMBOL, fullmatch=True).filter(lambda s: len(s) <= 32))
-def test_every_canonical_symbol_is_a_ticker_stream_with_a_valid_group(symbol):
-    stream = protocol.parse_stream(names.ticker_stream(symbol))
-    assert stream.symbol == symbol and not stream.private
-    assert stream.group(user_id=None) == names.ticker_group(symbol)
+@given(st.from_regex(VENUE_PATTERN, fullmatch=True),
+       st.from_regex(MARKET_SYMBOL, fullmatch=True).filter(lambda s: len(s) <= 32))
+def test_every_canonical_ticker_is_a_stream_with_a_valid_group(venue, symbol):
+    name = names.ticker_stream(venue=venue, symbol=symbol)
+    stream = protocol.parse_stream(name)
+    assert (stream.name, stream.venue, stream.symbol) == (name, venue, symbol)
+    assert not stream.private
+    assert stream.group(user_id=None) == names.ticker_group(venue=venue, symbol=symbol)
+
+
+def test_the_paper_venue_keeps_its_names_and_others_are_qualified():
+    assert protocol.parse_stream("ticker@EUR/USD") == Stream(
+        name="ticker@EUR/USD", venue="paper", symbol="EUR/USD")
+    assert protocol.parse_stream("ticker@spot:BTC/USDT") == Stream(
+        name="ticker@spot:BTC/USDT", venue="spot", symbol="BTC/USDT")
+
+
+def test_a_paper_ticker_has_one_name_only():
+    """``ticker@paper:EUR/USD`` would be a second name for ``ticker@EUR/USD``: refused,
+    naming the one to use, so a client never matches frames against a name it never gets."""
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_stream("ticker@paper:EUR/USD", id=4)
+    frame = caught.value.frame()
+    assert (frame["code"], frame["id"]) == ("unknown_stream", 4)
+    assert "ticker@EUR/USD" in frame["message"]
 
 
 @pytest.mark.parametrize("symbol", [
     "eur/usd", "EUR/usd", "\uff25UR/USD", "\u00c9UR/USD", "\u200bEUR/USD", "\u200fEUR/USD",
     "EUR/USD\u200b", "EUR /USD", "EUR//USD", "/USD", "A" * 33, "",
 ])
-def test_a_look_alike_or_malformed_symbol_is_an_unknown_stream(symbol):
+@pytest.mark.parametrize("venue", ["paper", "spot"])
+def test_a_look_alike_or_malformed_symbol_is_an_unknown_stream(venue, symbol):
     """Only the symbol a market row holds names its ticker: a look-alike subscribes to
     nothing, and says so, instead of to a stream that never gets data."""
     with pytest.raises(ProtocolError) as caught:
-        protocol.parse_stream(names.ticker_stream(symbol))
+        protocol.parse_stream(names.ticker_stream(venue=venue, symbol=symbol))
+    assert caught.value.frame()["code"] == "unknown_stream"
+
+
+@pytest.mark.parametrize("name", [
+    "ticker@SPOT:BTC/USDT", "ticker@Spot:BTC/USDT", "ticker@:BTC/USDT", "ticker@1x:BTC/USDT",
+    "ticker@sp ot:BTC/USDT", "ticker@sp.ot:BTC/USDT", "ticker@spot:", "ticker@spot::BTC/USDT",
+    "ticker@spot:spot:BTC/USDT", "ticker@sp\u043et:BTC/USDT", "ticker@" + "s" * 17 + ":BTC",
+    "ticker@spot\u200b:BTC/USDT",
+])
+def test_a_malformed_venue_is_an_unknown_stream(name):
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_stream(name)
     assert caught.value.frame()["code"] == "unknown_stream"
 
 

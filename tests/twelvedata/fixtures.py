@@ -53,8 +53,11 @@ def markets(provider, currencies):
 
 
 def make_quote(symbol: str, price: str, bid: str | None = None, ask: str | None = None,
-               at: datetime | None = None) -> Quote:
-    return Quote(symbol=symbol, price=Decimal(price),
+               at: datetime | None = None, *, venue: str = "paper",
+               bid_size: str | None = None, ask_size: str | None = None) -> Quote:
+    return Quote(venue=venue, symbol=symbol, price=Decimal(price),
                  bid=None if bid is None else Decimal(bid),
                  ask=None if ask is None else Decimal(ask),
+                 bid_size=None if bid_size is None else Decimal(bid_size),
+                 ask_size=None if ask_size is None else Decimal(ask_size),
                  timestamp=at or datetime.now(UTC), source="test")
