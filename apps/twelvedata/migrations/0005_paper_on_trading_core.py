@@ -148,14 +148,6 @@ class Migration(migrations.Migration):
             field=models.OneToOneField(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='twd', to='trading.market'),
         ),
         migrations.RunPython(forward, backward),
-        migrations.RemoveField(
-            model_name='twdorder',
-            name='market',
-        ),
-        migrations.RemoveField(
-            model_name='twdorder',
-            name='user',
-        ),
         migrations.RemoveConstraint(
             model_name='twdmarket',
             name='twd_market_fee_rates',
