@@ -10,8 +10,8 @@ from django.template.response import TemplateResponse
 from apps.core.errors import DomainError
 from apps.core.identifiers import is_canonical
 from apps.core.money import MAX_AMOUNT
-from apps.wallets import services
-from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
+from apps.wallets import selectors, services
+from apps.wallets.models import Currency, Entry, Hold, HoldChange, Journal, Wallet
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,10 +56,18 @@ def _confirm_page(request, *, queryset, form, title: str, action: str) -> Templa
 
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "system", "type", "currency", "balance", "held", "updated_at")
+    list_display = ("id", "user", "system", "type", "currency", "ledger_balance", "held",
+                    "updated_at")
     list_filter = ("type", "currency", "system")
     search_fields = ("user__username", "user__email")
     actions = ["adjust_balance"]
+
+    @admin.display(description="balance")
+    def ledger_balance(self, wallet: Wallet):
+        """A system wallet's balance is the sum of its entries (its row keeps 0)."""
+        if wallet.user_id is not None:
+            return wallet.balance
+        return selectors.system_balances(wallet_ids=[wallet.pk])[wallet.pk]
 
     @admin.action(description="Adjust balance (asks for amount and reason)",
                   permissions=["adjust"])
@@ -136,9 +144,15 @@ class JournalAdmin(ReadOnlyAdmin):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ("key", "wallet", "amount", "remaining", "status", "updated_at")
-    list_filter = ("status",)
+    list_display = ("key", "kind", "wallet", "amount", "remaining", "status", "updated_at")
+    list_filter = ("status", "kind")
     search_fields = ("key",)
+
+
+@admin.register(HoldChange)
+class HoldChangeAdmin(ReadOnlyAdmin):
+    list_display = ("key", "hold", "amount", "created_at")
+    search_fields = ("key", "hold__key")
 
 
 class CurrencyForm(forms.ModelForm):

@@ -15,7 +15,13 @@ class SystemAccount(models.TextChoices):
     EXTERNAL is money outside the platform (deposits come from it, withdrawals go to it);
     PAPER_FAUCET issues demo money, only ever into PAPER wallets; FEES collects trading fees;
     EXCHANGE_OMNIBUS is our account at the spot venue; ADJUSTMENTS balances admin corrections;
-    PAPER_MARKET is the counterparty of simulated paper fills.
+    PAPER_MARKET is the counterparty of simulated paper fills; CLEARING is the counterparty of
+    every futures PnL and funding payment (traders pay into it and are paid out of it);
+    INSURANCE receives what is left of a liquidated position's margin and pays the loss a
+    liquidation leaves beyond it.
+
+    System wallets are never locked nor written in place: their balance is the sum of their
+    entries (``selectors.system_balance``).
     """
 
     EXTERNAL = "EXTERNAL", "External (deposits/withdrawals)"
@@ -24,6 +30,8 @@ class SystemAccount(models.TextChoices):
     EXCHANGE_OMNIBUS = "EXCHANGE_OMNIBUS", "Exchange omnibus"
     ADJUSTMENTS = "ADJUSTMENTS", "Admin adjustments"
     PAPER_MARKET = "PAPER_MARKET", "Paper market"
+    CLEARING = "CLEARING", "Futures clearing"
+    INSURANCE = "INSURANCE", "Insurance fund"
 
 
 class JournalKind(models.TextChoices):
@@ -34,6 +42,14 @@ class JournalKind(models.TextChoices):
     FAUCET = "FAUCET", "Paper faucet grant"
     ADJUSTMENT = "ADJUSTMENT", "Admin adjustment"
     REVERSAL = "REVERSAL", "Reversal"
+    PNL = "PNL", "Realised futures PnL"
+    FUNDING = "FUNDING", "Futures funding"
+    LIQUIDATION = "LIQUIDATION", "Futures liquidation"
+
+
+class HoldKind(models.TextChoices):
+    ORDER = "ORDER", "Open order"
+    MARGIN = "MARGIN", "Position margin"
 
 
 # Money in a PAPER wallet is not money: it may only come from and go to paper accounts.

@@ -1,10 +1,15 @@
 """Typed wallets and their double-entry ledger.
 
-Only ``apps/wallets/services.py`` writes these tables. A wallet belongs either to a user or
-to a system account (never both). User wallets obey ``0 <= held <= balance``; system
-wallets are the counter-legs of journals and may be negative (EXTERNAL's balance is minus
-everything deposited), and never hold. ``Journal`` and ``Entry`` rows are immutable:
-corrections are reversal journals.
+Only ``apps/wallets/services`` writes these tables. A wallet belongs either to a user or
+to a system account (never both). User wallets obey ``0 <= held <= balance``, and their
+``balance`` column is the sum of their entries, kept current under the wallet's row lock.
+System wallets are the counter-legs of journals; many settlements credit the same one at
+once, so no posting locks or updates their row (migration 0003): their ``balance`` column
+is 0 (a constraint) and their balance is the sum of their entries (``selectors.
+system_balance``; it may be negative: EXTERNAL's is minus everything deposited). They never
+hold. ``Entry.balance_after`` is the user wallet's balance after the entry; on a system
+leg it is NULL (legs written before 0003 keep the running balance they had then).
+``Journal``, ``Entry`` and ``HoldChange`` rows are immutable: corrections are reversals.
 """
 from django.conf import settings
 from django.db import models
@@ -12,7 +17,7 @@ from django.db.models import F, Q
 
 from apps.core.fields import ExactCharField
 from apps.core.money import EXACT, money_field
-from apps.wallets.constants import JournalKind, SystemAccount, WalletType
+from apps.wallets.constants import HoldKind, JournalKind, SystemAccount, WalletType
 
 
 class ImmutableError(Exception):
@@ -97,6 +102,11 @@ class Wallet(models.Model):
                 | (Q(user__isnull=False) & Q(held__lte=F("balance"))),
                 name="wallet_held_lte_balance",
             ),
+            # A system wallet's balance is derived from its entries: a posting that wrote
+            # the row in place would make it a lock every settlement waits on.
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(balance=0), name="wallet_system_balance_0"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -109,8 +119,10 @@ class Wallet(models.Model):
 
 
 class Hold(models.Model):
-    """Funds reserved in a user wallet for an open order (``wallet.held`` is the sum of
-    ``remaining`` over its OPEN holds). A fill consumes from the hold; release frees it."""
+    """Funds reserved in a user wallet (``wallet.held`` is the sum of ``remaining`` over its
+    OPEN holds): for an open order (ORDER: a fill consumes from it, release frees it) or as
+    a futures position's margin (MARGIN: ``amount`` is all ever put in, each change recorded
+    once as a ``HoldChange``; losses are paid out of it)."""
 
     class Status(models.TextChoices):
         OPEN = "OPEN"
@@ -121,6 +133,7 @@ class Hold(models.Model):
     amount = money_field()
     remaining = money_field()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    kind = models.CharField(max_length=8, choices=HoldKind.choices, default=HoldKind.ORDER)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -158,7 +171,9 @@ class Entry(ImmutableModel):
     journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     amount = money_field(help_text="Signed: credit > 0, debit < 0.")
-    balance_after = money_field()
+    balance_after = money_field(null=True, blank=True,
+                                help_text="The user wallet's balance after it; NULL on a "
+                                          "system wallet (derived from its entries).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,3 +182,16 @@ class Entry(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.amount} -> {self.wallet}"
+
+
+class HoldChange(ImmutableModel):
+    """One change of a margin hold, done once per ``key``: ``amount`` > 0 put into it,
+    < 0 released from it to available balance (payments out of it are journal entries)."""
+
+    key = ExactCharField(max_length=128, unique=True, help_text="Idempotency key.")
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, related_name="changes")
+    amount = money_field(help_text="Signed: added > 0, released < 0.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.amount} -> {self.hold}"

@@ -4,12 +4,13 @@ from decimal import Decimal, localcontext
 from itertools import groupby
 from operator import itemgetter
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet, Sum
 
 from apps.core.errors import NotFound
 from apps.core.money import EXACT
-from apps.wallets.constants import WalletType
-from apps.wallets.models import Currency, Entry, Hold, Wallet
+from apps.wallets.constants import HoldKind, SystemAccount, WalletType
+from apps.wallets.models import Currency, Entry, Hold, HoldChange, Journal, Wallet
 
 
 def currency_decimals(*, code: str) -> int:
@@ -46,12 +47,44 @@ def wallet_entries(*, wallet: Wallet) -> QuerySet[Entry]:
     return Entry.objects.filter(wallet=wallet).select_related("journal")
 
 
+def system_balances(*, wallet_ids: list[int] | None = None) -> dict[int, Decimal]:
+    """``{wallet id: balance}`` of the system wallets (all, or those among ``wallet_ids``),
+    each the sum of its entries: no posting writes a system wallet's row."""
+    wallets = Wallet.objects.filter(user__isnull=True)
+    if wallet_ids is not None:
+        wallets = wallets.filter(pk__in=wallet_ids)
+    balances = dict.fromkeys(wallets.values_list("pk", flat=True), Decimal(0))
+    entries = Entry.objects.filter(wallet_id__in=list(balances))
+    if connection.vendor == "sqlite":  # its SUM over a decimal column is a float
+        with localcontext(EXACT):
+            for wallet_id, amount in entries.values_list("wallet_id", "amount").iterator(
+                    chunk_size=10_000):
+                balances[wallet_id] += amount
+        return balances
+    # MariaDB sums DECIMAL(36, 18) exactly, over the (wallet, id) index.
+    sums = entries.order_by().values("wallet_id").annotate(total=Sum("amount"))
+    balances.update({row["wallet_id"]: row["total"] for row in sums})
+    return balances
+
+
+def system_balance(*, system: str, wallet_type: str, currency: str) -> Decimal:
+    """The balance of a system account's wallet (0 if it has none yet)."""
+    wallet_id = Wallet.objects.filter(system=system, type=wallet_type,
+                                      currency_id=currency).values_list("pk", flat=True).first()
+    if wallet_id is None:
+        return Decimal(0)
+    return system_balances(wallet_ids=[wallet_id])[wallet_id]
+
+
 def reconcile() -> list[str]:
     """Every violated ledger invariant, one line each; empty when the books are clean.
 
-    Checks: entries sum to each wallet's balance; every journal sums to zero per currency;
-    no user wallet negative or holding more than its balance; ``held`` equals the sum of
-    its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder.
+    Checks: every journal sums to zero per currency; each user wallet's balance is the sum
+    of its entries, is not negative and holds no more than it has; ``held`` is the sum of
+    its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder; a system wallet's
+    row keeps balance 0 and holds nothing (its balance is its entries'); INSURANCE is not
+    negative; a margin hold is in a FUTURES wallet, its ``amount`` is the sum of what its
+    changes added, and it keeps no more than that less what they released.
     """
     with localcontext(EXACT):
         return _reconcile()
@@ -59,7 +92,6 @@ def reconcile() -> list[str]:
 
 def _reconcile() -> list[str]:
     problems: list[str] = []
-    # Sums are taken in Python with Decimal: SQLite's SUM over a decimal column is a float.
     currency_of = dict(Wallet.objects.values_list("pk", "currency_id"))
     entry_sums: dict[int, Decimal] = defaultdict(Decimal)
     rows = Entry.objects.order_by("journal_id").values_list("journal_id", "wallet_id", "amount")
@@ -77,11 +109,18 @@ def _reconcile() -> list[str]:
         hold_sums[wallet_id] += remaining
     for wallet in Wallet.objects.order_by("pk").iterator():
         total = entry_sums[wallet.pk]
+        if wallet.user_id is None:
+            if wallet.balance or wallet.held:
+                problems.append(f"wallet {wallet.pk} ({wallet}): a system wallet's row was "
+                                f"written (balance {wallet.balance}, held {wallet.held})")
+            if wallet.system == SystemAccount.INSURANCE and total < 0:
+                problems.append(f"wallet {wallet.pk} ({wallet}): INSURANCE is negative "
+                                f"({total})")
+            continue
         if total != wallet.balance:
             problems.append(f"wallet {wallet.pk} ({wallet}): balance {wallet.balance} "
                             f"!= sum of entries {total}")
-        if wallet.user_id is not None and (wallet.balance < 0 or wallet.held < 0
-                                           or wallet.held > wallet.balance):
+        if wallet.balance < 0 or wallet.held < 0 or wallet.held > wallet.balance:
             problems.append(f"wallet {wallet.pk} ({wallet}): balance {wallet.balance}, "
                             f"held {wallet.held} out of bounds")
         held = hold_sums[wallet.pk]
@@ -90,4 +129,31 @@ def _reconcile() -> list[str]:
                             f"!= sum of open holds {held}")
     for hold in Hold.objects.filter(Q(status=Hold.Status.CLOSED) & ~Q(remaining=0)):
         problems.append(f"hold {hold.key}: CLOSED with {hold.remaining} remaining")
+    problems += _margin_problems()
     return problems
+
+
+def _margin_problems() -> list[str]:
+    added: dict[int, Decimal] = defaultdict(Decimal)
+    released: dict[int, Decimal] = defaultdict(Decimal)
+    for hold_id, amount in HoldChange.objects.values_list("hold_id", "amount").iterator(
+            chunk_size=10_000):
+        (added if amount > 0 else released)[hold_id] += amount
+    problems = []
+    margin = Hold.objects.filter(kind=HoldKind.MARGIN).select_related("wallet")
+    for hold in margin.order_by("pk").iterator():
+        if hold.wallet.type != WalletType.FUTURES:
+            problems.append(f"hold {hold.key}: margin in a {hold.wallet.type} wallet")
+        if hold.amount != added[hold.pk]:
+            problems.append(f"hold {hold.key}: amount {hold.amount} != margin added "
+                            f"{added[hold.pk]}")
+        if hold.remaining > hold.amount + released[hold.pk]:
+            problems.append(f"hold {hold.key}: {hold.remaining} remaining of "
+                            f"{hold.amount} added and {-released[hold.pk]} released")
+    return problems
+
+
+def journal_exists(*, key: str) -> bool:
+    """Whether a journal was posted under ``key`` (a cheap check before an idempotent
+    post that is usually a replay)."""
+    return Journal.objects.filter(key=key).exists()

@@ -18,7 +18,7 @@ def owners(user_id: int) -> list[services.WalletOwner]:
 
 
 @pytest.mark.django_db
-def test_creates_the_missing_wallets_and_locks_all_in_one_query_in_pk_order(currencies):
+def test_creates_the_missing_wallets_and_locks_the_users_in_one_query_in_pk_order(currencies):
     user = UserFactory()
     existing = Wallet.objects.create(user=user, type="PAPER", currency_id="USD")
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
@@ -31,6 +31,7 @@ def test_creates_the_missing_wallets_and_locks_all_in_one_query_in_pk_order(curr
     if connection.vendor == "mysql":  # SQLite has no row locks
         (lock,) = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
         assert lock.endswith("ORDER BY `wallets_wallet`.`id` ASC FOR UPDATE")
+        assert "`wallets_wallet`.`user_id` IS NOT NULL" in lock
 
 
 @pytest.mark.django_db
@@ -48,8 +49,10 @@ def test_refuses_to_lock_outside_a_transaction(currencies):
 
 @pytest.mark.mariadb
 @pytest.mark.django_db(transaction=True)
-def test_the_locks_hold_until_the_transaction_ends(currencies):
+def test_user_wallets_stay_locked_until_the_transaction_ends_system_ones_never(currencies):
     user = UserFactory()
+    with transaction.atomic():  # committed first, so that this thread sees them
+        services.wallets_lock(owners=owners(user.pk))
     locked, released = threading.Event(), threading.Event()
 
     def holder() -> None:
@@ -65,9 +68,14 @@ def test_the_locks_hold_until_the_transaction_ends(currencies):
     thread.start()
     assert locked.wait(10)
     try:
-        for pk in Wallet.objects.values_list("pk", flat=True):
+        assert Wallet.objects.count() == 4
+        for wallet in Wallet.objects.all():
+            if wallet.user_id is None:  # FEES, PAPER_MARKET: no posting waits on them
+                with transaction.atomic():
+                    Wallet.objects.select_for_update(nowait=True).get(pk=wallet.pk)
+                continue
             with pytest.raises(DatabaseError), transaction.atomic():
-                Wallet.objects.select_for_update(nowait=True).get(pk=pk)
+                Wallet.objects.select_for_update(nowait=True).get(pk=wallet.pk)
     finally:
         released.set()
         thread.join(10)

@@ -1,0 +1,397 @@
+"""The posting engine: every journal, alone or in a batch, is written by ``post_journals``.
+
+One call, one transaction (joining the caller's):
+1. each posting is checked (legs sum to zero per currency, paper separation); a key given
+   twice in the batch is one posting (both must have the same content);
+2. the wallets of all legs are resolved in one query, the missing ones created empty
+   before any lock is taken;
+3. every *user* wallet touched is locked once, ``SELECT ... FOR UPDATE`` in pk order;
+   system wallets are never locked nor updated (their balance is the sum of their entries),
+   so settlements of disjoint users never wait on each other;
+4. the keys already posted are read in one query, under those locks; a replay returns the
+   first journal and writes nothing, a replay with other content is a logged Conflict
+   ("idempotency_conflict");
+5. the holds the new postings pay from are locked in pk order, the legs applied in order
+   (per posting: a user wallet ends with ``0 <= held <= balance``, a hold pays no more than
+   it has);
+6. journals and entries are bulk-inserted, wallets and holds bulk-updated, and each touched
+   user wallet's final state published once, after commit.
+Any failure rolls the whole call back; in a batch of several postings the error names the
+key that failed.
+"""
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+
+import structlog
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.core.errors import Conflict, DomainError, InvalidInput
+from apps.core.money import EXACT, AmountError, quantize_exact
+from apps.marketdata import streams
+from apps.wallets.constants import PAPER_ONLY_SYSTEM_ACCOUNTS, WalletType
+from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
+
+ZERO = Decimal(0)
+log = structlog.get_logger(__name__)
+
+WalletOwner = tuple[int | None, str | None, str, str]  # (user_id, system, type, currency)
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One line of a journal: ``amount`` (signed) into one wallet. A debit with
+    ``hold_key`` is paid out of that hold instead of the available balance."""
+
+    wallet_type: str
+    currency: str
+    amount: Decimal
+    user_id: int | None = None
+    system: str | None = None
+    hold_key: str | None = None
+    close_hold: bool = False  # after paying, release what is left of the hold and close it
+
+    @property
+    def owner(self) -> WalletOwner:
+        return (self.user_id, self.system, self.wallet_type, self.currency)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One journal to write under ``key`` (unique, the idempotency key)."""
+
+    key: str
+    kind: str
+    legs: tuple[Leg, ...]
+    memo: str = ""
+    created_by_id: int | None = None
+    reverses_id: int | None = None
+
+
+# --- validation helpers -------------------------------------------------------------------
+
+
+def currency(code: str) -> Currency:
+    """The stored currency whose code is exactly ``code``: the row's ``code`` is what legs
+    and wallets are written under. The comparison is repeated here in Python so that a
+    database still folding case or accents can never turn a look-alike into a match."""
+    found = Currency.objects.filter(pk=code).first()
+    if found is None or found.code != code:
+        raise InvalidInput(f"Unknown currency {code!r}.", code="unknown_currency")
+    return found
+
+
+def currencies(codes: Iterable[str]) -> dict[str, Currency]:
+    """``currency`` for several codes, in one query."""
+    codes = set(codes)
+    found = {c.code: c for c in Currency.objects.filter(pk__in=codes)}
+    for code in sorted(codes):
+        if code not in found:
+            raise InvalidInput(f"Unknown currency {code!r}.", code="unknown_currency")
+    return found
+
+
+def wallet_type(value: str) -> str:
+    if value not in WalletType.values:
+        raise InvalidInput(f"Unknown wallet type {value!r}.", code="unknown_wallet_type")
+    return value
+
+
+def exact(amount: Decimal, cur: Currency, *, what: str = "Amount") -> Decimal:
+    """``amount`` checked against the currency's precision; positive."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidInput(f"{what} must be a finite Decimal.")
+    if amount <= 0:
+        raise InvalidInput(f"{what} must be greater than zero.")
+    try:
+        return quantize_exact(amount, decimals=cur.decimals)
+    except AmountError as exc:
+        raise InvalidInput(f"{what} {exc} for {cur.code}.") from None
+
+
+def insufficient(wallet: Wallet) -> InsufficientFunds:
+    return InsufficientFunds(
+        f"Insufficient {wallet.currency_id} in your {wallet.type} wallet "
+        f"(available {wallet.available.normalize():f}).",
+    )
+
+
+def _check(posting: Posting) -> None:
+    totals: dict[str, Decimal] = {}
+    for leg in posting.legs:
+        totals[leg.currency] = totals.get(leg.currency, ZERO) + leg.amount
+    if any(totals.values()):
+        raise ValueError(f"unbalanced journal {posting.key}: {totals}")  # a bug, not bad input
+    paper = {leg.wallet_type == WalletType.PAPER for leg in posting.legs}
+    if len(paper) > 1:
+        raise InvalidInput("Paper balances cannot move to or from real wallets.",
+                           code="paper_separation")
+    for leg in posting.legs:
+        if leg.system in PAPER_ONLY_SYSTEM_ACCOUNTS and leg.wallet_type != WalletType.PAPER:
+            raise InvalidInput(f"{leg.system} serves PAPER wallets only.",
+                               code="paper_separation")
+
+
+def _content(posting: Posting) -> tuple:
+    """What a replay must repeat: the kind and the legs (owner and amount, any order)."""
+    return posting.kind, sorted((repr(leg.owner), leg.amount) for leg in posting.legs)
+
+
+# --- wallets ------------------------------------------------------------------------------
+
+
+def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
+    """Each owner's wallet id: one query for those that exist, the rest created empty
+    (race-safe: the unique keys make a concurrent creator's row the one both read)."""
+    owners = set(owners)
+    if not owners:
+        return {}
+    groups: dict[tuple[str | None, str, str], set[int]] = {}
+    match = Q()
+    for user_id, system, wtype, cur in owners:
+        if user_id is None:
+            match |= Q(system=system, type=wtype, currency_id=cur)
+        else:
+            groups.setdefault((None, wtype, cur), set()).add(user_id)
+    for (_, wtype, cur), user_ids in groups.items():
+        match |= Q(user_id__in=user_ids, type=wtype, currency_id=cur)
+
+    def read(where: Q) -> dict[WalletOwner, int]:
+        rows = Wallet.objects.filter(where).values_list("pk", "user_id", "system", "type",
+                                                        "currency_id")
+        return {(u, s, t, c): pk for pk, u, s, t, c in rows}
+
+    found = read(match)
+    missing = owners - found.keys()
+    if missing:
+        Wallet.objects.bulk_create(
+            [Wallet(user_id=u, system=s, type=t, currency_id=c) for u, s, t, c in missing],
+            ignore_conflicts=True)
+        again = Q()
+        for u, s, t, c in missing:
+            again |= Q(user_id=u, system=s, type=t, currency_id=c)
+        found.update(read(again))
+    return found
+
+
+def lock_user_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
+    """Lock the user wallets among ``ids`` (pk order; system wallets are left alone)."""
+    wallets = (Wallet.objects.select_for_update().filter(pk__in=set(ids), user__isnull=False)
+               .order_by("pk"))
+    return {w.pk: w for w in wallets}
+
+
+def wallets_lock(*, owners: Iterable[WalletOwner]) -> dict[WalletOwner, Wallet]:
+    """Lock the user wallets among ``owners`` until the caller's transaction ends; returns
+    every owner's wallet (system wallets read, not locked).
+
+    A service that writes several wallets calls this once, inside its transaction and
+    before its first write, with every wallet it may write, so that it takes its whole
+    wallet lock set at once in primary-key order (callers lock their own rows, such as an
+    order, first). The postings it makes afterwards lock the same rows again, which waits
+    for nothing. Each owner is ``(user_id, system, wallet_type, currency)`` with one of
+    ``user_id`` and ``system`` set. Missing wallets are created (empty) before anything is
+    locked: a transaction never waits on another's new wallet while holding a wallet lock.
+    System wallets are never locked (no posting writes their row), so naming them costs
+    nothing. Locks: the user wallets, ``SELECT ... FOR UPDATE`` in pk order. Raises
+    InvalidInput (unknown wallet type); outside a transaction a lock would end with its
+    statement, so Django refuses it where rows lock (TransactionManagementError).
+    """
+    owners = list(dict.fromkeys(owners))
+    for _, _, wtype, _ in owners:
+        wallet_type(wtype)
+    ids = wallet_ids(owners)
+    locked = lock_user_wallets(ids.values())
+    system = {w.pk: w for w in Wallet.objects.filter(
+        pk__in=[pk for pk in ids.values() if pk not in locked])}
+    return {owner: locked.get(ids[owner]) or system[ids[owner]] for owner in owners}
+
+
+def publish_balance(wallet: Wallet) -> None:
+    """Tell a user wallet's owner its ``balance``/``held`` after commit (the caller holds
+    the wallet's lock, so these are the values the transaction commits)."""
+    if wallet.user_id is None:
+        return
+    streams.publish_user_event(user_id=wallet.user_id, stream=streams.BALANCES, data={
+        "wallet_type": wallet.type, "currency": wallet.currency_id,
+        # Normalised (exactly: balances have 36 digits) so every database reads the same.
+        "balance": f"{EXACT.normalize(wallet.balance):f}",
+        "held": f"{EXACT.normalize(wallet.held):f}",
+        "available": f"{EXACT.normalize(wallet.available):f}"})
+
+
+# --- posting ------------------------------------------------------------------------------
+
+
+def post(*, key: str, kind: str, legs: Sequence[Leg], memo: str = "",
+         created_by_id: int | None = None, reverses_id: int | None = None) -> Journal:
+    """Write one balanced journal (``post_journals`` of one posting)."""
+    return post_journals([Posting(key=key, kind=kind, legs=tuple(legs), memo=memo,
+                                  created_by_id=created_by_id, reverses_id=reverses_id)])[0]
+
+
+def post_journals(postings: Sequence[Posting]) -> list[Journal]:
+    """Write ``postings`` in one transaction; returns each one's journal, in order (a
+    replayed or repeated key: the first journal). Locks: the touched user wallets (pk
+    order), then the holds paid from (pk order); never a system wallet. Raises
+    InvalidInput (paper separation), InsufficientFunds (a user wallet would end with
+    ``balance < held``), Conflict ("hold_exhausted": a hold cannot pay its debit;
+    "idempotency_conflict": a key already posted, or given twice, with other content;
+    "already_reversed"); in a batch of several keys the message names the key. On any
+    raise nothing is written. Exactly once per key across processes: the key is unique
+    and the replay check runs under the user wallets' locks."""
+    with localcontext(EXACT):  # balances have 36 digits: the default 28 would round
+        unique: dict[str, Posting] = {}
+        for posting in postings:
+            with naming(posting.key, batch=len(postings) > 1):
+                _check(posting)
+                first = unique.setdefault(posting.key, posting)
+                if first is not posting and _content(first) != _content(posting):
+                    log.error("journal_batch_conflict", key=posting.key)
+                    raise Conflict(f"Key {posting.key!r} is given twice with other content.",
+                                   code="idempotency_conflict")
+        with transaction.atomic():
+            for attempt in range(2):
+                try:
+                    with transaction.atomic():
+                        journals = _post_locked(list(unique.values()), batch=len(unique) > 1)
+                    break
+                except IntegrityError:
+                    # A writer sharing no user wallet with us took a key first (the unique
+                    # index waited for it to commit): the next attempt sees it as a replay.
+                    if attempt or not _taken_meanwhile(unique.values()):
+                        raise
+        return [journals[p.key] for p in postings]
+
+
+@contextmanager
+def naming(key: str, *, batch: bool) -> Iterator[None]:
+    """Re-raise a DomainError naming the key it concerns, when it is one of several."""
+    try:
+        yield
+    except DomainError as exc:
+        if not batch:
+            raise
+        raise type(exc)(f"{key}: {exc.message}", code=exc.code, fields=exc.fields) from exc
+
+
+def _taken_meanwhile(postings: Iterable[Posting]) -> bool:
+    keys = [p.key for p in postings]
+    if Journal.objects.filter(key__in=keys).exists():
+        return True
+    reversed_ids = [p.reverses_id for p in postings if p.reverses_id is not None]
+    if Journal.objects.filter(reverses_id__in=reversed_ids).exists():
+        raise Conflict("This journal was already reversed.", code="already_reversed")
+    return False
+
+
+def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
+    ids = wallet_ids(leg.owner for p in postings for leg in p.legs)
+    wallets = lock_user_wallets(ids.values())
+    done = _replays(postings, ids)
+    todo = [p for p in postings if p.key not in done]
+    if not todo:
+        return done
+    hold_keys = sorted({leg.hold_key for p in todo for leg in p.legs if leg.hold_key})
+    holds = {h.key: h for h in
+             Hold.objects.select_for_update().filter(key__in=hold_keys).order_by("pk")}
+
+    journals, entries, touched_holds = [], [], {}
+    for posting in todo:
+        with naming(posting.key, batch=batch):
+            legs = _apply(posting, ids, wallets, holds, touched_holds)
+        journal = Journal(key=posting.key, kind=posting.kind, memo=posting.memo[:255],
+                          created_by_id=posting.created_by_id, reverses_id=posting.reverses_id)
+        journals.append(journal)
+        entries.append(legs)
+    Journal.objects.bulk_create(journals)
+    if not connection.features.can_return_rows_from_bulk_insert:
+        pks = dict(Journal.objects.filter(key__in=[j.key for j in journals])
+                   .values_list("key", "pk"))
+        for journal in journals:
+            journal.pk = pks[journal.key]
+    rows = []
+    for journal, legs in zip(journals, entries, strict=True):
+        for entry in legs:
+            entry.journal_id = journal.pk
+            rows.append(entry)
+    Entry.objects.bulk_create(rows, batch_size=2000)
+    touched = {e.wallet_id for legs in entries for e in legs} & wallets.keys()
+    now = timezone.now()
+    changed = [wallets[pk] for pk in sorted(touched)]
+    for row in (*changed, *touched_holds.values()):
+        row.updated_at = now
+    Wallet.objects.bulk_update(changed, ["balance", "held", "updated_at"], batch_size=1000)
+    if touched_holds:
+        Hold.objects.bulk_update(touched_holds.values(), ["remaining", "status", "updated_at"],
+                                 batch_size=1000)
+    for wallet in changed:
+        publish_balance(wallet)
+    return done | {j.key: j for j in journals}
+
+
+def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wallet],
+           holds: dict[str, Hold], touched_holds: dict[str, Hold]) -> list[Entry]:
+    """Apply ``posting``'s legs to the locked rows in memory; its entries (no journal yet)."""
+    entries = []
+    for leg in posting.legs:
+        wallet_id = ids[leg.owner]
+        wallet = wallets.get(wallet_id)
+        if wallet is None:  # a system wallet: the entry is its whole record
+            entries.append(Entry(wallet_id=wallet_id, amount=leg.amount))
+            continue
+        if leg.hold_key:
+            hold = holds.get(leg.hold_key)
+            debit = leg.amount.copy_negate()
+            if (hold is None or hold.wallet_id != wallet_id or hold.status != Hold.Status.OPEN
+                    or debit <= 0 or hold.remaining < debit):
+                raise Conflict(f"Hold {leg.hold_key!r} cannot pay {debit}.",
+                               code="hold_exhausted")
+            hold.remaining -= debit
+            wallet.held -= debit
+            if leg.close_hold:
+                wallet.held -= hold.remaining
+                hold.remaining = ZERO
+                hold.status = Hold.Status.CLOSED
+            touched_holds[hold.key] = hold
+        wallet.balance += leg.amount
+        entries.append(Entry(wallet_id=wallet_id, amount=leg.amount,
+                             balance_after=wallet.balance))
+    for wallet_id in {ids[leg.owner] for leg in posting.legs}:
+        wallet = wallets.get(wallet_id)
+        if wallet is not None and (wallet.balance < wallet.held or wallet.held < 0):
+            raise insufficient(wallet)
+    return entries
+
+
+def _replays(postings: list[Posting], ids: dict[WalletOwner, int]) -> dict[str, Journal]:
+    """The journals already posted under the keys of ``postings``, each checked to have the
+    content its posting has (else a logged Conflict "idempotency_conflict")."""
+    by_key = {p.key: p for p in postings}
+    found = {j.key: j for j in Journal.objects.filter(key__in=by_key)}
+    if not found:
+        return {}
+    posted: dict[int, list] = {j.pk: [] for j in found.values()}
+    for journal_id, wallet_id, amount in Entry.objects.filter(
+            journal_id__in=posted).values_list("journal_id", "wallet_id", "amount"):
+        posted[journal_id].append((wallet_id, amount))
+    for key, journal in found.items():
+        posting = by_key[key]
+        legs = sorted(posted[journal.pk])
+        replayed = sorted((ids[leg.owner], leg.amount) for leg in posting.legs)
+        if journal.kind != posting.kind or legs != replayed:
+            log.error("journal_replay_conflict", key=key, journal_id=journal.pk,
+                      kind=journal.kind, replay_kind=posting.kind,
+                      legs=[(w, str(a)) for w, a in legs],
+                      replay_legs=[(w, str(a)) for w, a in replayed])
+            with naming(key, batch=len(postings) > 1):
+                raise Conflict(f"Key {key!r} was already used for another journal.",
+                               code="idempotency_conflict")
+    return found
