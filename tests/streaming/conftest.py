@@ -10,14 +10,20 @@ from channels.testing import WebsocketCommunicator
 
 from apps.marketdata.quotes import Quote
 from apps.streaming.consumers import StreamConsumer
-from apps.twelvedata.models import TwdMarket
+from apps.trading.constants import MarketStatus, Venue
+from apps.trading.models import Market
+from tests.twelvedata.fixtures import paper_market
 
 
-def make_market(symbol: str, *, enabled: bool = True) -> TwdMarket:
+def make_market(symbol: str, *, venue: str = Venue.PAPER, enabled: bool = True) -> Market:
+    """A market of ``venue``; a paper one with its TwelveData instrument."""
+    if venue == Venue.PAPER:
+        return paper_market(symbol, enabled=enabled)
     base, _, quote = symbol.partition("/")
-    return TwdMarket.objects.create(symbol=symbol, type=TwdMarket.Type.FOREX, name=symbol,
-                                    base_currency=base, quote_currency=quote or "USD",
-                                    status=enabled)
+    return Market.objects.create(
+        venue=venue, symbol=symbol, base_currency=base, quote_currency=quote or "USD",
+        tick_size=Decimal("0.01"), lot_size=Decimal("0.0001"),
+        status=MarketStatus.ENABLED if enabled else MarketStatus.DISABLED)
 
 
 def tick(symbol: str = "EUR/USD", price: str = "1.10000", *, venue: str = "paper",

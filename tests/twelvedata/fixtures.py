@@ -5,6 +5,8 @@ from decimal import Decimal
 import pytest
 
 from apps.marketdata.quotes import Quote
+from apps.trading.constants import MarketStatus, Venue
+from apps.trading.models import Market
 from apps.twelvedata import services
 from apps.twelvedata.emulator.runner import running_emulator
 from apps.twelvedata.models import TwdMarket, TwdProvider
@@ -45,11 +47,29 @@ def provider(db, td_settings, emulator):
 
 @pytest.fixture
 def markets(provider, currencies):
-    """The emulator's forex and stock catalogs imported; EUR/USD and AAPL enabled."""
+    """The emulator's forex and stock catalogs imported; EUR/USD and AAPL enabled. Returns
+    the enabled paper ``trading.Market`` rows by symbol."""
     services.catalog_import(kind="forex")
     services.catalog_import(kind="stocks")
-    TwdMarket.objects.filter(symbol__in=["EUR/USD", "AAPL"]).update(status=True)
-    return {m.symbol: m for m in TwdMarket.objects.filter(status=True)}
+    Market.objects.filter(venue=Venue.PAPER, symbol__in=["EUR/USD", "AAPL"]).update(
+        status=MarketStatus.ENABLED)
+    return {m.symbol: m for m in Market.objects.filter(venue=Venue.PAPER,
+                                                        status=MarketStatus.ENABLED)}
+
+
+def paper_market(symbol: str, *, enabled: bool = True, base: str | None = None,
+                 quote: str | None = None, type: str = TwdMarket.Type.FOREX,
+                 name: str | None = None, **trading) -> Market:
+    """A paper market without the catalog: its ``trading.Market`` (a forex pair's steps:
+    tick 0.00001, lot 0.01, unless ``trading`` says otherwise) and its ``TwdMarket``."""
+    pair_base, _, pair_quote = symbol.partition("/")
+    market = Market.objects.create(
+        venue=Venue.PAPER, symbol=symbol, base_currency=base or pair_base,
+        quote_currency=quote or pair_quote or "USD",
+        status=MarketStatus.ENABLED if enabled else MarketStatus.DISABLED,
+        **{"tick_size": Decimal("0.00001"), "lot_size": Decimal("0.01"), **trading})
+    TwdMarket.objects.create(market=market, symbol=symbol, type=type, name=name or symbol)
+    return market
 
 
 def make_quote(symbol: str, price: str, bid: str | None = None, ask: str | None = None,
