@@ -2,20 +2,9 @@
 from collections.abc import Iterable
 
 from apps.marketdata.selectors import latest_ticks
-from apps.twelvedata import selectors as twelvedata_selectors
+from apps.trading.selectors import enabled_symbols_in
 
 Ticker = tuple[str, str]  # (venue, symbol)
-
-
-def enabled_symbols_in(*, venue: str, symbols: Iterable[str]) -> set[str]:
-    """Those of ``symbols`` whose market on ``venue`` is enabled (at most one query).
-
-    The one venue-aware market check of the streams: the TwelveData registry holds the
-    paper venue's markets, and no other venue has markets until the trading core's
-    registry (every venue's) answers here instead."""
-    if venue != "paper":
-        return set()
-    return twelvedata_selectors.enabled_symbols_in(symbols=symbols)
 
 
 def _by_venue(tickers: Iterable[Ticker]) -> dict[str, list[str]]:

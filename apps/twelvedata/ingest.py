@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 import structlog
 
 from apps.marketdata.quotes import Quote
+from apps.trading.constants import Venue
 from apps.twelvedata import gateway
 
 log = structlog.get_logger(__name__)
@@ -44,7 +45,7 @@ def quote_from_event(event: dict) -> Quote | None:
     if price is None or not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
         return None
     # TwelveData prices the paper venue; its events carry no bid or ask size.
-    return Quote(venue="paper", symbol=event["symbol"], price=price,
+    return Quote(venue=Venue.PAPER, symbol=event["symbol"], price=price,
                  bid=_decimal(event.get("bid")), ask=_decimal(event.get("ask")),
                  source="twelvedata", timestamp=datetime.fromtimestamp(timestamp, UTC))
 

@@ -108,26 +108,11 @@ async def test_unknown_or_disabled_markets_are_refused_and_nothing_is_subscribed
     assert (await client.request({"op": "ping"}))["op"] == "pong"
 
 
-@pytest.fixture
-def spot_markets(monkeypatch):
-    """Enabled markets on the spot venue (which has no market registry of its own yet)
-    beside the paper venue's rows."""
-    from apps.streaming import selectors
-
-    paper = selectors.enabled_symbols_in
-    spot = {"BTC/USD", "ETH/USD"}
-
-    def enabled_symbols_in(*, venue, symbols):
-        return set(symbols) & spot if venue == "spot" else paper(venue=venue, symbols=symbols)
-
-    monkeypatch.setattr(selectors, "enabled_symbols_in", enabled_symbols_in)
-    return spot
-
-
-async def test_one_symbol_on_two_venues_is_two_streams(connect, spot_markets):
+async def test_one_symbol_on_two_venues_is_two_streams(connect):
     """A spot BTC/USD and a paper BTC/USD never mix: each subscriber hears its venue's
     ticks only, and every frame says which venue it is."""
     await database_sync_to_async(make_market)("BTC/USD")
+    await database_sync_to_async(make_market)("BTC/USD", venue="spot")
     await publish(tick("BTC/USD", "90000", venue="spot"))
     await publish(tick("BTC/USD", "89000", venue="paper"))
     paper, spot = await connect(), await connect()
@@ -154,10 +139,13 @@ async def test_one_symbol_on_two_venues_is_two_streams(connect, spot_markets):
     assert await paper.nothing() and await spot.nothing()
 
 
-async def test_a_ticker_needs_an_enabled_market_on_its_own_venue(connect, spot_markets):
-    await database_sync_to_async(make_market)("EUR/USD")
+async def test_a_ticker_needs_an_enabled_market_on_its_own_venue(connect):
+    for symbol, venue in [("EUR/USD", "paper"), ("BTC/USD", "spot"), ("ETH/USD", "spot")]:
+        await database_sync_to_async(make_market)(symbol, venue=venue)
+    await database_sync_to_async(make_market)("XRP/USD", venue="spot", enabled=False)
     client = await connect()
-    for name in ("ticker@spot:EUR/USD", "ticker@futures:BTC/USD"):
+    for name in ("ticker@spot:EUR/USD", "ticker@futures:BTC/USD", "ticker@spot:XRP/USD",
+                 "ticker@nowhere:BTC/USD"):
         error = await client.request({"op": "subscribe", "id": 1, "streams": [name]})
         assert (error["code"], error["message"]) == (
             "unknown_stream", f"No enabled market: {name}."), name

@@ -20,7 +20,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from websockets.exceptions import ConnectionClosed
 
 from apps.marketdata.services import publish
-from apps.twelvedata import services
+from apps.trading import services
+from apps.trading.constants import Venue
 from tests.factories import UserFactory
 from tests.streaming.conftest import make_market, tick
 from tests.streaming.live import RedisServer, free_port, ws_client
@@ -52,6 +53,24 @@ def test_ticks_arrive_in_order_and_unsubscribe_stops_them(server_url):
         assert ack["op"] == "unsubscribed"
         publish(quote=tick(price="2.00000"))
         assert client.quiet()
+
+
+def test_one_symbol_on_two_venues_stays_apart_through_redis(server_url):
+    make_market("BTC/USD")
+    make_market("BTC/USD", venue=Venue.SPOT)
+    with ws_client(server_url) as paper, ws_client(server_url) as spot:
+        subscribe(paper, "ticker@BTC/USD")
+        subscribe(spot, "ticker@spot:BTC/USD")
+        for n in range(3):
+            publish(quote=tick("BTC/USD", f"9000{n}", venue=Venue.SPOT))
+            publish(quote=tick("BTC/USD", f"8000{n}", venue=Venue.PAPER))
+        assert [(f["stream"], f["data"]["venue"], f["data"]["price"])
+                for f in (spot.recv() for _ in range(3))] == [
+            ("ticker@spot:BTC/USD", "spot", f"9000{n}") for n in range(3)]
+        assert [(f["stream"], f["data"]["venue"], f["data"]["price"])
+                for f in (paper.recv() for _ in range(3))] == [
+            ("ticker@BTC/USD", "paper", f"8000{n}") for n in range(3)]
+        assert paper.quiet() and spot.quiet()
 
 
 def _max_send_buffer() -> int:
@@ -121,15 +140,15 @@ def test_private_streams_are_isolated_between_users(server_url):
             ws_client(server_url, token=tokens[bob.pk]) as b:
         subscribe(a, "orders", "balances")
         subscribe(b, "orders", "balances")
-        order = services.order_place(user_id=bob.pk, symbol="EUR/USD", side="BUY",
-                                     type="LIMIT", amount=Decimal("10"),
+        order = services.order_place(user_id=bob.pk, venue=Venue.PAPER, symbol="EUR/USD",
+                                     side="BUY", type="LIMIT", amount=Decimal("10"),
                                      price=Decimal("1.00000"))
         frames = [b.recv() for _ in range(3)]  # demo grant, order placed, hold
         orders = [f for f in frames if f["stream"] == "orders"]
         assert [(f["data"]["event"], f["data"]["id"], f["seq"]) for f in orders] == [
             ("placed", order.pk, 1)]
         assert [f["seq"] for f in frames if f["stream"] == "balances"] == [1, 2]
-        services.order_cancel(user_id=bob.pk, order_id=order.pk)
+        services.order_cancel(user_id=bob.pk, venue=Venue.PAPER, order_id=order.pk)
         assert {(f["stream"], f["seq"]) for f in (b.recv(), b.recv())} == {
             ("orders", 2), ("balances", 3)}
         assert a.quiet()
@@ -145,6 +164,8 @@ def test_bad_frames_over_the_wire(server_url, settings):
         assert client.request({"op": "dance", "id": 1})["code"] == "unknown_op"
         assert client.request({"op": "subscribe", "id": 2,
                                "streams": ["ticker@XAU/XAG"]})["code"] == "unknown_stream"
+        assert client.request({"op": "subscribe", "id": 2, "streams": [
+            "ticker@paper:EUR/USD"]})["code"] == "unknown_stream"
         assert client.request({"op": "subscribe", "id": 3,
                                "streams": ["orders"]})["code"] == "unauthorized"
         subscribe(client, "ticker@EUR/USD", "ticker@GBP/USD", id=4)

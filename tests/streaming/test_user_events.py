@@ -4,8 +4,10 @@ from decimal import Decimal
 import pytest
 
 from apps.marketdata import streams
-from apps.twelvedata import services
-from apps.twelvedata.models import TwdMarket
+from apps.trading import services
+from apps.trading.constants import Venue
+from apps.trading.models import Market
+from apps.twelvedata.paper import fill_crossing
 from apps.wallets import services as wallet_services
 from tests.factories import UserFactory
 from tests.streaming.conftest import make_market, tick
@@ -44,18 +46,18 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
     # 0.10% taker (a BUY holds cost plus the higher one), USD has 2 decimals, rounded up.
     settings.PAPER_DEMO_BALANCE = "100000"
     make_market("EUR/USD")
-    TwdMarket.objects.filter(symbol="EUR/USD").update(maker_fee=Decimal("0.0008"),
-                                                      taker_fee=Decimal("0.0010"))
+    Market.objects.filter(venue=Venue.PAPER, symbol="EUR/USD").update(
+        maker_fee=Decimal("0.0008"), taker_fee=Decimal("0.0010"))
     user = UserFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        resting = services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY",
-                                       type="LIMIT", amount=Decimal("100"),
+        resting = services.order_place(user_id=user.pk, venue=Venue.PAPER, symbol="EUR/USD",
+                                       side="BUY", type="LIMIT", amount=Decimal("100"),
                                        price=Decimal("1.00000"))
-        other = services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY",
-                                     type="LIMIT", amount=Decimal("10"),
+        other = services.order_place(user_id=user.pk, venue=Venue.PAPER, symbol="EUR/USD",
+                                     side="BUY", type="LIMIT", amount=Decimal("10"),
                                      price=Decimal("0.90000"))
     assert {group for group, _, _ in sent} == {f"user.{user.pk}"}
-    opened = {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "status": "OPEN",
+    opened = {"venue": "paper", "symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "status": "OPEN",
               "filled": "0", "fill_price": None, "cost": "0", "fee": "0",
               "fee_currency": "", "liquidity": ""}
     assert [order_frame(o) for o in by_stream(sent, "orders")] == [
@@ -71,10 +73,10 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
 
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.fill_crossing(quote=tick("EUR/USD", "0.99000")) == 1
+        assert fill_crossing(quote=tick("EUR/USD", "0.99000")) == 1
     [filled] = by_stream(sent, "orders")
     assert order_frame(filled) == {
-        **opened, "event": "filled", "id": resting.pk, "status": "CLOSED", "price": "1",
+        **opened, "event": "filled", "id": resting.pk, "status": "FILLED", "price": "1",
         "amount": "100", "filled": "100", "remaining": "0", "fill_price": "1", "cost": "100",
         "fee": "0.08", "fee_currency": "USD", "liquidity": "MAKER"}
     # The resting order paid 100 + 0.08 maker fee out of its 100.1 hold; the other order's
@@ -85,7 +87,7 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
 
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.order_cancel(user_id=user.pk, order_id=other.pk)
+        services.order_cancel(user_id=user.pk, venue=Venue.PAPER, order_id=other.pk)
     assert [(o["event"], o["id"], o["status"]) for o in by_stream(sent, "orders")] == [
         ("canceled", other.pk, "CANCELED")]
     assert by_stream(sent, "balances") == [balance("USD", "99899.92", "0", "99899.92")]
@@ -97,8 +99,9 @@ def test_a_failed_order_publishes_nothing(sent, currencies, django_capture_on_co
     user = UserFactory()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(
             wallet_services.InsufficientFunds):
-        services.order_place(user_id=user.pk, symbol="EUR/USD", side="SELL", type="LIMIT",
-                             amount=Decimal("5"), price=Decimal("1.10000"))
+        services.order_place(user_id=user.pk, venue=Venue.PAPER, symbol="EUR/USD",
+                             side="SELL", type="LIMIT", amount=Decimal("5"),
+                             price=Decimal("1.10000"))
     # Only the demo grant (its own committed journal) was told; no order, no hold.
     assert by_stream(sent, "orders") == []
     assert [b["currency"] for b in by_stream(sent, "balances")] == ["USD"]

@@ -7,8 +7,7 @@ from contextlib import contextmanager
 from django.db import connection
 
 from apps.marketdata.services import publish
-from apps.twelvedata import selectors
-from apps.twelvedata.ingest import PriceStream
+from apps.twelvedata.ingest import PriceStream, enabled_symbols
 
 
 @contextmanager
@@ -16,7 +15,7 @@ def running_stream(*, apikey: str, ws_url: str, refresh_seconds: float = 0.5,
                    symbols: Callable[[], set[str]] | None = None) -> Iterator[PriceStream]:
     def read_symbols() -> set[str]:
         try:
-            return (symbols or selectors.enabled_symbols)()
+            return (symbols or enabled_symbols)()
         finally:
             connection.close()  # this runs on the stream's thread: don't leak its connection
 
