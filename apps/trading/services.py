@@ -256,9 +256,14 @@ def order_apply(*, order_id: int, submission: Submission) -> Order:
         if order is None:
             raise NotFound(f"No order {order_id}.")
         known = set(Fill.objects.filter(order_id=order_id).values_list("trade_id", flat=True))
-        fresh = tuple(e for e in submission.executions if e.trade_id not in known)
+        fresh = []
+        for e in submission.executions:
+            # One answer may list an execution twice (pages that overlap): it is new once.
+            if e.trade_id is None or e.trade_id not in known:
+                fresh.append(e)
+                known.add(e.trade_id)
         _apply(order=order, market=order.market,
-               submission=Submission(status=submission.status, executions=fresh,
+               submission=Submission(status=submission.status, executions=tuple(fresh),
                                      reason=submission.reason,
                                      external_id=submission.external_id),
                event="updated")
