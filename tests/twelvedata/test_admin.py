@@ -6,8 +6,10 @@ from django.contrib.messages import get_messages
 
 from apps.core.crypto import decrypt_secret
 from apps.marketdata.services import publish
-from apps.twelvedata import services
-from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdOrder, TwdProvider
+from apps.trading import services as trading_services
+from apps.trading.models import Fill, Market, Order
+from apps.twelvedata import paper
+from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdProvider
 from tests.factories import UserFactory
 from tests.twelvedata.fixtures import make_quote
 
@@ -22,6 +24,17 @@ def admin_client(client, db):
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def place(user, **kwargs):
+    params = {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "amount": Decimal("10"),
+              "price": Decimal("1.01"), **kwargs}
+    return trading_services.order_place(user_id=user.pk, venue="paper", **params)
+
+
+def flags(symbols) -> dict[str, tuple]:
+    return {m.symbol: (m.status, m.is_trending, m.is_hot)
+            for m in Market.objects.filter(venue="paper", symbol__in=symbols)}
 
 
 def test_provider_key_is_stored_encrypted_and_tested(admin_client, provider, emulator):
@@ -47,21 +60,47 @@ def test_provider_key_is_stored_encrypted_and_tested(admin_client, provider, emu
     assert decrypt_secret(provider.api_key_encrypted) == emulator.apikey
 
 
-def test_market_list_filters_and_bulk_flags(admin_client, markets):
+def test_instrument_list_filters_and_bulk_flags_its_markets(admin_client, markets):
     page = admin_client.get("/admin/twelvedata/twdmarket/?type__exact=stocks&q=Apple")
     assert page.status_code == 200 and b"AAPL" in page.content and b"EUR/USD" not in page.content
     assert b"Import instruments" in page.content
-    ids = list(TwdMarket.objects.filter(symbol__in=["GBP/USD", "MSFT"]).values_list("pk",
-                                                                                    flat=True))
+    enabled = admin_client.get("/admin/twelvedata/twdmarket/?market__status__exact=enabled")
+    assert b"AAPL" in enabled.content and b"GBP/USD" not in enabled.content
+    symbols = ["GBP/USD", "MSFT"]
+    ids = list(TwdMarket.objects.filter(symbol__in=symbols).values_list("pk", flat=True))
     for action in ("enable", "mark_trending", "mark_hot"):
         admin_client.post("/admin/twelvedata/twdmarket/", {"action": action,
                                                            ACTION_CHECKBOX_NAME: ids})
-    flagged = TwdMarket.objects.filter(pk__in=ids)
-    assert all(m.status and m.is_trending and m.is_hot for m in flagged)
+    assert flags(symbols) == dict.fromkeys(symbols, ("enabled", True, True))
     admin_client.post("/admin/twelvedata/twdmarket/", {"action": "disable",
                                                        ACTION_CHECKBOX_NAME: ids})
-    assert not TwdMarket.objects.filter(pk__in=ids, status=True).exists()
+    assert flags(symbols) == dict.fromkeys(symbols, ("disabled", True, True))
+    assert flags(["EUR/USD"]) == {"EUR/USD": ("enabled", False, False)}  # not selected
     assert admin_client.get("/admin/twelvedata/twdmarket/add/").status_code == 403
+
+
+def test_one_market_list_across_venues_with_status_and_flag_actions(admin_client, markets):
+    listed = admin_client.get("/admin/trading/market/?venue__exact=paper&status__exact=enabled")
+    assert listed.status_code == 200
+    rows = {m.pk for m in markets.values()}
+    for market in Market.objects.filter(venue="paper"):
+        assert (f'value="{market.pk}"'.encode() in listed.content) == (market.pk in rows)
+    symbols = ["EUR/USD", "AAPL"]
+    ids = [m.pk for m in markets.values()]
+    for action, expected in [("halt", ("halted", False, False)),
+                             ("mark_trending", ("halted", True, False)),
+                             ("mark_hot", ("halted", True, True)),
+                             ("delist", ("delisted", True, True)),
+                             ("unmark_hot", ("delisted", True, False)),
+                             ("unmark_trending", ("delisted", False, False)),
+                             ("disable", ("disabled", False, False)),
+                             ("enable", ("enabled", False, False))]:
+        response = admin_client.post("/admin/trading/market/", {
+            "action": action, ACTION_CHECKBOX_NAME: ids}, follow=True)
+        assert any("2 market(s) updated" in m for m in messages_of(response)), action
+        assert flags(symbols) == dict.fromkeys(symbols, expected), action
+    assert admin_client.get("/admin/trading/market/add/").status_code == 403
+    assert admin_client.post(f"/admin/trading/market/{ids[0]}/delete/").status_code == 403
 
 
 def test_failed_import_is_recorded_on_the_job(admin_client, provider, currencies,
@@ -76,33 +115,42 @@ def test_failed_import_is_recorded_on_the_job(admin_client, provider, currencies
     assert bad.status_code == 200 and TwdImportJob.objects.count() == 1
 
 
-def test_orders_are_read_only(admin_client, markets, user):
-    order = services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY", type="LIMIT",
-                                 amount=Decimal("10"), price=Decimal("1.01"))
-    assert admin_client.get(f"/admin/twelvedata/twdorder/{order.pk}/change/").status_code == 200
-    response = admin_client.post(f"/admin/twelvedata/twdorder/{order.pk}/change/",
-                                 {"status": "CLOSED"})
+def test_orders_and_fills_are_read_only(admin_client, markets, user):
+    order = place(user)
+    assert admin_client.get(f"/admin/trading/order/{order.pk}/change/").status_code == 200
+    response = admin_client.post(f"/admin/trading/order/{order.pk}/change/",
+                                 {"status": "FILLED"})
     assert response.status_code == 403
-    assert TwdOrder.objects.get(pk=order.pk).status == "OPEN"
+    assert Order.objects.get(pk=order.pk).status == "OPEN"
+
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    filled = place(user, type="MARKET", price=None)
+    [fill] = Fill.objects.filter(order=filled)
+    page = admin_client.get(f"/admin/trading/order/{filled.pk}/change/")
+    assert page.status_code == 200 and fill.trade_id.encode() in page.content
+    assert admin_client.get(f"/admin/trading/fill/{fill.pk}/change/").status_code == 200
+    for url in (f"/admin/trading/fill/{fill.pk}/change/", f"/admin/trading/fill/{fill.pk}/delete/",
+                f"/admin/trading/order/{filled.pk}/delete/"):
+        assert admin_client.post(url, {"price": "1", "post": "yes"}).status_code == 403, url
+    assert Fill.objects.get(pk=fill.pk).price == fill.price
+    assert Order.objects.filter(pk=filled.pk, status="FILLED").exists()
 
 
 def test_set_aside_orders_are_listed_with_their_reason_and_retried(admin_client, markets,
                                                                    user):
     publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
-    stuck, fine = (services.order_place(user_id=user.pk, symbol="EUR/USD", side="BUY",
-                                        type="LIMIT", amount=Decimal("10"),
-                                        price=Decimal("1.01")) for _ in range(2))
-    TwdOrder.objects.filter(pk=stuck.pk).update(maker_fee_rate=Decimal("0.5"))
-    assert services.fill_crossing(quote=make_quote("EUR/USD", "1.0", bid="0.999",
-                                                   ask="1.0")) == 1
+    stuck, fine = place(user), place(user)
+    Order.objects.filter(pk=stuck.pk).update(maker_fee_rate=Decimal("0.5"))
+    assert paper.fill_crossing(quote=make_quote("EUR/USD", "1.0", bid="0.999",
+                                                ask="1.0")) == 1
 
-    page = admin_client.get("/admin/twelvedata/twdorder/?set_aside=yes")
+    page = admin_client.get("/admin/trading/order/?set_aside=yes")
     assert page.status_code == 200
     assert f'value="{stuck.pk}"'.encode() in page.content
     assert f'value="{fine.pk}"'.encode() not in page.content
     assert b"cannot pay" in page.content and b"Retry settlement" in page.content
 
-    response = admin_client.post("/admin/twelvedata/twdorder/", {
+    response = admin_client.post("/admin/trading/order/", {
         "action": "retry_settlement", ACTION_CHECKBOX_NAME: [stuck.pk, fine.pk]}, follow=True)
     assert any("1 order(s) will be tried again" in m for m in messages_of(response))
     stuck.refresh_from_db()

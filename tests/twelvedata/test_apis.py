@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.marketdata.services import publish
-from apps.twelvedata.models import TwdMarket, TwdOrder
+from apps.trading.models import Fill, Market, Order
 from apps.wallets.models import Journal, Wallet
 from tests.factories import UserFactory
 from tests.twelvedata.fixtures import make_quote
@@ -19,6 +19,15 @@ def test_markets_lists_enabled_only_with_type_filter(markets):
     assert sorted(symbols) == ["AAPL", "EUR/USD"]
     forex = client.get("/api/v1/twd/markets/?type=forex").json()
     assert [m["symbol"] for m in forex] == ["EUR/USD"]
+    [eurusd] = forex
+    assert {key: eurusd[key] for key in (
+        "base_currency", "quote_currency", "price_precision", "amount_precision", "tick_size",
+        "lot_size", "min_amount", "max_amount", "maker_fee", "taker_fee")} == {
+        "base_currency": "EUR", "quote_currency": "USD", "price_precision": 5,
+        "amount_precision": 2, "tick_size": "0.00001", "lot_size": "0.01", "min_amount": "0",
+        "max_amount": None, "maker_fee": "0.000800", "taker_fee": "0.001000"}
+    Market.objects.filter(venue="paper", symbol="AAPL").update(status="halted")
+    assert [m["symbol"] for m in client.get("/api/v1/twd/markets/").json()] == ["EUR/USD"]
     bad = client.get("/api/v1/twd/markets/?type=bonds")
     assert bad.status_code == 400 and "type" in bad.json()["error"]["message"]
 
@@ -57,11 +66,20 @@ def test_place_list_and_cancel(markets, api, user):
                                "amount": "1000"}, format="json")
     assert market.status_code == 201, market.json()
     body = market.json()
-    assert body["status"] == "CLOSED" and body["fill"]["price"] == "1.1001"
-    assert body["fill"]["quote_source"] == "test"
+    assert body["status"] == "FILLED" and body["fill"]["price"] == "1.1001"
+    assert (body["fill"]["quote_bid"], body["fill"]["quote_ask"]) == ("1.0999", "1.1001")
+    assert body["fill"]["quote_source"] == "test" and body["liquidity"] == "TAKER"
+    assert (body["filled"], body["remaining"], body["cost"], body["fee"]) == (
+        "1000", "0", "1100.1", "1.11")
+    assert body["time_in_force"] == "IOC" and body["reason"] == ""
+    [fill] = body["fills"]
+    assert (fill["price"], fill["amount"], fill["quote_amount"], fill["fee"],
+            fill["liquidity"]) == ("1.1001", "1000", "1100.1", "1.11", "TAKER")
     limit = api.post(ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
                               "amount": "100", "price": "1.05"}, format="json").json()
-    assert limit["status"] == "OPEN" and limit["fill"] is None
+    assert limit["status"] == "OPEN" and limit["fill"] is None and limit["fills"] == []
+    assert (limit["time_in_force"], limit["post_only"], limit["liquidity"]) == (
+        "GTC", False, "")
     open_orders = api.get(ORDERS, {"status": "OPEN"}).json()["results"]
     assert [o["id"] for o in open_orders] == [limit["id"]]
     assert len(api.get(ORDERS).json()["results"]) == 2
@@ -80,7 +98,7 @@ def test_other_users_orders_are_invisible(markets, api, user):
     assert api.get(ORDERS).json()["results"] == []
     response = api.post(f"{ORDERS}{order['id']}/cancel/")
     assert response.status_code == 404
-    assert TwdOrder.objects.get(pk=order["id"]).status == "OPEN"
+    assert Order.objects.get(pk=order["id"]).status == "OPEN"
 
 
 BAD = [
@@ -89,7 +107,8 @@ BAD = [
     ({"price": "-1"}, 400), ({"price": "Infinity"}, 400), ({"side": "LONG"}, 400),
     ({"type": "STOP"}, 400), ({"symbol": "XXX/YYY"}, 404), ({"symbol": "GBP/USD"}, 404),
     ({"client_order_id": "x" * 65}, 400), ({"amount": True}, 400), ({"price": [1]}, 400),
-    ({"type": "MARKET"}, 400),
+    ({"type": "MARKET"}, 400), ({"time_in_force": "DAY"}, 400), ({"time_in_force": "gtc"}, 400),
+    ({"post_only": "maybe"}, 400), ({"type": "MARKET", "price": None, "post_only": True}, 400),
 ]
 
 
@@ -100,7 +119,7 @@ def test_bad_orders_get_4xx_and_write_nothing(markets, api, user, override, stat
     response = api.post(ORDERS, payload, format="json")
     assert response.status_code == status, response.json()
     assert response.json()["error"]["message"]
-    assert not TwdOrder.objects.exists()
+    assert not Order.objects.exists() and not Fill.objects.exists()
     assert not Journal.objects.exists()
     assert not Wallet.objects.filter(user=user).exists()
 
@@ -112,11 +131,15 @@ def test_stale_market_order_is_409(markets, api):
     assert response.json()["error"]["code"] == "stale_quote"
 
 
-def test_disabled_market_is_404(markets, api):
-    TwdMarket.objects.filter(symbol="EUR/USD").update(status=False)
+@pytest.mark.parametrize(("status", "http", "code"), [
+    ("disabled", 404, "unknown_market"), ("halted", 409, "market_halted"),
+    ("delisted", 409, "market_delisted")])
+def test_a_market_not_enabled_takes_no_order(markets, api, status, http, code):
+    Market.objects.filter(venue="paper", symbol="EUR/USD").update(status=status)
     response = api.post(ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
                                  "amount": "10", "price": "1.0"}, format="json")
-    assert response.status_code == 404
+    assert response.status_code == http and response.json()["error"]["code"] == code
+    assert not Order.objects.exists() and not Journal.objects.exists()
 
 
 def test_orders_need_login(markets):

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.trading.models import Market
 from apps.twelvedata.models import TwdImportJob, TwdMarket
 from tests.factories import UserFactory
 from tests.twelvedata.stream import running_stream, wait_for
@@ -31,8 +32,8 @@ def test_admin_imports_trader_trades_prices_move_orders_fill(provider, currencie
                                                                                    flat=True)
     admin.post("/admin/twelvedata/twdmarket/", {"action": "enable",
                                                 ACTION_CHECKBOX_NAME: list(ids)})
-    assert set(TwdMarket.objects.filter(status=True).values_list("symbol", flat=True)) == {
-        "EUR/USD", "GBP/USD"}
+    assert set(Market.objects.filter(venue="paper", status="enabled").values_list(
+        "symbol", flat=True)) == {"EUR/USD", "GBP/USD"}
 
     trader = UserFactory()
     api = APIClient()
@@ -57,7 +58,7 @@ def test_admin_imports_trader_trades_prices_move_orders_fill(provider, currencie
         bought = api.post("/api/v1/twd/orders/", {"symbol": "EUR/USD", "side": "BUY",
                                                   "type": "MARKET", "amount": "1000"},
                           format="json").json()
-        assert bought["status"] == "CLOSED" and bought["fill"]["price"] == "1.1001"
+        assert bought["status"] == "FILLED" and bought["fill"]["price"] == "1.1001"
         limit_buy = api.post("/api/v1/twd/orders/", {"symbol": "EUR/USD", "side": "BUY",
                                                      "type": "LIMIT", "amount": "1000",
                                                      "price": "1.09"}, format="json").json()
@@ -71,15 +72,17 @@ def test_admin_imports_trader_trades_prices_move_orders_fill(provider, currencie
         wait_for(lambda: int(time.time()) > placed, what="the next second")
 
         emulator.set_price("EUR/USD", "1.08995", bid="1.08990", ask="1.09000")
-        wait_for(lambda: order(limit_buy["id"])["status"] == "CLOSED", what="limit buy fill")
+        wait_for(lambda: order(limit_buy["id"])["status"] == "FILLED", what="limit buy fill")
         assert order(limit_sell["id"])["status"] == "OPEN"
         emulator.set_price("EUR/USD", "1.12015", bid="1.12010", ask="1.12020")
-        wait_for(lambda: order(limit_sell["id"])["status"] == "CLOSED", what="limit sell fill")
+        wait_for(lambda: order(limit_sell["id"])["status"] == "FILLED", what="limit sell fill")
 
     filled_buy, filled_sell = order(limit_buy["id"]), order(limit_sell["id"])
     assert filled_buy["liquidity"] == filled_sell["liquidity"] == "MAKER"
     assert filled_buy["fill"]["price"] == "1.09" and filled_buy["fill"]["quote_ask"] == "1.09"
+    assert filled_buy["fill"]["quote_source"] == "twelvedata"
     assert filled_sell["fill"]["price"] == "1.12"
+    assert [len(o["fills"]) for o in (bought, filled_buy, filled_sell)] == [1, 1, 1]
     # 100,000 - (1100.10 + 1.11 taker) - (1090.00 + 0.88 maker) + (560.00 - 0.45 maker)
     expected_usd = D("100000") - D("1101.21") - D("1090.88") + D("559.55")
     wallets = {(w["type"], w["currency"]): w for w in api.get("/api/v1/wallets/").json()}

@@ -4,9 +4,11 @@ from decimal import Decimal
 
 import pytest
 
+from apps.core.errors import NotFound
 from apps.marketdata.services import publish
+from apps.trading import selectors as trading_selectors
+from apps.trading.models import Market, Order
 from apps.twelvedata import services
-from apps.twelvedata.models import TwdOrder
 from apps.wallets.models import Journal
 from tests.twelvedata.fixtures import make_quote
 
@@ -38,8 +40,16 @@ def test_look_alike_symbol_places_no_order(api, quoted, symbol):
                                  "amount": "10", "price": "1.05"}, format="json")
     assert response.status_code == 400, response.content
     assert "symbol" in response.json()["error"]["fields"]
-    assert not TwdOrder.objects.exists()
+    assert not Order.objects.exists()
     assert not Journal.objects.exists()
+
+
+@pytest.mark.parametrize("symbol", LOOK_ALIKES)
+def test_look_alike_symbol_finds_no_market_in_the_trading_core(quoted, symbol):
+    """Below the API's pattern check: the market lookup itself is byte-exact."""
+    assert not Market.objects.filter(venue="paper", symbol=symbol).exists()
+    with pytest.raises(NotFound):
+        trading_selectors.market_for_trading(venue="paper", symbol=symbol)
 
 
 @pytest.mark.mariadb
@@ -62,9 +72,9 @@ def test_client_order_ids_differing_in_case_are_two_orders(api, quoted):
         assert response.json()["client_order_id"] == client_id
         ids.append(response.json()["id"])
     assert len(set(ids)) == 2
-    assert sorted(TwdOrder.objects.values_list("client_order_id", flat=True)) == [
+    assert sorted(Order.objects.values_list("client_order_id", flat=True)) == [
         "BUY-1", "buy-1"]
-    assert TwdOrder.objects.get(client_order_id="buy-1").amount == Decimal("10")
+    assert Order.objects.get(client_order_id="buy-1").amount == Decimal("10")
 
 
 @pytest.mark.parametrize("entry", [

@@ -3,10 +3,13 @@ from django.db import OperationalError
 from websocket import WebSocketConnectionClosedException
 
 from apps.marketdata.selectors import latest_quote
-from apps.twelvedata import selectors
-from apps.twelvedata.ingest import quote_from_event
-from apps.twelvedata.models import TwdMarket
+from apps.trading.models import Market
+from apps.twelvedata.ingest import enabled_symbols, quote_from_event
 from tests.twelvedata.stream import running_stream, wait_for
+
+
+def set_status(symbol: str, status: str) -> None:
+    Market.objects.filter(venue="paper", symbol=symbol).update(status=status)
 
 
 def test_price_event_becomes_an_exact_quote():
@@ -14,6 +17,7 @@ def test_price_event_becomes_an_exact_quote():
                               "bid": 1.10005, "ask": 1.1002, "timestamp": 1700000000})
     assert (str(quote.price), str(quote.bid), str(quote.ask)) == ("1.10012", "1.10005", "1.1002")
     assert quote.timestamp.timestamp() == 1700000000
+    assert quote.venue == "paper" and quote.bid_size is quote.ask_size is None
 
 
 @pytest.mark.parametrize("event", [
@@ -34,11 +38,11 @@ def test_enabling_a_market_streams_it_and_a_dropped_socket_reconnects(markets, e
     with running_stream(apikey=emulator.apikey, ws_url=url, refresh_seconds=0.5):
         wait_for(lambda: emulator.stats()["subscribers"].get("AAPL"), what="AAPL subscribed")
         assert "GBP/USD" not in emulator.stats()["subscribers"]
-        TwdMarket.objects.filter(symbol="GBP/USD").update(status=True)
+        set_status("GBP/USD", "enabled")
         wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"), what="GBP/USD")
         emulator.set_price("GBP/USD", "1.25000", bid="1.24990", ask="1.25010")
-        wait_for(lambda: (q := latest_quote(symbol="GBP/USD")) and str(q.ask) == "1.2501",
-                 what="GBP/USD tick")
+        wait_for(lambda: (q := latest_quote(venue="paper", symbol="GBP/USD"))
+                 and str(q.ask) == "1.2501", what="GBP/USD tick")
 
         dropped = emulator.stats()["dropped"]
         assert emulator.drop_websockets() == 1
@@ -46,10 +50,10 @@ def test_enabling_a_market_streams_it_and_a_dropped_socket_reconnects(markets, e
                  and emulator.stats()["connections"] == 1, what="reconnect")
         wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"), what="resubscribe")
         emulator.set_price("GBP/USD", "1.26000", bid="1.25990", ask="1.26010")
-        wait_for(lambda: str(latest_quote(symbol="GBP/USD").ask) == "1.2601",
+        wait_for(lambda: str(latest_quote(venue="paper", symbol="GBP/USD").ask) == "1.2601",
                  what="tick after reconnect")
 
-        TwdMarket.objects.filter(symbol="GBP/USD").update(status=False)
+        set_status("GBP/USD", "disabled")
         wait_for(lambda: not emulator.stats()["subscribers"].get("GBP/USD"),
                  what="GBP/USD unsubscribed")
 
@@ -69,7 +73,7 @@ def test_a_failed_heartbeat_does_not_end_the_stream(markets, emulator):
 
         stream.ws.heartbeat = heartbeat_failing_once
         wait_for(lambda: len(calls) >= 2, what="a heartbeat after the failed one")
-        TwdMarket.objects.filter(symbol="GBP/USD").update(status=True)
+        set_status("GBP/USD", "enabled")
         wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"), what="resync")
 
 
@@ -81,12 +85,12 @@ def test_a_database_error_during_resync_does_not_end_the_stream(markets, emulato
         reads.append(1)
         if len(reads) == 2:  # the first resync; the first read was the connect's
             raise OperationalError(2006, "Server has gone away")
-        return selectors.enabled_symbols()
+        return enabled_symbols()
 
     url = emulator.ws_url.split("?")[0]
     with running_stream(apikey=emulator.apikey, ws_url=url, refresh_seconds=0.5,
                         symbols=symbols_failing_once):
         wait_for(lambda: len(reads) >= 2, what="the failing resync")
-        TwdMarket.objects.filter(symbol="GBP/USD").update(status=True)
+        set_status("GBP/USD", "enabled")
         wait_for(lambda: emulator.stats()["subscribers"].get("GBP/USD"),
                  what="a resync after the failed one")
