@@ -179,6 +179,8 @@ def fill_crossing(*, quote: Quote) -> int:
     with sizes is matched in one batch, so its size is shared in order. An order that
     cannot settle is set aside and never holds up the others.
     """
+    if quote.venue != Venue.PAPER:  # another venue's price of a symbol paper trades too
+        return 0
     if not is_fresh(quote):
         log.warning("paper_stale_quote_ignored", symbol=quote.symbol,
                     timestamp=quote.timestamp.isoformat())
