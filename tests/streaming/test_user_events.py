@@ -11,6 +11,7 @@ from apps.twelvedata.paper import fill_crossing
 from apps.wallets import services as wallet_services
 from tests.factories import UserFactory
 from tests.streaming.conftest import make_market, tick
+from tests.twelvedata.fixtures import make_quote
 
 
 @pytest.fixture
@@ -57,8 +58,8 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
                                      side="BUY", type="LIMIT", amount=Decimal("10"),
                                      price=Decimal("0.90000"))
     assert {group for group, _, _ in sent} == {f"user.{user.pk}"}
-    opened = {"venue": "paper", "symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "status": "OPEN",
-              "filled": "0", "fill_price": None, "cost": "0", "fee": "0",
+    opened = {"venue": "paper", "symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
+              "status": "OPEN", "filled": "0", "fill_price": None, "cost": "0", "fee": "0",
               "fee_currency": "", "liquidity": ""}
     assert [order_frame(o) for o in by_stream(sent, "orders")] == [
         {"event": "placed", "id": resting.pk, "price": "1", "amount": "100",
@@ -74,6 +75,7 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert fill_crossing(quote=tick("EUR/USD", "0.99000")) == 1
+    assert {group for group, _, _ in sent} == {f"user.{user.pk}"}  # no system account's
     [filled] = by_stream(sent, "orders")
     assert order_frame(filled) == {
         **opened, "event": "filled", "id": resting.pk, "status": "FILLED", "price": "1",
@@ -125,3 +127,37 @@ def test_system_accounts_publish_nothing_and_replays_publish_nothing(
         wallet_services.hold_create(user_id=user.pk, wallet_type="SPOT", currency="USD",
                                     amount=Decimal("1.25"), key="hold-1")
     assert sent == [(f"user.{user.pk}", "balances", balance("USD", "5", "1.25", "3.75", "SPOT"))]
+
+
+@pytest.mark.django_db
+def test_each_partial_fill_is_told_with_what_is_left(sent, currencies, settings,
+                                                     django_capture_on_commit_callbacks):
+    settings.PAPER_DEMO_BALANCE = "100000"
+    make_market("EUR/USD")
+    user = UserFactory()
+    resting = services.order_place(user_id=user.pk, venue=Venue.PAPER, symbol="EUR/USD",
+                                   side="BUY", type="LIMIT", amount=Decimal("100"),
+                                   price=Decimal("1.00000"))
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert fill_crossing(quote=make_quote("EUR/USD", "0.99", bid="0.98", ask="0.99",
+                                              ask_size="30")) == 1
+    [partial] = by_stream(sent, "orders")
+    assert {k: partial[k] for k in ("event", "id", "status", "filled", "remaining",
+                                    "fill_price", "cost", "fee", "liquidity")} == {
+        "event": "filled", "id": resting.pk, "status": "PARTIALLY_FILLED", "filled": "30",
+        "remaining": "70", "fill_price": "1", "cost": "30", "fee": "0.03",
+        "liquidity": "MAKER"}  # 0.08% of 30 = 0.024, rounded up
+    assert sorted(by_stream(sent, "balances"), key=lambda b: b["currency"]) == [
+        balance("EUR", "30", "0", "30"),
+        balance("USD", "99969.97", "70.07", "99899.9")]  # the hold keeps 100.1 - 30.03
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert fill_crossing(quote=make_quote("EUR/USD", "0.99", bid="0.98", ask="0.99")) == 1
+    [rest] = by_stream(sent, "orders")
+    assert (rest["status"], rest["filled"], rest["remaining"], rest["cost"], rest["fee"]) == (
+        "FILLED", "100", "0", "100", "0.08")  # cumulative: never more than one fill of all
+    assert sorted(by_stream(sent, "balances"), key=lambda b: b["currency"]) == [
+        balance("EUR", "100", "0", "100"),
+        balance("USD", "99899.92", "0", "99899.92")]
