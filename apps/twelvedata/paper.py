@@ -16,12 +16,15 @@ Execution rules:
   partially; FOK expires unless its whole amount is there. Without sizes (TwelveData's
   feed) a crossing quote fills the whole order.
 """
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
 from django.conf import settings
+from django.core.cache import cache
 
 from apps.core.errors import Conflict, NotFound
 from apps.marketdata.quotes import Quote
@@ -168,6 +171,15 @@ def _matcher(*, quote: Quote, market: Market) -> Callable[[], trading_services.M
     return matcher
 
 
+def _first_offer(quote: Quote) -> bool:
+    """Whether ``quote`` (one with sizes) reaches the executor for the first time: its
+    sizes may be taken once, though the sweep re-offers the latest quote and two executors
+    may get the same tick. Claimed in the shared cache for as long as the quote is fresh."""
+    digest = hashlib.sha256(json.dumps(quote.to_dict(), sort_keys=True).encode()).hexdigest()
+    fresh_for = settings.PAPER_QUOTE_MAX_AGE_SECONDS - quote.age_seconds()
+    return cache.add(f"paper:offered:{digest}", 1, timeout=int(fresh_for) + 1)
+
+
 def fill_crossing(*, quote: Quote) -> int:
     """Fill the resting paper orders of ``quote.symbol`` that the quote crosses; returns
     how many orders got a fill. A quote older than PAPER_QUOTE_MAX_AGE_SECONDS fills
@@ -176,8 +188,9 @@ def fill_crossing(*, quote: Quote) -> int:
     The crossing orders are found by one indexed range query and filled in batches of
     PAPER_FILL_BATCH orders, each batch one transaction (``trading.services.fill_resting``:
     order rows locked, fills settled in one ledger batch, exactly once per fill). A quote
-    with sizes is matched in one batch, so its size is shared in order. An order that
-    cannot settle is set aside and never holds up the others.
+    with sizes is matched in one batch, so its size is shared in order, and once (a replay
+    of it fills nothing: ``_first_offer``). An order that cannot settle is set aside and
+    never holds up the others.
     """
     if quote.venue != Venue.PAPER:  # another venue's price of a symbol paper trades too
         return 0
@@ -189,10 +202,12 @@ def fill_crossing(*, quote: Quote) -> int:
         market = trading_selectors.market_get_enabled(venue=Venue.PAPER, symbol=quote.symbol)
     except NotFound:  # not a market we trade (any more): nothing to fill
         return 0
+    sized = quote.ask_size is not None or quote.bid_size is not None
+    if sized and not _first_offer(quote):
+        return 0
     ids = store_for(Venue.PAPER).crossing_ids(
         market=market, buy_at_or_above=taker_price(Side.BUY, quote),
         sell_at_or_below=taker_price(Side.SELL, quote), placed_before=quote.timestamp)
-    sized = quote.ask_size is not None or quote.bid_size is not None
     batch = len(ids) if sized else settings.PAPER_FILL_BATCH
     matcher = _matcher(quote=quote, market=market)
     filled = 0
