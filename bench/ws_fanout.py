@@ -73,10 +73,16 @@ def prepare_database(env: dict[str, str]) -> None:
     subprocess.run([*manage, "loaddata", "fixtures/currencies.json", "-v", "0"], env=env,
                    check=True, cwd=ROOT)
     subprocess.run([*manage, "shell", "-c",
+                    "from decimal import Decimal\n"
+                    "from apps.trading.models import Market\n"
                     "from apps.twelvedata.models import TwdMarket\n"
+                    f"market, _ = Market.objects.update_or_create(venue={VENUE!r}, "
+                    f"symbol={SYMBOL!r}, defaults=dict(base_currency='BENCH', "
+                    "quote_currency='USD', tick_size=Decimal('1'), lot_size=Decimal('1'), "
+                    "status='enabled'))\n"
                     f"TwdMarket.objects.update_or_create(symbol={SYMBOL!r}, defaults=dict("
-                    "type='forex', name='bench', base_currency='BENCH', quote_currency='USD',"
-                    " status=True))"], env=env, check=True, cwd=ROOT)
+                    "market=market, type='forex', name='bench'))"], env=env, check=True,
+                   cwd=ROOT)
 
 
 def start_server(env: dict[str, str], port: int, *, server: str,
