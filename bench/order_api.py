@@ -8,27 +8,31 @@ Needs MariaDB and Redis (``DATABASE_URL``, ``REDIS_URL``):
 Setup, all through the project's own commands and API: ``--fresh`` drops and recreates the
 database and empties the Redis database (else both are reused); migrations and currencies;
 the TwelveData emulator on loopback (a random walk, one step a second), ``twd_import``
-enabling EUR/USD, and ``stream_prices`` feeding its quotes to the quote bus, so the market
-always has a fresh quote; the production web command (``scripts/web.sh``: uvicorn,
-``--workers`` processes) serving ``bench.order_api_settings``: the project's settings,
-read from the environment as in production (DEBUG off), with one more URL, the bare view
-of ``bench/order_api_urls.py``. Throttles are raised out of the way (``THROTTLE_*``); both
-endpoints still count every request in Redis. ``--clients`` users, each with its own
-token; each funds its PAPER wallet as the API does (its first order is granted the demo
-balance by the paper faucet: a MARKET buy of EUR, so that it can sell).
+enabling the markets of ``--symbols`` (EUR/USD), and ``stream_prices`` feeding their
+quotes to the quote bus, so each market always has a fresh quote; the production web
+command (``scripts/web.sh``: uvicorn, ``--workers`` processes) serving
+``bench.order_api_settings``: the project's settings, read from the environment as in
+production (DEBUG off), with one more URL, the bare view of ``bench/order_api_urls.py``.
+Throttles are raised out of the way (``THROTTLE_*``); both endpoints still count every
+request in Redis. ``--clients`` users, each with its own token; each funds its PAPER
+wallet as the API does (its first order is granted the demo balance by the paper faucet:
+a MARKET buy of its market's base currency, so that it can sell).
 
 Then, for ``--duration`` seconds each after a short warm-up, ``--clients`` asyncio clients
 (aiohttp, one connection each, one request in flight each):
 - bare: ``POST /api/v1/bench/bare/`` (token auth, permission, throttle, a constant);
-- order: ``POST /api/v1/twd/orders/``: LIMIT orders of 2 EUR, buy and sell alternately,
-  resting 5-15 % away from the last price (``--crossing`` of them instead cross it by
-  1 % and fill at once as takers).
+- order: ``POST /api/v1/twd/orders/``: LIMIT orders of 5 units of the base currency, buy
+  and sell alternately, resting 5-15 % away from the last price (``--crossing`` of them
+  instead cross it by 1 % and fill at once as takers). Client i trades the i-th market of
+  ``--symbols`` (modulo).
 
 Errors are answers other than 201 and failed requests. Printed per endpoint: requests/s,
-p50/p99/max latency, errors; the orders' statuses. ``--profile N`` then places N orders
-(and N bare requests) in this process through Django's test client, counting the queries
-of each and profiling where the time goes. The last line is one JSON object: the order
-endpoint's rps, its ratio to the bare view's, its p99, and the errors of both phases.
+p50/p99/max latency, errors; the orders' statuses; how many order requests were waiting
+for a row lock, on average, and on which table (sampled from InnoDB, this database only).
+``--profile N`` then places N orders (and N bare requests) in this process through
+Django's test client, counting the queries of each and profiling where the time goes.
+The last line is one JSON object: the order endpoint's rps, its ratio to the bare view's,
+its p99, and the errors of both phases.
 
 Clients, server, MariaDB and Redis share this machine's cores: the ratio is the figure
 to compare, the absolute rates are a floor.
@@ -45,6 +49,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,9 +58,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SYMBOL = "EUR/USD"
-TICK = Decimal("0.00001")
-ORDER_AMOUNT = "2"
+TICK = Decimal("0.00001")  # the forex pairs' price precision
+ORDER_AMOUNT = "5"
 # Each client's opening MARKET buy: far more EUR than its sells can hold in one run.
 FUNDING_AMOUNT = "5000"
 ORDER_PATH = "/api/v1/twd/orders/"
@@ -143,6 +147,7 @@ class Phase:
     statuses: Counter = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    # Row-lock waits of this database's transactions, sampled: table -> waiters per sample.
     lock_waits: dict = field(default_factory=dict)
 
     def record_error(self, kind: str, detail: str) -> None:
@@ -163,7 +168,8 @@ class Phase:
                 "errors": sum(self.errors.values())}
 
 
-def order_body(rng: random.Random, n: int, mid: Decimal, crossing: float) -> bytes:
+def order_body(rng: random.Random, n: int, symbol: str, mid: Decimal,
+               crossing: float) -> bytes:
     side = "BUY" if n % 2 else "SELL"
     if rng.random() < crossing:
         away = Decimal("-0.01")
@@ -171,7 +177,7 @@ def order_body(rng: random.Random, n: int, mid: Decimal, crossing: float) -> byt
         away = Decimal(rng.randint(500, 1500)) / 10_000
     factor = 1 - away if side == "BUY" else 1 + away
     price = (mid * factor).quantize(TICK)
-    return json.dumps({"symbol": SYMBOL, "side": side, "type": "LIMIT",
+    return json.dumps({"symbol": symbol, "side": side, "type": "LIMIT",
                        "amount": ORDER_AMOUNT, "price": str(price)}).encode()
 
 
@@ -204,15 +210,19 @@ async def _client(session, base: str, token: str, phase: Phase | None, path: str
 
 
 async def run_phase(*, base: str, tokens: list[str], path: str, seconds: float,
-                    phase: Phase | None, mid: Decimal, crossing: float, seed: int) -> None:
+                    phase: Phase | None, mids: dict[str, Decimal], crossing: float,
+                    seed: int) -> None:
     import aiohttp
 
+    symbols = list(mids)
+
     def body_for(client: int):
+        symbol = symbols[client % len(symbols)]
         if path == BARE_PATH:
-            # The same body as an order: both requests carry the same bytes.
-            return lambda n: order_body(random.Random(seed), 0, mid, 0)
+            # An order's body: both endpoints receive the same bytes.
+            return lambda n: order_body(random.Random(seed), 0, symbol, mids[symbol], 0)
         rng = random.Random(seed * 1000 + client)
-        return lambda n: order_body(rng, n + client, mid, crossing)
+        return lambda n: order_body(rng, n + client, symbol, mids[symbol], crossing)
 
     connector = aiohttp.TCPConnector(limit=len(tokens))
     timeout = aiohttp.ClientTimeout(total=60)
@@ -226,15 +236,15 @@ async def run_phase(*, base: str, tokens: list[str], path: str, seconds: float,
             phase.elapsed = time.perf_counter() - started
 
 
-async def fund(*, base: str, tokens: list[str]) -> None:
+async def fund(*, base: str, tokens: list[str], symbols: list[str]) -> None:
     """Each user's first order: the paper faucet grants the demo balance, then a MARKET buy
-    gives it EUR to sell."""
+    gives it the base currency of its market to sell."""
     import aiohttp
 
-    body = json.dumps({"symbol": SYMBOL, "side": "BUY", "type": "MARKET",
-                       "amount": FUNDING_AMOUNT}).encode()
     async with aiohttp.ClientSession() as session:
-        for token in tokens:
+        for client, token in enumerate(tokens):
+            body = json.dumps({"symbol": symbols[client % len(symbols)], "side": "BUY",
+                               "type": "MARKET", "amount": FUNDING_AMOUNT}).encode()
             async with session.post(base + ORDER_PATH, data=body, headers={
                     "Authorization": f"Token {token}",
                     "Content-Type": "application/json"}) as resp:
@@ -242,7 +252,7 @@ async def fund(*, base: str, tokens: list[str]) -> None:
                     raise RuntimeError(f"funding order: {resp.status} {await resp.text()}")
 
 
-async def last_price(base: str) -> Decimal:
+async def last_price(base: str, symbol: str) -> Decimal:
     """The market's latest price, once the price stream has published one."""
     import aiohttp
 
@@ -250,11 +260,35 @@ async def last_price(base: str) -> Decimal:
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             async with session.get(base + "/api/v1/twd/ticker/",
-                                   params={"symbol": SYMBOL}) as resp:
+                                   params={"symbol": symbol}) as resp:
                 if resp.status == 200:
                     return Decimal((await resp.json())["price"])
             await asyncio.sleep(0.5)
-    raise RuntimeError(f"no quote for {SYMBOL} within 60 s")
+    raise RuntimeError(f"no quote for {symbol} within 60 s")
+
+
+def sample_lock_waits(*, database: dict, stop, phase: Phase) -> None:
+    """Every 0.2 s, count this database's transactions waiting for a row lock, by table
+    (the waits of other databases on the same server are left out)."""
+    import MySQLdb
+
+    conn = MySQLdb.connect(host=database["HOST"], port=int(database["PORT"] or 3306),
+                           user=database["USER"], password=database["PASSWORD"])
+    cursor = conn.cursor()
+    waits: Counter = Counter()
+    samples = 0
+    while not stop.wait(0.2):
+        cursor.execute(
+            "SELECT l.lock_table, COUNT(DISTINCT w.requesting_trx_id)"
+            " FROM information_schema.INNODB_LOCK_WAITS w"
+            " JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id"
+            " JOIN information_schema.INNODB_TRX t ON t.trx_id = w.requesting_trx_id"
+            " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
+            " WHERE p.DB = %s GROUP BY l.lock_table", [database["NAME"]])
+        waits.update(dict(cursor.fetchall()))
+        samples += 1
+    conn.close()
+    phase.lock_waits = {table: round(n / max(samples, 1), 2) for table, n in waits.items()}
 
 
 # --- in-process profile ----------------------------------------------------------------
@@ -264,18 +298,10 @@ PROFILE_STEPS = [
     ("DRF token authentication", "rest_framework/authentication.py",
      "authenticate_credentials"),
     ("DRF throttle (cache get+set)", "rest_framework/throttling.py", "allow_request"),
-    ("input validation (PlaceInput)", "rest_framework/serializers.py", "is_valid"),
-    ("order_place (service)", "apps/", "order_place"),
-    ("  paper_account_ensure (faucet check)", "apps/", "paper_account_ensure"),
-    ("  wallets: wallets_lock", "apps/wallets/services.py", "wallets_lock"),
-    ("  wallets: hold_create", "apps/wallets/services.py", "hold_create"),
-    ("  wallets: settle_trade", "apps/wallets/services.py", "settle_trade"),
-    ("  latest quote (cache read)", "apps/marketdata/selectors.py", "latest_quote"),
+    ("input validation", "rest_framework/serializers.py", "is_valid"),
     ("output serializer (.data)", "rest_framework/serializers.py", "data"),
-    ("user events sent after commit", "apps/marketdata/streams.py", "publish_user_event"),
     ("Django ORM: building SQL", "django/db/models/sql/compiler.py", "as_sql"),
     ("MariaDB: queries (round trip + rows)", "MySQLdb/cursors.py", "execute"),
-    ("MariaDB: connect", "MySQLdb/connections.py", "__init__"),
     ("MariaDB: commit", "django/db/backends/base/base.py", "commit"),
     ("Redis: commands", "redis/client.py", "execute_command"),
 ]
@@ -297,7 +323,8 @@ def _query_shape(sql: str) -> str:
     return f"{verb} {table}{lock}".strip()
 
 
-def profile(*, tokens: list[str], mid: Decimal, crossing: float, count: int) -> None:
+def profile(*, tokens: list[str], mids: dict[str, Decimal], crossing: float,
+            count: int) -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -315,8 +342,10 @@ def profile(*, tokens: list[str], mid: Decimal, crossing: float, count: int) -> 
 
     client = Client(HTTP_AUTHORIZATION=f"Token {tokens[0]}", HTTP_HOST="127.0.0.1")
     rng = random.Random(7)
+    symbol = next(iter(mids))  # the first client's market
     for path in (BARE_PATH, ORDER_PATH):
-        bodies = [order_body(rng, n, mid, crossing if path == ORDER_PATH else 0)
+        bodies = [order_body(rng, n, symbol, mids[symbol],
+                             crossing if path == ORDER_PATH else 0)
                   for n in range(count + 20)]
         for body in bodies[:20]:  # warm-up: imports, caches
             client.post(path, body, content_type="application/json")
@@ -358,6 +387,12 @@ def profile(*, tokens: list[str], mid: Decimal, crossing: float, count: int) -> 
             seconds = _cumulative(stats, file_part, function) / count
             if seconds:
                 print(f"    {seconds * 1000:7.3f} ms  {label}")
+        # The project's own functions, whatever they are called: the costliest first.
+        ours = sorted(((entry[3], f"{filename.split('/apps/', 1)[1]}:{name}")
+                       for (filename, _, name), entry in stats.stats.items()
+                       if "/apps/" in filename and entry[3] / count >= 0.0005), reverse=True)
+        for seconds, where in ours[:20]:
+            print(f"    {seconds / count * 1000:7.3f} ms  apps/{where}")
 
 
 # --- main ------------------------------------------------------------------------------
@@ -369,6 +404,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds per endpoint")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
+    parser.add_argument("--symbols", default="EUR/USD",
+                        help="comma-separated forex markets; client i trades the i-th "
+                             "(modulo): more markets, fewer orders per market row")
     parser.add_argument("--crossing", type=float, default=0.0,
                         help="fraction of the orders that cross the price and fill at once")
     parser.add_argument("--conn-max-age", default=None,
@@ -407,7 +445,8 @@ def main() -> None:
             env=env, cwd=ROOT)
         children.append(emulator)
         wait_for_port(emulator_port, emulator, "the TwelveData emulator")
-        manage(env, "twd_import", "--kind", "forex", "--enable-provider", "--enable", SYMBOL)
+        manage(env, "twd_import", "--kind", "forex", "--enable-provider", "--enable",
+               args.symbols)
         children.append(subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "stream_prices"], env=env, cwd=ROOT))
         bin_dir = Path(sys.executable).parent
@@ -432,10 +471,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    bare, order, mid = results
+    bare, order, mids = results
     print(f"\n{args.clients} clients x {args.duration:g} s per endpoint, {args.workers} "
           f"uvicorn workers, CONN_MAX_AGE={env.get('CONN_MAX_AGE', '0')}, "
-          f"crossing={args.crossing:g}")
+          f"crossing={args.crossing:g}, markets: {args.symbols}")
     for phase in (bare, order):
         s = phase.summary()
         print(f"{phase.name:6s} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:7.1f} ms  "
@@ -444,45 +483,38 @@ def main() -> None:
         for sample in phase.error_samples:
             print(f"       {sample}")
     print(f"order statuses: {dict(order.statuses)}")
-    print(f"MariaDB row lock waits during the order phase (server-wide): "
-          f"{order.lock_waits['waits']}, {order.lock_waits['ms']} ms waited")
+    print("order requests waiting for a row lock (mean per 0.2 s sample, by table): "
+          f"{order.lock_waits or 'none seen'}")
     if args.profile:
-        profile(tokens=tokens, mid=mid, crossing=args.crossing, count=args.profile)
+        profile(tokens=tokens, mids=mids, crossing=args.crossing, count=args.profile)
     b, o = bare.summary(), order.summary()
     print(json.dumps({"bench": "order_api", "rps": o["rps"],
                       "ratio_vs_bare": round(o["rps"] / b["rps"], 3), "p99_ms": o["p99_ms"],
                       "errors": o["errors"] + b["errors"]}))
 
 
-def row_lock_waits() -> dict[str, int]:
-    """InnoDB's counters of row lock waits (server-wide: other databases count too)."""
+async def measure(*, base: str, tokens: list[str],
+                  args: argparse.Namespace) -> tuple[Phase, Phase, dict[str, Decimal]]:
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW GLOBAL STATUS WHERE Variable_name IN "
-                       "('Innodb_row_lock_waits', 'Innodb_row_lock_time')")
-        status = dict(cursor.fetchall())
-    connection.close()
-    return {"waits": int(status["Innodb_row_lock_waits"]),
-            "ms": int(status["Innodb_row_lock_time"])}
-
-
-async def measure(*, base: str, tokens: list[str],
-                  args: argparse.Namespace) -> tuple[Phase, Phase, Decimal]:
-    mid = await last_price(base)
-    await fund(base=base, tokens=tokens)
+    symbols = args.symbols.split(",")
+    mids = {symbol: await last_price(base, symbol) for symbol in symbols}
+    await fund(base=base, tokens=tokens, symbols=symbols)
     phases = []
     for name, path in (("bare", BARE_PATH), ("order", ORDER_PATH)):
-        common = dict(base=base, tokens=tokens, path=path, mid=mid, crossing=args.crossing,
+        common = dict(base=base, tokens=tokens, path=path, mids=mids, crossing=args.crossing,
                       seed=args.seed)
         await run_phase(seconds=args.warmup, phase=None, **common)
         phase = Phase(name)
-        before = await asyncio.to_thread(row_lock_waits)
+        stop = threading.Event()
+        sampler = threading.Thread(target=sample_lock_waits, kwargs=dict(
+            database=connection.settings_dict, stop=stop, phase=phase))
+        sampler.start()
         await run_phase(seconds=args.duration, phase=phase, **common)
-        after = await asyncio.to_thread(row_lock_waits)
-        phase.lock_waits = {key: after[key] - before[key] for key in after}
+        stop.set()
+        await asyncio.to_thread(sampler.join)
         phases.append(phase)
-    return phases[0], phases[1], mid
+    return phases[0], phases[1], mids
 
 
 if __name__ == "__main__":
