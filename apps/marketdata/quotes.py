@@ -22,11 +22,12 @@ def is_venue(value: object) -> bool:
 
 
 def check_venue(value: object) -> str:
-    """``value`` if it is a well-formed venue name, else ValueError."""
+    """``value`` as a plain ``str`` if it is a well-formed venue name, else ValueError."""
     if not is_venue(value):
         raise ValueError(f"{value!r} is not a venue name (lower-case ASCII letters, digits "
                          "and _, starting with a letter, at most 16 characters)")
-    return value
+    # The string itself, not a str subclass such as the trading core's ``Venue`` member.
+    return str.__str__(value)
 
 
 def _decimal_or_none(value: str | None) -> Decimal | None:
@@ -55,7 +56,9 @@ class Quote:
     ask_size: Decimal | None = None
 
     def __post_init__(self) -> None:
-        check_venue(self.venue)
+        # A plain str: the cached quote is pickled, and an enum member there would tie
+        # every reader of the cache to the enum's module.
+        object.__setattr__(self, "venue", check_venue(self.venue))
 
     def age_seconds(self, *, now: datetime | None = None) -> float:
         return ((now or datetime.now(UTC)) - self.timestamp).total_seconds()

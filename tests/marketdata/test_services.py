@@ -1,3 +1,4 @@
+import enum
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -95,6 +96,17 @@ def test_a_listener_must_name_valid_venues(listeners, venues):
 def test_a_quote_names_a_well_formed_venue(venue):
     with pytest.raises(ValueError):
         quote(venue=venue)
+
+
+class Venue(enum.StrEnum):  # what a venue passes: a member of the trading core's choices
+    SPOT = "spot"
+
+
+def test_a_quote_keeps_its_venue_as_a_plain_string():
+    """The latest quote is pickled into the cache: an enum member there would tie every
+    reader to the enum's module."""
+    venue = quote(venue=Venue.SPOT).venue
+    assert (venue, type(venue)) == ("spot", str)
 
 
 sizes = st.none() | st.decimals(min_value=0, allow_nan=False, allow_infinity=False, places=8)
