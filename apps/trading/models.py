@@ -146,7 +146,9 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0) & Q(filled__gte=0)
                                    & Q(remaining__gte=0) & Q(filled__lte=F("amount")),
                                    name="trading_order_amounts"),
-            models.CheckConstraint(condition=Q(type="MARKET") | Q(price__gt=0),
+            # price__isnull: a CHECK passes on NULL (NULL > 0 is not false).
+            models.CheckConstraint(condition=Q(type="MARKET")
+                                   | Q(price__isnull=False, price__gt=0),
                                    name="trading_order_limit_has_price"),
             models.CheckConstraint(
                 condition=Q(maker_fee_rate__gte=0, maker_fee_rate__lt=1, taker_fee_rate__gte=0,
