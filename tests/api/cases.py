@@ -390,7 +390,8 @@ def transfer_cases() -> list[Case]:
 def order_cases() -> list[Case]:
     # A BUY LIMIT below the ask: it would rest (201), nothing fills.
     base = {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "amount": "1",
-            "price": "1.00000", "client_order_id": "o-new-1"}
+            "price": "1.00000", "time_in_force": "GTC", "post_only": False,
+            "client_order_id": "o-new-1"}
     cases = []
     cases += _field_cases("order", ORDERS, base, "side", choices("BUY", lookalikes=[
         ("cyrillic-ve", "\u0412UY"), ("greek-upsilon", "BU\u03a5"), ("accented", "B\u00dcY"),
@@ -399,7 +400,28 @@ def order_cases() -> list[Case]:
     cases += _field_cases("order", ORDERS, base, "type", choices("LIMIT", lookalikes=[
         ("cyrillic-te", "LIMI\u0422"), ("dotless-i", "L\u0131M\u0131T"),
         ("accented", "L\u00cdMIT")], wrong=[("unknown", "STOP")]), "look-alike")
-    for name in ("symbol", "side", "type", "client_order_id"):
+    cases += _field_cases("order", ORDERS, base, "time_in_force", choices("GTC", lookalikes=[
+        ("cyrillic-es", "GT\u0421"), ("greek-tau", "G\u03a4C"), ("accented", "GT\u00c7"),
+        ("zero-width-inside", "G\u200bTC")], wrong=[("unknown", "DAY"), ("spelled-out",
+                                                                      "GOOD_TILL_CANCEL")]),
+        "look-alike")
+    cases += _field_cases("order", ORDERS, base, "post_only", [
+        # Not one of the words a boolean field takes ("true", "yes", "1", "on", ...).
+        ("maybe", "maybe"), ("two", 2), ("minus-one", -1), ("float-token", Raw("1.5")),
+        ("fullwidth-true", _fullwidth("true")), ("true-zero-width", "true\u200b"),
+        ("true-trailing-space", "true "), ("cyrillic-e-yes", "y\u0435s"),
+        ("dotless-i-on", "\u0131n"), ("null", None), ("empty", ""), ("nul", "\u0000"),
+        ("overlong", "true" * 10_000), ("nan-token", Raw("NaN")),
+    ], "look-alike")
+    cases += _field_cases("order", ORDERS, base, "post_only", containers(True), "container")
+    # Valid, and yet refused: a post-only order the price would fill at once (409), a
+    # post-only or priced MARKET order (400).
+    cases += _field_cases("order", ORDERS, {**base, "price": "1.20000"}, "post_only", [
+        ("crossing-limit", True)], "conflict")
+    cases += _field_cases("order", ORDERS, {k: v for k, v in base.items() if k != "price"}
+                          | {"type": "MARKET"}, "post_only", [("on-a-market-order", True)],
+                          "conflict")
+    for name in ("symbol", "side", "type", "time_in_force", "client_order_id"):
         cases += _field_cases("order", ORDERS, base, name, encodings(base[name]), "encoding")
         cases += _field_cases("order", ORDERS, base, name, sizes(base[name]), "size")
         cases += _field_cases("order", ORDERS, base, name, containers(base[name]),
@@ -414,7 +436,8 @@ def order_cases() -> list[Case]:
         ("no-slash", "EURUSD"), ("double-slash", "EUR//USD"), ("trailing-slash", "EUR/USD/"),
         ("spaces-around-slash", "EUR / USD"), ("leading-space", " EUR/USD"),
         ("trailing-space", "EUR/USD "), ("percent-encoded", "EUR%2FUSD"),
-        ("disabled-market", "GBP/USD"), ("unknown-market", "XXX/YYY"),
+        ("disabled-market", "GBP/USD"), ("halted-market", "CHF/USD"),
+        ("delisted-market", "AUD/USD"), ("unknown-market", "XXX/YYY"),
         ("sql-wildcard", "EUR/%"), ("sql-quote", "EUR/USD' --"),
     ], "look-alike")
     cases += _field_cases("order", ORDERS, base, "amount",

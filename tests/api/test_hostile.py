@@ -30,9 +30,10 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
-from apps.twelvedata import services as twd_services
+from apps.trading import services as trading_services
+from apps.trading.models import Fill, Market, Order
 from apps.twelvedata.apis import OrderListCreateApi
-from apps.twelvedata.models import TwdMarket, TwdOrder
+from apps.twelvedata.models import TwdMarket
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 from apps.wallets.apis import TransferInput
@@ -54,6 +55,7 @@ from tests.api.cases import (
     encode_body,
 )
 from tests.factories import UserFactory
+from tests.twelvedata.fixtures import paper_market
 
 pytestmark = pytest.mark.django_db
 
@@ -73,8 +75,9 @@ def post(client: Client, path: str, body: dict, token: str) -> dict:
 
 def fresh_quote() -> None:
     """EUR/USD quoted now (a BUY LIMIT below 1.10010 rests, a MARKET order fills)."""
-    publish(quote=Quote(symbol="EUR/USD", price=Decimal("1.10000"), bid=Decimal("1.09990"),
-                        ask=Decimal("1.10010"), timestamp=datetime.now(UTC), source="test"))
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=Decimal("1.10000"),
+                        bid=Decimal("1.09990"), ask=Decimal("1.10010"),
+                        timestamp=datetime.now(UTC), source="test"))
 
 
 def build_world() -> World:
@@ -82,10 +85,10 @@ def build_world() -> World:
     user = UserFactory(username=USERNAME, password=PASSWORD)
     other = UserFactory(username=OTHER_USERNAME, password=OTHER_PASSWORD)
     token = Token.objects.create(user=user).key
-    TwdMarket.objects.create(symbol="EUR/USD", type=TwdMarket.Type.FOREX, name="Euro / Dollar",
-                             base_currency="EUR", quote_currency="USD", status=True)
-    TwdMarket.objects.create(symbol="GBP/USD", type=TwdMarket.Type.FOREX, name="Pound / Dollar",
-                             base_currency="GBP", quote_currency="USD", status=False)
+    paper_market("EUR/USD", name="Euro / Dollar")
+    paper_market("GBP/USD", name="Pound / Dollar", enabled=False)
+    paper_market("CHF/USD", name="Franc / Dollar", status="halted")
+    paper_market("AUD/USD", name="Aussie / Dollar", status="delisted")
     fresh_quote()
     for wallet_type, amount in (("SPOT", "1000"), ("FUTURES", "500")):
         wallet_services.deposit(user_id=user.pk, wallet_type=wallet_type, currency="USD",
@@ -104,10 +107,10 @@ def build_world() -> World:
     post(client, CANCEL.format(order_id=own_canceled["id"]), {}, token)
     own_filled = post(client, ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "MARKET",
                                        "amount": "1"}, token)
-    assert own_filled["status"] == "CLOSED"
-    other_open = twd_services.order_place(user_id=other.pk, symbol="EUR/USD", side="BUY",
-                                          type="LIMIT", amount=Decimal("1"),
-                                          price=Decimal("0.95000"))
+    assert own_filled["status"] == "FILLED" and len(own_filled["fills"]) == 1
+    other_open = trading_services.order_place(user_id=other.pk, venue="paper",
+                                              symbol="EUR/USD", side="BUY", type="LIMIT",
+                                              amount=Decimal("1"), price=Decimal("0.95000"))
     assert {w.type for w in wallet_selectors.wallet_list(user_id=user.pk)} == {
         "SPOT", "FUTURES", "PAPER"}
     return World(token=token, own_open=own_open["id"],
@@ -161,21 +164,22 @@ class Snapshot:
 
 def snapshot() -> Snapshot:
     """Every row a write endpoint could add, and every value it could change (read-only)."""
-    tables = (Currency, Wallet, Hold, Journal, Entry, TwdMarket, TwdOrder, Token,
+    tables = (Currency, Wallet, Hold, Journal, Entry, Market, TwdMarket, Order, Fill, Token,
               get_user_model())
     return Snapshot(
         counts={model.__name__: model.objects.count() for model in tables},
         wallets=list(Wallet.objects.order_by("pk").values_list(
             "pk", "user_id", "system", "type", "currency_id", "balance", "held")),
         holds=list(Hold.objects.order_by("pk").values_list("pk", "key", "remaining", "status")),
-        orders=list(TwdOrder.objects.order_by("pk").values_list(
+        orders=list(Order.objects.order_by("pk").values_list(
             "pk", "user_id", "client_order_id", "status", "amount", "remaining", "filled",
-            "deleted_at")),
+            "cost", "fee", "reason", "settle_error", "updated_at")),
         tokens=list(Token.objects.order_by("pk").values_list("pk", "user_id")),
         users=list(get_user_model().objects.order_by("pk").values_list(
             "pk", "username", "password", "is_active")),
-        markets=list(TwdMarket.objects.order_by("pk").values_list(
-            "pk", "symbol", "status", "maker_fee", "taker_fee")),
+        markets=list(Market.objects.order_by("pk").values_list(
+            "pk", "venue", "symbol", "status", "maker_fee", "taker_fee", "tick_size",
+            "lot_size", "updated_at")),
     )
 
 

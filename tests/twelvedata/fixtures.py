@@ -61,13 +61,14 @@ def paper_market(symbol: str, *, enabled: bool = True, base: str | None = None,
                  quote: str | None = None, type: str = TwdMarket.Type.FOREX,
                  name: str | None = None, **trading) -> Market:
     """A paper market without the catalog: its ``trading.Market`` (a forex pair's steps:
-    tick 0.00001, lot 0.01, unless ``trading`` says otherwise) and its ``TwdMarket``."""
+    tick 0.00001, lot 0.01, and ``enabled``'s status, unless ``trading`` says otherwise)
+    and its ``TwdMarket``."""
     pair_base, _, pair_quote = symbol.partition("/")
     market = Market.objects.create(
         venue=Venue.PAPER, symbol=symbol, base_currency=base or pair_base,
         quote_currency=quote or pair_quote or "USD",
-        status=MarketStatus.ENABLED if enabled else MarketStatus.DISABLED,
-        **{"tick_size": Decimal("0.00001"), "lot_size": Decimal("0.01"), **trading})
+        **{"tick_size": Decimal("0.00001"), "lot_size": Decimal("0.01"),
+           "status": MarketStatus.ENABLED if enabled else MarketStatus.DISABLED, **trading})
     TwdMarket.objects.create(market=market, symbol=symbol, type=type, name=name or symbol)
     return market
 
