@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from apps.marketdata.services import publish
-from apps.twelvedata.models import TwdMarket
+from apps.trading.models import Market
 from tests.twelvedata.fixtures import make_quote
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,7 @@ def emulator_previous_close(emulator, symbol: str) -> Decimal:
 
 def test_market_lists_show_enabled_markets_with_price_change_and_marks(client, markets,
                                                                         emulator):
-    TwdMarket.objects.filter(symbol="EUR/USD").update(is_trending=True)
+    Market.objects.filter(venue="paper", symbol="EUR/USD").update(is_trending=True, is_hot=True)
     publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
     previous = emulator_previous_close(emulator, "EUR/USD")
     change = ((Decimal("1.10000") - previous) * 100 / previous).quantize(Decimal("0.01"))
@@ -104,7 +104,7 @@ def test_market_lists_show_enabled_markets_with_price_change_and_marks(client, m
     row = page.find("tr", data_symbol="EUR/USD")
     assert row.find("strong").text == "EUR/USD"
     assert [tag.text for tag in row.find_all("span") if "tag" in tag.attrs["class"]] == [
-        "trending"]
+        "trending", "hot"]
     assert row.find("td", data_field="last").text == "1.10000"
     [_, _, change_cell, _] = row.find_all("td")
     assert change_cell.text == f"{change}%"
@@ -130,7 +130,7 @@ def test_market_list_survives_an_unreachable_provider(client, markets, settings)
 
 
 def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
-    TwdMarket.objects.filter(symbol="EUR/USD").update(amount_precision=3)
+    Market.objects.filter(venue="paper", symbol="EUR/USD").update(lot_size=Decimal("0.001"))
     login = client.get("/trade/EUR/USD/")
     assert (login.status_code, login.url) == (302, "/login/?next=/trade/EUR/USD/")
     client.force_login(user)
