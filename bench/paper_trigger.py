@@ -12,10 +12,14 @@ per market are placed through the real ``order_place`` path within 0.5% of the m
 real holds, so the ticks cross and fill some of them. Each tick is a random step of one
 market's mid.
 
+Orders are the trading core's (``trading.Order``, venue "paper"); markets its
+``trading.Market`` rows, each with its TwelveData instrument.
+
 For every tick, in one process and on the same data:
-- indexed: ``crossing_order_ids`` (two range scans of the (market, status, side, price)
-  index), then ``fill_crossing`` fills what it found through the wallet services;
-- naive: load every OPEN order and compare in Python (what a scan-all executor does).
+- indexed: ``SqlOrderStore.crossing_ids`` (one range scan per resting status and side of
+  the (market, status, side, price) index), then the paper venue's ``fill_crossing``
+  fills what it found (one ledger batch per PAPER_FILL_BATCH orders);
+- naive: load every resting order and compare in Python (what a scan-all executor does).
 Both must find the same orders. Prints per-tick times and, last, one JSON line.
 """
 import argparse
@@ -44,8 +48,12 @@ from django.db import connection, connections  # noqa: E402
 
 from apps.marketdata.quotes import Quote  # noqa: E402
 from apps.marketdata.services import publish  # noqa: E402
-from apps.twelvedata import services  # noqa: E402
-from apps.twelvedata.models import TwdMarket, TwdOrder  # noqa: E402
+from apps.trading import services  # noqa: E402
+from apps.trading.constants import RESTING_STATUSES, Venue  # noqa: E402
+from apps.trading.models import Market, Order  # noqa: E402
+from apps.trading.stores import store_for  # noqa: E402
+from apps.twelvedata.models import TwdMarket  # noqa: E402
+from apps.twelvedata.paper import fill_crossing  # noqa: E402
 
 SYMBOLS = 100
 TICKS = 20
@@ -65,34 +73,37 @@ def recreate_database() -> None:
     call_command("loaddata", "fixtures/currencies.json", verbosity=0)
 
 
-def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[TwdMarket], dict]:
+def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[Market], dict]:
     from apps.wallets.services import currencies_ensure
 
     currencies_ensure(currencies=[(f"B{i:03d}", f"Base {i}", 2) for i in range(SYMBOLS)])
-    TwdMarket.objects.bulk_create([
-        TwdMarket(symbol=f"B{i:03d}/USD", type="forex", name=f"B{i:03d}/USD", status=True,
-                  base_currency=f"B{i:03d}", quote_currency="USD", price_precision=5,
-                  amount_precision=2)
+    Market.objects.bulk_create([
+        Market(venue=Venue.PAPER, symbol=f"B{i:03d}/USD", base_currency=f"B{i:03d}",
+               quote_currency="USD", tick_size=TICK, lot_size=Decimal("0.01"),
+               status="enabled")
         for i in range(SYMBOLS)])
-    markets = list(TwdMarket.objects.order_by("pk"))
+    markets = list(Market.objects.filter(venue=Venue.PAPER).order_by("pk"))
+    TwdMarket.objects.bulk_create([
+        TwdMarket(market=m, symbol=m.symbol, type="forex", name=m.symbol) for m in markets])
     mids = {m.symbol: Decimal(rng.randint(50_000, 200_000)) * TICK for m in markets}
     users = [get_user_model().objects.create(username=f"bench{i}") for i in range(SYMBOLS)]
 
     started = time.perf_counter()
-    batch: list[TwdOrder] = []
+    batch: list[Order] = []
     for n in range(orders):
         market = markets[n % SYMBOLS]
         mid, side = mids[market.symbol], rng.choice(("BUY", "SELL"))
         away = Decimal(rng.randint(5_000, 20_000)) / Decimal(100_000)  # 5-20%
         price = (mid * (1 - away) if side == "BUY" else mid * (1 + away)).quantize(TICK)
-        batch.append(TwdOrder(user=users[n % SYMBOLS], market=market, type="LIMIT", side=side,
-                              price=price, amount=Decimal("100"), remaining=Decimal("100"),
-                              maker_fee_rate=market.maker_fee,
-                              taker_fee_rate=market.taker_fee, client_order_id=f"deep-{n}"))
+        batch.append(Order(user=users[n % SYMBOLS], market=market, venue=Venue.PAPER,
+                           type="LIMIT", side=side, status="OPEN", price=price,
+                           amount=Decimal("100"), remaining=Decimal("100"),
+                           maker_fee_rate=market.maker_fee, taker_fee_rate=market.taker_fee,
+                           client_order_id=f"deep-{n}", hold_key=f"bench:deep:{n}"))
         if len(batch) == 10_000:
-            TwdOrder.objects.bulk_create(batch)
+            Order.objects.bulk_create(batch)
             batch.clear()
-    TwdOrder.objects.bulk_create(batch)
+    Order.objects.bulk_create(batch)
     deep_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -103,12 +114,12 @@ def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[TwdMarket
             # Sells need the base currency: buy it first at the market price.
             if k == 0:
                 publish(quote=_quote(market.symbol, mid))
-                services.order_place(user_id=user.pk, symbol=market.symbol, side="BUY",
-                                     type="MARKET", amount=Decimal("100") * near)
+                services.order_place(user_id=user.pk, venue=Venue.PAPER, symbol=market.symbol,
+                                     side="BUY", type="MARKET", amount=Decimal("100") * near)
             side = "BUY" if k % 2 else "SELL"
             price = (mid * (1 - away) if side == "BUY" else mid * (1 + away)).quantize(TICK)
-            services.order_place(user_id=user.pk, symbol=market.symbol, side=side,
-                                 type="LIMIT", amount=Decimal("100"), price=price)
+            services.order_place(user_id=user.pk, venue=Venue.PAPER, symbol=market.symbol,
+                                 side=side, type="LIMIT", amount=Decimal("100"), price=price)
     near_s = time.perf_counter() - started
     print(f"setup: {orders:,} deep orders bulk-inserted in {deep_s:.1f}s; "
           f"{near * SYMBOLS:,} near orders placed through order_place in {near_s:.1f}s")
@@ -117,18 +128,24 @@ def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[TwdMarket
 
 def _quote(symbol: str, mid: Decimal) -> Quote:
     spread = TICK * 2
-    return Quote(symbol=symbol, price=mid, bid=mid - spread, ask=mid + spread,
-                 timestamp=datetime.now(UTC), source="bench")
+    return Quote(venue=Venue.PAPER, symbol=symbol, price=mid, bid=mid - spread,
+                 ask=mid + spread, timestamp=datetime.now(UTC), source="bench")
+
+
+def indexed_find(*, market: Market, quote: Quote) -> list[int]:
+    return store_for(Venue.PAPER).crossing_ids(
+        market=market, buy_at_or_above=quote.ask, sell_at_or_below=quote.bid,
+        placed_before=quote.timestamp)
 
 
 def naive_find(*, market_id: int, quote: Quote) -> list[int]:
-    ask = quote.ask if quote.ask is not None else quote.price
-    bid = quote.bid if quote.bid is not None else quote.price
     found = []
-    for pk, m_id, side, price in TwdOrder.objects.filter(status="OPEN").values_list(
-            "pk", "market_id", "side", "price"):
-        if m_id == market_id and ((side == "BUY" and price >= ask)
-                                  or (side == "SELL" and price <= bid)):
+    for pk, m_id, side, price, created_at, settle_error in Order.objects.filter(
+            status__in=RESTING_STATUSES).values_list(
+            "pk", "market_id", "side", "price", "created_at", "settle_error"):
+        if (m_id == market_id and created_at < quote.timestamp and not settle_error
+                and ((side == "BUY" and price >= quote.ask)
+                     or (side == "SELL" and price <= quote.bid))):
             found.append(pk)
     return sorted(found)
 
@@ -147,7 +164,7 @@ def main() -> None:
     from exchange_platform.celery import app
     app.conf.task_always_eager = True
     markets, mids = setup(orders=args.orders, near=args.near, rng=rng)
-    open_count = TwdOrder.objects.filter(status="OPEN").count()
+    open_count = Order.objects.filter(status__in=RESTING_STATUSES).count()
 
     find_ms, fill_ms, naive_ms, filled_total = [], [], [], 0
     for tick in range(TICKS):
@@ -157,7 +174,7 @@ def main() -> None:
         quote = _quote(market.symbol, mids[market.symbol])
 
         started = time.perf_counter()
-        found = services.crossing_order_ids(market_id=market.pk, quote=quote)
+        found = indexed_find(market=market, quote=quote)
         find_ms.append((time.perf_counter() - started) * 1000)
         if tick < args.naive_ticks:
             started = time.perf_counter()
@@ -165,7 +182,7 @@ def main() -> None:
             naive_ms.append((time.perf_counter() - started) * 1000)
             assert naive == found, f"tick {tick}: naive {naive} != indexed {found}"
         started = time.perf_counter()
-        filled = services.fill_crossing(quote=quote)
+        filled = fill_crossing(quote=quote)
         fill_ms.append((time.perf_counter() - started) * 1000)
         assert filled == len(found), (filled, found)
         filled_total += filled
