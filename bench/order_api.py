@@ -16,7 +16,7 @@ production (DEBUG off), with one more URL, the bare view of ``bench/order_api_ur
 Throttles are raised out of the way (``THROTTLE_*``); both endpoints still count every
 request in Redis. ``--clients`` users, each with its own token; each funds its PAPER
 wallet as the API does (its first order is granted the demo balance by the paper faucet:
-a MARKET buy of its market's base currency, so that it can sell).
+a buy of its market's base currency, so that it can sell).
 
 Then, for ``--duration`` seconds each after a short warm-up, ``--clients`` asyncio clients
 (aiohttp, one connection each, one request in flight each):
@@ -236,15 +236,20 @@ async def run_phase(*, base: str, tokens: list[str], path: str, seconds: float,
             phase.elapsed = time.perf_counter() - started
 
 
-async def fund(*, base: str, tokens: list[str], symbols: list[str]) -> None:
-    """Each user's first order: the paper faucet grants the demo balance, then a MARKET buy
-    gives it the base currency of its market to sell."""
+async def fund(*, base: str, tokens: list[str], mids: dict[str, Decimal]) -> None:
+    """Each user's first order: the paper faucet grants the demo balance, then a buy that
+    crosses the price gives it the base currency of its market to sell. A LIMIT 2 % above
+    the price, not a MARKET order: its hold is sized at the limit, so a tick between the
+    hold and the fill cannot leave the hold short."""
     import aiohttp
 
+    symbols = list(mids)
     async with aiohttp.ClientSession() as session:
         for client, token in enumerate(tokens):
-            body = json.dumps({"symbol": symbols[client % len(symbols)], "side": "BUY",
-                               "type": "MARKET", "amount": FUNDING_AMOUNT}).encode()
+            symbol = symbols[client % len(symbols)]
+            price = (mids[symbol] * Decimal("1.02")).quantize(TICK)
+            body = json.dumps({"symbol": symbol, "side": "BUY", "type": "LIMIT",
+                               "amount": FUNDING_AMOUNT, "price": str(price)}).encode()
             async with session.post(base + ORDER_PATH, data=body, headers={
                     "Authorization": f"Token {token}",
                     "Content-Type": "application/json"}) as resp:
@@ -499,7 +504,7 @@ async def measure(*, base: str, tokens: list[str],
 
     symbols = args.symbols.split(",")
     mids = {symbol: await last_price(base, symbol) for symbol in symbols}
-    await fund(base=base, tokens=tokens, symbols=symbols)
+    await fund(base=base, tokens=tokens, mids=mids)
     phases = []
     for name, path in (("bare", BARE_PATH), ("order", ORDER_PATH)):
         common = dict(base=base, tokens=tokens, path=path, mids=mids, crossing=args.crossing,
