@@ -6,6 +6,7 @@ channel layer, Celery tasks run eagerly. Production: set ``DATABASE_URL`` (Maria
 """
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 import structlog
@@ -114,10 +115,15 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # Redis pub/sub channels are server-wide, whatever the database number: without a
+    # prefix of its own, each deployment sharing a Redis server would hear the others'
+    # tickers and user events.
+    _REDIS_DB = urlsplit(REDIS_URL).path.strip("/") or "0"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL],
+                       "prefix": env.str("CHANNEL_LAYER_PREFIX", default=f"asgi.db{_REDIS_DB}")},
         }
     }
 else:

@@ -30,3 +30,14 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_channel_layer_prefix_follows_the_redis_database():
+    # Redis pub/sub ignores the database number: two deployments on one server (or CI and
+    # a developer) must not hear each other's tickers and user events.
+    show = ("from django.conf import settings; "
+            "print(settings.CHANNEL_LAYERS['default']['CONFIG']['prefix'])")
+    prefixes = [run_manage("shell", "-c", show,
+                           env=production_env(REDIS_URL=f"redis://127.0.0.1:6379/{db}"))
+                for db in (2, 5)]
+    assert [p.stdout.split()[-1] for p in prefixes] == ["asgi.db2", "asgi.db5"], prefixes
