@@ -6,6 +6,7 @@ journals keep their keys (``twd:order:<id>``, ``twd:fill:<id>``): nothing is re-
 nothing is re-imported. Reversible while no order has more than one fill."""
 from decimal import Decimal
 
+import apps.core.fields
 import django.db.models.deletion
 from django.core.management.color import no_style
 from django.db import migrations, models
@@ -148,6 +149,18 @@ class Migration(migrations.Migration):
             field=models.OneToOneField(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='twd', to='trading.market'),
         ),
         migrations.RunPython(forward, backward),
+        # Defaults only so that reversing can add these columns back to a table with rows
+        # (SQLite refuses a NOT NULL column without one); ``backward`` then fills them.
+        migrations.AlterField(
+            model_name='twdmarket',
+            name='base_currency',
+            field=apps.core.fields.ExactCharField(default='', max_length=16),
+        ),
+        migrations.AlterField(
+            model_name='twdmarket',
+            name='quote_currency',
+            field=apps.core.fields.ExactCharField(default='', max_length=16),
+        ),
         migrations.RemoveConstraint(
             model_name='twdmarket',
             name='twd_market_fee_rates',
