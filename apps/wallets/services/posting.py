@@ -306,46 +306,98 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
     journals, entries, touched_holds = [], [], {}
     for posting in todo:
         with naming(posting.key, batch=batch):
-            legs = _apply(posting, ids, wallets, holds, touched_holds)
-        journal = Journal(key=posting.key, kind=posting.kind, memo=posting.memo[:255],
-                          created_by_id=posting.created_by_id, reverses_id=posting.reverses_id)
-        journals.append(journal)
-        entries.append(legs)
-    Journal.objects.bulk_create(journals)
-    if not connection.features.can_return_rows_from_bulk_insert:
-        pks = dict(Journal.objects.filter(key__in=[j.key for j in journals])
-                   .values_list("key", "pk"))
-        for journal in journals:
-            journal.pk = pks[journal.key]
-    rows = []
-    for journal, legs in zip(journals, entries, strict=True):
-        for entry in legs:
-            entry.journal_id = journal.pk
-            rows.append(entry)
-    Entry.objects.bulk_create(rows, batch_size=2000)
-    touched = {e.wallet_id for legs in entries for e in legs} & wallets.keys()
+            entries.append(_apply(posting, ids, wallets, holds, touched_holds))
+        journals.append(Journal(key=posting.key, kind=posting.kind, memo=posting.memo[:255],
+                                created_by_id=posting.created_by_id,
+                                reverses_id=posting.reverses_id))
     now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    pks = _insert(Journal, ["key", "kind", "memo", "created_by", "reverses", "created_at"],
+                  [(j.key, j.kind, j.memo, j.created_by_id, j.reverses_id, stamp)
+                   for j in journals], returning=True)
+    if pks is None:  # the database cannot return them: read them back by key
+        by_key = dict(Journal.objects.filter(key__in=[j.key for j in journals])
+                      .values_list("key", "pk"))
+        pks = [by_key[j.key] for j in journals]
+    for journal, pk in zip(journals, pks, strict=True):
+        journal.pk, journal.created_at = pk, now
+    _insert(Entry, ["journal", "wallet", "amount", "balance_after", "created_at"],
+            [(journal.pk, wallet_id, f"{amount:f}",
+              None if after is None else f"{after:f}", stamp)
+             for journal, legs in zip(journals, entries, strict=True)
+             for wallet_id, amount, after in legs], returning=False)
+    touched = {wallet_id for legs in entries for wallet_id, _, _ in legs} & wallets.keys()
     changed = [wallets[pk] for pk in sorted(touched)]
     for row in (*changed, *touched_holds.values()):
         row.updated_at = now
-    Wallet.objects.bulk_update(changed, ["balance", "held", "updated_at"], batch_size=1000)
-    if touched_holds:
-        Hold.objects.bulk_update(touched_holds.values(), ["remaining", "status", "updated_at"],
-                                 batch_size=1000)
+    _update_rows(changed, ["balance", "held"], now=now)
+    _update_rows(list(touched_holds.values()), ["remaining", "status"], now=now)
     for wallet in changed:
         publish_balance(wallet)
     return done | {j.key: j for j in journals}
 
 
+def _insert(model, fields: list[str], rows: list[tuple], *,
+            returning: bool) -> list[int] | None:
+    """Insert ``rows`` (values ready for the database, in ``fields`` order) in multi-row
+    INSERTs; with ``returning``, their new ids in order where the database can return them
+    (MariaDB 10.5+, SQLite 3.35+), else None. ``QuerySet.bulk_create`` prepares each value
+    through its field, which cost more than the rest of a batch."""
+    meta, qn = model._meta, connection.ops.quote_name
+    columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    can_return = returning and connection.features.can_return_rows_from_bulk_insert
+    suffix = f" RETURNING {qn(meta.pk.column)}" if can_return else ""
+    pks: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start:start + 1000]
+            # Identifiers come from the model's meta, values travel as parameters.
+            sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
+                   f"VALUES {', '.join([row_sql] * len(chunk))}{suffix}")
+            cursor.execute(sql, [value for row in chunk for value in row])
+            if can_return:
+                pks += [pk for (pk,) in cursor.fetchall()]
+    return pks if can_return else None
+
+
+def _update_rows(rows: list[Wallet] | list[Hold], fields: list[str], *, now) -> None:
+    """Write ``fields`` (and ``updated_at = now``) of the locked ``rows``, one UPDATE with a
+    CASE per field: ``QuerySet.bulk_update`` builds an expression per row and field, which
+    cost more than everything else a batch does."""
+    if not rows:
+        return
+    meta = rows[0]._meta
+    qn = connection.ops.quote_name
+    pk = qn(meta.pk.column)
+    sets, params = [], []
+    for name in fields:
+        field = meta.get_field(name)
+        sets.append(f"{qn(field.column)} = CASE {pk}"
+                    + " WHEN %s THEN %s" * len(rows) + " END")
+        for row in rows:
+            params += [row.pk, field.get_db_prep_save(getattr(row, name), connection)]
+    updated_at = meta.get_field("updated_at")
+    sets.append(f"{qn(updated_at.column)} = %s")
+    params.append(updated_at.get_db_prep_save(now, connection))
+    params += [row.pk for row in rows]
+    # Identifiers come from the model's meta, values travel as parameters.
+    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
+           f"WHERE {pk} IN ({', '.join(['%s'] * len(rows))})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wallet],
-           holds: dict[str, Hold], touched_holds: dict[str, Hold]) -> list[Entry]:
-    """Apply ``posting``'s legs to the locked rows in memory; its entries (no journal yet)."""
+           holds: dict[str, Hold], touched_holds: dict[str, Hold]) -> list[tuple]:
+    """Apply ``posting``'s legs to the locked rows in memory; its entries as ``(wallet id,
+    amount, balance after)``, the balance None on a system wallet."""
     entries = []
     for leg in posting.legs:
         wallet_id = ids[leg.owner]
         wallet = wallets.get(wallet_id)
         if wallet is None:  # a system wallet: the entry is its whole record
-            entries.append(Entry(wallet_id=wallet_id, amount=leg.amount))
+            entries.append((wallet_id, leg.amount, None))
             continue
         if leg.hold_key:
             hold = holds.get(leg.hold_key)
@@ -362,8 +414,7 @@ def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wal
                 hold.status = Hold.Status.CLOSED
             touched_holds[hold.key] = hold
         wallet.balance += leg.amount
-        entries.append(Entry(wallet_id=wallet_id, amount=leg.amount,
-                             balance_after=wallet.balance))
+        entries.append((wallet_id, leg.amount, wallet.balance))
     for wallet_id in {ids[leg.owner] for leg in posting.legs}:
         wallet = wallets.get(wallet_id)
         if wallet is not None and (wallet.balance < wallet.held or wallet.held < 0):
