@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection, transaction
 from rest_framework.test import APIClient
 
 from apps.marketdata import services as marketdata_services
@@ -52,6 +52,51 @@ def test_two_executors_and_duplicate_ticks_fill_each_order_once(markets, user):
     assert Journal.objects.filter(kind="TRADE").count() == len(crossing)
     eur = Wallet.objects.get(user=user, type="PAPER", currency_id="EUR")
     assert eur.balance == D("5") * len(crossing)
+    assert wallet_selectors.reconcile() == []
+
+
+def test_fills_of_two_users_never_wait_on_the_system_wallets_they_share(markets):
+    """Alice's EUR/USD fill and Bob's AAPL fill share no row but the system wallets
+    (PAPER_MARKET and FEES in USD): Bob's fill goes through while Alice's transaction is
+    still open (system wallets are never locked)."""
+    alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    publish(quote=make_quote("AAPL", "150.00", bid="149.90", ask="150.10"))
+    for symbol in ("EUR/USD", "AAPL"):  # the system wallets exist before the race
+        services.order_place(user_id=carol.pk, venue="paper", symbol=symbol, side="BUY",
+                             type="MARKET", amount=D("1"))
+    resting = {symbol: services.order_place(user_id=user.pk, venue="paper", symbol=symbol,
+                                            side="BUY", type="LIMIT", amount=D("1"),
+                                            price=D(price))
+               for symbol, user, price in (("EUR/USD", alice, "1.09"),
+                                           ("AAPL", bob, "149.00"))}
+    alice_holds, alice_done = threading.Event(), threading.Event()
+    waited = []
+
+    def alice_fills() -> None:
+        with transaction.atomic():
+            assert fill_crossing(quote=make_quote("EUR/USD", "1.08", bid="1.079",
+                                                  ask="1.081")) == 1
+            alice_holds.set()
+            alice_done.wait(20)
+
+    def bob_fills() -> None:
+        assert alice_holds.wait(20)
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = 3")
+        started = time.monotonic()
+        try:
+            # A lock wait timeout here is logged and deferred: nothing filled.
+            assert fill_crossing(quote=make_quote("AAPL", "148.00", bid="147.90",
+                                                  ask="148.10")) == 1
+        finally:
+            waited.append(time.monotonic() - started)
+            alice_done.set()
+
+    assert run_threads(2, lambda i: (alice_fills, bob_fills)[i]()) == {"ok": 2}
+    assert waited[0] < 2, waited
+    assert {o.market.symbol: o.status for o in Order.objects.filter(
+        pk__in=[o.pk for o in resting.values()])} == {"EUR/USD": "FILLED", "AAPL": "FILLED"}
     assert wallet_selectors.reconcile() == []
 
 

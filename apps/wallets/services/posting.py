@@ -182,7 +182,9 @@ def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
 
 
 def lock_user_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
-    """Lock the user wallets among ``ids`` (pk order; system wallets are left alone)."""
+    """Lock the user wallets ``ids`` (pk order). Pass no system wallet's id: under
+    REPEATABLE READ, InnoDB keeps the lock on every row a locking read scans, even one its
+    WHERE then drops, so that system wallet would be locked after all."""
     wallets = (Wallet.objects.select_for_update().filter(pk__in=set(ids), user__isnull=False)
                .order_by("pk"))
     return {w.pk: w for w in wallets}
@@ -208,7 +210,7 @@ def wallets_lock(*, owners: Iterable[WalletOwner]) -> dict[WalletOwner, Wallet]:
     for _, _, wtype, _ in owners:
         wallet_type(wtype)
     ids = wallet_ids(owners)
-    locked = lock_user_wallets(ids.values())
+    locked = lock_user_wallets(pk for owner, pk in ids.items() if owner[0] is not None)
     system = {w.pk: w for w in Wallet.objects.filter(
         pk__in=[pk for pk in ids.values() if pk not in locked])}
     return {owner: locked.get(ids[owner]) or system[ids[owner]] for owner in owners}
@@ -294,7 +296,7 @@ def _taken_meanwhile(postings: Iterable[Posting]) -> bool:
 
 def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
     ids = wallet_ids(leg.owner for p in postings for leg in p.legs)
-    wallets = lock_user_wallets(ids.values())
+    wallets = lock_user_wallets(pk for owner, pk in ids.items() if owner[0] is not None)
     done = _replays(postings, ids)
     todo = [p for p in postings if p.key not in done]
     if not todo:
