@@ -169,7 +169,8 @@ def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
         return {(u, s, t, c): pk for pk, u, s, t, c in rows}
 
     found = read(match)
-    missing = owners - found.keys()
+    # Sorted: two creators insert in one order, so neither waits on the other's later row.
+    missing = sorted(owners - found.keys(), key=repr)
     if missing:
         Wallet.objects.bulk_create(
             [Wallet(user_id=u, system=s, type=t, currency_id=c) for u, s, t, c in missing],
