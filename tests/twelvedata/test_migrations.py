@@ -203,3 +203,31 @@ def test_0005_reversed_gives_the_old_tables_back(migrated):
     # And forward again: the same book.
     assert set(Order.objects.values_list("pk", flat=True)) == set(ids.values())
     assert Fill.objects.get().settlement_key == f"twd:fill:{ids['filled']}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("history", ["two fills", "an expired order"])
+def test_0005_is_not_reversed_over_history_the_old_tables_cannot_hold(migrated, history):
+    users, ids = migrated
+    if history == "two fills":
+        first = Fill.objects.get()
+        Fill.objects.create(order_id=first.order_id, venue="paper",
+                            trade_id=f"{first.order_id}-2", price=first.price,
+                            amount=first.amount, quote_amount=first.quote_amount,
+                            liquidity="MAKER", fee_currency="USD",
+                            settlement_key=f"fill:paper:{first.order_id}-2",
+                            executed_at=FILLED_AT)
+    else:
+        Order.objects.filter(pk=ids["canceled"]).update(status="EXPIRED")
+    try:
+        with pytest.raises(RuntimeError, match="cannot be reversed"):
+            migrate(BEFORE_CORE)
+    finally:
+        migrate_to_leaves()
+    # Nothing was lost, and the core still works.
+    assert set(Order.objects.values_list("pk", flat=True)) == set(ids.values())
+    assert Market.objects.filter(venue="paper").count() == 2
+    order = trading_services.order_place(
+        user_id=users[0].pk, venue="paper", symbol="EUR/USD", side="BUY", type="LIMIT",
+        amount=D("1"), price=D("1.00000"))
+    assert order.status == "OPEN"
