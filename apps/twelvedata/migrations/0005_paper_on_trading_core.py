@@ -93,6 +93,18 @@ def forward(apps, schema_editor):
             cursor.execute(sql)
 
 
+def refuse_irreversible(apps, schema_editor):
+    # The last operation, so the first reversed: MariaDB cannot roll back the schema
+    # changes a refusal after them would leave half done.
+    Order = apps.get_model("trading", "Order")
+    Fill = apps.get_model("trading", "Fill")
+    if Order.objects.filter(venue=PAPER).exclude(status__in=_FROM_CORE).exists() or (
+            Fill.objects.filter(venue=PAPER).values("order_id")
+            .annotate(n=models.Count("id")).filter(n__gt=1).exists()):
+        raise RuntimeError("Paper orders with partial fills or states the old table cannot "
+                           "hold exist: this migration cannot be reversed.")
+
+
 def backward(apps, schema_editor):
     TwdMarket = apps.get_model("twelvedata", "TwdMarket")
     TwdOrder = apps.get_model("twelvedata", "TwdOrder")
@@ -100,11 +112,6 @@ def backward(apps, schema_editor):
     Fill = apps.get_model("trading", "Fill")
     _keep_timestamps(TwdOrder)
     orders = Order.objects.filter(venue=PAPER)
-    if orders.exclude(status__in=_FROM_CORE).exists() or (
-            Fill.objects.filter(venue=PAPER).values("order_id")
-            .annotate(n=models.Count("id")).filter(n__gt=1).exists()):
-        raise RuntimeError("Paper orders with partial fills or states the old table cannot "
-                           "hold exist: this migration cannot be reversed.")
     for twd in TwdMarket.objects.select_related("market"):
         m = twd.market
         TwdMarket.objects.filter(pk=twd.pk).update(
@@ -221,4 +228,5 @@ class Migration(migrations.Migration):
         migrations.DeleteModel(
             name='TwdOrder',
         ),
+        migrations.RunPython(migrations.RunPython.noop, refuse_irreversible),
     ]
