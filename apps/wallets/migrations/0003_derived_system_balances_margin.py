@@ -30,7 +30,8 @@ def _entry_sums(apps) -> dict[int, Decimal]:
     return sums
 
 
-def derive_system_balances(apps, schema_editor):
+def refuse_wrong_system_balances(apps, schema_editor):
+    # First, before any schema change: MariaDB cannot roll DDL back.
     wallets = apps.get_model("wallets", "Wallet").objects.filter(user__isnull=True)
     sums = _entry_sums(apps)
     wrong = [(pk, str(balance), str(sums[pk]))
@@ -40,7 +41,10 @@ def derive_system_balances(apps, schema_editor):
         raise RuntimeError(
             f"system wallets whose balance is not the sum of their entries (id, balance, "
             f"sum): {wrong[:20]}; repair the ledger (wallets_reconcile), then migrate")
-    wallets.update(balance=0)
+
+
+def derive_system_balances(apps, schema_editor):
+    apps.get_model("wallets", "Wallet").objects.filter(user__isnull=True).update(balance=0)
 
 
 def restore_system_balances(apps, schema_editor):
@@ -64,6 +68,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(refuse_wrong_system_balances, migrations.RunPython.noop),
         migrations.CreateModel(
             name='HoldChange',
             fields=[
