@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.trading import services, venues
-from apps.trading.constants import OrderStatus
+from apps.trading.constants import OrderStatus, can_transition
 from apps.trading.models import Fill, Market, Order
 from apps.trading.venues import Execution, Submission
 from apps.wallets import services as wallet_services
@@ -542,3 +542,16 @@ def test_retry_settlement_clears_only_set_aside_resting_orders(currencies):
     clean = OrderFactory(market=aside.market)
     assert services.orders_retry_settlement(order_ids=[aside.pk, closed.pk, clean.pk]) == 1
     assert fresh(aside).settle_error == "" and fresh(closed).settle_error == "boom"
+
+
+FORBIDDEN = [(now, new) for now in S.values for new in S.values
+             if now != new and not can_transition(now, new)]
+
+
+@pytest.mark.parametrize(("now", "new"), FORBIDDEN)
+def test_every_transition_the_machine_forbids_is_refused_by_order_apply(market, now, new):
+    order = OrderFactory(market=market, status=now)
+    with pytest.raises(Conflict) as refused:
+        services.order_apply(order_id=order.pk, submission=Submission(status=new))
+    assert refused.value.code == "invalid_transition" and refused.value.status == 409
+    assert fresh(order).status == now
