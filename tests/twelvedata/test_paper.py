@@ -247,6 +247,22 @@ def test_quote_sizes_fill_an_order_in_parts_never_costing_more_than_one_fill(boo
     assert books_clean() == []
 
 
+def test_a_gtc_limit_takes_what_the_quote_offers_and_rests_the_rest_as_maker(market,
+                                                                           quiet_bus, user):
+    publish_quote(bid="1.09990", ask="1.10010", ask_size="300")
+    order = place(user, price="1.10010")
+    assert (order.status, order.filled) == ("PARTIALLY_FILLED", D("300"))
+    paper.fill_crossing(quote=crossing(fresh(order)))
+    done = fresh(order)
+    assert (done.status, done.filled) == ("FILLED", D("1000"))
+    assert list(Fill.objects.filter(order=order).order_by("pk").values_list(
+        "liquidity", "price")) == [("TAKER", D("1.10010")), ("MAKER", D("1.10010"))]
+    # 1100.10 in all; fees 0.33003 (taker) + 0.616056 (maker), rounded up once: 0.95.
+    assert (done.cost, done.fee) == (D("1100.10"), D("0.95"))
+    assert wallet(user, "USD").balance == DEMO - D("1101.05")
+    assert wallet(user, "USD").held == 0 and books_clean() == []
+
+
 def test_a_quotes_size_is_shared_by_the_oldest_orders_first(book, user):
     first, second = place(user, price="1.10000"), place(user, price="1.10000")
     assert paper.fill_crossing(quote=crossing(second, ask_size="1500")) == 2
