@@ -81,10 +81,11 @@ def reconcile() -> list[str]:
 
     Checks: every journal sums to zero per currency; each user wallet's balance is the sum
     of its entries, is not negative and holds no more than it has; ``held`` is the sum of
-    its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder; a system wallet's
-    row keeps balance 0 and holds nothing (its balance is its entries'); INSURANCE is not
-    negative; a margin hold is in a FUTURES wallet, its ``amount`` is the sum of what its
-    changes added, and it keeps no more than that less what they released.
+    its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder; INSURANCE (the sum of
+    its entries, as every system wallet's balance) is not negative; a margin hold is in a
+    FUTURES wallet, its ``amount`` is the sum of what its changes added, and it keeps no
+    more than that less what they released. (A system wallet's row keeps balance 0 and
+    held 0 by constraints.)
     """
     with localcontext(EXACT):
         return _reconcile()
@@ -109,10 +110,7 @@ def _reconcile() -> list[str]:
         hold_sums[wallet_id] += remaining
     for wallet in Wallet.objects.order_by("pk").iterator():
         total = entry_sums[wallet.pk]
-        if wallet.user_id is None:
-            if wallet.balance or wallet.held:
-                problems.append(f"wallet {wallet.pk} ({wallet}): a system wallet's row was "
-                                f"written (balance {wallet.balance}, held {wallet.held})")
+        if wallet.user_id is None:  # its row keeps 0, by a constraint: the entries count
             if wallet.system == SystemAccount.INSURANCE and total < 0:
                 problems.append(f"wallet {wallet.pk} ({wallet}): INSURANCE is negative "
                                 f"({total})")

@@ -112,3 +112,12 @@ def test_currency_codes_added_by_hand_must_be_canonical(admin_client, code):
     created = admin_client.post("/admin/wallets/currency/add/",
                                 {"code": "USDC", "name": "USD Coin", "decimals": "6"})
     assert created.status_code == 302 and Currency.objects.get(name="USD Coin").code == "USDC"
+
+
+def test_a_system_wallet_shows_the_balance_of_its_entries(admin_client, wallet):
+    services.deposit(user_id=wallet.user_id, wallet_type="SPOT", currency="USDT",
+                     amount=Decimal("2.5"), key="dep2")
+    external = Wallet.objects.get(system="EXTERNAL")
+    page = admin_client.get(WALLETS, {"system": "EXTERNAL"}).content.decode()
+    assert external.balance == 0  # the row is never written: the entries are the balance
+    assert re.search(r'<td class="field-ledger_balance">-52\.50*</td>', page), page

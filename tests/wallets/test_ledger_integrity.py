@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from apps.wallets import services
 from apps.wallets.models import Entry, ImmutableError, Journal
@@ -49,3 +49,10 @@ def test_reconcile_names_each_violation(journal, user, capsys):
     err = capsys.readouterr().err
     assert "!= sum of entries 10" in err
     assert "!= sum of open holds 0" in err
+
+
+
+def test_the_database_refuses_a_system_wallet_written_in_place(journal):
+    # A posting that wrote EXTERNAL's row would make it a lock every deposit waits on.
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE wallets_wallet SET balance = -10 WHERE user_id IS NULL")
