@@ -203,3 +203,15 @@ def test_a_batch_ends_where_the_same_trades_one_by_one_end(currencies, plan):
     for a, b in zip(one_by_one, batched, strict=True):
         assert [paper(a, c) for c in ("USD", "EUR")] == [paper(b, c) for c in ("USD", "EUR")]
     assert selectors.reconcile() == []
+
+
+def test_without_ids_returned_from_inserts_the_journals_are_read_back_by_key(currencies,
+                                                                             monkeypatch):
+    alice, bob = trader(), trader()
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    journals = services.settle_trades(trades=[buy("t1", alice), sell("t2", bob)])
+    assert [(j.pk, j.key) for j in journals] == list(
+        Journal.objects.filter(key__in=["t1", "t2"]).order_by("key").values_list("pk", "key"))
+    assert [e.journal.key for e in Entry.objects.filter(wallet__user=bob)
+            .select_related("journal").order_by("pk")][-2:] == ["t2", "t2"]
+    assert selectors.reconcile() == []
