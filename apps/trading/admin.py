@@ -16,7 +16,7 @@ class MarketAdmin(admin.ModelAdmin):
     search_fields = ("symbol", "base_currency", "quote_currency")
     # What a venue's import owns is read-only; the admin decides the rest.
     readonly_fields = ("venue", "symbol", "base_currency", "quote_currency", "kind",
-                       "status", "created_at", "updated_at")
+                       "tick_size", "lot_size", "status", "created_at", "updated_at")
     fields = ("venue", "symbol", "base_currency", "quote_currency", "kind", "status",
               "is_trending", "is_hot", "tick_size", "lot_size", "min_amount", "max_amount",
               "min_notional", "max_notional", "maker_fee", "taker_fee", "created_at",

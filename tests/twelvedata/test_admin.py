@@ -8,7 +8,7 @@ from apps.core.crypto import decrypt_secret
 from apps.marketdata.services import publish
 from apps.trading import services as trading_services
 from apps.trading.models import Fill, Market, Order
-from apps.twelvedata import paper
+from apps.twelvedata import paper, services
 from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdProvider
 from tests.factories import UserFactory
 from tests.twelvedata.fixtures import make_quote
@@ -155,3 +155,22 @@ def test_set_aside_orders_are_listed_with_their_reason_and_retried(admin_client,
     assert any("1 order(s) will be tried again" in m for m in messages_of(response))
     stuck.refresh_from_db()
     assert (stuck.status, stuck.settle_error, stuck.settle_error_at) == ("OPEN", "", None)
+
+
+def test_a_market_form_changes_the_admins_choices_not_the_steps_the_import_owns(
+        admin_client, markets):
+    market = markets["EUR/USD"]
+    url = f"/admin/trading/market/{market.pk}/change/"
+    response = admin_client.post(url, {
+        "tick_size": "0.001", "lot_size": "1", "min_amount": "5", "min_notional": "0",
+        "maker_fee": "0.000100", "taker_fee": "0.000200", "is_hot": "on"})
+    assert response.status_code == 302
+    market.refresh_from_db()
+    # Steps come from the catalog (a re-import would put them back under resting orders).
+    assert (market.tick_size, market.lot_size) == (Decimal("0.00001"), Decimal("0.01"))
+    assert (market.min_amount, market.maker_fee, market.taker_fee, market.is_hot) == (
+        Decimal("5"), Decimal("0.0001"), Decimal("0.0002"), True)
+    services.catalog_import(kind="forex")
+    market.refresh_from_db()
+    assert (market.tick_size, market.min_amount, market.maker_fee, market.is_hot) == (
+        Decimal("0.00001"), Decimal("5"), Decimal("0.0001"), True)
