@@ -16,7 +16,8 @@ def market_for_trading(*, venue: str, symbol: str) -> Market:
     if market is None or market.symbol != symbol or market.status == MarketStatus.DISABLED:
         raise NotFound(f"No enabled {venue} market {symbol!r}.", code="unknown_market")
     if market.status != MarketStatus.ENABLED:
-        raise Conflict(f"Trading in {symbol} is {market.get_status_display().lower()}.",
+        raise Conflict(f"Trading in {symbol} is halted." if market.status == MarketStatus.HALTED
+                       else f"{symbol} is {market.get_status_display().lower()}.",
                        code=f"market_{market.status}")
     return market
 

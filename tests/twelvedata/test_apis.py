@@ -131,14 +131,17 @@ def test_stale_market_order_is_409(markets, api):
     assert response.json()["error"]["code"] == "stale_quote"
 
 
-@pytest.mark.parametrize(("status", "http", "code"), [
-    ("disabled", 404, "unknown_market"), ("halted", 409, "market_halted"),
-    ("delisted", 409, "market_delisted")])
-def test_a_market_not_enabled_takes_no_order(markets, api, status, http, code):
+@pytest.mark.parametrize(("status", "http", "code", "message"), [
+    ("disabled", 404, "unknown_market", "No enabled paper market 'EUR/USD'."),
+    ("halted", 409, "market_halted", "Trading in EUR/USD is halted."),
+    ("delisted", 409, "market_delisted", "EUR/USD is delisted.")])
+def test_a_market_not_enabled_takes_no_order(markets, api, status, http, code, message):
     Market.objects.filter(venue="paper", symbol="EUR/USD").update(status=status)
     response = api.post(ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
                                  "amount": "10", "price": "1.0"}, format="json")
-    assert response.status_code == http and response.json()["error"]["code"] == code
+    assert response.status_code == http
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"] == message
     assert not Order.objects.exists() and not Journal.objects.exists()
 
 
