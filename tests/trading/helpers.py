@@ -54,6 +54,11 @@ def hold_of(order: Order) -> Hold:
     return Hold.objects.get(key=order.hold_key)
 
 
+def holding(order: Order) -> bool:
+    """Whether ``order`` still holds funds (an order over before it began holds none)."""
+    return Hold.objects.filter(key=order.hold_key, status=Hold.Status.OPEN).exists()
+
+
 def fresh(order: Order) -> Order:
     return Order.objects.get(pk=order.pk)
 

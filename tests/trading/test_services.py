@@ -23,6 +23,7 @@ from tests.trading.helpers import (
     books_clean,
     fresh,
     hold_of,
+    holding,
     place,
     publish_quote,
     wallet,
@@ -208,7 +209,7 @@ def test_cancel_releases_the_hold_and_only_the_owner_can_cancel_a_live_order(mar
         services.order_cancel(user_id=user.pk, venue="paper", order_id=order.pk + 1000)
     canceled = services.order_cancel(user_id=user.pk, venue="paper", order_id=order.pk)
     assert canceled.status == S.CANCELED and canceled.closed_at is not None
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     usd = wallet(user, "USD")
     assert (usd.balance, usd.held) == (DEMO, 0)
     with pytest.raises(Conflict) as again:
@@ -285,7 +286,7 @@ def test_an_order_the_venue_does_not_answer_is_unknown_and_keeps_its_hold(
     order = place_spot(user, django_capture_on_commit_callbacks)
     assert exchange.submitted == [order.pk]  # sent after the placing transaction committed
     assert order.status == S.UNKNOWN and "no answer" in order.reason
-    assert hold_of(order).status == Hold.Status.OPEN
+    assert holding(order)
     assert wallet(user, "USD", "SPOT").held == D("1101.10")
 
 
@@ -320,7 +321,7 @@ def test_reconciliation_settles_what_the_venue_filled_once_and_closes_the_hold(
     assert (fill.trade_id, fill.settlement_key, fill.liquidity) == ("T-1", "fill:spot:T-1",
                                                                     "TAKER")
     assert fill.evidence == {"trade": {"id": "T-1", "amount": "1000"}}
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     usd, eur = wallet(user, "USD", "SPOT"), wallet(user, "EUR", "SPOT")
     assert (usd.balance, usd.held, eur.balance) == (D("10000") - D("1101.00"), 0, D("1000"))
     # Asked again, the venue reports the same execution: nothing is settled twice.
@@ -391,7 +392,7 @@ def test_a_submitted_order_the_venue_rejects_releases_its_hold(
     exchange.on_submit = Submission(status=S.REJECTED, reason="Insufficient margin")
     order = place_spot(user, django_capture_on_commit_callbacks)
     assert (order.status, order.reason) == (S.REJECTED, "Insufficient margin")
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     assert wallet(user, "USD", "SPOT").held == 0
 
 
@@ -411,7 +412,7 @@ def test_cancelling_on_an_asynchronous_venue_asks_it_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         services.order_cancel(user_id=user.pk, venue="spot", order_id=second.pk)
     assert fresh(second).status == S.UNKNOWN
-    assert hold_of(second).status == Hold.Status.OPEN
+    assert holding(second)
 
 
 def test_the_same_client_order_id_may_be_used_on_two_venues(

@@ -33,6 +33,7 @@ from tests.trading.helpers import (
     books_clean,
     fresh,
     hold_of,
+    holding,
     place,
     publish_quote,
     quote,
@@ -91,7 +92,7 @@ def test_market_orders_fill_at_once_at_the_ask_or_the_bid_as_taker(book, user):
     assert (eur.balance, eur.held) == (D("600"), 0)
     assert system("FEES", "USD") == D("1.55")
     assert system("PAPER_MARKET", "EUR") == D("-600")
-    assert all(hold_of(o).status == Hold.Status.CLOSED for o in (buy, sell))
+    assert all(not holding(o) for o in (buy, sell))
     assert books_clean() == []
 
 
@@ -111,7 +112,7 @@ def test_a_limit_order_the_quote_already_crosses_fills_at_once_at_the_quote(book
     # Price improvement: the ask, not the limit; the hold sized at the limit is closed.
     assert (order.status, order.cost, order.fee) == ("FILLED", D("1100.10"), D("1.11"))
     assert Fill.objects.get(order=order).liquidity == "TAKER"
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     assert wallet(user, "USD").held == 0
     assert wallet(user, "USD").balance == DEMO - D("1101.21")
 
@@ -120,7 +121,7 @@ def test_an_ioc_order_that_does_not_cross_expires_and_releases_its_hold(book, us
     order = place(user, price="1.10000", time_in_force="IOC")
     assert (order.status, order.filled, order.reason) == ("EXPIRED", 0,
                                                           "Nothing to match at once.")
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     assert (wallet(user, "USD").balance, wallet(user, "USD").held) == (DEMO, 0)
     assert not Fill.objects.exists()
 
@@ -130,7 +131,7 @@ def test_an_ioc_order_fills_what_the_quote_offers_and_the_rest_expires(market, q
     publish_quote(bid="1.09990", ask="1.10010", ask_size="300")
     order = place(user, price="1.10010", time_in_force="IOC")
     assert (order.status, order.filled, order.remaining) == ("EXPIRED", D("300"), D("700"))
-    assert hold_of(order).status == Hold.Status.CLOSED and wallet(user, "USD").held == 0
+    assert not holding(order) and wallet(user, "USD").held == 0
     assert wallet(user, "EUR").balance == D("300")
 
 
@@ -241,7 +242,7 @@ def test_quote_sizes_fill_an_order_in_parts_never_costing_more_than_one_fill(boo
     assert (done.cost, done.fee) == (D("1100.03"), D("0.89"))
     assert sum(f.quote_amount for f in fills) == done.cost
     assert sum(f.fee for f in fills) == done.fee
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     usd = wallet(user, "USD")
     assert (usd.balance, usd.held) == (DEMO - D("1100.92"), 0)
     assert books_clean() == []
@@ -275,7 +276,7 @@ def test_cancelling_a_partly_filled_order_releases_the_rest_of_its_hold(book, us
     canceled = services.order_cancel(user_id=user.pk, venue="paper", order_id=order.pk)
     assert (canceled.status, canceled.filled, canceled.remaining) == ("CANCELED", D("250"),
                                                                       D("750"))
-    assert hold_of(order).status == Hold.Status.CLOSED
+    assert not holding(order)
     usd, eur = wallet(user, "USD"), wallet(user, "EUR")
     # 250 x 1.1 = 275.00 plus the maker fee 0.22.
     assert (usd.balance, usd.held, eur.balance) == (DEMO - D("275.22"), 0, D("250"))
@@ -383,8 +384,7 @@ def check_invariants(traders) -> None:
         # Cumulative rounding: never more (BUY) or less (SELL) than one fill of the whole.
         rounded = round_up if order.side == "BUY" else round_down
         assert order.cost == rounded(exact, decimals=2)
-        hold = Hold.objects.get(key=order.hold_key)
-        assert (hold.status == Hold.Status.CLOSED) == (order.status in FINAL_STATUSES)
+        assert holding(order) == (order.status not in FINAL_STATUSES)
 
 
 @settings(max_examples=20, deadline=None,
@@ -497,4 +497,4 @@ def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet
     assert books_clean() == []
     for order in Order.objects.all():
         assert order.filled + order.remaining == order.amount
-        assert (hold_of(order).status == Hold.Status.OPEN) == (order.status in LIVE_STATUSES)
+        assert holding(order) == (order.status in LIVE_STATUSES)
