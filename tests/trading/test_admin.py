@@ -65,7 +65,8 @@ def test_the_admin_sets_fees_and_limits_but_not_the_venues_facts(admin_client, t
         "taker_fee": "0.0005"})
     assert response.status_code == 302
     market.refresh_from_db()
-    assert (market.symbol, market.venue) == ("GBP/USD", "paper")
+    assert (market.symbol, market.venue, market.tick_size, market.lot_size) == (
+        "GBP/USD", "paper", D("0.00001"), D("0.01"))
     assert (market.maker_fee, market.taker_fee, market.min_amount, market.max_notional,
             market.is_hot) == (D("0.0002"), D("0.0005"), D("5"), D("100000"), True)
 
