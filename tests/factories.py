@@ -48,6 +48,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     side = "BUY"
     status = "OPEN"
     price = Decimal("1.10000")
+    reference_price = factory.LazyAttribute(lambda o: o.price or Decimal("1.10000"))
     amount = Decimal("10")
     remaining = factory.LazyAttribute(lambda o: o.amount - o.filled)
     filled = Decimal(0)

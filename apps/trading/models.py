@@ -112,6 +112,9 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices,
                               default=OrderStatus.NEW)
     price = money_field(null=True, blank=True, help_text="Limit price; empty for MARKET.")
+    # What the hold was sized at (the limit, or a MARKET order's reference price): the
+    # venue may never fill a BUY above it or a SELL below it.
+    reference_price = money_field()
     amount = money_field()
     filled = money_field(default=0)
     remaining = money_field()

@@ -120,13 +120,14 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
 
     Validates (market enabled, amount a multiple of the lot within the amount limits, price
     a multiple of the tick, value within the notional limits and at least one unit of
-    quote currency), then in one transaction: locks the user's base and quote wallets,
-    inserts the order (NEW) and re-reads the market's status, records the market's fee
-    rates on it, holds the funds (``_hold_amount``; a MARKET order at the venue's
-    reference price), and hands a synchronous venue the order at once (its fills settle in
-    the same transaction; a REJECTED verdict rolls everything back and is raised as a
-    Conflict). An asynchronous venue gets the order after commit. A replay with the same
-    ``client_order_id`` returns the first order. Raises NotFound (unknown market),
+    quote currency), then in one transaction: inserts the order with the market's fee
+    rates (OPEN for a synchronous venue, NEW for the others) and re-reads the market's
+    status, hands a synchronous venue the order at once (a REJECTED verdict rolls
+    everything back and is raised as a Conflict), locks the user's wallets (the held one;
+    both if the venue filled at once, in pk order), holds the funds (``_hold_amount``; a
+    MARKET order at the venue's reference price, which the venue may not fill beyond) and
+    settles the fills. An asynchronous venue gets the order after commit. A replay with
+    the same ``client_order_id`` returns the first order. Raises NotFound (unknown market),
     InvalidInput, Conflict (market halted, disabled meanwhile, stale price, duplicate id
     with other content, rejected by the venue), InsufficientFunds.
     """
@@ -150,13 +151,15 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
                                fields={"post_only": ["Not allowed for MARKET."]})
         if time_in_force == TimeInForce.GTC:
             time_in_force = TimeInForce.IOC  # a market order never rests
-    client_order_id = client_order_id or uuid.uuid4().hex
     store = store_for(venue)
-    existing = store.user_orders(user_id=user_id, venue=venue).filter(
-        client_order_id=client_order_id).first()
-    if existing is not None:
-        return _replayed(existing, market=market, side=side, type=type, amount=amount,
-                         price=price)
+    if client_order_id is None:
+        client_order_id = uuid.uuid4().hex  # new by construction: no replay to look for
+    else:
+        existing = store.user_orders(user_id=user_id, venue=venue).filter(
+            client_order_id=client_order_id).first()
+        if existing is not None:
+            return _replayed(existing, market=market, side=side, type=type, amount=amount,
+                             price=price)
     gateway = gateway_for(venue)
     reference = price if price is not None else gateway.reference_price(market=market,
                                                                         side=side)
@@ -164,16 +167,19 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     _check_limits(market, amount=amount, reference=reference, decimals=decimals)
     gateway.before_place(user_id=user_id)
     wallet_type = VENUE_WALLET_TYPE[venue]
+    held, other = ((market.quote_currency, market.base_currency) if side == Side.BUY
+                   else (market.base_currency, market.quote_currency))
 
     try:
         with transaction.atomic():
-            wallet_services.wallets_lock(owners=[
-                (user_id, None, wallet_type, market.base_currency),
-                (user_id, None, wallet_type, market.quote_currency)])
+            # A synchronous venue's answer comes inside this transaction: no one ever sees
+            # its order NEW, so it is written as OPEN and, when the venue just accepts it,
+            # never written again.
             order = store.create(order=Order(
                 user_id=user_id, market=market, venue=venue, client_order_id=client_order_id,
                 type=type, side=side, time_in_force=time_in_force, post_only=post_only,
-                price=price, amount=amount, remaining=amount,
+                price=price, reference_price=reference, amount=amount, remaining=amount,
+                status=OrderStatus.OPEN if gateway.synchronous else OrderStatus.NEW,
                 maker_fee_rate=market.maker_fee, taker_fee_rate=market.taker_fee,
                 hold_key=f"order:{venue}:{user_id}:{client_order_id}"))
             now = Market.objects.filter(pk=market.pk).values(
@@ -184,22 +190,36 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
                                                                  market.quote_currency):
                 raise Conflict(f"Market {symbol} just changed; try again.",
                                code="market_changed")
-            hold = _hold_amount(side=side, amount=amount, reference=reference,
-                                rate=max(market.maker_fee, market.taker_fee),
-                                decimals=decimals)
+            submission = (gateway.submit(order=order, market=market)
+                          if gateway.synchronous else None)
+            if submission is not None and submission.status == OrderStatus.REJECTED:
+                raise Conflict(submission.reason or "The venue rejected the order.",
+                               code="order_rejected")
+            if (submission is not None and not submission.executions
+                    and submission.status in FINAL_STATUSES):
+                # Over before it began (an IOC with nothing at the price): nothing to hold.
+                _plan(order=order, market=market, submission=submission, event="placed",
+                      prior=[], decimals=decimals)
+                store.save(orders=[order], fills=[])
+                _publish_order(order, market=market, event="placed")
+                return order
+            if submission is not None and submission.executions:
+                # Fills write both of the user's wallets: take them at once, in pk order.
+                wallet_services.wallets_lock(owners=[(user_id, None, wallet_type, held),
+                                                     (user_id, None, wallet_type, other)])
             wallet_services.hold_create(
-                user_id=user_id, wallet_type=wallet_type,
-                currency=market.quote_currency if side == Side.BUY else market.base_currency,
-                amount=hold, key=order.hold_key)
-            if gateway.synchronous:
-                submission = gateway.submit(order=order, market=market)
-                if submission.status == OrderStatus.REJECTED:
-                    raise Conflict(submission.reason or "The venue rejected the order.",
-                                   code="order_rejected")
-                _apply(order=order, market=market, submission=submission, event="placed")
-            else:
+                user_id=user_id, wallet_type=wallet_type, currency=held, key=order.hold_key,
+                amount=_hold_amount(side=side, amount=amount, reference=reference,
+                                    rate=max(market.maker_fee, market.taker_fee),
+                                    decimals=decimals))
+            if submission is None:
                 _publish_order(order, market=market, event="placed")
                 transaction.on_commit(lambda: order_submit(order_id=order.pk))
+            elif submission.executions or submission.status != OrderStatus.OPEN:
+                _apply(order=order, market=market, submission=submission, event="placed",
+                       decimals=decimals)
+            else:
+                _publish_order(order, market=market, event="placed")
     except IntegrityError:
         # A concurrent request with the same client_order_id won the unique key.
         existing = store.user_orders(user_id=user_id, venue=venue).filter(
@@ -425,9 +445,11 @@ def _settle(pending: Sequence[_Pending]) -> None:
         _publish_order(p.order, market=p.market, event=p.event, last_fill=p.last_fill)
 
 
-def _apply(*, order: Order, market: Market, submission: Submission, event: str) -> None:
+def _apply(*, order: Order, market: Market, submission: Submission, event: str,
+           decimals: int | None = None) -> None:
     """Plan and settle one order's ``submission`` (the caller holds the order row)."""
-    decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
+    if decimals is None:
+        decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
     prior = (store_for(order.venue).fills_of(order_ids=[order.pk]).get(order.pk, [])
              if order.filled else [])
     _settle([_plan(order=order, market=market, submission=submission, event=event,

@@ -140,7 +140,7 @@ class OrderOutput(serializers.Serializer):
     fee_currency = serializers.CharField()
     liquidity = serializers.SerializerMethodField()
     fill = serializers.SerializerMethodField()
-    fills = FillOutput(many=True)
+    fills = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -156,9 +156,21 @@ class OrderOutput(serializers.Serializer):
         filled_at = serializers.DateTimeField()
 
     @staticmethod
-    def _last_fill(order: Order) -> Fill | None:
-        fills = list(order.fills.all())  # prefetched by the selectors
+    def _fills(order: Order) -> list[Fill]:
+        if not order.filled:
+            return []  # nothing to read
+        # Prefetched by the selectors for lists; read once per order otherwise.
+        if "_fills" not in order.__dict__:
+            order.__dict__["_fills"] = list(order.fills.all())
+        return order.__dict__["_fills"]
+
+    def _last_fill(self, order: Order) -> Fill | None:
+        fills = self._fills(order)
         return fills[-1] if fills else None
+
+    @extend_schema_field(FillOutput(many=True))
+    def get_fills(self, order: Order) -> list[dict]:
+        return FillOutput(self._fills(order), many=True).data
 
     def get_liquidity(self, order: Order) -> str:
         fill = self._last_fill(order)

@@ -45,7 +45,11 @@ log = structlog.get_logger(__name__)
 def paper_account_ensure(*, user_id: int) -> None:
     """Grant the demo balance on a user's first paper action (once: keyed per user)."""
     key = f"paper:grant:{user_id}"
+    # Asked on every order: the shared cache answers the many repeats without a query.
+    if cache.get(key):
+        return
     if wallet_selectors.journal_exists(key=key):
+        cache.set(key, True, timeout=3600)
         return
     wallet_services.grant_paper_funds(
         user_id=user_id, currency=settings.PAPER_DEMO_CURRENCY,
@@ -105,16 +109,22 @@ class PaperGateway:
         paper_account_ensure(user_id=user_id)
 
     def submit(self, *, order: Order, market: Market) -> Submission:
+        reference = order.reference_price
         quote = fresh_quote(market.symbol)
         if order.type == OrderType.MARKET and quote is None:
             raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
                            code="stale_quote")
-        crossed = quote is not None and (order.type == OrderType.MARKET or crosses(
-            side=order.side, limit=order.price, quote=quote))
+        # A MARKET order crosses at the price it was held at, a LIMIT at its limit: a tick
+        # since then never fills it beyond what its hold covers.
+        crossed = quote is not None and crosses(side=order.side, limit=reference, quote=quote)
         if crossed and order.post_only:
             return Submission(status=OrderStatus.REJECTED,
                               reason="A post-only order may not take liquidity: the price "
                                      "would fill it at once.")
+        if not crossed and order.type == OrderType.MARKET:
+            return Submission(status=OrderStatus.EXPIRED,
+                              reason=f"The price moved beyond {reference.normalize():f} "
+                                     f"while the order was placed.")
         resting = OrderStatus.OPEN if order.time_in_force == TimeInForce.GTC else None
         if not crossed:
             return Submission(status=resting or OrderStatus.EXPIRED,

@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
                 ('post_only', models.BooleanField(default=False)),
                 ('status', models.CharField(choices=[('NEW', 'New (not yet accepted by the venue)'), ('OPEN', 'Open'), ('PARTIALLY_FILLED', 'Partially filled'), ('FILLED', 'Filled'), ('CANCELED', 'Canceled'), ('REJECTED', 'Rejected'), ('EXPIRED', 'Expired'), ('UNKNOWN', 'Unknown (the venue did not answer: awaiting reconciliation)')], default='NEW', max_length=16)),
                 ('price', models.DecimalField(blank=True, decimal_places=18, help_text='Limit price; empty for MARKET.', max_digits=36, null=True)),
+                ('reference_price', models.DecimalField(decimal_places=18, max_digits=36)),
                 ('amount', models.DecimalField(decimal_places=18, max_digits=36)),
                 ('filled', models.DecimalField(decimal_places=18, default=0, max_digits=36)),
                 ('remaining', models.DecimalField(decimal_places=18, max_digits=36)),

@@ -71,7 +71,9 @@ def forward(apps, schema_editor):
         Order.objects.bulk_create([Order(
             id=o.pk, user_id=o.user_id, market_id=market_of[o.market_id], venue=PAPER,
             client_order_id=o.client_order_id, type=o.type, side=o.side,
-            time_in_force="GTC", status=_TO_CORE[o.status], price=o.price, amount=o.amount,
+            time_in_force="GTC", status=_TO_CORE[o.status], price=o.price,
+            # A MARKET order's hold was sized at the price it filled at, at once.
+            reference_price=o.price if o.price is not None else o.fill_price, amount=o.amount,
             filled=o.filled, remaining=o.remaining, cost=o.cost, fee=o.fee,
             fee_currency=o.fee_currency, maker_fee_rate=o.maker_fee_rate,
             taker_fee_rate=o.taker_fee_rate, hold_key=f"twd:order:{o.pk}",
