@@ -365,30 +365,34 @@ def _insert(model, fields: list[str], rows: list[tuple], *,
 
 
 def _update_rows(rows: list[Wallet] | list[Hold], fields: list[str], *, now) -> None:
-    """Write ``fields`` (and ``updated_at = now``) of the locked ``rows``, one UPDATE with a
-    CASE per field: ``QuerySet.bulk_update`` builds an expression per row and field, which
-    cost more than everything else a batch does."""
+    """Write ``fields`` (and ``updated_at = now``) of the locked ``rows``: an UPDATE with a
+    CASE per field for each 100 rows (``QuerySet.bulk_update`` builds an expression per row
+    and field, which cost more than everything else a batch does; and the database tries a
+    CASE's branches in turn, so one statement for all rows would cost rows squared)."""
     if not rows:
         return
     meta = rows[0]._meta
     qn = connection.ops.quote_name
     pk = qn(meta.pk.column)
-    sets, params = [], []
-    for name in fields:
-        field = meta.get_field(name)
-        sets.append(f"{qn(field.column)} = CASE {pk}"
-                    + " WHEN %s THEN %s" * len(rows) + " END")
-        for row in rows:
-            params += [row.pk, field.get_db_prep_save(getattr(row, name), connection)]
-    updated_at = meta.get_field("updated_at")
-    sets.append(f"{qn(updated_at.column)} = %s")
-    params.append(updated_at.get_db_prep_save(now, connection))
-    params += [row.pk for row in rows]
-    # Identifiers come from the model's meta, values travel as parameters.
-    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
-           f"WHERE {pk} IN ({', '.join(['%s'] * len(rows))})")
+    columns = [meta.get_field(name) for name in fields]
+    stamp = meta.get_field("updated_at").get_db_prep_save(now, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        for start in range(0, len(rows), 100):
+            chunk = rows[start:start + 100]
+            sets, params = [], []
+            for field in columns:
+                sets.append(f"{qn(field.column)} = CASE {pk}"
+                            + " WHEN %s THEN %s" * len(chunk) + " END")
+                for row in chunk:
+                    params += [row.pk, field.get_db_prep_save(getattr(row, field.name),
+                                                              connection)]
+            params.append(stamp)
+            params += [row.pk for row in chunk]
+            # Identifiers come from the model's meta, values travel as parameters.
+            sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)}, "  # noqa: S608
+                   f"{qn(meta.get_field('updated_at').column)} = %s "
+                   f"WHERE {pk} IN ({', '.join(['%s'] * len(chunk))})")
+            cursor.execute(sql, params)
 
 
 def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wallet],
