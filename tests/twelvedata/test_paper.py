@@ -432,19 +432,21 @@ def test_random_quotes_and_orders_keep_the_books_exact(market, quiet_bus, steps)
 DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
 
 
-@pytest.mark.mariadb
-@pytest.mark.django_db(transaction=True)
-def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet_bus, caplog):
+def _race(*, seconds: float, threads: int, caplog) -> None:
+    """``threads - 1`` threads place (LIMIT around the price, or MARKET) and cancel orders
+    of four traders while one feeds crossing quotes (with sizes or without) and fills what
+    they cross, for ``seconds``. No deadlock or lock wait timeout may surface or be
+    swallowed by a fill batch; the books reconcile and every invariant of the random test
+    holds afterwards."""
     traders = [UserFactory() for _ in range(4)]
     publish_quote(bid="1.09990", ask="1.10010")
     for trader in traders:  # some EUR to sell
         place(trader, type="MARKET", amount="5000")
-    stop = time.monotonic() + 4
+    stop = time.monotonic() + seconds
     counts: dict[int, Counter] = {}
     mid = [MID]
 
-    def feeder(i: int) -> None:
-        rng = random.Random(7)
+    def feeder(i: int, rng: random.Random) -> None:
         while time.monotonic() < stop:
             mid[0] = min(max(mid[0] + TICK * rng.randint(-4, 4), D("1.09950")), D("1.10050"))
             spread = TICK * rng.randint(1, 3)
@@ -453,28 +455,29 @@ def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet
                               ask_size=rng.choice([None, "700", "2500"]))
             counts[i]["filled"] += paper.fill_crossing(quote=q)
 
-    def trader_work(i: int) -> None:
-        rng = random.Random(i)
+    def trader_work(i: int, rng: random.Random) -> None:
         trader = traders[i % len(traders)]
         while time.monotonic() < stop:
             live = list(Order.objects.filter(user=trader, status__in=LIVE_STATUSES)
                         .values_list("pk", flat=True))
+            side, amount = rng.choice(["BUY", "SELL"]), str(rng.randint(1, 2000))
             if live and rng.random() < 0.4:
                 services.order_cancel(user_id=trader.pk, venue="paper",
                                       order_id=rng.choice(live))
                 counts[i]["cancel"] += 1
+            elif rng.random() < 0.2:
+                place(trader, side=side, type="MARKET", amount=amount)
+                counts[i]["market"] += 1
             else:
-                side = rng.choice(["BUY", "SELL"])
-                offset = TICK * rng.randint(-6, 6)
-                place(trader, side=side, price=str(mid[0] + offset),
-                      amount=str(rng.randint(1, 2000)))
+                place(trader, side=side, price=str(mid[0] + TICK * rng.randint(-6, 6)),
+                      amount=amount)
                 counts[i]["place"] += 1
 
     def work(i: int) -> None:
-        counts[i] = Counter()
+        counts[i], rng = Counter(), random.Random(i)
         while time.monotonic() < stop:
             try:
-                (feeder if i == -1 else trader_work)(i)
+                (feeder if i == -1 else trader_work)(i, rng)
             except OperationalError as exc:
                 code = exc.args[0] if exc.args else None
                 counts[i][{DEADLOCK: "deadlock", LOCK_WAIT_TIMEOUT: "lock wait timeout"}.get(
@@ -482,8 +485,8 @@ def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet
             except Conflict as exc:  # a race the services refuse cleanly (filled meanwhile)
                 counts[i][f"conflict {exc.code}"] += 1
 
-    outcomes = run_threads(9, lambda i: work(i - 1))
-    assert outcomes == {"ok": 9}, outcomes
+    outcomes = run_threads(threads, lambda i: work(i - 1))
+    assert outcomes == {"ok": threads}, outcomes
     total = sum(counts.values(), Counter())
     errors = {k: n for k, n in total.items()
               if k in ("deadlock", "lock wait timeout") or k.startswith("error")}
@@ -492,9 +495,20 @@ def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet
     deferred = [r.getMessage() for r in caplog.records
                 if "Deadlock found" in r.getMessage() or "Lock wait timeout" in r.getMessage()]
     assert deferred == []
-    assert total["place"] and total["cancel"] and total["filled"], dict(total)
+    assert total["place"] and total["market"] and total["cancel"] and total["filled"], dict(
+        total)
     call_command("wallets_reconcile")
-    assert books_clean() == []
-    for order in Order.objects.all():
-        assert order.filled + order.remaining == order.amount
-        assert holding(order) == (order.status in LIVE_STATUSES)
+    check_invariants(traders)
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet_bus, caplog):
+    _race(seconds=4, threads=9, caplog=caplog)
+
+
+@pytest.mark.slow
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_the_race_for_a_minute(market, quiet_bus, caplog):
+    _race(seconds=60, threads=17, caplog=caplog)
