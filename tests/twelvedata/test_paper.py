@@ -327,6 +327,25 @@ def test_a_batch_sets_aside_only_the_order_that_cannot_settle(book, user):
     assert books_clean() == []
 
 
+def test_crossing_orders_beyond_one_batch_all_fill(book, user, settings):
+    settings.PAPER_FILL_BATCH = 2
+    orders = [place(user, price="1.10000", amount="10") for _ in range(5)]
+    assert paper.fill_crossing(quote=crossing(orders[-1])) == 5
+    assert {fresh(o).status for o in orders} == {"FILLED"}
+    assert books_clean() == []
+
+
+def test_the_sweep_offers_each_enabled_markets_fresh_quote_once(book, user):
+    MarketFactory(symbol="GBP/USD")                       # quoted, but stale
+    MarketFactory(symbol="AUD/USD", status="halted")      # quoted, not enabled
+    publish_quote(symbol="GBP/USD", bid="1.2", ask="1.3",
+                  at=datetime.now(UTC) - timedelta(minutes=5))
+    publish_quote(symbol="AUD/USD", bid="0.6", ask="0.7")
+    offered = []
+    assert paper.sweep(enqueue=offered.append) == 1
+    assert [q.symbol for q in offered] == ["EUR/USD"]
+
+
 # --- venues -------------------------------------------------------------------------------
 
 
