@@ -556,3 +556,11 @@ def test_every_transition_the_machine_forbids_is_refused_by_order_apply(market, 
         services.order_apply(order_id=order.pk, submission=Submission(status=new))
     assert refused.value.code == "invalid_transition" and refused.value.status == 409
     assert fresh(order).status == now
+
+
+def test_an_order_is_sent_to_an_asynchronous_venue_once(exchange, user,
+                                                        django_capture_on_commit_callbacks):
+    order = place_spot(user, django_capture_on_commit_callbacks)
+    # The task ran again (a retry, a duplicate delivery): the order is no longer NEW.
+    assert services.order_submit(order_id=order.pk).status == S.UNKNOWN
+    assert exchange.submitted == [order.pk]
