@@ -1,6 +1,7 @@
 """The paper venue on the trading core: ``PaperGateway`` (fills at placement) and the
 executor (``fill_crossing``: resting orders a later quote crosses, partial fills where the
 quote has sizes, exactly once), as a paper trader sees them in orders and wallets."""
+import os
 import random
 import time
 from collections import Counter
@@ -406,7 +407,7 @@ def check_invariants(traders) -> None:
         assert holding(order) == (order.status not in FINAL_STATUSES)
 
 
-@settings(max_examples=20, deadline=None,
+@settings(max_examples=int(os.environ.get("PAPER_EXAMPLES", "20")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(actions, min_size=1, max_size=12))
 def test_random_quotes_and_orders_keep_the_books_exact(market, quiet_bus, steps):
