@@ -28,6 +28,7 @@ from tests.trading.helpers import (
     publish_quote,
     wallet,
 )
+from tests.wallets.test_concurrency import run_threads
 
 pytestmark = pytest.mark.django_db
 S = OrderStatus
@@ -564,3 +565,17 @@ def test_an_order_is_sent_to_an_asynchronous_venue_once(exchange, user,
     # The task ran again (a retry, a duplicate delivery): the order is no longer NEW.
     assert services.order_submit(order_id=order.pk).status == S.UNKNOWN
     assert exchange.submitted == [order.pk]
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_the_same_order_placed_at_once_from_many_connections_is_placed_once(market, user):
+    place(user, price="1.00000", amount="1")  # the demo balance is granted
+    placed: dict[int, int] = {}
+    outcomes = run_threads(8, lambda i: placed.__setitem__(
+        i, place(user, price="1.10000", client_order_id="once").pk))
+    assert outcomes == {"ok": 8}
+    assert len(set(placed.values())) == 1
+    assert Order.objects.filter(client_order_id="once").count() == 1
+    assert wallet(user, "USD").held == D("1.01") + D("1101.10")
+    assert books_clean() == []
