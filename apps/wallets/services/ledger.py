@@ -34,6 +34,7 @@ from apps.wallets.services.posting import currency as _currency
 from apps.wallets.services.posting import wallet_type as _wallet_type
 
 log = structlog.get_logger(__name__)
+FEES, TRADE = SystemAccount.FEES, JournalKind.TRADE  # read once: enum lookups are slow
 
 
 @dataclass(frozen=True)
@@ -288,8 +289,8 @@ def _trade_posting(trade: TradeSettlement, codes: dict[str, Currency]) -> Postin
         leg(seller, quote, EXACT.subtract(quote_amount, seller.fee), pays=False),
     ]
     if fees:
-        legs.append(Leg(wtype, quote, fees, system=SystemAccount.FEES))
-    return Posting(key=trade.key, kind=JournalKind.TRADE, memo=trade.memo,
+        legs.append(Leg(wtype, quote, fees, system=FEES))
+    return Posting(key=trade.key, kind=TRADE, memo=trade.memo,
                    legs=tuple(x for x in legs if x.amount))
 
 

@@ -36,6 +36,11 @@ from apps.wallets.constants import PAPER_ONLY_SYSTEM_ACCOUNTS, WalletType
 from apps.wallets.models import Currency, Entry, Hold, Journal, Wallet
 
 ZERO = Decimal(0)
+# Read once: an enum member looked up per leg cost a batch more than its arithmetic.
+PAPER = WalletType.PAPER
+OPEN = Hold.Status.OPEN
+CLOSED = Hold.Status.CLOSED
+WALLET_TYPES = frozenset(WalletType.values)
 log = structlog.get_logger(__name__)
 
 WalletOwner = tuple[int | None, str | None, str, str]  # (user_id, system, type, currency)
@@ -99,7 +104,7 @@ def currencies(codes: Iterable[str]) -> dict[str, Currency]:
 
 
 def wallet_type(value: str) -> str:
-    if value not in WalletType.values:
+    if value not in WALLET_TYPES:
         raise InvalidInput(f"Unknown wallet type {value!r}.", code="unknown_wallet_type")
     return value
 
@@ -129,12 +134,12 @@ def _check(posting: Posting) -> None:
         totals[leg.currency] = totals.get(leg.currency, ZERO) + leg.amount
     if any(totals.values()):
         raise ValueError(f"unbalanced journal {posting.key}: {totals}")  # a bug, not bad input
-    paper = {leg.wallet_type == WalletType.PAPER for leg in posting.legs}
+    paper = {leg.wallet_type == PAPER for leg in posting.legs}
     if len(paper) > 1:
         raise InvalidInput("Paper balances cannot move to or from real wallets.",
                            code="paper_separation")
     for leg in posting.legs:
-        if leg.system in PAPER_ONLY_SYSTEM_ACCOUNTS and leg.wallet_type != WalletType.PAPER:
+        if leg.system in PAPER_ONLY_SYSTEM_ACCOUNTS and leg.wallet_type != PAPER:
             raise InvalidInput(f"{leg.system} serves PAPER wallets only.",
                                code="paper_separation")
 
@@ -325,8 +330,7 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
     for journal, pk in zip(journals, pks, strict=True):
         journal.pk, journal.created_at = pk, now
     _insert(Entry, ["journal", "wallet", "amount", "balance_after", "created_at"],
-            [(journal.pk, wallet_id, f"{amount:f}",
-              None if after is None else f"{after:f}", stamp)
+            [(journal.pk, wallet_id, amount, after, stamp)
              for journal, legs in zip(journals, entries, strict=True)
              for wallet_id, amount, after in legs], returning=False)
     touched = {wallet_id for legs in entries for wallet_id, _, _ in legs} & wallets.keys()
@@ -340,6 +344,21 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
     return done | {j.key: j for j in journals}
 
 
+def _sql(value, params: list) -> str:
+    """``value`` in SQL: NULL, an int or a finite Decimal written out (they print only
+    digits, a sign and a point: nothing can be injected), anything else a parameter
+    appended to ``params``. Escaping every number as a parameter cost a batch a fifth of
+    its time."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is Decimal and value.is_finite():
+        return f"{value:f}"
+    params.append(value)
+    return "%s"
+
+
 def _insert(model, fields: list[str], rows: list[tuple], *,
             returning: bool) -> list[int] | None:
     """Insert ``rows`` (values ready for the database, in ``fields`` order) in multi-row
@@ -348,17 +367,18 @@ def _insert(model, fields: list[str], rows: list[tuple], *,
     through its field, which cost more than the rest of a batch."""
     meta, qn = model._meta, connection.ops.quote_name
     columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     can_return = returning and connection.features.can_return_rows_from_bulk_insert
     suffix = f" RETURNING {qn(meta.pk.column)}" if can_return else ""
     pks: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 1000):
-            chunk = rows[start:start + 1000]
-            # Identifiers come from the model's meta, values travel as parameters.
+            params: list = []
+            values = ", ".join("(" + ", ".join(_sql(value, params) for value in row) + ")"
+                               for row in rows[start:start + 1000])
+            # Identifiers come from the model's meta; values are numbers or parameters.
             sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
-                   f"VALUES {', '.join([row_sql] * len(chunk))}{suffix}")
-            cursor.execute(sql, [value for row in chunk for value in row])
+                   f"VALUES {values}{suffix}")
+            cursor.execute(sql, params)
             if can_return:
                 pks += [pk for (pk,) in cursor.fetchall()]
     return pks if can_return else None
@@ -374,24 +394,20 @@ def _update_rows(rows: list[Wallet] | list[Hold], fields: list[str], *, now) -> 
     meta = rows[0]._meta
     qn = connection.ops.quote_name
     pk = qn(meta.pk.column)
-    columns = [meta.get_field(name) for name in fields]
-    stamp = meta.get_field("updated_at").get_db_prep_save(now, connection)
+    stamp = meta.get_field("updated_at")
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 100):
             chunk = rows[start:start + 100]
-            sets, params = [], []
-            for field in columns:
-                sets.append(f"{qn(field.column)} = CASE {pk}"
-                            + " WHEN %s THEN %s" * len(chunk) + " END")
-                for row in chunk:
-                    params += [row.pk, field.get_db_prep_save(getattr(row, field.name),
-                                                              connection)]
-            params.append(stamp)
-            params += [row.pk for row in chunk]
-            # Identifiers come from the model's meta, values travel as parameters.
-            sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)}, "  # noqa: S608
-                   f"{qn(meta.get_field('updated_at').column)} = %s "
-                   f"WHERE {pk} IN ({', '.join(['%s'] * len(chunk))})")
+            params: list = []
+            sets = [f"{qn(meta.get_field(name).column)} = CASE {pk} "
+                    + " ".join(f"WHEN {row.pk:d} THEN {_sql(getattr(row, name), params)}"
+                               for row in chunk) + " END"
+                    for name in fields]
+            sets.append(f"{qn(stamp.column)} = %s")
+            params.append(stamp.get_db_prep_save(now, connection))
+            # Identifiers come from the model's meta; values are numbers or parameters.
+            sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
+                   f"WHERE {pk} IN ({', '.join(f'{row.pk:d}' for row in chunk)})")
             cursor.execute(sql, params)
 
 
@@ -409,7 +425,7 @@ def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wal
         if leg.hold_key:
             hold = holds.get(leg.hold_key)
             debit = leg.amount.copy_negate()
-            if (hold is None or hold.wallet_id != wallet_id or hold.status != Hold.Status.OPEN
+            if (hold is None or hold.wallet_id != wallet_id or hold.status != OPEN
                     or debit <= 0 or hold.remaining < debit):
                 raise Conflict(f"Hold {leg.hold_key!r} cannot pay {debit}.",
                                code="hold_exhausted")
@@ -418,7 +434,7 @@ def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wal
             if leg.close_hold:
                 wallet.held -= hold.remaining
                 hold.remaining = ZERO
-                hold.status = Hold.Status.CLOSED
+                hold.status = CLOSED
             touched_holds[hold.key] = hold
         wallet.balance += leg.amount
         entries.append((wallet_id, leg.amount, wallet.balance))
