@@ -97,7 +97,7 @@ def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[Market], 
         price = (mid * (1 - away) if side == "BUY" else mid * (1 + away)).quantize(TICK)
         batch.append(Order(user=users[n % SYMBOLS], market=market, venue=Venue.PAPER,
                            type="LIMIT", side=side, status="OPEN", price=price,
-                           amount=Decimal("100"), remaining=Decimal("100"),
+                           reference_price=price, amount=Decimal("100"), remaining=Decimal("100"),
                            maker_fee_rate=market.maker_fee, taker_fee_rate=market.taker_fee,
                            client_order_id=f"deep-{n}", hold_key=f"bench:deep:{n}"))
         if len(batch) == 10_000:
