@@ -333,6 +333,32 @@ def test_a_passing_database_error_defers_the_fill_without_setting_it_aside(marke
     assert wallet_selectors.reconcile() == []
 
 
+def test_while_a_failed_batch_is_retried_order_by_order_a_passing_error_only_defers(
+        markets, user, monkeypatch):
+    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
+    bad, slow, good = (place(user, price=D("1.09"), amount=D("10")) for _ in range(3))
+    Order.objects.filter(pk=bad.pk).update(maker_fee_rate=D("0.5"))  # its hold cannot pay
+    settle = trading_services.wallet_services.settle_trades
+
+    def lock_timeout_for_slow_alone(*, trades):
+        if [t.buyer.hold_key for t in trades] == [slow.hold_key]:
+            raise OperationalError(1205, "Lock wait timeout exceeded")
+        return settle(trades=trades)
+
+    monkeypatch.setattr(trading_services.wallet_services, "settle_trades",
+                        lock_timeout_for_slow_alone)
+    crossing = make_quote("EUR/USD", "1.08", bid="1.079", ask="1.081")
+    # The batch fails on the bad order; retried one by one, the bad one is set aside, the
+    # slow one left for later (not set aside), the good one fills.
+    assert paper_venue.fill_crossing(quote=crossing) == 1
+    assert [(status(o), Order.objects.get(pk=o.pk).settle_error != "")
+            for o in (bad, slow, good)] == [("OPEN", True), ("OPEN", False), ("FILLED", False)]
+    monkeypatch.setattr(trading_services.wallet_services, "settle_trades", settle)
+    assert paper_venue.fill_crossing(quote=crossing) == 1
+    assert [status(o) for o in (bad, slow, good)] == ["OPEN", "FILLED", "FILLED"]
+    assert wallet_selectors.reconcile() == []
+
+
 # --- validation and cancel --------------------------------------------------------------
 
 
