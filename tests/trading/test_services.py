@@ -65,6 +65,8 @@ def test_a_limit_order_that_does_not_cross_rests_holding_its_cost_and_the_higher
     ("NaN", "1.10000", "amount"),
     ("1000", "Infinity", "price"),
     ("1e-30", "1.10000", "amount"),       # finer than any column holds
+    ("1e18", "1.10000", "amount"),        # larger than any column holds
+    ("1000", "1000000000000000000", "price"),
 ])
 def test_amounts_and_prices_off_the_markets_steps_are_refused_and_change_nothing(
         market, user, amount, price, field):
