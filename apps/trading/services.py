@@ -34,7 +34,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.money import EXACT, AmountError, quantize_exact, round_down, round_up
+from apps.core.money import EXACT, MAX_AMOUNT, AmountError, quantize_exact, round_down, round_up
 from apps.marketdata import streams
 from apps.trading import selectors
 from apps.trading.constants import (
@@ -69,6 +69,8 @@ def _on_step(value: Decimal, *, step: Decimal, what: str) -> Decimal:
         raise InvalidInput(f"{what} must be greater than zero.",
                            fields={field: ["Must be greater than zero."]})
     try:
+        if value >= MAX_AMOUNT:  # the column could not hold it
+            raise AmountError("is too large")
         value = quantize_exact(value, decimals=18)
     except AmountError as exc:
         raise InvalidInput(f"{what} {exc}.", fields={field: [f"{what} {exc}."]}) from None
