@@ -191,8 +191,9 @@ def lock_user_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
     """Lock the user wallets ``ids`` (pk order). Pass no system wallet's id: under
     REPEATABLE READ, InnoDB keeps the lock on every row a locking read scans, even one its
     WHERE then drops, so that system wallet would be locked after all."""
+    # created_at is never read here: parsing 900 of them took a tenth of a batch's lock.
     wallets = (Wallet.objects.select_for_update().filter(pk__in=set(ids), user__isnull=False)
-               .order_by("pk"))
+               .defer("created_at").order_by("pk"))
     return {w.pk: w for w in wallets}
 
 
@@ -309,7 +310,8 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
         return done
     hold_keys = sorted({leg.hold_key for p in todo for leg in p.legs if leg.hold_key})
     holds = {h.key: h for h in
-             Hold.objects.select_for_update().filter(key__in=hold_keys).order_by("pk")}
+             Hold.objects.select_for_update().filter(key__in=hold_keys).defer("created_at")
+             .order_by("pk")}
 
     journals, entries, touched_holds = [], [], {}
     for posting in todo:
