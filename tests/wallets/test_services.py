@@ -264,3 +264,12 @@ def test_balances_keep_all_36_digits(user, currencies):
     services.deposit(user_id=user.pk, wallet_type="SPOT", currency="ETH",
                      amount=D("0.000000000000000001"), key="b2")
     assert wallet(user, currency="ETH").balance == D("123456789012345678.123456789012345679")
+
+
+@pytest.mark.mariadb  # SQLite checks foreign keys only at commit
+def test_an_unknown_user_is_refused_before_anything_is_written(currencies):
+    with pytest.raises(InvalidInput) as raised:
+        services.deposit(user_id=10**12, wallet_type="SPOT", currency="USDT", amount=D("1"),
+                         key="nobody")
+    assert raised.value.code == "unknown_owner"
+    assert not Journal.objects.exists() and not Wallet.objects.exists()

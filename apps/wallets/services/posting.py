@@ -184,6 +184,9 @@ def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
         for u, s, t, c in missing:
             again |= Q(user_id=u, system=s, type=t, currency_id=c)
         found.update(read(again))
+        lost = [owner for owner in missing if owner not in found]
+        if lost:  # MariaDB's INSERT IGNORE skips a row whose user does not exist
+            raise InvalidInput(f"No such wallet owner: {lost[0]}.", code="unknown_owner")
     return found
 
 
