@@ -45,6 +45,7 @@ import os
 import string
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import structlog
@@ -184,27 +185,39 @@ _send_loop = _SendLoop()
 os.register_at_fork(after_in_child=_send_loop.forget)
 
 
-def send_to_group(group: str, message: dict[str, Any]) -> bool:
-    """Send ``message`` to ``group`` from synchronous code; False (and logged) if the
-    channel layer failed or did not finish within ``SEND_TIMEOUT_SECONDS``, or if called
-    from a coroutine (it would block that loop, which may be the one the send must reach:
-    async code awaits ``group_send`` itself). Never raises."""
+def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> bool:
+    """Send each ``(group, message)`` in order from synchronous code, in one hand-off to
+    the send loop (one wait for all: a settlement's many events cost one round trip to
+    the loop, not one each); False (and logged) if the channel layer failed or did not
+    finish within ``SEND_TIMEOUT_SECONDS``, or if called from a coroutine (it would block
+    that loop, which may be the one the send must reach: async code awaits
+    ``group_send`` itself). Never raises."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return False
     if _running_loop() is not None:
-        log.error("stream_send_failed", group=group, stream=message.get("stream"),
-                  error="send_to_group called from async code")
+        log.error("stream_send_failed", groups=len(messages),
+                  error="send_to_groups called from async code")
         return False
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message),
-                                              _send_loop.get())
+
+    async def send_all() -> None:
+        for group, message in messages:
+            await layer.group_send(group, message)
+
+    future = asyncio.run_coroutine_threadsafe(send_all(), _send_loop.get())
     try:
         future.result(timeout=SEND_TIMEOUT_SECONDS)
     except Exception:
         future.cancel()
-        log.exception("stream_send_failed", group=group, stream=message.get("stream"))
+        log.exception("stream_send_failed", groups=len(messages),
+                      streams=sorted({m.get("stream") for _, m in messages}))
         return False
     return True
+
+
+def send_to_group(group: str, message: dict[str, Any]) -> bool:
+    """Send ``message`` to ``group`` (``send_to_groups`` of one)."""
+    return send_to_groups([(group, message)])
 
 
 def send_quote(quote: Quote, *, seq: int) -> bool:
@@ -215,12 +228,20 @@ def send_quote(quote: Quote, *, seq: int) -> bool:
                          group_message(stream=stream, data=quote.to_dict(), seq=seq))
 
 
+def publish_user_events(*, events: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
+    """Send each ``(user_id, stream, data)`` on the user's private ``stream``, in order and
+    in one hand-off, once the current transaction commits (dropped if it rolls back, with
+    the savepoint that published them). ``data`` must be JSON-serialisable and final: it
+    is sent as it is now, so build it from the values this transaction writes."""
+    messages = []
+    for user_id, stream, data in events:
+        if stream not in USER_STREAMS:
+            raise ValueError(f"{stream!r} is not a user stream")
+        messages.append((user_group(user_id), group_message(stream=stream, data=data)))
+    if messages:
+        transaction.on_commit(lambda: send_to_groups(messages), robust=True)
+
+
 def publish_user_event(*, user_id: int, stream: str, data: dict[str, Any]) -> None:
-    """Send ``data`` on the user's private ``stream`` once the current transaction commits
-    (dropped if it rolls back). ``data`` must be JSON-serialisable and final: it is sent
-    as it is now, so build it from the values this transaction writes."""
-    if stream not in USER_STREAMS:
-        raise ValueError(f"{stream!r} is not a user stream")
-    message = group_message(stream=stream, data=data)
-    group = user_group(user_id)
-    transaction.on_commit(lambda: send_to_group(group, message), robust=True)
+    """``publish_user_events`` of one event."""
+    publish_user_events(events=[(user_id, stream, data)])

@@ -443,8 +443,9 @@ def _settle(pending: Sequence[_Pending]) -> None:
     if store is not None:
         store.save(orders=[p.order for p in pending],
                    fills=[f for p in pending for f in p.fills])
-    for p in pending:
-        _publish_order(p.order, market=p.market, event=p.event, last_fill=p.last_fill)
+    streams.publish_user_events(events=[
+        _order_event(p.order, market=p.market, event=p.event, last_fill=p.last_fill)
+        for p in pending])
 
 
 def _apply(*, order: Order, market: Market, submission: Submission, event: str,
@@ -580,21 +581,24 @@ def _decimal_str(value: Decimal | int | None) -> str | None:
     return None if value is None else f"{EXACT.normalize(Decimal(value)):f}"
 
 
-def _publish_order(order: Order, *, market: Market, event: str,
-                   last_fill: Fill | None = None) -> None:
-    """Tell the owner's ``orders`` stream about ``order`` as it stands now (with its
-    latest fill), once the surrounding transaction commits."""
-    fill = last_fill
-    streams.publish_user_event(user_id=order.user_id, stream=streams.ORDERS, data={
+def _order_event(order: Order, *, market: Market, event: str,
+                 last_fill: Fill | None = None) -> tuple[int, str, dict]:
+    """The owner's ``orders`` stream event telling ``order`` as it stands now, with its
+    latest fill."""
+    return order.user_id, streams.ORDERS, {
         "event": event, "id": order.pk, "client_order_id": order.client_order_id,
         "venue": order.venue, "symbol": market.symbol, "side": order.side,
         "type": order.type, "status": order.status, "price": _decimal_str(order.price),
         "amount": _decimal_str(order.amount), "filled": _decimal_str(order.filled),
         "remaining": _decimal_str(order.remaining),
-        "fill_price": _decimal_str(fill.price) if fill else None,
+        "fill_price": _decimal_str(last_fill.price) if last_fill else None,
         "cost": _decimal_str(order.cost), "fee": _decimal_str(order.fee),
-        "fee_currency": order.fee_currency, "liquidity": fill.liquidity if fill else "",
+        "fee_currency": order.fee_currency, "liquidity": last_fill.liquidity if last_fill else "",
         "updated_at": order.updated_at.isoformat() if order.updated_at else None,
-    })
+    }
 
 
+def _publish_order(order: Order, *, market: Market, event: str) -> None:
+    """Tell the owner's ``orders`` stream about ``order`` once the surrounding transaction
+    commits."""
+    streams.publish_user_events(events=[_order_event(order, market=market, event=event)])

@@ -91,8 +91,8 @@ def test_names_refuse_a_malformed_venue(venue):
 def sent(monkeypatch):
     """Record what reaches the channel layer instead of sending it."""
     calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(streams, "send_to_group",
-                        lambda group, message: calls.append((group, message)) or True)
+    monkeypatch.setattr(streams, "send_to_groups",
+                        lambda messages: calls.extend(messages) or True)
     return calls
 
 
@@ -239,3 +239,20 @@ def test_user_events_of_a_rolled_back_transaction_are_never_sent(
 def test_only_user_streams_take_user_events():
     with pytest.raises(ValueError):
         streams.publish_user_event(user_id=1, stream="ticker@EUR/USD", data={})
+
+
+@pytest.mark.django_db
+def test_a_transactions_user_events_go_in_order_in_one_hand_off(
+        monkeypatch, django_capture_on_commit_callbacks):
+    # A settlement touches hundreds of wallets: one wait for the send loop, not one each.
+    hand_offs: list[list] = []
+    monkeypatch.setattr(streams, "send_to_groups",
+                        lambda messages: hand_offs.append(list(messages)) or True)
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            streams.publish_user_events(events=[(5, "orders", {"id": 1}),
+                                                (6, "balances", {"currency": "USD"})])
+    assert hand_offs == [[("user.5", {"type": "stream.data", "stream": "orders",
+                                      "data": {"id": 1}}),
+                          ("user.6", {"type": "stream.data", "stream": "balances",
+                                      "data": {"currency": "USD"}})]]

@@ -17,8 +17,8 @@ from tests.twelvedata.fixtures import make_quote
 @pytest.fixture
 def sent(monkeypatch):
     calls: list[tuple[str, str, dict]] = []
-    monkeypatch.setattr(streams, "send_to_group", lambda group, message: calls.append(
-        (group, message["stream"], message["data"])) or True)
+    monkeypatch.setattr(streams, "send_to_groups", lambda messages: calls.extend(
+        (group, message["stream"], message["data"]) for group, message in messages) or True)
     return calls
 
 

@@ -174,8 +174,8 @@ def test_each_touched_wallet_is_published_once_with_its_final_state(
         currencies, monkeypatch, django_capture_on_commit_callbacks):
     alice = trader()
     sent = []
-    monkeypatch.setattr(streams, "send_to_group", lambda group, message: sent.append(
-        (group, message["data"])) or True)
+    monkeypatch.setattr(streams, "send_to_groups", lambda messages: sent.extend(
+        (group, message["data"]) for group, message in messages) or True)
     with django_capture_on_commit_callbacks(execute=True):
         services.settle_trades(trades=[buy("t1", alice), buy("t2", alice), sell("t3", alice)])
     assert sorted((data["currency"], data["balance"]) for _, data in sent) == [

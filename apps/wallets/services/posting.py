@@ -226,17 +226,23 @@ def wallets_lock(*, owners: Iterable[WalletOwner]) -> dict[WalletOwner, Wallet]:
     return {owner: locked.get(ids[owner]) or system[ids[owner]] for owner in owners}
 
 
+def publish_balances(wallets: Iterable[Wallet]) -> None:
+    """Tell each user wallet's owner its ``balance``/``held`` after commit, in one hand-off
+    (the caller holds the wallets' locks, so these are the values the transaction
+    commits)."""
+    streams.publish_user_events(events=[
+        (wallet.user_id, streams.BALANCES, {
+            "wallet_type": wallet.type, "currency": wallet.currency_id,
+            # Normalised (exactly: balances have 36 digits) so every database reads the same.
+            "balance": f"{EXACT.normalize(wallet.balance):f}",
+            "held": f"{EXACT.normalize(wallet.held):f}",
+            "available": f"{EXACT.normalize(wallet.available):f}"})
+        for wallet in wallets if wallet.user_id is not None])
+
+
 def publish_balance(wallet: Wallet) -> None:
-    """Tell a user wallet's owner its ``balance``/``held`` after commit (the caller holds
-    the wallet's lock, so these are the values the transaction commits)."""
-    if wallet.user_id is None:
-        return
-    streams.publish_user_event(user_id=wallet.user_id, stream=streams.BALANCES, data={
-        "wallet_type": wallet.type, "currency": wallet.currency_id,
-        # Normalised (exactly: balances have 36 digits) so every database reads the same.
-        "balance": f"{EXACT.normalize(wallet.balance):f}",
-        "held": f"{EXACT.normalize(wallet.held):f}",
-        "available": f"{EXACT.normalize(wallet.available):f}"})
+    """``publish_balances`` of one wallet."""
+    publish_balances([wallet])
 
 
 # --- posting ------------------------------------------------------------------------------
@@ -344,8 +350,7 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
         row.updated_at = now
     _update_rows(changed, ["balance", "held"], now=now)
     _update_rows(list(touched_holds.values()), ["remaining", "status"], now=now)
-    for wallet in changed:
-        publish_balance(wallet)
+    publish_balances(changed)
     return done | {j.key: j for j in journals}
 
 
