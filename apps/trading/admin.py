@@ -2,37 +2,24 @@
 fills (read-only: money changes only through the services). Actions are thin."""
 from django.contrib import admin, messages
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.trading import services
 from apps.trading.constants import MarketStatus
 from apps.trading.models import Fill, Market, Order
 
 
-@admin.register(Market)
-class MarketAdmin(admin.ModelAdmin):
-    list_display = ("symbol", "venue", "kind", "base_currency", "quote_currency", "status",
-                    "is_trending", "is_hot", "tick_size", "lot_size", "maker_fee",
-                    "taker_fee")
-    list_filter = ("venue", "status", "kind", "is_trending", "is_hot", "quote_currency")
-    search_fields = ("symbol", "base_currency", "quote_currency")
-    # What a venue's import owns is read-only; the admin decides the rest.
-    readonly_fields = ("venue", "symbol", "base_currency", "quote_currency", "kind",
-                       "tick_size", "lot_size", "status", "created_at", "updated_at")
-    fields = ("venue", "symbol", "base_currency", "quote_currency", "kind", "status",
-              "is_trending", "is_hot", "tick_size", "lot_size", "min_amount", "max_amount",
-              "min_notional", "max_notional", "maker_fee", "taker_fee", "created_at",
-              "updated_at")
+class MarketActions:
+    """The bulk status and flag actions on trading markets, for any admin whose rows name
+    a market (``market_ids``): the trading market list and a venue's instrument list."""
+
     actions = ["enable", "disable", "halt", "delist", "mark_trending", "unmark_trending",
                "mark_hot", "unmark_hot"]
 
-    def has_add_permission(self, request):
-        return False  # markets come from their venue (catalog import or venue admin)
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # orders reference them; disable or delist instead
+    def market_ids(self, queryset) -> list[int]:
+        return list(queryset.values_list("pk", flat=True))
 
     def _flag(self, request, queryset, **flags):
-        count = services.markets_set_flags(
-            market_ids=list(queryset.values_list("pk", flat=True)), **flags)
+        count = services.markets_set_flags(market_ids=self.market_ids(queryset), **flags)
         self.message_user(request, f"{count} market(s) updated.", messages.SUCCESS)
 
     @admin.action(description="Enable for trading")
@@ -68,15 +55,26 @@ class MarketAdmin(admin.ModelAdmin):
         self._flag(request, queryset, is_hot=False)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
+@admin.register(Market)
+class MarketAdmin(MarketActions, admin.ModelAdmin):
+    list_display = ("symbol", "venue", "kind", "base_currency", "quote_currency", "status",
+                    "is_trending", "is_hot", "tick_size", "lot_size", "maker_fee",
+                    "taker_fee")
+    list_filter = ("venue", "status", "kind", "is_trending", "is_hot", "quote_currency")
+    search_fields = ("symbol", "base_currency", "quote_currency")
+    # What a venue's import owns is read-only; the admin decides the rest.
+    readonly_fields = ("venue", "symbol", "base_currency", "quote_currency", "kind",
+                       "tick_size", "lot_size", "status", "created_at", "updated_at")
+    fields = ("venue", "symbol", "base_currency", "quote_currency", "kind", "status",
+              "is_trending", "is_hot", "tick_size", "lot_size", "min_amount", "max_amount",
+              "min_notional", "max_notional", "maker_fee", "taker_fee", "created_at",
+              "updated_at")
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def has_add_permission(self, request):
+        return False  # markets come from their venue (catalog import or venue admin)
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # orders reference them; disable or delist instead
 
 
 class SetAsideFilter(admin.SimpleListFilter):

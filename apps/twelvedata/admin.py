@@ -7,9 +7,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
-from apps.trading import services as trading_services
-from apps.trading.constants import MarketStatus
+from apps.trading.admin import MarketActions
 from apps.twelvedata import gateway, services
 from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdProvider
 from apps.twelvedata.tasks import import_catalog_task
@@ -65,7 +65,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(TwdMarket)
-class TwdMarketAdmin(admin.ModelAdmin):
+class TwdMarketAdmin(MarketActions, admin.ModelAdmin):
     """TwelveData's instruments. Their trading side (status, flags, fees, steps, limits)
     is the paper venue's market, in the trading core's one market list (these actions
     change it too)."""
@@ -80,8 +80,6 @@ class TwdMarketAdmin(admin.ModelAdmin):
     readonly_fields = ("market_link", "symbol", "type", "name", "exchange", "mic_code",
                        "metadata", "created_at", "updated_at")
     fields = readonly_fields
-    actions = ["enable", "disable", "mark_trending", "unmark_trending", "mark_hot",
-               "unmark_hot"]
 
     def has_add_permission(self, request):
         return False  # instruments come from the catalog import
@@ -122,50 +120,15 @@ class TwdMarketAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
             "title": "Import instruments from TwelveData"})
 
-    def _flag(self, request, queryset, **flags):
-        count = trading_services.markets_set_flags(
-            market_ids=list(queryset.values_list("market_id", flat=True)), **flags)
-        self.message_user(request, f"{count} market(s) updated.", messages.SUCCESS)
-
-    @admin.action(description="Enable for trading")
-    def enable(self, request, queryset):
-        self._flag(request, queryset, status=MarketStatus.ENABLED)
-
-    @admin.action(description="Disable for trading")
-    def disable(self, request, queryset):
-        self._flag(request, queryset, status=MarketStatus.DISABLED)
-
-    @admin.action(description="Mark trending")
-    def mark_trending(self, request, queryset):
-        self._flag(request, queryset, is_trending=True)
-
-    @admin.action(description="Unmark trending")
-    def unmark_trending(self, request, queryset):
-        self._flag(request, queryset, is_trending=False)
-
-    @admin.action(description="Mark hot")
-    def mark_hot(self, request, queryset):
-        self._flag(request, queryset, is_hot=True)
-
-    @admin.action(description="Unmark hot")
-    def unmark_hot(self, request, queryset):
-        self._flag(request, queryset, is_hot=False)
+    def market_ids(self, queryset) -> list[int]:
+        return list(queryset.values_list("market_id", flat=True))
 
 
 @admin.register(TwdImportJob)
-class TwdImportJobAdmin(admin.ModelAdmin):
+class TwdImportJobAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "status", "progress_bar", "created", "updated", "message",
                     "requested_by", "updated_at")
     list_filter = ("status", "kind")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Progress")
     def progress_bar(self, obj: TwdImportJob) -> str:

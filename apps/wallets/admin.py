@@ -7,22 +7,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.identifiers import is_canonical
 from apps.core.money import MAX_AMOUNT
 from apps.wallets import selectors, services
 from apps.wallets.models import Currency, Entry, Hold, HoldChange, Journal, Wallet
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AdjustForm(forms.Form):
