@@ -46,7 +46,7 @@ mkdir -p "$REPORT_DIR"
 DJANGO_DEBUG=1 "$BIN/python" manage.py demo_setup >/dev/null
 token=$("$BIN/python" manage.py drf_create_token trader | awk '{print $3}')
 
-"$BIN/python" -m apps.twelvedata.emulator --port "$EMULATOR_PORT" --apikey demo --interval 1 \
+"$BIN/python" -m devtools.twelvedata --port "$EMULATOR_PORT" --apikey demo --interval 1 \
   >"$REPORT_DIR/emulator.log" 2>&1 &
 pids+=($!)
 wait_for_port "$EMULATOR_PORT"

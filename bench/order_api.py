@@ -445,7 +445,7 @@ def main() -> None:
     children: list[subprocess.Popen] = []
     try:
         emulator = subprocess.Popen(
-            [sys.executable, "-m", "apps.twelvedata.emulator", "--port", str(emulator_port),
+            [sys.executable, "-m", "devtools.twelvedata", "--port", str(emulator_port),
              "--apikey", "bench", "--interval", "1", "--log-level", "WARNING"],
             env=env, cwd=ROOT)
         children.append(emulator)

@@ -16,7 +16,7 @@ mkdir -p var
 echo "Demo accounts (development only):"
 "$BIN/python" manage.py demo_setup
 
-"$BIN/python" -m apps.twelvedata.emulator --port "$EMULATOR_PORT" --apikey demo --interval 1 \
+"$BIN/python" -m devtools.twelvedata --port "$EMULATOR_PORT" --apikey demo --interval 1 \
   > var/emulator.log 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null' EXIT

@@ -11,7 +11,7 @@ from apps.core.identifiers import (
     IdentifierField,
     parse_identifier,
 )
-from apps.twelvedata.emulator.catalog import INSTRUMENTS
+from devtools.twelvedata.catalog import INSTRUMENTS
 
 LOOK_ALIKES = ["ＵＳＤ", "ÜSD", "USĎ", "\u200fUSD", "\u200eUSD", "\u200bUSD", "USD\u00ad",
                "ᎪUSD", "UЅD", "ſUSD", "\ufeffUSD"]

@@ -8,8 +8,8 @@ from apps.marketdata.quotes import Quote
 from apps.trading.constants import MarketStatus, Venue
 from apps.trading.models import Market
 from apps.twelvedata import services
-from apps.twelvedata.emulator.runner import running_emulator
 from apps.twelvedata.models import TwdMarket, TwdProvider
+from devtools.twelvedata.runner import running_emulator
 from exchange_platform.celery import app as celery_app
 
 

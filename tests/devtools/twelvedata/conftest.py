@@ -12,7 +12,7 @@ import pytest
 from twelvedata import TDClient
 from twelvedata.websocket import TDWebSocket
 
-from apps.twelvedata.emulator import EmulatorHandle, running_emulator
+from devtools.twelvedata import EmulatorHandle, running_emulator
 
 APIKEY = "test-key"
 # 2023-11-14 22:13:20 UTC, a Tuesday: 17:13:20 in New York.

@@ -1,4 +1,4 @@
-"""``python -m apps.twelvedata.emulator``: serve the emulator in the foreground.
+"""``python -m devtools.twelvedata``: serve the emulator in the foreground.
 
 The demo price feed of ``make run``: a random walk every ``--interval`` seconds, logged to
 stdout, until Ctrl-C or SIGTERM.
@@ -17,7 +17,7 @@ from .server import Emulator, EmulatorConfig
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m apps.twelvedata.emulator",
+        prog="python -m devtools.twelvedata",
         description="Loopback TwelveData REST + WebSocket emulator (seeded random walk).",
     )
     parser.add_argument("--host", default="127.0.0.1")

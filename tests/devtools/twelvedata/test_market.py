@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from apps.twelvedata.emulator import Catalog
-from apps.twelvedata.emulator.market import Market, bar_start, history, previous_bar, to_units
-from apps.twelvedata.emulator.wire import encode_event, format_units
+from devtools.twelvedata import Catalog
+from devtools.twelvedata.market import Market, bar_start, history, previous_bar, to_units
+from devtools.twelvedata.wire import encode_event, format_units
 
 from .conftest import START
 

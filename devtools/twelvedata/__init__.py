@@ -10,7 +10,7 @@ From a test::
         td = TDClient(apikey="k", base_url=emu.base_url)
         emu.set_price("EUR/USD", Decimal("1.1000"))
 
-From a shell: ``python -m apps.twelvedata.emulator --port 8765 --apikey demo``.
+From a shell: ``python -m devtools.twelvedata --port 8765 --apikey demo``.
 """
 
 from .catalog import Catalog, Instrument, Kind

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import websocket
 
-from apps.twelvedata.emulator import EmulatorHandle
+from devtools.twelvedata import EmulatorHandle
 
 from .conftest import START, Stream, event_is
 

@@ -12,7 +12,7 @@ import requests
 import websocket
 from twelvedata import TDClient
 
-from apps.twelvedata.emulator import EmulatorHandle, running_emulator
+from devtools.twelvedata import EmulatorHandle, running_emulator
 
 from .conftest import APIKEY, Stream, event_is
 

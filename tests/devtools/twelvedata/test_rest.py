@@ -11,7 +11,7 @@ import requests
 from twelvedata import TDClient
 from twelvedata.exceptions import BadRequestError, InvalidApiKeyError, TwelveDataError
 
-from apps.twelvedata.emulator import EmulatorHandle, running_emulator
+from devtools.twelvedata import EmulatorHandle, running_emulator
 
 from .conftest import APIKEY, START, FakeClock
 

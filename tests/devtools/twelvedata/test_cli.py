@@ -1,4 +1,4 @@
-"""``python -m apps.twelvedata.emulator`` serves in the foreground until SIGTERM."""
+"""``python -m devtools.twelvedata`` serves in the foreground until SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_cli_serves_logs_its_address_and_stops_on_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "apps.twelvedata.emulator", "--port", "0", "--apikey",
+        [sys.executable, "-m", "devtools.twelvedata", "--port", "0", "--apikey",
          "cli-key", "--interval", "0.05", "--seed", "3"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
