@@ -18,7 +18,9 @@ class SystemAccount(models.TextChoices):
     PAPER_MARKET is the counterparty of simulated paper fills; CLEARING is the counterparty of
     every futures PnL and funding payment (traders pay into it and are paid out of it);
     INSURANCE receives what is left of a liquidated position's margin and pays the loss a
-    liquidation leaves beyond it.
+    liquidation leaves beyond it. FIXED_TIME_HOUSE is the counterparty of LIVE fixed-time
+    trades (it takes a lost stake and pays a win's profit); PAPER_FIXED_TIME_HOUSE is the
+    same for DEMO trades, in PAPER wallets only.
 
     System wallets are never locked nor written in place: their balance is the sum of their
     entries (``selectors.system_balance``).
@@ -32,6 +34,8 @@ class SystemAccount(models.TextChoices):
     PAPER_MARKET = "PAPER_MARKET", "Paper market"
     CLEARING = "CLEARING", "Futures clearing"
     INSURANCE = "INSURANCE", "Insurance fund"
+    FIXED_TIME_HOUSE = "FIXED_TIME_HOUSE", "Fixed-time house (live)"
+    PAPER_FIXED_TIME_HOUSE = "PAPER_FIXED_TIME_HOUSE", "Fixed-time house (demo)"
 
 
 class JournalKind(models.TextChoices):
@@ -45,6 +49,7 @@ class JournalKind(models.TextChoices):
     PNL = "PNL", "Realised futures PnL"
     FUNDING = "FUNDING", "Futures funding"
     LIQUIDATION = "LIQUIDATION", "Futures liquidation"
+    FIXED_TIME = "FIXED_TIME", "Fixed-time trade outcome"
 
 
 class HoldKind(models.TextChoices):
@@ -54,5 +59,5 @@ class HoldKind(models.TextChoices):
 
 # Money in a PAPER wallet is not money: it may only come from and go to paper accounts.
 PAPER_ONLY_SYSTEM_ACCOUNTS = frozenset(
-    {SystemAccount.PAPER_FAUCET, SystemAccount.PAPER_MARKET}
+    {SystemAccount.PAPER_FAUCET, SystemAccount.PAPER_MARKET, SystemAccount.PAPER_FIXED_TIME_HOUSE}
 )

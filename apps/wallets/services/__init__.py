@@ -20,8 +20,10 @@ by ``posting.post_journals`` (one journal or a batch). PAPER wallets only ever e
 value with other PAPER wallets (demo money never meets real money).
 
 Modules: ``posting`` (the engine), ``ledger`` (money in and out, holds, trades, admin),
-``margin`` (futures position margin, PnL, funding, liquidation).
+``margin`` (futures position margin, PnL, funding, liquidation), ``fixed_time`` (the
+outcome of a fixed-time trade against the house).
 """
+from apps.wallets.services.fixed_time import fixed_time_house, settle_fixed_time
 from apps.wallets.services.ledger import (
     TradeParty,
     TradeSettlement,
@@ -56,8 +58,9 @@ from apps.wallets.services.posting import (
 
 __all__ = [
     "ClearingFlow", "InsufficientFunds", "Leg", "Posting", "TradeParty", "TradeSettlement",
-    "WalletOwner", "admin_adjust", "currencies_ensure", "deposit", "grant_paper_funds",
+    "WalletOwner", "admin_adjust", "currencies_ensure", "deposit", "fixed_time_house",
+    "grant_paper_funds",
     "hold_create", "hold_release", "liquidate_position", "margin_add", "margin_release",
     "post", "post_journals", "reverse_journal", "settle_clearing", "settle_trade",
-    "settle_trades", "transfer", "wallets_lock", "withdraw",
+    "settle_fixed_time", "settle_trades", "transfer", "wallets_lock", "withdraw",
 ]
