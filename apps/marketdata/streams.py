@@ -2,8 +2,8 @@
 ``apps.streaming`` forwards to WebSocket clients.
 
 Stream names are what clients subscribe to: a venue's ticker (public) and the private
-``orders`` and ``balances`` (the connected user's own). A ticker is keyed by venue and
-symbol: ``ticker@<venue>:<SYMBOL>`` (``ticker@spot:BTC/USDT``), except that the paper
+``orders``, ``balances`` and ``fixedtime`` (the connected user's own). A ticker is keyed
+by venue and symbol: ``ticker@<venue>:<SYMBOL>`` (``ticker@spot:BTC/USDT``), except that the paper
 venue's keep the names they had before quotes carried a venue, ``ticker@<SYMBOL>``
 (``ticker@EUR/USD``); each ticker has exactly one name. Each stream is fed through one
 channel-layer group: a ticker's group is derived from its venue and symbol, a user's
@@ -65,7 +65,9 @@ VENUE_SEPARATOR: Final = ":"
 UNQUALIFIED_TICKER_VENUE: Final = "paper"
 ORDERS: Final = "orders"
 BALANCES: Final = "balances"
-USER_STREAMS: Final = frozenset({ORDERS, BALANCES})
+# A user's fixed-time trades (``apps.fixedtime``): opened, then settled.
+FIXEDTIME: Final = "fixedtime"
+USER_STREAMS: Final = frozenset({ORDERS, BALANCES, FIXEDTIME})
 # The channel-layer message type; ``apps.streaming``'s consumer handles it as ``stream_data``.
 MESSAGE_TYPE: Final = "stream.data"
 

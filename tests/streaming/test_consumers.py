@@ -170,7 +170,7 @@ async def test_the_paper_venue_named_explicitly_gets_its_one_name_back(connect):
 
 async def test_private_streams_need_a_user(connect):
     client = await connect()
-    for stream in ("orders", "balances"):
+    for stream in ("orders", "balances", "fixedtime"):
         error = await client.request({"op": "subscribe", "id": "a", "streams": [stream]})
         assert (error["op"], error["code"], error["id"]) == ("error", "unauthorized", "a")
 
