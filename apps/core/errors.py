@@ -26,6 +26,13 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    """The caller may not do this (yet): a KYC level or a second factor it lacks."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(DomainError):
     """The request is well-formed but the current state forbids it."""
 
