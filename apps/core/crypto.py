@@ -11,9 +11,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+from apps.core import conf
+
 
 def _fernet() -> Fernet:
-    key = getattr(settings, "FIELD_ENCRYPTION_KEY", "")
+    key = conf.FIELD_ENCRYPTION_KEY
     if not key:
         derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                        info=b"exchange_platform.field-encryption").derive(

@@ -10,9 +10,9 @@ go through it.
 import json
 from collections.abc import Awaitable, Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from apps.core import conf
 from apps.core.errors import error_body
 from apps.core.http import API_PREFIX, error_response, is_api_request
 
@@ -39,7 +39,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
-        limit = settings.API_MAX_BODY_BYTES
+        limit = conf.API_MAX_BODY_BYTES
         declared = _header(scope, b"content-length")
         # The server (h11/httptools) has already refused a Content-Length that is no number.
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
+from apps.core import conf
 from apps.marketdata import streams
 from apps.streaming import fanout, outbox, protocol, selectors
 from apps.streaming.protocol import ProtocolError, Request
@@ -38,7 +38,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                              close_code=protocol.CLOSE_SLOW_CONSUMER)
         overflow = [{"type": "websocket.send", "text": protocol.encode(slow.frame())},
                     {"type": "websocket.close", "code": slow.close_code}]
-        self._outbox = outbox.Outbox(send, limit=settings.STREAMING_MAX_PENDING_FRAMES,
+        self._outbox = outbox.Outbox(send, limit=conf.STREAMING_MAX_PENDING_FRAMES,
                                      overflow=overflow)
         try:
             await super().__call__(scope, receive, self._outbox)
@@ -49,7 +49,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         user_id = user.pk if user is not None and user.is_authenticated else None
         self.subscriptions = protocol.Subscriptions(
-            user_id=user_id, limit=settings.STREAMING_MAX_SUBSCRIPTIONS)
+            user_id=user_id, limit=conf.STREAMING_MAX_SUBSCRIPTIONS)
         self.hub = fanout.hub_for(self.channel_layer)
         await self.accept()
         self.heartbeat = asyncio.create_task(self._heartbeat())
@@ -78,8 +78,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 raise ProtocolError("binary_frame", "Frames must be text (JSON).",
                                     close_code=protocol.CLOSE_UNSUPPORTED_DATA)
             request = protocol.parse_request(
-                text_data, max_bytes=settings.STREAMING_MAX_FRAME_BYTES,
-                max_streams=settings.STREAMING_MAX_SUBSCRIPTIONS)
+                text_data, max_bytes=conf.STREAMING_MAX_FRAME_BYTES,
+                max_streams=conf.STREAMING_MAX_SUBSCRIPTIONS)
             if request.op == "ping":
                 await self._send(protocol.pong_frame(id=request.id, time_ms=protocol.now_ms()))
             elif request.op == "subscribe":
@@ -190,7 +190,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 log.warning("stream_group_discard_failed", group=group)
 
     async def _heartbeat(self) -> None:
-        interval = settings.STREAMING_HEARTBEAT_SECONDS
+        interval = conf.STREAMING_HEARTBEAT_SECONDS
         while True:
             await asyncio.sleep(interval)
             await self._send(protocol.heartbeat_frame(time_ms=protocol.now_ms()))

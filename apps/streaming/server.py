@@ -15,18 +15,18 @@ of the client's frame still unread, so the client saw a TCP reset instead of the
 - then reads on, discarding, until the client closes its side (at most ``close_timeout``),
   so that the client reads both frames instead of a reset.
 """
-from django.conf import settings
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Close, Frame, Opcode
 
+from apps.core import conf
 from apps.streaming import protocol
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.conn.max_message_size = settings.STREAMING_MAX_FRAME_BYTES
+        self.conn.max_message_size = conf.STREAMING_MAX_FRAME_BYTES
         self._refused_too_large = False
 
     def data_received(self, data: bytes) -> None:
@@ -42,7 +42,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self._refused_too_large = True
         # websockets' own answer (close 1009, then EOF) is replaced by the documented one.
         self.conn.data_to_send()
-        error = protocol.too_large(settings.STREAMING_MAX_FRAME_BYTES)
+        error = protocol.too_large(conf.STREAMING_MAX_FRAME_BYTES)
         text = protocol.encode(error.frame()).encode()
         self.transport.write(Frame(Opcode.TEXT, text).serialize(mask=False)
                              + Frame(Opcode.CLOSE, Close(error.close_code, "").serialize()

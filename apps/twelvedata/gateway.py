@@ -1,15 +1,15 @@
 """The only code that talks to TwelveData, through the official ``twelvedata`` library.
 
-Every call goes to ``settings.TWELVEDATA_BASE_URL`` (the real API, or the loopback
+Every call goes to ``conf.TWELVEDATA_BASE_URL`` (the real API, or the loopback
 emulator in tests and ``make run``). Library errors become ``GatewayError`` so callers
 never leak a third-party exception as a 500.
 """
 from decimal import Decimal
 
-from django.conf import settings
 from twelvedata import TDClient
 from twelvedata.exceptions import TwelveDataError
 
+from apps.core import conf
 from apps.core.errors import DomainError
 
 CATALOG_KINDS = ("forex", "stocks", "indices", "etf", "crypto")
@@ -24,7 +24,7 @@ def client(*, apikey: str) -> TDClient:
     """A TDClient on the configured base URL. Its constructor already makes a request
     (``/technical_indicators``), so this raises GatewayError when the API is unreachable."""
     try:
-        return TDClient(apikey=apikey, base_url=settings.TWELVEDATA_BASE_URL)
+        return TDClient(apikey=apikey, base_url=conf.TWELVEDATA_BASE_URL)
     except (TwelveDataError, OSError) as exc:
         raise GatewayError(f"TwelveData is unreachable: {exc}") from exc
 

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 import structlog
 
+from apps.core import conf
 from apps.marketdata.quotes import Quote
 from apps.trading.constants import Venue
 from apps.twelvedata import gateway
@@ -162,7 +163,6 @@ def start_in_background() -> threading.Event:
     """Run the stream on a daemon thread of this process (the embedded ``make run`` mode,
     where the in-memory channel layer and cache exist only in the web process). Returns
     the event that stops it."""
-    from django.conf import settings
     from django.db import connection
 
     from apps.marketdata.services import publish
@@ -170,7 +170,7 @@ def start_in_background() -> threading.Event:
 
     def run() -> None:
         stream = PriceStream(apikey=selectors.provider_api_key(),
-                             ws_url=settings.TWELVEDATA_WS_URL, symbols=enabled_symbols,
+                             ws_url=conf.TWELVEDATA_WS_URL, symbols=enabled_symbols,
                              publish=lambda quote: publish(quote=quote))
         connection.close()
         stream.run(stop=stop)

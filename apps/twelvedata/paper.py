@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
-from django.conf import settings
 from django.core.cache import cache
 
+from apps.core import conf
 from apps.core.errors import Conflict, NotFound
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
@@ -52,12 +52,12 @@ def paper_account_ensure(*, user_id: int) -> None:
         cache.set(key, True, timeout=3600)
         return
     wallet_services.grant_paper_funds(
-        user_id=user_id, currency=settings.PAPER_DEMO_CURRENCY,
-        amount=Decimal(settings.PAPER_DEMO_BALANCE), key=key)
+        user_id=user_id, currency=conf.PAPER_DEMO_CURRENCY,
+        amount=Decimal(conf.PAPER_DEMO_BALANCE), key=key)
 
 
 def is_fresh(quote: Quote) -> bool:
-    return quote.age_seconds() <= settings.PAPER_QUOTE_MAX_AGE_SECONDS
+    return quote.age_seconds() <= conf.PAPER_QUOTE_MAX_AGE_SECONDS
 
 
 def fresh_quote(symbol: str) -> Quote | None:
@@ -186,7 +186,7 @@ def _first_offer(quote: Quote) -> bool:
     sizes may be taken once, though the sweep re-offers the latest quote and two executors
     may get the same tick. Claimed in the shared cache for as long as the quote is fresh."""
     digest = hashlib.sha256(json.dumps(quote.to_dict(), sort_keys=True).encode()).hexdigest()
-    fresh_for = settings.PAPER_QUOTE_MAX_AGE_SECONDS - quote.age_seconds()
+    fresh_for = conf.PAPER_QUOTE_MAX_AGE_SECONDS - quote.age_seconds()
     return cache.add(f"paper:offered:{digest}", 1, timeout=int(fresh_for) + 1)
 
 
@@ -218,7 +218,7 @@ def fill_crossing(*, quote: Quote) -> int:
     ids = store_for(Venue.PAPER).crossing_ids(
         market=market, buy_at_or_above=taker_price(Side.BUY, quote),
         sell_at_or_below=taker_price(Side.SELL, quote), placed_before=quote.timestamp)
-    batch = len(ids) if sized else settings.PAPER_FILL_BATCH
+    batch = len(ids) if sized else conf.PAPER_FILL_BATCH
     matcher = _matcher(quote=quote, market=market)
     filled = 0
     for start in range(0, len(ids), max(batch, 1)):

@@ -1,8 +1,8 @@
 """Reads for the paper-trading API and pages."""
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from apps.core import conf
 from apps.core.crypto import decrypt_secret
 from apps.core.errors import Conflict, NotFound
 from apps.trading.constants import MarketStatus
@@ -34,8 +34,8 @@ def provider_api_key() -> str:
     provider = TwdProvider.objects.filter(status=True).order_by("pk").first()
     if provider is None:
         raise Conflict("No TwelveData provider is enabled.", code="provider_disabled")
-    if settings.TWELVEDATA_API_KEY:
-        return settings.TWELVEDATA_API_KEY
+    if conf.TWELVEDATA_API_KEY:
+        return conf.TWELVEDATA_API_KEY
     if not provider.api_key_encrypted:
         raise Conflict(f"Provider {provider} has no API key.", code="provider_no_key")
     return decrypt_secret(provider.api_key_encrypted)
@@ -55,5 +55,5 @@ def candles(*, symbol: str, interval: str, outputsize: int) -> list[dict]:
         td = gateway.client(apikey=provider_api_key())
         bars = gateway.fetch_time_series(td=td, symbol=market.symbol, interval=interval,
                                          outputsize=outputsize)
-        cache.set(key, bars, settings.PAPER_CANDLES_CACHE_SECONDS)
+        cache.set(key, bars, conf.PAPER_CANDLES_CACHE_SECONDS)
     return bars

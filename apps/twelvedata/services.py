@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core import conf
 from apps.core.crypto import decrypt_secret, encrypt_secret
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.identifiers import is_canonical
@@ -37,7 +37,7 @@ def provider_set_key(*, provider: TwdProvider, api_key: str) -> None:
 def provider_test_connection(*, provider: TwdProvider) -> int:
     """Make one authenticated request with the provider's key; returns the forex pair
     count. Raises GatewayError, Conflict (no key)."""
-    key = settings.TWELVEDATA_API_KEY or (
+    key = conf.TWELVEDATA_API_KEY or (
         decrypt_secret(provider.api_key_encrypted) if provider.api_key_encrypted else "")
     if not key:
         raise Conflict(f"Provider {provider} has no API key.", code="provider_no_key")

@@ -1,7 +1,8 @@
 """The TwelveData provider row (disabled until an admin enables it) and the beat entry of
 the paper executor's safety-net sweep."""
-from django.conf import settings
 from django.db import migrations
+
+from apps.core import conf
 
 
 def forwards(apps, schema_editor):
@@ -9,7 +10,7 @@ def forwards(apps, schema_editor):
         name="twelvedata", defaults={"title": "TwelveData", "status": False})
     IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every, _ = IntervalSchedule.objects.get_or_create(every=settings.PAPER_SWEEP_SECONDS,
+    every, _ = IntervalSchedule.objects.get_or_create(every=conf.PAPER_SWEEP_SECONDS,
                                                       period="seconds")
     PeriodicTask.objects.update_or_create(
         name="twelvedata: paper order sweep",

@@ -2,9 +2,9 @@
 import signal
 import threading
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.core import conf
 from apps.marketdata.services import publish
 from apps.twelvedata import selectors
 from apps.twelvedata.ingest import PriceStream, enabled_symbols
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stream = PriceStream(
-            apikey=selectors.provider_api_key(), ws_url=settings.TWELVEDATA_WS_URL,
+            apikey=selectors.provider_api_key(), ws_url=conf.TWELVEDATA_WS_URL,
             symbols=enabled_symbols, publish=lambda quote: publish(quote=quote),
             refresh_seconds=options["refresh"])
         stream.run(stop=stop)

@@ -1,0 +1,120 @@
+"""Every setting the apps read, with its default: the one place a host project looks.
+
+The apps never import a project's settings module: each name is read from
+``django.conf.settings`` when it is used (``getattr(settings, NAME, default)``), so a host
+project sets only what it wants to change, and ``override_settings`` in tests applies at
+once. Read a value as an attribute of this module::
+
+    from apps.core import conf
+    conf.PAPER_QUOTE_MAX_AGE_SECONDS
+
+A value of the wrong type or out of range is reported by the system checks
+(``apps/core/checks.py``, ids ``exchange.E0xx``) when the project starts, not when a
+trader first meets it. README "Install as a plug-in" lists the same names.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and value == value and 0 < value < float("inf"))
+
+
+def _string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _url(*schemes: str) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        parts = urlsplit(value)
+        return parts.scheme in schemes and bool(parts.netloc)
+    return valid
+
+
+def _amount(value: Any) -> bool:
+    try:
+        amount = Decimal(value) if isinstance(value, str | int) else None
+    except InvalidOperation:
+        return False
+    return amount is not None and amount.is_finite() and amount >= 0
+
+
+def _currency_code(value: Any) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isalnum() and value.isupper()
+
+
+def _dotted_paths(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(
+        isinstance(path, str) and "." in path for path in value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    valid: Callable[[Any], bool]
+    expected: str  # what a valid value is, for the system check's message
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in [
+    # Templates: the pages extend this template (README "Install as a plug-in").
+    Setting("EXCHANGE_BASE_TEMPLATE", "trade/layout.html", _string,
+            "a template name, such as 'base.html'"),
+    # TwelveData (the paper venue's prices).
+    Setting("TWELVEDATA_BASE_URL", "https://api.twelvedata.com", _url("http", "https"),
+            "an http(s) URL"),
+    Setting("TWELVEDATA_WS_URL", "wss://ws.twelvedata.com/v1/quotes/price", _url("ws", "wss"),
+            "a ws(s) URL"),
+    Setting("TWELVEDATA_API_KEY", "", _string, "a string (empty: the key stored in the admin)"),
+    # Paper trading.
+    Setting("PAPER_DEMO_BALANCE", "100000", _amount, "a non-negative decimal amount, as a string"),
+    Setting("PAPER_DEMO_CURRENCY", "USD", _currency_code, "an upper-case currency code"),
+    Setting("PAPER_QUOTE_MAX_AGE_SECONDS", 60, _positive_int, "a positive integer"),
+    Setting("PAPER_SWEEP_SECONDS", 5, _positive_int, "a positive integer"),
+    Setting("PAPER_FILL_BATCH", 200, _positive_int, "a positive integer"),
+    Setting("PAPER_CANDLES_CACHE_SECONDS", 30, _positive_int, "a positive integer"),
+    # Live streams (/ws/).
+    Setting("STREAMING_MAX_SUBSCRIPTIONS", 50, _positive_int, "a positive integer"),
+    Setting("STREAMING_MAX_FRAME_BYTES", 64 * 1024, _positive_int, "a positive integer"),
+    Setting("STREAMING_HEARTBEAT_SECONDS", 15, _positive_number, "a positive number"),
+    Setting("STREAMING_MAX_PENDING_FRAMES", 1000, _positive_int, "a positive integer"),
+    # API.
+    Setting("API_MAX_BODY_BYTES", 64 * 1024, _positive_int, "a positive integer"),
+    # Secrets stored in the database: a Fernet key; empty derives one from SECRET_KEY.
+    Setting("FIELD_ENCRYPTION_KEY", "", _string, "a string"),
+    # Readiness (/health/ready, apps/health).
+    Setting("HEALTH_CELERY_REQUIRED", True, _boolean,
+            "True or False (False: readiness does not ping the workers)"),
+    Setting("HEALTH_CELERY_TIMEOUT_SECONDS", 1.0, _positive_number, "a positive number"),
+    Setting("HEALTH_QUOTE_MAX_AGE_SECONDS", 120, _positive_int, "a positive integer"),
+    # More readiness checks (django-health-check HealthCheck classes, dotted paths): the
+    # hook for the engines' lag once the futures and ecosystem engine runners exist.
+    Setting("HEALTH_EXTRA_CHECKS", [], _dotted_paths,
+            "a list of dotted paths to health_check.base.HealthCheck subclasses"),
+]}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        setting = SETTINGS[name]
+    except KeyError:
+        raise AttributeError(f"apps.core.conf has no setting {name!r}") from None
+    return getattr(settings, name, setting.default)
