@@ -91,6 +91,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("PAPER_SWEEP_SECONDS", 5, _positive_int, "a positive integer"),
     Setting("PAPER_FILL_BATCH", 200, _positive_int, "a positive integer"),
     Setting("PAPER_CANDLES_CACHE_SECONDS", 30, _positive_int, "a positive integer"),
+    # Conditional orders: a BUY whose child is a MARKET order holds its trigger price plus
+    # this fraction (a gap through the trigger up to it still fills in full).
+    Setting("CONDITIONAL_MARKET_HOLD_MARGIN", "0.05", _amount,
+            "a non-negative decimal fraction, as a string, such as '0.05'"),
     # Live streams (/ws/).
     Setting("STREAMING_MAX_SUBSCRIPTIONS", 50, _positive_int, "a positive integer"),
     Setting("STREAMING_MAX_FRAME_BYTES", 64 * 1024, _positive_int, "a positive integer"),
