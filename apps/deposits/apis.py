@@ -1,0 +1,122 @@
+"""Deposit endpoints (thin: parse, call a selector or service, render): a user's intents,
+and the payment chain's webhook."""
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.lockout import client_address
+from apps.core.api import AmountField, CursorPage, ErrorOutput
+from apps.deposits import selectors, services, signatures
+from apps.deposits.models import DepositIntent
+from apps.deposits.tasks import process_event_task
+
+
+class IntentOutput(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    amount = AmountField(help_text="Credited to your SPOT wallet once paid.")
+    currency = serializers.CharField()
+    coin = serializers.CharField()
+    rate = AmountField(help_text="Units of currency per coin, fixed at creation.")
+    pay_amount = AmountField(help_text="Coin to pay on the payment chain.")
+    status = serializers.ChoiceField(choices=DepositIntent.Status.choices)
+    expires_at = serializers.DateTimeField()
+    payment_url = serializers.SerializerMethodField()
+    tx_hash = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_payment_url(self, intent: DepositIntent) -> str:
+        return selectors.payment_url(intent)
+
+
+class IntentInput(serializers.Serializer):
+    amount = AmountField(help_text="In the platform's deposit currency (e.g. USDT).")
+
+
+class IntentListApi(APIView):
+    pagination_class = CursorPage
+
+    @extend_schema(responses=IntentOutput(many=True))
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.intent_list(user_id=request.user.pk),
+                                           request, self)
+        return paginator.get_paginated_response(IntentOutput(page, many=True).data)
+
+    @extend_schema(request=IntentInput, responses={201: IntentOutput})
+    def post(self, request):
+        data = IntentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        intent = services.intent_create(user_id=request.user.pk,
+                                        amount=data.validated_data["amount"])
+        return Response(IntentOutput(intent).data, status=status.HTTP_201_CREATED)
+
+
+class IntentDetailApi(APIView):
+    @extend_schema(responses=IntentOutput)
+    def get(self, request, intent_id):
+        intent = selectors.intent_get(user_id=request.user.pk, public_id=str(intent_id))
+        return Response(IntentOutput(intent).data)
+
+
+class WebhookInput(serializers.Serializer):
+    """What the payment chain posts (documentation: the body is verified and read as raw
+    bytes by the service, not by this serializer)."""
+
+    intent = serializers.UUIDField(help_text="The intent's id, as the API gave it.")
+    tx_hash = serializers.RegexField(services.TX_HASH.pattern,
+                                     help_text="The chain transaction that paid it.")
+    amount = AmountField(help_text="Coin paid.")
+
+
+class WebhookAccepted(serializers.Serializer):
+    event = serializers.IntegerField(help_text="The recorded delivery.")
+    status = serializers.CharField(help_text="Always \"accepted\": decided by a task.")
+
+
+def _refusal(text: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorOutput, description=text)
+
+
+class WebhookApi(APIView):
+    """The payment chain's confirmation of a payment (signed, see README "Deposits")."""
+
+    # The HMAC signature is the authentication; the chain's retries must not be throttled.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        request=WebhookInput,
+        parameters=[
+            OpenApiParameter(signatures.TIMESTAMP_HEADER, str, OpenApiParameter.HEADER,
+                             required=True, description="Unix time of signing, seconds."),
+            OpenApiParameter(signatures.SIGNATURE_HEADER, str, OpenApiParameter.HEADER,
+                             required=True,
+                             description="sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'>"),
+        ],
+        responses={
+            202: WebhookAccepted,
+            400: _refusal("Signed, but the body is not {intent, tx_hash, amount} (the "
+                          "delivery is recorded as INVALID)."),
+            401: _refusal("Refused, nothing recorded: missing or bad signature, a changed "
+                          "body (invalid_signature) or a timestamp outside the window "
+                          "(stale_timestamp)."),
+            403: _refusal("Refused, nothing recorded: the source address is not in "
+                          "DEPOSIT_WEBHOOK_ALLOWED_IPS."),
+            413: _refusal("The body is over DEPOSIT_WEBHOOK_MAX_BODY_BYTES."),
+        })
+    def post(self, request):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES:
+            raise services.TooLarge(  # before reading it
+                f"The body is over {settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES} bytes.")
+        event = services.event_receive(
+            body=request.body, timestamp=request.headers.get(signatures.TIMESTAMP_HEADER),
+            signature=request.headers.get(signatures.SIGNATURE_HEADER),
+            source_ip=client_address(request), enqueue=process_event_task.delay)
+        return Response({"event": event.pk, "status": "accepted"},
+                        status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,48 @@
+"""Reads of deposit intents and events."""
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core import signing
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.core.errors import NotFound
+from apps.deposits.models import DepositEvent, DepositIntent
+
+LINK_SALT = "deposits.payment-link"
+
+
+def intent_list(*, user_id: int) -> QuerySet[DepositIntent]:
+    return DepositIntent.objects.filter(user_id=user_id)
+
+
+def intent_get(*, user_id: int, public_id: str) -> DepositIntent:
+    """The user's intent named ``public_id``; NotFound for any other (including another
+    user's: whether it exists is not theirs to know)."""
+    intent = DepositIntent.objects.filter(user_id=user_id, public_id=public_id).first()
+    if intent is None:
+        raise NotFound("No deposit intent of yours has this id.")
+    return intent
+
+
+def payment_url(intent: DepositIntent) -> str:
+    """The payment chain's page for ``intent``: ``DEPOSIT_PAYMENT_URL`` with ``token``, a
+    signed payload (django.core.signing, key ``DEPOSIT_LINK_SECRET``, else SECRET_KEY) of
+    the intent's public id, coin, amount to pay and expiry. The chain reads the intent from
+    it and cannot be handed an altered amount; the webhook names the intent back by id."""
+    token = signing.dumps({
+        "intent": str(intent.public_id), "coin": intent.coin,
+        "pay_amount": f"{intent.pay_amount.normalize():f}",
+        "expires_at": int(intent.expires_at.timestamp()),
+    }, key=settings.DEPOSIT_LINK_SECRET or None, salt=LINK_SALT)
+    return f"{settings.DEPOSIT_PAYMENT_URL}?{urlencode({'token': token})}"
+
+
+def events_stalled(*, older_than: timedelta, now: datetime | None = None) -> list[int]:
+    """Ids of up to 500 events still RECEIVED ``older_than`` after receipt (their task was
+    lost): the sweep hands them to ``services.event_process`` again."""
+    now = now or timezone.now()
+    return list(DepositEvent.objects.filter(
+        verdict=DepositEvent.Verdict.RECEIVED, received_at__lt=now - older_than)
+        .order_by("pk").values_list("pk", flat=True)[:500])

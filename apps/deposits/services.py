@@ -1,0 +1,319 @@
+"""Deposit intents and their confirmation by the payment chain's webhook: the only writer
+of ``DepositIntent`` and ``DepositEvent``.
+
+Every function here runs in one transaction (joining the caller's) and keeps these rules:
+
+- **A credit happens once per intent.** It is the journal ``deposit:<intent pk>``
+  (``credit_key``) written by ``apps.wallets.services.deposit`` (SPOT wallet, from
+  EXTERNAL), under the intent's row lock and only while the intent is not CONFIRMED; the
+  journal key is unique, so even a path that skipped the status check would credit once.
+- **A chain transaction confirms one intent.** ``tx_hash`` is unique across intents (a
+  database constraint): a concurrent confirmation by the same transaction of another
+  intent fails on the index and is recorded TX_REUSED, its credit rolled back with it.
+- **Lock order:** the event row, then the intent row, then the wallets
+  (``wallets_lock``), all before the first write. The expiry sweep writes intents with a
+  conditional UPDATE and never holds a wallet.
+- **What is refused writes nothing**: a delivery that fails verification raises before any
+  row is written. A verified delivery is always kept (``DepositEvent``, raw body and
+  verdict), including one that credits nothing.
+- Errors are ``apps.core.errors`` subclasses (the API maps them to 4xx).
+"""
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from apps.core.money import (
+    EXACT,
+    ROUNDING,
+    AmountError,
+    exact_mul,
+    parse_amount,
+    quantize_exact,
+    round_up,
+)
+from apps.deposits import rates, signatures
+from apps.deposits.models import DepositEvent, DepositIntent
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets import services as wallet_services
+from apps.wallets.constants import SystemAccount, WalletType
+
+log = structlog.get_logger(__name__)
+Status, Verdict = DepositIntent.Status, DepositEvent.Verdict
+# A chain transaction id: ASCII letters and digits (hex with or without 0x, base58...).
+TX_HASH = re.compile(r"[A-Za-z0-9]{8,128}", re.ASCII)
+
+
+class Unauthenticated(DomainError):
+    """The delivery is not from the payment chain (signature, timestamp)."""
+
+    status = 401
+    code = "invalid_signature"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+def credit_key(intent: DepositIntent) -> str:
+    """The idempotency key of an intent's one credit journal."""
+    return f"deposit:{intent.pk}"
+
+
+# --- intents ------------------------------------------------------------------------------
+
+
+def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
+                  ) -> DepositIntent:
+    """A PENDING intent to deposit ``amount`` of ``DEPOSIT_CURRENCY``, to be paid in
+    ``DEPOSIT_COIN`` at the configured provider's rate (fixed now; the coin amount rounded
+    up to ``DEPOSIT_COIN_DECIMALS``), expiring after ``DEPOSIT_INTENT_TTL_SECONDS``. Locks
+    nothing, moves no money. Raises InvalidInput (more decimals than the currency has,
+    outside ``DEPOSIT_MIN_AMOUNT``..``DEPOSIT_MAX_AMOUNT``)."""
+    currency = settings.DEPOSIT_CURRENCY
+    try:
+        amount = quantize_exact(amount, decimals=wallet_selectors.currency_decimals(
+            code=currency))
+    except AmountError as exc:
+        raise InvalidInput(f"Amount {exc} for {currency}.", fields={"amount": [
+            f"Amount {exc} for {currency}."]}) from None
+    low, high = (parse_amount(settings.DEPOSIT_MIN_AMOUNT),
+                 parse_amount(settings.DEPOSIT_MAX_AMOUNT))
+    if not low <= amount <= high:
+        message = f"A deposit is from {low} to {high} {currency}."
+        raise InvalidInput(message, code="amount_out_of_range", fields={"amount": [message]})
+    coin = settings.DEPOSIT_COIN
+    rate = rates.current_rate(currency=currency, coin=coin)
+    pay_amount = round_up(ROUNDING.divide(amount, rate), decimals=settings.DEPOSIT_COIN_DECIMALS)
+    now = now or timezone.now()
+    intent = DepositIntent.objects.create(
+        user_id=user_id, amount=amount, currency=currency, coin=coin, rate=rate,
+        pay_amount=pay_amount,
+        expires_at=now + timedelta(seconds=settings.DEPOSIT_INTENT_TTL_SECONDS))
+    log.info("deposit_intent_created", intent=str(intent.public_id), user_id=user_id,
+             amount=str(amount), pay_amount=str(pay_amount), coin=coin)
+    return intent
+
+
+def _credit(intent: DepositIntent, *, now: datetime, memo: str) -> None:
+    """Credit the locked, unconfirmed ``intent`` and mark it CONFIRMED (the caller holds
+    its row lock and has set whatever else it records)."""
+    owners = [(intent.user_id, None, WalletType.SPOT, intent.currency),
+              (None, SystemAccount.EXTERNAL, WalletType.SPOT, intent.currency)]
+    wallet_services.wallets_lock(owners=owners)
+    wallet_services.deposit(user_id=intent.user_id, wallet_type=WalletType.SPOT,
+                            currency=intent.currency, amount=intent.amount,
+                            key=credit_key(intent), memo=memo)
+    intent.status, intent.confirmed_at = Status.CONFIRMED, now
+    intent.save()
+
+
+def intent_resolve(*, intent_id: int, confirm: bool, reason: str, by_user_id: int,
+                   now: datetime | None = None) -> DepositIntent:
+    """An admin's decision on an intent the chain did not settle: ``confirm`` credits it
+    (the same one journal as a webhook would: ``credit_key``), else it is FAILED. Records
+    who, when and ``reason``. Locks the intent, then the wallets. Raises NotFound, InvalidInput
+    (an empty reason), Conflict ("already_confirmed": a confirmed intent is neither
+    confirmed again nor failed; undoing a credit is a ledger reversal)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Give a reason for the resolution.", code="reason_required")
+    now = now or timezone.now()
+    with transaction.atomic():
+        intent = DepositIntent.objects.select_for_update().filter(pk=intent_id).first()
+        if intent is None:
+            raise NotFound(f"No deposit intent {intent_id}.")
+        if intent.status == Status.CONFIRMED:
+            raise Conflict(f"Intent {intent.public_id} is already confirmed.",
+                           code="already_confirmed")
+        intent.resolved_by_id, intent.resolved_at = by_user_id, now
+        intent.resolution_reason = reason[:2000]
+        if confirm:
+            _credit(intent, now=now, memo=f"deposit {intent.public_id} confirmed by admin")
+        else:
+            intent.status, intent.failure_reason = Status.FAILED, "failed by admin"
+            intent.save()
+    log.info("deposit_intent_resolved", intent=str(intent.public_id), status=intent.status,
+             by_user_id=by_user_id, reason=reason)
+    return intent
+
+
+def intents_expire(*, now: datetime | None = None) -> int:
+    """Mark EXPIRED every PENDING intent past its expiry; returns how many. One conditional
+    UPDATE (``status = PENDING`` rechecked per row under its write lock), so an intent
+    being confirmed meanwhile stays CONFIRMED. A payment received before the expiry still
+    confirms an intent expired here (``event_process``)."""
+    now = now or timezone.now()
+    count = DepositIntent.objects.filter(status=Status.PENDING, expires_at__lt=now).update(
+        status=Status.EXPIRED, failure_reason="expired unpaid", updated_at=now)
+    if count:
+        log.info("deposit_intents_expired", count=count)
+    return count
+
+
+# --- the webhook --------------------------------------------------------------------------
+
+
+def event_receive(*, body: bytes, timestamp: str | None, signature: str | None,
+                  source_ip: str | None, enqueue: Callable[[int], object],
+                  now: datetime | None = None) -> DepositEvent:
+    """Verify one webhook delivery and keep it as a RECEIVED event; ``enqueue(event id)``
+    runs after commit (the credit is ``event_process``'s work, so the chain is answered at
+    once). Raises, writing nothing: Forbidden (``source_ip`` not in
+    ``DEPOSIT_WEBHOOK_ALLOWED_IPS``), TooLarge (over ``DEPOSIT_WEBHOOK_MAX_BODY_BYTES``),
+    Unauthenticated (bad or missing signature, a changed body, a timestamp outside
+    ``DEPOSIT_WEBHOOK_WINDOW_SECONDS``). A verified body that is not
+    ``{"intent", "tx_hash", "amount"}`` is kept as an INVALID event, then InvalidInput."""
+    if not signatures.address_allowed(source_ip, settings.DEPOSIT_WEBHOOK_ALLOWED_IPS):
+        raise Forbidden(f"Webhooks are not accepted from {source_ip}.", code="forbidden_source")
+    if len(body) > settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES:
+        raise TooLarge(f"The body is over {settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES} bytes.")
+    now = now or timezone.now()
+    if not settings.DEPOSIT_WEBHOOK_SECRETS:
+        log.error("deposit_webhook_without_secrets")
+    try:
+        signed_with = signatures.verify(
+            body=body, timestamp=timestamp, signature=signature,
+            secrets=settings.DEPOSIT_WEBHOOK_SECRETS, now=now.timestamp(),
+            window=settings.DEPOSIT_WEBHOOK_WINDOW_SECONDS)
+    except signatures.StaleTimestamp as exc:
+        log.warning("deposit_webhook_refused", reason=str(exc), source_ip=source_ip)
+        raise Unauthenticated(str(exc), code="stale_timestamp") from None
+    except signatures.SignatureError as exc:
+        log.warning("deposit_webhook_refused", reason=str(exc), source_ip=source_ip)
+        raise Unauthenticated(str(exc)) from None
+    fields, problem = _parse(body)
+    intent = None
+    if problem is None:
+        intent = DepositIntent.objects.filter(public_id=fields["intent"]).first()
+    with transaction.atomic():
+        event = DepositEvent.objects.create(
+            intent=intent, intent_ref=str(fields.get("intent", ""))[:64],
+            tx_hash=str(fields.get("tx_hash", ""))[:128], amount_paid=fields.get("amount"),
+            # The body passed verification, so it is bytes the chain sent: kept verbatim
+            # where it is UTF-8, else with replacement marks (evidence, never parsed again).
+            raw_body=body.decode("utf-8", errors="replace"), signed_with=signed_with,
+            source_ip=source_ip, received_at=now,
+            verdict=Verdict.INVALID if problem else Verdict.RECEIVED,
+            detail=(problem or "")[:255], processed_at=now if problem else None)
+        if problem is None:
+            transaction.on_commit(lambda: enqueue(event.pk))
+    if problem is not None:
+        log.warning("deposit_webhook_invalid_body", event_id=event.pk, problem=problem)
+        raise InvalidInput(problem, code="invalid_body")
+    return event
+
+
+def _parse(body: bytes) -> tuple[dict, str | None]:
+    """The body's ``intent`` (a UUID as its canonical text), ``tx_hash`` and ``amount``
+    (coin, within ``DEPOSIT_COIN_DECIMALS``), and None; or what was read and why it is
+    refused."""
+    try:
+        data = json.loads(body.decode("utf-8"), parse_float=str,
+                          parse_constant=lambda name: _refuse(name))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}, "The body is not JSON."
+    if not isinstance(data, dict):
+        return {}, "The body must be a JSON object."
+    fields: dict = {}
+    intent = data.get("intent")
+    try:
+        # The canonical text only: no braces, upper case or missing dashes.
+        if not isinstance(intent, str) or str(uuid.UUID(intent)) != intent:
+            raise ValueError
+    except ValueError:
+        return fields, "intent must be the intent's id as the API gave it."
+    fields["intent"] = intent
+    tx_hash = data.get("tx_hash")
+    if not isinstance(tx_hash, str) or not TX_HASH.fullmatch(tx_hash):
+        return fields, "tx_hash must be 8 to 128 ASCII letters and digits."
+    fields["tx_hash"] = tx_hash
+    try:
+        fields["amount"] = parse_amount(data.get("amount"),
+                                        decimals=settings.DEPOSIT_COIN_DECIMALS)
+    except AmountError as exc:
+        return fields, f"amount {exc}."
+    return fields, None
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
+def event_process(*, event_id: int, now: datetime | None = None) -> DepositEvent:
+    """Decide a RECEIVED event, once: CREDITED (the intent is confirmed and credited),
+    DUPLICATE (the intent was already confirmed by this transaction), UNDERPAID (short of
+    ``pay_amount`` by more than ``DEPOSIT_UNDERPAY_TOLERANCE``: the intent FAILS),
+    EXPIRED (received after the intent's expiry), UNKNOWN_INTENT, TX_REUSED (the
+    transaction confirmed another intent), NOT_PENDING (the intent failed, or was confirmed
+    otherwise). Only CREDITED moves money. The time that counts is the event's receipt,
+    not this run's, so a late or reordered run decides as a prompt one would. An event
+    already decided is returned as it is (a task delivered twice). Locks the event, the
+    intent, then the wallets. Raises NotFound (no such event)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = DepositEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None:
+            raise NotFound(f"No deposit event {event_id}.")
+        if event.verdict != Verdict.RECEIVED:
+            return event
+        verdict, detail = Verdict.UNKNOWN_INTENT, f"No intent {event.intent_ref}."
+        if event.intent_id is not None:
+            intent = DepositIntent.objects.select_for_update().get(pk=event.intent_id)
+            verdict, detail = _judge(intent, event)
+            if verdict == Verdict.CREDITED:
+                verdict, detail = _confirm(intent, event, now=now)
+            elif verdict == Verdict.UNDERPAID:
+                intent.status, intent.failure_reason = Status.FAILED, detail
+                intent.paid_amount = event.amount_paid
+                intent.save()
+            elif verdict == Verdict.EXPIRED and intent.status == Status.PENDING:
+                intent.status, intent.failure_reason = Status.EXPIRED, "paid after expiry"
+                intent.save()
+        event.verdict, event.detail, event.processed_at = verdict, detail[:255], now
+        event.save(update_fields=["verdict", "detail", "processed_at"])
+    log.info("deposit_event_processed", event_id=event.pk, verdict=verdict, detail=detail)
+    return event
+
+
+def _judge(intent: DepositIntent, event: DepositEvent) -> tuple[str, str]:
+    if intent.status == Status.CONFIRMED:
+        if intent.tx_hash == event.tx_hash:
+            return Verdict.DUPLICATE, f"Already credited by {event.tx_hash}."
+        return Verdict.NOT_PENDING, "The intent was confirmed otherwise: " + (
+            f"by {intent.tx_hash}." if intent.tx_hash else "by an admin.")
+    if intent.status == Status.FAILED:
+        return Verdict.NOT_PENDING, f"The intent had failed ({intent.failure_reason})."
+    if event.received_at > intent.expires_at:
+        return Verdict.EXPIRED, (f"Received {event.received_at.isoformat()}, after the "
+                                 f"expiry {intent.expires_at.isoformat()}.")
+    if DepositIntent.objects.filter(tx_hash=event.tx_hash).exclude(pk=intent.pk).exists():
+        return Verdict.TX_REUSED, f"{event.tx_hash} already confirmed another intent."
+    tolerance = parse_amount(settings.DEPOSIT_UNDERPAY_TOLERANCE, allow_zero=True)
+    floor = EXACT.subtract(intent.pay_amount, exact_mul(intent.pay_amount, tolerance))
+    if event.amount_paid < floor:
+        return Verdict.UNDERPAID, (f"Paid {event.amount_paid} of {intent.pay_amount} "
+                                   f"{intent.coin}.")
+    return Verdict.CREDITED, f"Credited {intent.amount} {intent.currency}."
+
+
+def _confirm(intent: DepositIntent, event: DepositEvent, *, now: datetime) -> tuple[str, str]:
+    """Credit ``intent`` for ``event`` in a savepoint: if the transaction hash was taken by
+    another intent meanwhile (the unique index), nothing of it stays."""
+    try:
+        with transaction.atomic():
+            intent.tx_hash, intent.paid_amount = event.tx_hash, event.amount_paid
+            _credit(intent, now=now, memo=f"deposit {intent.public_id} tx {event.tx_hash}")
+    except IntegrityError:
+        intent.refresh_from_db()
+        return Verdict.TX_REUSED, f"{event.tx_hash} confirmed another intent meanwhile."
+    return Verdict.CREDITED, f"Credited {intent.amount} {intent.currency}."
