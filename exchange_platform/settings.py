@@ -4,6 +4,7 @@ Embedded defaults (no variable set): SQLite in ``var/``, local-memory cache, in-
 channel layer, Celery tasks run eagerly. Production: set ``DATABASE_URL`` (MariaDB),
 ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``; see README.md for the full list.
 """
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "apps.twelvedata",
     "apps.trade",
     "apps.streaming",
+    "apps.deposits",
 ]
 
 MIDDLEWARE = [
@@ -340,3 +342,31 @@ STREAMING_MAX_FRAME_BYTES = env.int("STREAMING_MAX_FRAME_BYTES", default=64 * 10
 STREAMING_HEARTBEAT_SECONDS = env.float("STREAMING_HEARTBEAT_SECONDS", default=15)
 # Frames that may wait for one slow client before it is disconnected (close 4008).
 STREAMING_MAX_PENDING_FRAMES = env.int("STREAMING_MAX_PENDING_FRAMES", default=1000)
+
+# --- Deposits confirmed by the payment chain's webhook (apps/deposits; README "Deposits") ---
+# Intents are in DEPOSIT_CURRENCY (credited to the SPOT wallet), paid in DEPOSIT_COIN.
+DEPOSIT_CURRENCY = env.str("DEPOSIT_CURRENCY", default="USDT")
+DEPOSIT_COIN = env.str("DEPOSIT_COIN", default="SGC")
+DEPOSIT_COIN_DECIMALS = env.int("DEPOSIT_COIN_DECIMALS", default=8)
+DEPOSIT_MIN_AMOUNT = env.str("DEPOSIT_MIN_AMOUNT", default="1")
+DEPOSIT_MAX_AMOUNT = env.str("DEPOSIT_MAX_AMOUNT", default="1000000")
+# A callable (currency=, coin=) -> Decimal, DEPOSIT_CURRENCY per coin; the shipped one answers
+# DEPOSIT_FIXED_RATE (a coin pegged to the currency, and `make run`).
+DEPOSIT_RATE_PROVIDER = env.str("DEPOSIT_RATE_PROVIDER", default="apps.deposits.rates.fixed_rate")
+DEPOSIT_FIXED_RATE = env.str("DEPOSIT_FIXED_RATE", default="1")
+DEPOSIT_INTENT_TTL_SECONDS = env.int("DEPOSIT_INTENT_TTL_SECONDS", default=30 * 60)
+# The chain's payment page; the link carries a payload signed with DEPOSIT_LINK_SECRET (the
+# key shared with the chain; empty: SECRET_KEY, so only this platform can check it).
+DEPOSIT_PAYMENT_URL = env.str("DEPOSIT_PAYMENT_URL", default="https://pay.sgchain.example/pay")
+DEPOSIT_LINK_SECRET = env.str("DEPOSIT_LINK_SECRET", default="")
+# Any of these verifies a webhook (rotation: add the new one, switch the chain, drop the old).
+DEPOSIT_WEBHOOK_SECRETS = env.list("DEPOSIT_WEBHOOK_SECRETS", default=[])
+DEPOSIT_WEBHOOK_WINDOW_SECONDS = env.int("DEPOSIT_WEBHOOK_WINDOW_SECONDS", default=300)
+# Addresses or networks the webhook is accepted from (empty: any); checked at start-up.
+DEPOSIT_WEBHOOK_ALLOWED_IPS = [
+    str(ipaddress.ip_network(entry, strict=False))
+    for entry in env.list("DEPOSIT_WEBHOOK_ALLOWED_IPS", default=[])]
+DEPOSIT_WEBHOOK_MAX_BODY_BYTES = env.int("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", default=8 * 1024)
+# A payment short of the intent's coin amount by more than this fraction credits nothing.
+DEPOSIT_UNDERPAY_TOLERANCE = env.str("DEPOSIT_UNDERPAY_TOLERANCE", default="0.001")
+DEPOSIT_SWEEP_SECONDS = env.int("DEPOSIT_SWEEP_SECONDS", default=60)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenApi.as_view(), name="auth-token"),
     path("api/v1/wallets/", include("apps.wallets.urls")),
     path("api/v1/twd/", include("apps.twelvedata.urls")),
+    path("api/v1/deposits/", include("apps.deposits.urls")),
     # Last under /api/: any other API URL (a typo, a malformed id) is a JSON 404.
     re_path(r"^api/", http.not_found),
     path("", include("apps.trade.urls")),
