@@ -34,7 +34,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # The admin site with two-factor sign-in for staff (apps/accounts/admin_site.py).
+    "apps.accounts.apps.AccountsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,6 +57,11 @@ INSTALLED_APPS = [
     "apps.twelvedata",
     "apps.trade",
     "apps.streaming",
+    # After apps.accounts, whose templates (allauth/layouts/) dress allauth's pages.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "apps.deposits",
 ]
 
@@ -70,6 +76,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Records each login's sessions, so that the account page lists and ends them.
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login that django-axes refused into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -154,11 +163,56 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses any login, right password or not, while its account or address is
     # locked out; the model backend then checks the password.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords by username or e-mail (ModelBackend's checks, and its permissions).
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
-LOGIN_URL = "trade:login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "trade:home"
 LOGOUT_REDIRECT_URL = "trade:home"
+
+# --- Accounts (django-allauth; apps/accounts) ------------------------------------------------
+# E-mail goes through Django's mail backend: EMAIL_URL (django-environ: smtp://, smtp+tls://,
+# consolemail://, filemail:///path); the console in development, SMTP in production.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, ... as django-environ documents
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="exchange_platform <noreply@localhost>")
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+# Nobody logs in before the address is confirmed (the link in the e-mail, or the API).
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "trade:home"
+ACCOUNT_USERNAME_VALIDATORS = "apps.accounts.validators.USERNAME_VALIDATORS"
+# Failed logins are django-axes' to count (below), once for every entry point; allauth's own
+# limits on sign-ups, resets and confirmation e-mails stay.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="exchange_platform")
+# Staff reach the admin only from a session signed in with a second factor (and are sent
+# to set one up first). On unless switched off for development.
+ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=not DEBUG)
+USERSESSIONS_TRACK_ACTIVITY = True
+
+# KYC (apps/accounts/kyc.py): the level each action needs (0 unverified, 1 e-mail verified,
+# 2 identity reviewed) and each level's daily withdrawal limit (in KYC_LIMIT_CURRENCY).
+KYC_REQUIRED_LEVEL = {
+    "trade_paper": 0,
+    "trade_live": env.int("KYC_LEVEL_TRADE_LIVE", default=2),
+    "withdraw": env.int("KYC_LEVEL_WITHDRAW", default=1),
+    "api_key_create": env.int("KYC_LEVEL_API_KEYS", default=1),
+}
+KYC_DAILY_WITHDRAWAL_LIMIT = {
+    0: env.str("KYC_WITHDRAWAL_LIMIT_0", default="0"),
+    1: env.str("KYC_WITHDRAWAL_LIMIT_1", default="1000"),
+    2: env.str("KYC_WITHDRAWAL_LIMIT_2", default="100000"),
+}
+KYC_LIMIT_CURRENCY = env.str("KYC_LIMIT_CURRENCY", default="USDT")
+# Identity documents: private files, outside any served directory (never MEDIA_ROOT or
+# static); only staff download them, through the admin.
+KYC_DOCUMENTS_ROOT = env.str("KYC_DOCUMENTS_ROOT", default=str(VAR_DIR / "private" / "kyc"))
+KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=5 * 1024 * 1024)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -283,6 +337,8 @@ AXES_LOCKOUT_PARAMETERS = [
 AXES_RESET_ON_SUCCESS = True
 # The same client address as the API throttles (NUM_PROXIES).
 AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_address"
+# One count per account, typed as a username or an e-mail address (allauth's login).
+AXES_USERNAME_CALLABLE = "apps.accounts.lockout.login_name"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
 # --- Logging ---------------------------------------------------------------------------

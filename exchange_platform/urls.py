@@ -15,9 +15,14 @@ api_docs = csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Sign-up, e-mail confirmation, login (password, then TOTP), password reset and change,
+    # two-factor and sessions (django-allauth's pages, in templates/allauth/layouts).
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("apps.accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/auth/token/", TokenApi.as_view(), name="auth-token"),
+    path("api/v1/accounts/", include("apps.accounts.api_urls")),
     path("api/v1/wallets/", include("apps.wallets.urls")),
     path("api/v1/twd/", include("apps.twelvedata.urls")),
     path("api/v1/deposits/", include("apps.deposits.urls")),

@@ -2,16 +2,26 @@
 from decimal import Decimal
 
 import factory
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
+        skip_postgeneration_save = True  # email_verified writes its own rows
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
     password = factory.django.Password("pw-for-tests-only")
+
+    @factory.post_generation
+    def email_verified(user, create, verified, **kwargs):
+        """Its address confirmed, as every account that can log in has it
+        (ACCOUNT_EMAIL_VERIFICATION); ``UserFactory(email_verified=False)`` for one not yet."""
+        if create and user.email and verified is not False:
+            EmailAddress.objects.create(user=user, email=user.email, primary=True,
+                                        verified=True)
 
 
 class MarketFactory(factory.django.DjangoModelFactory):

@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import RedirectView
 
 from apps.trade import views
 from apps.trade.selectors import PAGE_TYPES
@@ -7,7 +8,9 @@ from apps.trade.selectors import PAGE_TYPES
 app_name = "trade"
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="trade/login.html"),
+    # The accounts' login (username or e-mail, then the second factor): this old address
+    # and the pages' "Log in" link lead there, with their ?next=.
+    path("login/", RedirectView.as_view(pattern_name="account_login", query_string=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     *[path(type, views.markets, {"type": type}, name=type) for type in PAGE_TYPES],

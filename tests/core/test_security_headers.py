@@ -39,8 +39,12 @@ def trader():
 
 def test_trade_pages(trader):
     make_market("EUR/USD")
-    for url in ("/trade/EUR/USD/", "/forex", "/login/"):
+    for url in ("/trade/EUR/USD/", "/forex", "/account/"):
         response = trader.get(url)
+        assert response.status_code == 200, url
+        assert_headers(response)
+    for url in ("/accounts/login/", "/accounts/signup/"):
+        response = Client().get(url)
         assert response.status_code == 200, url
         assert_headers(response)
 

@@ -132,7 +132,7 @@ def test_market_list_survives_an_unreachable_provider(client, markets, settings)
 def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
     Market.objects.filter(venue="paper", symbol="EUR/USD").update(lot_size=Decimal("0.001"))
     login = client.get("/trade/EUR/USD/")
-    assert (login.status_code, login.url) == (302, "/login/?next=/trade/EUR/USD/")
+    assert (login.status_code, login.url) == (302, "/accounts/login/?next=/trade/EUR/USD/")
     client.force_login(user)
 
     response = client.get("/trade/EUR/USD/")
@@ -166,8 +166,9 @@ def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
 
 
 def test_login_and_logout(client, user):
-    page = client.post("/login/", {"username": user.username, "password": "pw-for-tests-only"})
+    login = "/accounts/login/"
+    page = client.post(login, {"login": user.username, "password": "pw-for-tests-only"})
     assert page.status_code == 302 and page.url == "/"
     assert client.post("/logout/").status_code == 302
-    bad = client.post("/login/", {"username": user.username, "password": "nope"})
-    assert "didn't match" in bad.content.decode()
+    bad = client.post(login, {"login": user.username, "password": "nope"})
+    assert "are not correct" in bad.content.decode()

@@ -1,6 +1,7 @@
 """Create the development demo users and fund the trader (idempotent)."""
 from decimal import Decimal
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -30,7 +31,12 @@ class Command(BaseCommand):
             )
             if created:
                 user.set_password(spec["password"])
-                user.save(update_fields=["password"])
+                user.email = f"{username}@example.com"
+                user.save(update_fields=["password", "email"])
+            # Logins need a confirmed address (ACCOUNT_EMAIL_VERIFICATION): theirs is.
+            EmailAddress.objects.get_or_create(
+                user=user, email=user.email or f"{username}@example.com",
+                defaults={"verified": True, "primary": True})
             self.stdout.write(f"  {username:8s} / {spec['password']}  (development only)")
         trader = User.objects.get(username="trader")
         for wallet_type, currency, amount in DEMO_DEPOSITS:

@@ -1,0 +1,91 @@
+"""KYC review in the admin: applications are read-only rows; the decisions are two actions
+(approve; reject, which asks for the reason) that call the services, so every decision is
+recorded with its reviewer and time. Documents download through ``document_download``, an
+admin view: the private storage has no URL of its own."""
+from django import forms
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from apps.accounts import services
+from apps.accounts.models import KycApplication, KycDocument
+from apps.core.admin import ReadOnlyAdmin
+from apps.core.errors import DomainError
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="The applicant reads this.")
+
+
+@admin.register(KycApplication)
+class KycApplicationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "full_name", "country", "status", "submitted_at",
+                    "decided_by", "decided_at")
+    list_filter = ("status", "country")
+    search_fields = ("user__username", "user__email", "full_name")
+    readonly_fields = ("user", "full_name", "date_of_birth", "country", "status",
+                       "submitted_at", "decided_by", "decided_at", "reason", "document_links")
+    actions = ["approve", "reject"]
+
+    def get_urls(self):
+        return [path("document/<int:document_id>/",
+                     self.admin_site.admin_view(self.document_download),
+                     name="accounts_kycdocument_download"),
+                *super().get_urls()]
+
+    def document_download(self, request, document_id: int):
+        """The file of one document, to staff who may view applications; as an attachment,
+        never rendered inline (an uploaded file is not trusted content)."""
+        if not self.has_view_permission(request):
+            raise Http404
+        document = KycDocument.objects.filter(pk=document_id).first()
+        if document is None:
+            raise Http404
+        response = FileResponse(document.file.open("rb"), as_attachment=True,
+                                filename=f"kyc-{document.application_id}-{document.kind}"
+                                         f"{document.file.name[document.file.name.rfind('.'):]}",
+                                content_type=document.content_type)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @admin.display(description="documents")
+    def document_links(self, application: KycApplication):
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", '<li><a href="{}">{}</a> ({} bytes, sha256 {})</li>',
+            ((reverse("admin:accounts_kycdocument_download", args=[document.pk]),
+              document.get_kind_display(), document.size, document.sha256[:12])
+             for document in application.documents.all())))
+
+    def _decide(self, request, queryset, decide) -> None:
+        for application in queryset:
+            try:
+                decide(application)
+            except DomainError as exc:
+                self.message_user(request, f"{application}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"KYC #{application.pk}: decided.",
+                                  messages.SUCCESS)
+
+    @admin.action(description="Approve (identity reviewed: level 2)", permissions=["decide"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, lambda application: services.kyc_application_approve(
+            application_id=application.pk, reviewer_id=request.user.pk))
+
+    @admin.action(description="Reject (asks for the reason)", permissions=["decide"])
+    def reject(self, request, queryset):
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/accounts/kyc_reject.html", {
+                **self.admin_site.each_context(request), "title": "Reject KYC applications",
+                "form": form, "objects": queryset, "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        self._decide(request, queryset, lambda application: services.kyc_application_reject(
+            application_id=application.pk, reviewer_id=request.user.pk,
+            reason=form.cleaned_data["reason"]))
+        return None
+
+    def has_decide_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_kycapplication")
