@@ -32,6 +32,10 @@ def _positive_number(value: Any) -> bool:
             and value == value and 0 < value < float("inf"))
 
 
+def _non_negative_number(value: Any) -> bool:
+    return _positive_number(value) or (value == 0 and not isinstance(value, bool))
+
+
 def _string(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -95,6 +99,15 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     # this fraction (a gap through the trigger up to it still fills in full).
     Setting("CONDITIONAL_MARKET_HOLD_MARGIN", "0.05", _amount,
             "a non-negative decimal fraction, as a string, such as '0.05'"),
+    # Fixed-time trades (apps/fixedtime).
+    Setting("FIXEDTIME_QUOTE_MAX_AGE_SECONDS", 30, _positive_int, "a positive integer"),
+    Setting("FIXEDTIME_EXIT_TOLERANCE_SECONDS", 30, _positive_int, "a positive integer"),
+    Setting("FIXEDTIME_SETTLE_GRACE_SECONDS", 2, _positive_int, "a positive integer"),
+    Setting("FIXEDTIME_SWEEP_SECONDS", 10, _positive_int, "a positive integer"),
+    Setting("FIXEDTIME_QUOTE_RETENTION_SECONDS", 2 * 86_400, _positive_int,
+            "a positive integer"),
+    Setting("FIXEDTIME_TICKERS_REFRESH_SECONDS", 5, _non_negative_number,
+            "a number, zero or more (0: on every quote)"),
     # Live streams (/ws/).
     Setting("STREAMING_MAX_SUBSCRIPTIONS", 50, _positive_int, "a positive integer"),
     Setting("STREAMING_MAX_FRAME_BYTES", 64 * 1024, _positive_int, "a positive integer"),
