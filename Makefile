@@ -15,7 +15,7 @@ TEST_ENV := DJANGO_DEBUG=1 SECRET_KEY=test-only-not-secret
 
 install: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): requirements/base.txt requirements/test.txt requirements/constraints.txt
+$(STAMP): requirements/runtime.txt requirements/base.txt requirements/test.txt requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/test.txt
