@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from apps.core.admin import ReadOnlyAdmin
 from apps.trading import services
 from apps.trading.constants import MarketStatus
-from apps.trading.models import Fill, Market, Order
+from apps.trading.models import Fill, Market, Order, OrderList
 
 
 class MarketActions:
@@ -107,9 +107,11 @@ class FillInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("id", "venue", "user", "market", "type", "side", "time_in_force",
-                    "status", "price", "amount", "filled", "cost", "fee", "created_at",
-                    "settle_error", "settle_error_at")
-    list_filter = (SetAsideFilter, "venue", "status", "type", "side", "time_in_force")
+                    "status", "price", "stop_price", "amount", "filled", "cost", "fee",
+                    "group", "role", "triggered_at", "created_at", "settle_error",
+                    "settle_error_at")
+    list_filter = (SetAsideFilter, "venue", "status", "type", "side", "time_in_force",
+                   "role", "trigger_source")
     search_fields = ("user__username", "market__symbol", "client_order_id", "external_id")
     list_select_related = ("user", "market")
     inlines = [FillInline]
@@ -124,6 +126,30 @@ class OrderAdmin(ReadOnlyAdmin):
             order_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{cleared} order(s) will be tried again on the next "
                                    f"crossing price or sweep.", messages.SUCCESS)
+
+
+class ListOrderInline(admin.TabularInline):
+    model = Order
+    fields = ("id", "role", "type", "side", "status", "price", "stop_price", "amount",
+              "filled", "hold_key", "triggered_at", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderList)
+class OrderListAdmin(ReadOnlyAdmin):
+    """OCO pairs and brackets, with their orders (which leg executed: its status)."""
+
+    list_display = ("id", "venue", "user", "market", "kind", "client_order_id", "created_at")
+    list_filter = ("venue", "kind")
+    search_fields = ("user__username", "market__symbol", "client_order_id")
+    list_select_related = ("user", "market")
+    inlines = [ListOrderInline]
 
 
 @admin.register(Fill)

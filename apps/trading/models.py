@@ -13,13 +13,18 @@ from django.db.models import F, Q
 from apps.core.fields import ExactCharField
 from apps.core.money import money_field
 from apps.trading.constants import (
+    PRICED_TYPES,
     Liquidity,
     MarketKind,
     MarketStatus,
+    OrderListKind,
+    OrderRole,
     OrderStatus,
     OrderType,
     Side,
     TimeInForce,
+    TriggerDirection,
+    TriggerSource,
     Venue,
 )
 
@@ -89,6 +94,31 @@ class Market(models.Model):
         return self.status == MarketStatus.ENABLED
 
 
+class OrderList(models.Model):
+    """Orders placed together: an OCO (a limit leg and a stop leg; when one executes or
+    triggers, the other is cancelled; one hold for the pair) or a bracket (an entry whose
+    take-profit and stop-loss legs wait, holding nothing, until it fills, then become an
+    OCO for the filled amount). Its orders are ``Order`` rows with ``group`` and ``role``.
+    ``client_order_id`` is the list's (a replay must match)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="order_lists")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="order_lists")
+    venue = ExactCharField(max_length=16, choices=Venue.choices)
+    kind = models.CharField(max_length=8, choices=OrderListKind.choices)
+    client_order_id = ExactCharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "venue", "client_order_id"],
+                                    name="trading_orderlist_client_id_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
 class Order(models.Model):
     """One order of any venue, from placement to its final state (``constants.TRANSITIONS``).
 
@@ -97,6 +127,14 @@ class Order(models.Model):
     more than one fill of the whole would). ``hold_key`` names the wallet hold the order
     pays from; the fee rates are the market's when it was placed (its hold was sized with
     them).
+
+    A conditional order (``constants.CONDITIONAL_TYPES``) waits PENDING, its funds held,
+    until the ``trigger_source`` price moves to ``stop_price`` in ``trigger_direction``
+    (RISE: price >= stop; FALL: price <= stop); it then works as ``executes_as(type)``
+    under the same row and hold. A trailing stop's ``stop_price`` follows
+    ``trailing_best`` (the best price since activation) by ``trailing_delta`` or
+    ``trailing_rate``; it is null until the order is active. The legs of an OCO share one
+    ``hold_key``.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
@@ -104,14 +142,15 @@ class Order(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
     venue = ExactCharField(max_length=16, choices=Venue.choices)
     client_order_id = ExactCharField(max_length=64)
-    type = models.CharField(max_length=8, choices=OrderType.choices)
+    type = models.CharField(max_length=20, choices=OrderType.choices)
     side = models.CharField(max_length=4, choices=Side.choices)
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices,
                                      default=TimeInForce.GTC)
     post_only = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=OrderStatus.choices,
                               default=OrderStatus.NEW)
-    price = money_field(null=True, blank=True, help_text="Limit price; empty for MARKET.")
+    price = money_field(null=True, blank=True,
+                        help_text="Limit price; empty for the types that execute as MARKET.")
     # What the hold was sized at (the limit, or a MARKET order's reference price): the
     # venue may never fill a BUY above it or a SELL below it.
     reference_price = money_field()
@@ -123,7 +162,8 @@ class Order(models.Model):
     fee_currency = ExactCharField(max_length=16, blank=True)
     maker_fee_rate = fee_rate_field()
     taker_fee_rate = fee_rate_field()
-    hold_key = ExactCharField(max_length=128, unique=True)
+    # Not unique: the two legs of an OCO pay from one hold.
+    hold_key = ExactCharField(max_length=128)
     external_id = ExactCharField(max_length=64, blank=True,
                                  help_text="The venue's own id for the order, if any.")
     reason = models.CharField(max_length=255, blank=True,
@@ -132,6 +172,26 @@ class Order(models.Model):
     # executor skips it until an admin clears this, so one bad order never holds up others.
     settle_error = models.TextField(blank=True)
     settle_error_at = models.DateTimeField(null=True, blank=True)
+    # --- conditional orders (empty for the others) ---
+    stop_price = money_field(null=True, blank=True,
+                             help_text="Trigger price (a trailing stop's current one).")
+    trigger_direction = models.CharField(max_length=4, choices=TriggerDirection.choices,
+                                         blank=True)
+    trigger_source = models.CharField(max_length=8, choices=TriggerSource.choices, blank=True)
+    trailing_delta = money_field(null=True, blank=True,
+                                 help_text="Callback distance in quote currency.")
+    trailing_rate = fee_rate_field(null=True, blank=True,
+                                   help_text="Callback as a fraction of the best price.")
+    activation_price = money_field(null=True, blank=True,
+                                   help_text="A trailing stop starts trailing here.")
+    trailing_best = money_field(null=True, blank=True,
+                                help_text="Best price since activation; empty until active.")
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    trigger_evidence = models.JSONField(default=dict, blank=True,
+                                        help_text="The quote that fired the trigger.")
+    group = models.ForeignKey(OrderList, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="orders")
+    role = models.CharField(max_length=8, choices=OrderRole.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -142,6 +202,11 @@ class Order(models.Model):
             models.Index(fields=["market", "status", "side", "price"],
                          name="trading_order_trigger"),
             models.Index(fields=["user", "venue", "status", "-id"], name="trading_order_user"),
+            # The trigger's range query: pending orders of one market and direction by
+            # trigger price.
+            models.Index(fields=["market", "status", "trigger_direction", "stop_price"],
+                         name="trading_order_stop"),
+            models.Index(fields=["hold_key"], name="trading_order_hold_key"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["user", "venue", "client_order_id"],
@@ -150,9 +215,11 @@ class Order(models.Model):
                                    & Q(remaining__gte=0) & Q(filled__lte=F("amount")),
                                    name="trading_order_amounts"),
             # price__isnull: a CHECK passes on NULL (NULL > 0 is not false).
-            models.CheckConstraint(condition=Q(type="MARKET")
+            models.CheckConstraint(condition=~Q(type__in=sorted(PRICED_TYPES))
                                    | Q(price__isnull=False, price__gt=0),
                                    name="trading_order_limit_has_price"),
+            models.CheckConstraint(condition=Q(stop_price__isnull=True) | Q(stop_price__gt=0),
+                                   name="trading_order_stop_price_positive"),
             models.CheckConstraint(
                 condition=Q(maker_fee_rate__gte=0, maker_fee_rate__lt=1, taker_fee_rate__gte=0,
                             taker_fee_rate__lt=1),

@@ -11,12 +11,16 @@ from typing import Protocol
 
 from django.db.models import Q, QuerySet
 
-from apps.trading.constants import RESTING_STATUSES, Side
+from apps.trading.constants import RESTING_STATUSES, OrderStatus, Side, TriggerDirection
 from apps.trading.models import Fill, Market, Order
 
 # The columns a fill, a cancel or a venue's answer changes.
 _STATE_FIELDS = ["status", "filled", "remaining", "cost", "fee", "fee_currency", "reason",
                  "external_id", "closed_at", "updated_at"]
+# And those a trigger or a bracket's entry changes (written only for such orders: a
+# plain order's batch stays as narrow as it was).
+_CONDITIONAL_FIELDS = [*_STATE_FIELDS, "amount", "stop_price", "trailing_best",
+                       "triggered_at", "trigger_evidence"]
 
 
 class OrderStore(Protocol):
@@ -28,12 +32,21 @@ class OrderStore(Protocol):
     def get(self, *, order_id: int, user_id: int | None = None,
             for_update: bool = False) -> Order | None: ...
 
-    def lock_resting(self, *, order_ids: Sequence[int]) -> list[Order]:
-        """Lock, in id order, those of ``order_ids`` still resting and not set aside."""
+    def lock(self, *, order_ids: Sequence[int]) -> list[Order]:
+        """Lock, in id order, ``order_ids`` and the other orders of their lists (OCO,
+        bracket); returns them all, whatever their status."""
         ...
 
     def crossing_ids(self, *, market: Market, buy_at_or_above: Decimal,
                      sell_at_or_below: Decimal, placed_before: datetime) -> list[int]: ...
+
+    def triggered_ids(self, *, market: Market, prices: dict[tuple[str, str], Decimal],
+                      placed_before: datetime) -> list[int]:
+        """The ids, in order, of the PENDING orders of ``market`` placed before
+        ``placed_before`` and not set aside whose trigger ``prices`` fire: it maps each
+        (trigger source, side) to the price compared (a RISE trigger at or below it
+        fires, a FALL trigger at or above it)."""
+        ...
 
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
         """Write the orders' new state and insert their fills, in the caller's
@@ -58,10 +71,17 @@ class SqlOrderStore:
         # Never select_related under FOR UPDATE: the join would lock the market row too.
         return (orders.select_for_update() if for_update else orders).first()
 
-    def lock_resting(self, *, order_ids: Sequence[int]) -> list[Order]:
-        return list(Order.objects.select_for_update()
-                    .filter(pk__in=list(order_ids), status__in=RESTING_STATUSES,
-                            settle_error="").order_by("pk"))
+    def lock(self, *, order_ids: Sequence[int]) -> list[Order]:
+        ids = set(order_ids)
+        # A list's membership never changes, so it is read without a lock; the rows are
+        # then locked by primary key only (a locking read through the group index would
+        # lock its gaps too, and stop new lists being placed).
+        groups = set(Order.objects.filter(pk__in=ids, group__isnull=False)
+                     .values_list("group_id", flat=True))
+        if groups:
+            ids.update(Order.objects.filter(group_id__in=groups).values_list("pk", flat=True))
+        # Never select_related under FOR UPDATE: the join would lock the market row too.
+        return list(Order.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
 
     def crossing_ids(self, *, market: Market, buy_at_or_above: Decimal,
                      sell_at_or_below: Decimal, placed_before: datetime) -> list[int]:
@@ -74,10 +94,32 @@ class SqlOrderStore:
                                          created_at__lt=placed_before, settle_error="")
                     .order_by("pk").values_list("pk", flat=True))
 
+    def triggered_ids(self, *, market: Market, prices: dict[tuple[str, str], Decimal],
+                      placed_before: datetime) -> list[int]:
+        # One range per direction on the (market, status, trigger_direction, stop_price)
+        # index (up to the highest price for RISE, down from the lowest for FALL); the
+        # exact price per source and side is a filter on the rows in that range.
+        found: list[int] = []
+        for direction, bound in ((TriggerDirection.RISE, "lte"),
+                                 (TriggerDirection.FALL, "gte")):
+            fired = Q()
+            for (source, side), price in prices.items():
+                fired |= Q(trigger_source=source, side=side, **{f"stop_price__{bound}": price})
+            extreme = max(prices.values()) if bound == "lte" else min(prices.values())
+            found += Order.objects.filter(
+                fired, market_id=market.pk, status=OrderStatus.PENDING,
+                trigger_direction=direction, **{f"stop_price__{bound}": extreme},
+                created_at__lt=placed_before, settle_error="").values_list("pk", flat=True)
+        return sorted(found)
+
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
-        orders = list(orders)
-        if orders:
-            Order.objects.bulk_update(orders, _STATE_FIELDS)
+        plain, conditional = [], []
+        for order in orders:
+            (conditional if order.group_id or order.trigger_direction else plain).append(order)
+        if plain:
+            Order.objects.bulk_update(plain, _STATE_FIELDS)
+        if conditional:
+            Order.objects.bulk_update(conditional, _CONDITIONAL_FIELDS)
         if fills:
             Fill.objects.bulk_create(fills)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from apps.core.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from apps.marketdata.quotes import Quote
     from apps.trading.models import Market, Order
 
 
@@ -50,15 +51,30 @@ class VenueGateway(Protocol):
     exchange) are called after commit and their answers applied with
     ``services.order_apply``: a timeout there leaves the order UNKNOWN until
     ``fetch`` (reconciliation) says what happened.
+
+    Conditional orders (``constants.CONDITIONAL_TYPES``): a venue lists in
+    ``conditional_types`` those it keeps and triggers itself (an exchange's native stop
+    orders: they are submitted like any order); the platform triggers the others
+    (``services.conditional_trigger`` on the venue's quotes): they wait PENDING in the
+    core, never seen by the venue, and once triggered are submitted as
+    ``executes_as(order.type)`` with ``order.triggered_at`` set. ``trigger_sources`` are
+    the prices a platform trigger may compare on this venue (``constants.TriggerSource``).
     """
 
     venue: str
     synchronous: bool
     counterparty: str  # the system account on the other side of its fills
+    conditional_types: frozenset[str]
+    trigger_sources: frozenset[str]
 
     def reference_price(self, *, market: "Market", side: str) -> Decimal:
         """The price a MARKET order is sized and held at now. Raises Conflict when the
         venue has no usable price."""
+        ...
+
+    def trigger_quote(self, *, market: "Market") -> "Quote":
+        """The current quote a conditional order's trigger is checked against when it is
+        placed. Raises Conflict (stale_quote) when the venue has no fresh one."""
         ...
 
     def before_place(self, *, user_id: int) -> None:
@@ -69,7 +85,10 @@ class VenueGateway(Protocol):
     def submit(self, *, order: "Order", market: "Market") -> Submission:
         """The venue's answer to a new order. ``order.reference_price`` is the price its
         hold was sized at (a LIMIT order's price, a MARKET order's ``reference_price()``):
-        a BUY must never fill above it nor a SELL below it (the hold would not cover it)."""
+        a BUY must never fill above it nor a SELL below it (the hold would not cover it).
+        A triggered conditional order with a MARKET child is the exception: it fills at
+        the market (a stop-market's gap), a BUY only as much as its hold covers at that
+        price (``services.rules.covered_amount``), the rest EXPIRED."""
         ...
 
     def cancel(self, *, order: "Order", market: "Market") -> Submission: ...

@@ -6,6 +6,13 @@ a quote crosses. Paper fills trade with the PAPER_MARKET system account.
 Execution rules:
 - A MARKET order fills at once against the latest quote if it is fresh (ask for a buy, bid
   for a sell, the last price where the feed has no book) as TAKER.
+- Conditional orders are the platform's (``conditional_types`` is empty): each quote runs
+  ``trading.services.conditional_trigger`` before the resting orders are filled, on the
+  last price (``trigger_source`` LAST, the default) or the bid/ask (BID_ASK). A triggered
+  order works as ``executes_as(type)``: a limit child as a LIMIT order (it may fill at
+  once, else rests); a market child fills at the market however far it gapped through
+  the trigger, a BUY only the whole lots its hold covers at that price (the rest
+  EXPIRED, the reason says so).
 - A LIMIT order that the latest fresh quote already crosses fills at once at the quote's
   price (price improvement, as on a real venue) as TAKER; otherwise it rests (GTC), or
   expires (IOC, FOK). A post-only order that would cross is rejected.
@@ -31,8 +38,18 @@ from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.trading import selectors as trading_selectors
 from apps.trading import services as trading_services
-from apps.trading.constants import Liquidity, OrderStatus, OrderType, Side, TimeInForce, Venue
+from apps.trading.constants import (
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TriggerSource,
+    Venue,
+    executes_as,
+)
 from apps.trading.models import Market, Order
+from apps.trading.services import rules
 from apps.trading.stores import store_for
 from apps.trading.venues import Execution, Submission
 from apps.wallets import selectors as wallet_selectors
@@ -97,13 +114,18 @@ class PaperGateway:
     venue = Venue.PAPER
     synchronous = True
     counterparty = SystemAccount.PAPER_MARKET
+    conditional_types: frozenset[str] = frozenset()
+    trigger_sources = frozenset({TriggerSource.LAST, TriggerSource.BID_ASK})
 
     def reference_price(self, *, market: Market, side: str) -> Decimal:
+        return taker_price(side, self.trigger_quote(market=market))
+
+    def trigger_quote(self, *, market: Market) -> Quote:
         quote = fresh_quote(market.symbol)
         if quote is None:
             raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
                            code="stale_quote")
-        return taker_price(side, quote)
+        return quote
 
     def before_place(self, *, user_id: int) -> None:
         paper_account_ensure(user_id=user_id)
@@ -111,9 +133,12 @@ class PaperGateway:
     def submit(self, *, order: Order, market: Market) -> Submission:
         reference = order.reference_price
         quote = fresh_quote(market.symbol)
-        if order.type == OrderType.MARKET and quote is None:
+        market_child = executes_as(order.type) == OrderType.MARKET
+        if market_child and quote is None:
             raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
                            code="stale_quote")
+        if market_child and order.triggered_at is not None:
+            return _market_child(order=order, market=market, quote=quote)
         # A MARKET order crosses at the price it was held at, a LIMIT at its limit: a tick
         # since then never fills it beyond what its hold covers.
         crossed = quote is not None and crosses(side=order.side, limit=reference, quote=quote)
@@ -121,7 +146,7 @@ class PaperGateway:
             return Submission(status=OrderStatus.REJECTED,
                               reason="A post-only order may not take liquidity: the price "
                                      "would fill it at once.")
-        if not crossed and order.type == OrderType.MARKET:
+        if not crossed and market_child:
             return Submission(status=OrderStatus.EXPIRED,
                               reason=f"The price moved beyond {reference.normalize():f} "
                                      f"while the order was placed.")
@@ -150,6 +175,37 @@ class PaperGateway:
     def fetch(self, *, order: Order, market: Market) -> Submission:
         # Nothing lives outside the core's own rows: the order is what it says.
         return Submission(status=order.status)
+
+
+def _market_child(*, order: Order, market: Market, quote: Quote) -> Submission:
+    """A triggered order's MARKET child: it fills at the market (a gap through the
+    trigger fills beyond it), as much as the quote offers; a BUY as much as its hold
+    covers at that price (``rules.covered_amount``). What does not fill EXPIRES."""
+    price = taker_price(order.side, quote)
+    amount = order.remaining
+    size = _size(order.side, quote)
+    if size is not None:
+        amount = min(amount, _whole_lots(size, market))
+    reason = ""
+    if order.side == Side.BUY:
+        covered = rules.covered_amount(amount=amount, reference=order.reference_price,
+                                       price=price, lot=market.lot_size)
+        if covered < amount:
+            amount = covered
+            reason = (f"The price gapped to {price.normalize():f}, beyond the "
+                      f"{order.reference_price.normalize():f} its hold covers: "
+                      f"{'the rest' if covered else 'it'} expired.")
+    if amount <= 0:
+        return Submission(status=OrderStatus.EXPIRED,
+                          reason=reason or "Nothing to match at once.")
+    if amount < order.remaining:
+        return Submission(status=OrderStatus.EXPIRED,
+                          reason=reason or "Filled in part; the rest expired.",
+                          executions=(_execution(price=price, amount=amount,
+                                                 liquidity=Liquidity.TAKER, quote=quote),))
+    return Submission(status=OrderStatus.FILLED,
+                      executions=(_execution(price=price, amount=amount,
+                                             liquidity=Liquidity.TAKER, quote=quote),))
 
 
 def _matcher(*, quote: Quote, market: Market) -> Callable[[], trading_services.MatchResting]:
@@ -191,9 +247,11 @@ def _first_offer(quote: Quote) -> bool:
 
 
 def fill_crossing(*, quote: Quote) -> int:
-    """Fill the resting paper orders of ``quote.symbol`` that the quote crosses; returns
-    how many orders got a fill. A quote older than PAPER_QUOTE_MAX_AGE_SECONDS fills
-    nothing, and none fills an order placed after the quote's time.
+    """Trigger the conditional paper orders of ``quote.symbol`` that the quote fires
+    (``trading.services.conditional_trigger``: a triggered limit child may then rest and
+    fill as any), then fill the resting orders the quote crosses; returns how many
+    orders got a fill or fired. A quote older than PAPER_QUOTE_MAX_AGE_SECONDS does
+    neither, and none fires or fills an order placed after the quote's time.
 
     The crossing orders are found by one indexed range query and filled in batches of
     PAPER_FILL_BATCH orders, each batch one transaction (``trading.services.fill_resting``:
@@ -212,9 +270,12 @@ def fill_crossing(*, quote: Quote) -> int:
         market = trading_selectors.market_get_enabled(venue=Venue.PAPER, symbol=quote.symbol)
     except NotFound:  # not a market we trade (any more): nothing to fill
         return 0
+    # Triggers first, on every offer of the quote: firing is idempotent (each order's
+    # row decides), and a sweep's replay is how a deferred trigger is retried.
+    fired = trading_services.conditional_trigger(market=market, quote=quote)
     sized = quote.ask_size is not None or quote.bid_size is not None
     if sized and not _first_offer(quote):
-        return 0
+        return fired
     ids = store_for(Venue.PAPER).crossing_ids(
         market=market, buy_at_or_above=taker_price(Side.BUY, quote),
         sell_at_or_below=taker_price(Side.SELL, quote), placed_before=quote.timestamp)
@@ -226,7 +287,7 @@ def fill_crossing(*, quote: Quote) -> int:
                                                 matcher=matcher)
     if filled:
         log.info("paper_orders_filled", symbol=quote.symbol, count=filled)
-    return filled
+    return fired + filled
 
 
 def sweep(*, enqueue: Callable[[Quote], None]) -> int:

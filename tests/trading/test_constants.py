@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from apps.trading.constants import (
     FINAL_STATUSES,
+    HELD_BACK_STATUSES,
     LIVE_STATUSES,
     RESTING_STATUSES,
     TRANSITIONS,
@@ -46,16 +47,28 @@ def test_every_live_order_can_still_fill_or_be_cancelled(status):
     assert {S.FILLED, S.CANCELED} <= reachable(status)
 
 
-def test_nothing_goes_back_to_new_and_resting_orders_are_live():
-    assert not any(S.NEW in nexts for nexts in TRANSITIONS.values())
+def test_only_an_order_the_venue_has_not_seen_goes_to_new_and_resting_orders_are_live():
+    # A triggered conditional order, or a bracket's exit once its entry filled, is sent
+    # to an asynchronous venue as NEW; nothing the venue has seen goes back.
+    assert {s for s, nexts in TRANSITIONS.items() if S.NEW in nexts} == HELD_BACK_STATUSES
+    assert HELD_BACK_STATUSES == {S.PENDING, S.WAITING} and HELD_BACK_STATUSES <= LIVE_STATUSES
     assert set(RESTING_STATUSES) <= LIVE_STATUSES
     assert not LIVE_STATUSES & FINAL_STATUSES and S.UNKNOWN not in LIVE_STATUSES
+    assert not HELD_BACK_STATUSES & set(RESTING_STATUSES)
 
 
-def test_a_venue_that_does_not_answer_can_leave_any_live_order_unknown_and_it_resolves():
-    # UNKNOWN is reachable from every live state, and leads to every outcome (which one,
-    # only the venue's answer says: see test_services' asynchronous venue tests).
-    assert all(S.UNKNOWN in TRANSITIONS[status] for status in LIVE_STATUSES)
+def test_a_waiting_exit_becomes_a_pending_or_resting_order_or_ends_and_never_fills_as_is():
+    assert TRANSITIONS[S.WAITING] == {S.PENDING, S.OPEN, S.NEW, S.CANCELED, S.REJECTED}
+    assert TRANSITIONS[S.PENDING] == {S.NEW, S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED,
+                                      S.REJECTED, S.CANCELED}
+
+
+def test_a_venue_that_does_not_answer_can_leave_any_order_it_has_unknown_and_it_resolves():
+    # UNKNOWN is reachable from every live state the venue has seen, and leads to every
+    # outcome (which one, only the venue's answer says: see test_services' asynchronous
+    # venue tests).
+    assert all(S.UNKNOWN in TRANSITIONS[status] for status in LIVE_STATUSES - HELD_BACK_STATUSES)
+    assert not any(S.UNKNOWN in TRANSITIONS[status] for status in HELD_BACK_STATUSES)
     assert TRANSITIONS[S.UNKNOWN] >= FINAL_STATUSES | set(RESTING_STATUSES)
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.trading.constants import RESTING_STATUSES, OrderStatus, Venue
-from apps.trading.models import Fill, Order
+from apps.trading.models import Fill, Order, OrderList
 from apps.trading.stores import SqlOrderStore, store_for
 from tests.factories import MarketFactory, OrderFactory, UserFactory
 
@@ -69,22 +69,32 @@ def test_a_client_order_id_is_unique_per_user_and_venue(store, market, user):
     assert Order.objects.filter(client_order_id="same").count() == 3
 
 
-def test_lock_resting_locks_only_resting_orders_not_set_aside_in_id_order(store, market,
-                                                                          user):
-    orders = {status: new_order(store, user=user, market=market, status=status)
-              for status in S.values}
-    aside = new_order(store, user=user, market=market, settle_error="boom")
+def test_lock_takes_the_orders_and_the_rest_of_their_lists_in_id_order(store, market,
+                                                                        user):
+    oco, other_list = (OrderList.objects.create(user=user, market=market, venue=market.venue,
+                                                kind=kind, client_order_id=kind)
+                       for kind in ("OCO", "BRACKET"))
+    first = new_order(store, user=user, market=market, group=oco, role="STOP",
+                      status=S.PENDING)
+    plain = new_order(store, user=user, market=market)
+    aside = new_order(store, user=user, market=market, settle_error="boom",
+                      status=S.CANCELED)
+    second = new_order(store, user=user, market=market, group=oco, role="LIMIT")
+    new_order(store, user=user, market=market, group=other_list, role="ENTRY")
     with transaction.atomic():
-        locked = store.lock_resting(order_ids=[o.pk for o in reversed(
-            [*orders.values(), aside])])
-    assert [o.pk for o in locked] == sorted(orders[s].pk for s in RESTING_STATUSES)
+        locked = store.lock(order_ids=[second.pk, aside.pk, plain.pk])
+    # Whatever their status; the mate not asked for too; the other list not at all.
+    assert [o.pk for o in locked] == [first.pk, plain.pk, aside.pk, second.pk]
+    with transaction.atomic():
+        assert [o.pk for o in store.lock(order_ids=[plain.pk])] == [plain.pk]
+        assert store.lock(order_ids=[]) == []
 
 
 def test_save_writes_the_new_state_and_the_fills(store, market, user):
     a = new_order(store, user=user, market=market)
     b = new_order(store, user=user, market=market)
     with transaction.atomic():
-        a, b = store.lock_resting(order_ids=[a.pk, b.pk])
+        a, b = store.lock(order_ids=[a.pk, b.pk])
         a.status, a.filled, a.remaining, a.cost = S.PARTIALLY_FILLED, D("3"), D("7"), D("3.3")
         b.status, b.closed_at = S.CANCELED, timezone.now()
         store.save(orders=[a, b], fills=[fill(a, 1, "1"), fill(a, 2, "2")])
@@ -140,5 +150,49 @@ def test_crossing_ids_are_exactly_the_resting_orders_a_quote_crosses(store, mark
                 expected.add(order.pk)
         found = store.crossing_ids(market=market, buy_at_or_above=ask_price,
                                    sell_at_or_below=bid_price, placed_before=quote_at)
+        assert found == sorted(expected)
+        transaction.set_rollback(True)
+
+
+triggers = st.lists(st.tuples(
+    st.sampled_from(["BUY", "SELL"]),
+    st.sampled_from(["RISE", "FALL"]),
+    st.sampled_from(["LAST", "BID_ASK"]),
+    st.integers(min_value=-5, max_value=5),          # stop price, ticks from 1.10000
+    st.sampled_from([S.PENDING, S.OPEN, S.CANCELED]),
+    st.booleans(),                                   # placed before the quote
+    st.booleans(),                                   # set aside
+    st.booleans(),                                   # in the other market
+), max_size=25)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=triggers, last=st.integers(-3, 3), bid=st.integers(-3, 3),
+       spread=st.integers(0, 3))
+def test_triggered_ids_are_exactly_the_pending_orders_the_prices_fire(store, market, user,
+                                                                      rows, last, bid,
+                                                                      spread):
+    tick, mid = D("0.00001"), D("1.10000")
+    quote_at = timezone.now()
+    prices = {("LAST", "BUY"): mid + last * tick, ("LAST", "SELL"): mid + last * tick,
+              ("BID_ASK", "BUY"): mid + (bid + spread) * tick,
+              ("BID_ASK", "SELL"): mid + bid * tick}
+    with transaction.atomic():
+        other = MarketFactory(symbol="GBP/USD")
+        expected = set()
+        for side, direction, source, offset, status, before, aside, elsewhere in rows:
+            stop = mid + offset * tick
+            order = new_order(store, user=user, market=other if elsewhere else market,
+                              type="STOP_LIMIT", side=side, stop_price=stop,
+                              trigger_direction=direction, trigger_source=source,
+                              status=status, settle_error="boom" if aside else "")
+            Order.objects.filter(pk=order.pk).update(
+                created_at=quote_at + timedelta(seconds=-1 if before else 1))
+            price = prices[(source, side)]
+            fired = price >= stop if direction == "RISE" else price <= stop
+            if fired and before and not aside and not elsewhere and status == S.PENDING:
+                expected.add(order.pk)
+        found = store.triggered_ids(market=market, prices=prices, placed_before=quote_at)
         assert found == sorted(expected)
         transaction.set_rollback(True)

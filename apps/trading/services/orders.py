@@ -1,17 +1,19 @@
-"""The trading core: placing, cancelling and filling orders of every venue.
+"""Orders of every venue: placing, cancelling, a venue's answers, fills and their
+settlement, and the lists (OCO, bracket) their orders belong to.
 
 A venue supplies a ``VenueGateway`` (``apps.trading.venues``); this module does everything
-venues share: validation against the market's steps and limits, the hold, the order row
-and its state machine (``constants.TRANSITIONS``), fills and their settlement in the
-ledger, and the owners' events. Money moves only through ``apps.wallets.services``.
+venues share: validation against the market's steps and limits (``rules``), the hold, the
+order row and its state machine (``constants.TRANSITIONS``), fills and their settlement in
+the ledger, and the owners' events. Money moves only through ``apps.wallets.services``.
 
 Lock order (every function here follows it, so none can deadlock another): order rows in
-id order, then the wallets (``wallets_lock``/``settle_trades``: user wallets in pk order;
-system accounts are never locked). Placing an order inserts its row after locking the
-user's wallets; the insert's foreign-key check takes a shared lock on the market row, and
-the market's status is read again after it, so an admin who disables a market (an
-exclusive lock on its row) either waits for the order or is seen by it. The market row is
-never locked for update here: orders of one market do not queue on it.
+id order, together with the other orders of their lists (``OrderStore.lock``), then the
+wallets (``wallets_lock``/``settle_trades``: user wallets in pk order; system accounts are
+never locked). Placing an order inserts its row after locking the user's wallets; the
+insert's foreign-key check takes a shared lock on the market row, and the market's status
+is read again after it, so an admin who disables a market (an exclusive lock on its row)
+either waits for the order or is seen by it. The market row is never locked for update
+here: orders of one market do not queue on it.
 
 Settlement rules:
 - A fill's quote amount rounds in the platform's favour and cumulatively over the order's
@@ -23,6 +25,13 @@ Settlement rules:
 - Each fill is settled by a journal keyed ``fill:<venue>:<trade id>``: a fill reported
   twice settles once. A batch of fills settles in one transaction
   (``wallets.services.settle_trades``).
+
+Holds follow the order, exactly once: created when it is placed (a conditional order's
+too, sized as ``rules`` says), consumed by its fills, closed by its last fill or released
+when it ends without one. The two legs of an OCO share one hold: a leg that ends while the
+other still lives leaves it (the one that executes closes it; the last to end unfilled
+releases it). A bracket's exits hold nothing while they wait; their hold is created when
+the entry ends, from what the entry delivered (``_bracket_exits``).
 """
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,28 +39,36 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 
 import structlog
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.money import EXACT, MAX_AMOUNT, AmountError, quantize_exact, round_down, round_up
+from apps.core.money import EXACT, round_down, round_up
 from apps.marketdata import streams
 from apps.trading import selectors
 from apps.trading.constants import (
+    CANCELLABLE_STATUSES,
     FINAL_STATUSES,
+    HELD_BACK_STATUSES,
+    LIVE_STATUSES,
+    PRICED_TYPES,
     RESTING_STATUSES,
     VENUE_WALLET_TYPE,
     Liquidity,
     MarketStatus,
+    OrderRole,
     OrderStatus,
     OrderType,
     Side,
     TimeInForce,
+    TriggerSource,
     can_transition,
+    is_conditional,
 )
-from apps.trading.models import Fill, Market, Order
+from apps.trading.models import Fill, Market, Order, OrderList
+from apps.trading.services import rules
 from apps.trading.stores import SqlOrderStore, store_for
-from apps.trading.venues import Submission, gateway_for
+from apps.trading.venues import Submission, VenueGateway, gateway_for
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 
@@ -59,65 +76,89 @@ log = structlog.get_logger(__name__)
 ZERO = Decimal(0)
 
 
-# --- validation ---------------------------------------------------------------------------
-
-
-def _on_step(value: Decimal, *, step: Decimal, what: str) -> Decimal:
-    """``value`` if it is a whole multiple of ``step`` (within the column's 18 places)."""
-    field = what.lower()
-    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        raise InvalidInput(f"{what} must be greater than zero.",
-                           fields={field: ["Must be greater than zero."]})
-    try:
-        if value >= MAX_AMOUNT:  # the column could not hold it
-            raise AmountError("is too large")
-        value = quantize_exact(value, decimals=18)
-    except AmountError as exc:
-        raise InvalidInput(f"{what} {exc}.", fields={field: [f"{what} {exc}."]}) from None
-    with localcontext(EXACT):
-        if value % step != 0:
-            message = f"{what} must be a multiple of {step.normalize():f}."
-            raise InvalidInput(message, fields={field: [message]})
-    return value
-
-
-def _check_limits(market: Market, *, amount: Decimal, reference: Decimal,
-                  decimals: int) -> None:
-    def refuse(message: str, field: str = "amount") -> None:
-        raise InvalidInput(message, fields={field: [message]})
-
-    if amount < market.min_amount:
-        refuse(f"Amount is below the minimum of {market.min_amount.normalize():f}.")
-    if market.max_amount is not None and amount > market.max_amount:
-        refuse(f"Amount is above the maximum of {market.max_amount.normalize():f}.")
-    notional = EXACT.multiply(amount, reference)
-    if round_down(notional, decimals=decimals) <= 0:
-        refuse(f"Order value is below 1 unit of {market.quote_currency}.")
-    if notional < market.min_notional:
-        refuse(f"Order value is below the minimum of {market.min_notional.normalize():f} "
-               f"{market.quote_currency}.")
-    if market.max_notional is not None and notional > market.max_notional:
-        refuse(f"Order value is above the maximum of {market.max_notional.normalize():f} "
-               f"{market.quote_currency}.")
-
-
-def _hold_amount(*, side: str, amount: Decimal, reference: Decimal, rate: Decimal,
-                 decimals: int) -> Decimal:
-    """What an order holds: a BUY its cost at ``reference`` plus the fee at ``rate``, both
-    rounded up (quote currency); a SELL its amount (base currency)."""
-    if side == Side.SELL:
-        return amount
-    cost = round_up(EXACT.multiply(amount, reference), decimals=decimals)
-    return cost + round_up(EXACT.multiply(cost, rate), decimals=decimals)
-
-
 # --- placing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """An order's terms, checked on their own (no price needed): what a replay of its
+    client order id must match."""
+
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None
+    time_in_force: str
+    post_only: bool
+    trigger: rules.TriggerInput | None = None
+
+    def matches(self, order: Order) -> bool:
+        mine = (order.side, order.type, order.amount, order.price)
+        if (self.side, self.type, self.amount, self.price) != mine:
+            return False
+        if self.trigger is None:
+            return True
+        t = self.trigger
+        # A trailing stop's stop price moves: its own terms are what was given.
+        stop = None if t.type == OrderType.TRAILING_STOP else order.stop_price
+        return (t.stop_price, t.trailing_delta, t.trailing_rate, t.activation_price,
+                t.source) == (stop, order.trailing_delta, order.trailing_rate,
+                              order.activation_price, order.trigger_source)
+
+
+def order_spec(*, market: Market, gateway: VenueGateway, side: str, type: str,
+               amount: Decimal, price: Decimal | None, time_in_force: str, post_only: bool,
+               stop_price: Decimal | None = None, trigger_source: str | None = None,
+               trailing_delta: Decimal | None = None, trailing_rate: Decimal | None = None,
+               activation_price: Decimal | None = None) -> OrderSpec:
+    """Check an order's terms against its market's steps (no price needed). Raises
+    InvalidInput."""
+    if side not in Side.values or type not in OrderType.values:
+        raise InvalidInput(f"side must be BUY or SELL and type one of "
+                           f"{', '.join(OrderType.values)}.")
+    if time_in_force not in TimeInForce.values:
+        raise rules.refuse("time_in_force must be GTC, IOC or FOK.", "time_in_force")
+    amount = rules.on_step(amount, step=market.lot_size, what="Amount")
+    if type in PRICED_TYPES:
+        if price is None:
+            raise rules.refuse(f"A {type} order needs a price.", "price")
+        price = rules.on_step(price, step=market.tick_size, what="Price")
+    else:
+        if price is not None:
+            raise rules.refuse(f"A {type} order takes no price.", "price")
+        if time_in_force == TimeInForce.GTC:
+            time_in_force = TimeInForce.IOC  # a market order never rests
+    if post_only and type != OrderType.LIMIT:
+        raise rules.refuse(f"A {type} order cannot be post-only.", "post_only")
+    trigger = None
+    if is_conditional(type):
+        source = trigger_source or TriggerSource.LAST
+        if source not in gateway.trigger_sources:
+            raise rules.refuse(f"trigger_source must be one of "
+                               f"{', '.join(sorted(gateway.trigger_sources))} on "
+                               f"{market.venue}.", "trigger_source")
+        trigger = rules.conditional_parse(
+            market=market, type=type, side=side, source=source, stop_price=stop_price,
+            trailing_delta=trailing_delta, trailing_rate=trailing_rate,
+            activation_price=activation_price)
+    else:
+        for name, value in (("stop_price", stop_price), ("trigger_source", trigger_source),
+                            ("trailing_delta", trailing_delta),
+                            ("trailing_rate", trailing_rate),
+                            ("activation_price", activation_price)):
+            if value is not None:
+                raise rules.refuse(f"A {type} order takes no {name}.", name)
+    return OrderSpec(side=side, type=type, amount=amount, price=price,
+                     time_in_force=time_in_force, post_only=post_only, trigger=trigger)
 
 
 def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
                 amount: Decimal, price: Decimal | None = None,
                 time_in_force: str = TimeInForce.GTC, post_only: bool = False,
-                client_order_id: str | None = None) -> Order:
+                client_order_id: str | None = None, stop_price: Decimal | None = None,
+                trigger_source: str | None = None, trailing_delta: Decimal | None = None,
+                trailing_rate: Decimal | None = None,
+                activation_price: Decimal | None = None) -> Order:
     """Place an order on ``venue``'s market ``symbol``.
 
     Validates (market enabled, amount a multiple of the lot within the amount limits, price
@@ -126,33 +167,29 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     rates (OPEN for a synchronous venue, NEW for the others) and re-reads the market's
     status, hands a synchronous venue the order at once (a REJECTED verdict rolls
     everything back and is raised as a Conflict), locks the user's wallets (the held one;
-    both if the venue filled at once, in pk order), holds the funds (``_hold_amount``; a
-    MARKET order at the venue's reference price, which the venue may not fill beyond) and
-    settles the fills. An asynchronous venue gets the order after commit. A replay with
-    the same ``client_order_id`` returns the first order. Raises NotFound (unknown market),
-    InvalidInput, Conflict (market halted, disabled meanwhile, stale price, duplicate id
-    with other content, rejected by the venue), InsufficientFunds.
+    both if the venue filled at once, in pk order), holds the funds (``rules.hold_amount``;
+    a MARKET order at the venue's reference price, which the venue may not fill beyond)
+    and settles the fills. An asynchronous venue gets the order after commit. A replay
+    with the same ``client_order_id`` returns the first order.
+
+    A conditional type (``stop_price``, ``trigger_source``, ``trailing_delta`` /
+    ``trailing_rate``, ``activation_price``: ``rules.conditional_parse`` and
+    ``rules.conditional_trigger_check``) that the venue does not trigger itself is written
+    PENDING and holds at once, sized at its limit (``*_LIMIT``) or at its trigger plus
+    CONDITIONAL_MARKET_HOLD_MARGIN (a BUY with a MARKET child; a SELL holds its amount);
+    the venue sees it only when it triggers (``conditional.conditional_trigger``).
+
+    Raises NotFound (unknown market), InvalidInput, Conflict (market halted, disabled
+    meanwhile, stale price, duplicate id with other content, rejected by the venue),
+    InsufficientFunds.
     """
-    if side not in Side.values or type not in OrderType.values:
-        raise InvalidInput("side must be BUY or SELL and type MARKET or LIMIT.")
-    if time_in_force not in TimeInForce.values:
-        raise InvalidInput("time_in_force must be GTC, IOC or FOK.",
-                           fields={"time_in_force": ["Unknown value."]})
     market = selectors.market_for_trading(venue=venue, symbol=symbol)
-    amount = _on_step(amount, step=market.lot_size, what="Amount")
-    if type == OrderType.LIMIT:
-        if price is None:
-            raise InvalidInput("A LIMIT order needs a price.", fields={"price": ["Required."]})
-        price = _on_step(price, step=market.tick_size, what="Price")
-    else:
-        if price is not None:
-            raise InvalidInput("A MARKET order takes no price.",
-                               fields={"price": ["Not allowed."]})
-        if post_only:
-            raise InvalidInput("A MARKET order cannot be post-only.",
-                               fields={"post_only": ["Not allowed for MARKET."]})
-        if time_in_force == TimeInForce.GTC:
-            time_in_force = TimeInForce.IOC  # a market order never rests
+    gateway = gateway_for(venue)
+    spec = order_spec(market=market, gateway=gateway, side=side, type=type, amount=amount,
+                      price=price, time_in_force=time_in_force, post_only=post_only,
+                      stop_price=stop_price, trigger_source=trigger_source,
+                      trailing_delta=trailing_delta, trailing_rate=trailing_rate,
+                      activation_price=activation_price)
     store = store_for(venue)
     if client_order_id is None:
         client_order_id = uuid.uuid4().hex  # new by construction: no replay to look for
@@ -160,83 +197,143 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
         existing = store.user_orders(user_id=user_id, venue=venue).filter(
             client_order_id=client_order_id).first()
         if existing is not None:
-            return _replayed(existing, market=market, side=side, type=type, amount=amount,
-                             price=price)
-    gateway = gateway_for(venue)
-    reference = price if price is not None else gateway.reference_price(market=market,
-                                                                        side=side)
+            return _replayed(existing, market=market, spec=spec)
+    order = order_new(market=market, gateway=gateway, spec=spec, user_id=user_id,
+                      client_order_id=client_order_id,
+                      hold_key=f"order:{venue}:{user_id}:{client_order_id}")
     decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
-    _check_limits(market, amount=amount, reference=reference, decimals=decimals)
+    rules.check_limits(market, amount=order.amount, reference=order.reference_price,
+                       decimals=decimals)
     gateway.before_place(user_id=user_id)
-    wallet_type = VENUE_WALLET_TYPE[venue]
-    held, other = ((market.quote_currency, market.base_currency) if side == Side.BUY
-                   else (market.base_currency, market.quote_currency))
-
     try:
         with transaction.atomic():
-            # A synchronous venue's answer comes inside this transaction: no one ever sees
-            # its order NEW, so it is written as OPEN and, when the venue just accepts it,
-            # never written again.
-            order = store.create(order=Order(
-                user_id=user_id, market=market, venue=venue, client_order_id=client_order_id,
-                type=type, side=side, time_in_force=time_in_force, post_only=post_only,
-                price=price, reference_price=reference, amount=amount, remaining=amount,
-                status=OrderStatus.OPEN if gateway.synchronous else OrderStatus.NEW,
-                maker_fee_rate=market.maker_fee, taker_fee_rate=market.taker_fee,
-                hold_key=f"order:{venue}:{user_id}:{client_order_id}"))
-            now = Market.objects.filter(pk=market.pk).values(
-                "status", "base_currency", "quote_currency").first()
-            if now is None or now["status"] != MarketStatus.ENABLED:
-                raise Conflict(f"Market {symbol} was just disabled.", code="market_disabled")
-            if (now["base_currency"], now["quote_currency"]) != (market.base_currency,
-                                                                 market.quote_currency):
-                raise Conflict(f"Market {symbol} just changed; try again.",
-                               code="market_changed")
-            submission = (gateway.submit(order=order, market=market)
-                          if gateway.synchronous else None)
-            if submission is not None and submission.status == OrderStatus.REJECTED:
-                raise Conflict(submission.reason or "The venue rejected the order.",
-                               code="order_rejected")
-            if (submission is not None and not submission.executions
-                    and submission.status in FINAL_STATUSES):
-                # Over before it began (an IOC with nothing at the price): nothing to hold.
-                _plan(order=order, market=market, submission=submission, event="placed",
-                      prior=[], decimals=decimals)
-                store.save(orders=[order], fills=[])
-                _publish_order(order, market=market, event="placed")
-                return order
-            if submission is not None and submission.executions:
-                # Fills write both of the user's wallets: take them at once, in pk order.
-                wallet_services.wallets_lock(owners=[(user_id, None, wallet_type, held),
-                                                     (user_id, None, wallet_type, other)])
-            wallet_services.hold_create(
-                user_id=user_id, wallet_type=wallet_type, currency=held, key=order.hold_key,
-                amount=_hold_amount(side=side, amount=amount, reference=reference,
-                                    rate=max(market.maker_fee, market.taker_fee),
-                                    decimals=decimals))
-            if submission is None:
-                _publish_order(order, market=market, event="placed")
-                transaction.on_commit(lambda: order_submit(order_id=order.pk))
-            elif submission.executions or submission.status != OrderStatus.OPEN:
-                _apply(order=order, market=market, submission=submission, event="placed",
-                       decimals=decimals)
-            else:
-                _publish_order(order, market=market, event="placed")
+            order = store.create(order=order)
+            _market_unchanged(market)
+            _start(order=order, market=market, gateway=gateway, decimals=decimals,
+                   hold=order_hold(order, decimals=decimals))
     except IntegrityError:
         # A concurrent request with the same client_order_id won the unique key.
         existing = store.user_orders(user_id=user_id, venue=venue).filter(
             client_order_id=client_order_id).first()
         if existing is None:
             raise
-        return _replayed(existing, market=market, side=side, type=type, amount=amount,
-                         price=price)
+        return _replayed(existing, market=market, spec=spec)
     return order
 
 
-def _replayed(order: Order, *, market: Market, side: str, type: str, amount: Decimal,
-              price: Decimal | None) -> Order:
-    if (order.market_id, order.side, order.type, order.amount, order.price) != (
-            market.pk, side, type, amount, price):
+def order_new(*, market: Market, gateway: VenueGateway, spec: OrderSpec, user_id: int,
+              client_order_id: str, hold_key: str, group: OrderList | None = None,
+              role: str = "", status: str | None = None) -> Order:
+    """The unsaved order of ``spec``, priced now: a MARKET order at the venue's reference
+    price, a conditional one checked against the venue's trigger quote (platform
+    triggered: PENDING). Raises InvalidInput, Conflict (stale price)."""
+    trigger = None
+    if spec.trigger is not None and spec.type not in gateway.conditional_types:
+        trigger = rules.conditional_trigger_check(
+            market=market, given=spec.trigger, quote=gateway.trigger_quote(market=market),
+            price=spec.price)
+        reference = trigger.reference
+        status = status or OrderStatus.PENDING
+    elif spec.price is not None:
+        reference = spec.price
+    else:
+        reference = gateway.reference_price(market=market, side=spec.side)
+    if status is None:
+        status = OrderStatus.OPEN if gateway.synchronous else OrderStatus.NEW
+    order = Order(
+        user_id=user_id, market=market, venue=market.venue, client_order_id=client_order_id,
+        type=spec.type, side=spec.side, time_in_force=spec.time_in_force,
+        post_only=spec.post_only, price=spec.price, reference_price=reference,
+        amount=spec.amount, remaining=spec.amount, status=status,
+        maker_fee_rate=market.maker_fee, taker_fee_rate=market.taker_fee, hold_key=hold_key,
+        group=group, role=role)
+    if spec.trigger is not None:
+        t = trigger or spec.trigger  # a native conditional type keeps what was given
+        order.stop_price = t.stop_price
+        order.trigger_source = t.source
+        order.trailing_delta = t.trailing_delta
+        order.trailing_rate = t.trailing_rate
+        order.activation_price = t.activation_price
+        if trigger is not None:
+            order.trigger_direction = trigger.direction
+            order.trailing_best = trigger.trailing_best
+    return order
+
+
+def order_hold(order: Order, *, decimals: int) -> Decimal:
+    """What ``order`` holds (``rules.hold_amount`` at its reference price)."""
+    return rules.hold_amount(side=order.side, amount=order.amount,
+                             reference=order.reference_price,
+                             rate=max(order.maker_fee_rate, order.taker_fee_rate),
+                             decimals=decimals)
+
+
+def _market_unchanged(market: Market) -> None:
+    """Re-read the market after an order's insert took its row's shared lock. Raises
+    Conflict if it was disabled or changed meanwhile."""
+    now = Market.objects.filter(pk=market.pk).values(
+        "status", "base_currency", "quote_currency").first()
+    if now is None or now["status"] != MarketStatus.ENABLED:
+        raise Conflict(f"Market {market.symbol} was just disabled.", code="market_disabled")
+    if (now["base_currency"], now["quote_currency"]) != (market.base_currency,
+                                                         market.quote_currency):
+        raise Conflict(f"Market {market.symbol} just changed; try again.",
+                       code="market_changed")
+
+
+def held_currencies(market: Market, side: str) -> tuple[str, str]:
+    """The currency an order of ``side`` holds, then the other one."""
+    return ((market.quote_currency, market.base_currency) if side == Side.BUY
+            else (market.base_currency, market.quote_currency))
+
+
+def _start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
+           hold: Decimal | None, locked: Sequence[Order] = ()) -> None:
+    """Hand the just inserted ``order`` to its venue and hold its funds (``hold``; None:
+    a hold made by the caller), in the caller's transaction. A synchronous venue answers
+    at once (REJECTED: Conflict, everything rolls back); an asynchronous one is sent the
+    order after commit; a PENDING or WAITING order is not sent at all. ``locked``: the
+    other orders of its list, inserted in this transaction."""
+    wallet_type = VENUE_WALLET_TYPE[order.venue]
+    held, other = held_currencies(market, order.side)
+    submission = None
+    if gateway.synchronous and order.status == OrderStatus.OPEN:
+        # A synchronous venue's answer comes inside this transaction: no one ever sees
+        # its order NEW, so it is written as OPEN and, when the venue just accepts it,
+        # never written again.
+        submission = gateway.submit(order=order, market=market)
+        if submission.status == OrderStatus.REJECTED:
+            raise Conflict(submission.reason or "The venue rejected the order.",
+                           code="order_rejected")
+        if not submission.executions and submission.status in FINAL_STATUSES:
+            # Over before it began (an IOC with nothing at the price): nothing to hold.
+            if hold is None:  # a list's shared hold: its other legs still live
+                raise Conflict("The venue ended the order at once.", code="order_rejected")
+            _plan(order=order, market=market, submission=submission, event="placed",
+                  prior=[], decimals=decimals)
+            store_for(order.venue).save(orders=[order], fills=[])
+            _publish_order(order, market=market, event="placed")
+            return
+        if submission.executions:
+            # Fills write both of the user's wallets: take them at once, in pk order.
+            wallet_services.wallets_lock(owners=[(order.user_id, None, wallet_type, held),
+                                                 (order.user_id, None, wallet_type, other)])
+    if hold is not None:
+        wallet_services.hold_create(user_id=order.user_id, wallet_type=wallet_type,
+                                    currency=held, key=order.hold_key, amount=hold)
+    if submission is None:
+        _publish_order(order, market=market, event="placed")
+        if order.status == OrderStatus.NEW:
+            transaction.on_commit(lambda: order_submit(order_id=order.pk))
+    elif submission.executions or submission.status != OrderStatus.OPEN:
+        _settle([_plan(order=order, market=market, submission=submission, event="placed",
+                       prior=[], decimals=decimals)], locked=[order, *locked])
+    else:
+        _publish_order(order, market=market, event="placed")
+
+
+def _replayed(order: Order, *, market: Market, spec: OrderSpec) -> Order:
+    if order.market_id != market.pk or not spec.matches(order):
         raise Conflict("client_order_id was already used for a different order.",
                        code="duplicate_client_order_id")
     return order
@@ -272,9 +369,11 @@ def order_reconcile(*, order_id: int) -> Order:
 def order_apply(*, order_id: int, submission: Submission) -> Order:
     """Apply a venue's ``submission`` to the order: its new executions settle (each
     exactly once, by trade id), its state moves if the state machine allows it. Locks the
-    order row, then its wallets. Raises Conflict for a transition the machine forbids."""
+    order row and its list's, then its wallets. Raises Conflict for a transition the
+    machine forbids."""
     with transaction.atomic():
-        order = _store_of(order_id).get(order_id=order_id, for_update=True)
+        locked = _store_of(order_id).lock(order_ids=[order_id])
+        order = next((o for o in locked if o.pk == order_id), None)
         if order is None:
             raise NotFound(f"No order {order_id}.")
         known = set(Fill.objects.filter(order_id=order_id).values_list("trade_id", flat=True))
@@ -288,7 +387,7 @@ def order_apply(*, order_id: int, submission: Submission) -> Order:
                submission=Submission(status=submission.status, executions=tuple(fresh),
                                      reason=submission.reason,
                                      external_id=submission.external_id),
-               event="updated")
+               event="updated", locked=locked)
         return order
 
 
@@ -304,24 +403,48 @@ def _store_of(order_id: int) -> SqlOrderStore:
 
 def order_cancel(*, user_id: int, venue: str, order_id: int) -> Order:
     """Cancel the user's live order on ``venue`` and release what its hold has left.
-    Locks the order row, then the hold's wallet. A synchronous venue confirms at once; an
-    asynchronous one is asked and its answer applied. Raises NotFound (unknown order, or
-    another user's, or another venue's), Conflict (not live)."""
+
+    A leg of an OCO or of a bracket cancels its whole list (every live order of it, one
+    release of the shared hold); a bracket's entry cancels itself, and its exits wait no
+    more: cancelled if it filled nothing, placed for what it filled otherwise. Locks the
+    order rows of the list in id order, then the wallets. A PENDING or WAITING order
+    (never sent to its venue) and any order of a synchronous venue end at once; an
+    asynchronous venue is asked after commit and its answer applied. Raises NotFound
+    (unknown order, or another user's, or another venue's), Conflict (not live)."""
     store = store_for(venue)
     with transaction.atomic():
-        order = store.get(order_id=order_id, user_id=user_id, for_update=True)
-        if order is None or order.venue != venue:
+        owned = store.get(order_id=order_id, user_id=user_id)
+        if owned is None or owned.venue != venue:
             raise NotFound(f"No order {order_id}.")
-        if order.status not in RESTING_STATUSES and order.status != OrderStatus.NEW:
+        locked = store.lock(order_ids=[order_id])
+        order = next(o for o in locked if o.pk == order_id)
+        if order.status not in CANCELLABLE_STATUSES:
             raise Conflict(f"Order {order_id} is {order.status}, not open.",
                            code="order_not_open")
         market = order.market
+        targets = [order]
+        if order.group_id is not None and order.role != OrderRole.ENTRY:
+            targets = [o for o in locked if o.group_id == order.group_id
+                       and o.status in CANCELLABLE_STATUSES]
         gateway = gateway_for(venue)
-        if not gateway.synchronous:
-            transaction.on_commit(lambda: order_cancel_remote(order_id=order_id))
-            return order
-        _apply(order=order, market=market, event="canceled",
-               submission=gateway.cancel(order=order, market=market))
+        decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
+        pending = []
+        fills = _prior_fills([o for o in targets if o.filled])
+        for target in targets:
+            reason = "" if target is order else "Canceled with its list."
+            if target.status in HELD_BACK_STATUSES:
+                submission = Submission(status=OrderStatus.CANCELED, reason=reason)
+            elif not gateway.synchronous:
+                transaction.on_commit(lambda pk=target.pk: order_cancel_remote(order_id=pk))
+                continue
+            else:
+                submission = gateway.cancel(order=target, market=market)
+                submission = replace(submission, reason=submission.reason or reason)
+            pending.append(_plan(order=target, market=market, submission=submission,
+                                 event="canceled", prior=fills.get(target.pk, []),
+                                 decimals=decimals))
+        if pending:
+            _settle(pending, locked=locked)
         return order
 
 
@@ -341,12 +464,13 @@ def order_cancel_remote(*, order_id: int) -> Order:
 
 
 @dataclass
-class _Pending:
-    """One order's part of a settlement batch."""
+class Pending:
+    """One order's part of a settlement batch. ``was``: its status before it."""
 
     order: Order
     market: Market
     event: str
+    was: str
     fills: list[Fill]
     trades: list[wallet_services.TradeSettlement]
     last_fill: Fill | None
@@ -356,14 +480,22 @@ def _fee_rate(order: Order, liquidity: str) -> Decimal:
     return order.maker_fee_rate if liquidity == Liquidity.MAKER else order.taker_fee_rate
 
 
+def _prior_fills(orders: Sequence[Order]) -> dict[int, list[Fill]]:
+    if not orders:
+        return {}
+    return store_for(orders[0].venue).fills_of(order_ids=[o.pk for o in orders])
+
+
 def _plan(*, order: Order, market: Market, submission: Submission, event: str,
-          prior: list[Fill], decimals: int) -> _Pending:
+          prior: list[Fill], decimals: int) -> Pending:
     """The fills, journals and new state of ``order`` after ``submission`` (nothing
-    written). ``prior`` are the order's fills so far."""
+    written). ``prior`` are the order's fills so far. Whether the last fill closes the
+    hold is ``_settle``'s to say."""
     if submission.status != order.status and not can_transition(order.status,
                                                                  submission.status):
         raise Conflict(f"Order {order.pk} cannot go from {order.status} to "
                        f"{submission.status}.", code="invalid_transition")
+    was = order.status
     gateway = gateway_for(order.venue)
     counterparty = wallet_services.TradeParty(system=gateway.counterparty)
     wallet_type = VENUE_WALLET_TYPE[order.venue]
@@ -420,25 +552,145 @@ def _plan(*, order: Order, market: Market, submission: Submission, event: str,
     order.updated_at = now
     if status in FINAL_STATUSES:
         order.closed_at = now
-        if trades:
+    return Pending(order=order, market=market, event=event, was=was, fills=fills,
+                   trades=trades, last_fill=fills[-1] if fills else (prior[-1] if prior else None))
+
+
+def _mates(locked: Sequence[Order]) -> dict[int, list[Order]]:
+    """The locked orders of each list, by list id."""
+    lists: dict[int, list[Order]] = {}
+    for order in locked:
+        if order.group_id is not None:
+            lists.setdefault(order.group_id, []).append(order)
+    return lists
+
+
+def _sharing(order: Order, mates: dict[int, list[Order]]) -> list[Order]:
+    """The other orders paying from ``order``'s hold (the other leg of an OCO)."""
+    return [m for m in mates.get(order.group_id, ()) if m.pk != order.pk
+            and m.hold_key == order.hold_key]
+
+
+def _oco_cancels(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> list[Pending]:
+    """Cancel the live other leg of every OCO leg in ``pending`` that executed or
+    triggered: it leaves the shared hold to the leg that did. An asynchronous venue's
+    leg it has already been sent is asked to cancel after commit."""
+    extra, seen = [], {p.order.pk for p in pending}
+    for p in pending:
+        order = p.order
+        acted = p.fills or (p.was == OrderStatus.PENDING and order.triggered_at is not None)
+        if order.group_id is None or not acted:
+            continue
+        why = "filled" if p.fills else "triggered"
+        for sibling in _sharing(order, mates):
+            if sibling.pk in seen or sibling.status not in CANCELLABLE_STATUSES:
+                continue
+            seen.add(sibling.pk)
+            if (sibling.status not in HELD_BACK_STATUSES
+                    and not gateway_for(sibling.venue).synchronous):
+                transaction.on_commit(
+                    lambda pk=sibling.pk: order_cancel_remote(order_id=pk))
+                continue
+            extra.append(_plan(order=sibling, market=p.market, event="canceled",
+                               submission=Submission(status=OrderStatus.CANCELED,
+                                                     reason=f"OCO: the other leg {why}."),
+                               prior=[], decimals=0))
+    return extra
+
+
+def _bracket_exits(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> list[Pending]:
+    """The waiting exits of every bracket entry in ``pending`` that just ended: cancelled
+    if it filled nothing; otherwise an OCO for what it filled, its one hold created now
+    from what the entry delivered (REJECTED, nothing held, if that is not enough). The
+    caller holds the list's rows and the user's wallets."""
+    extra = []
+    for p in pending:
+        entry = p.order
+        if (entry.role != OrderRole.ENTRY or entry.status not in FINAL_STATUSES
+                or p.was in FINAL_STATUSES):
+            continue
+        exits = [m for m in mates.get(entry.group_id, ()) if m.status == OrderStatus.WAITING]
+        if not exits:
+            continue
+        if entry.filled == 0:
+            extra += [_plan(order=leg, market=p.market, event="canceled", prior=[],
+                            decimals=0,
+                            submission=Submission(status=OrderStatus.CANCELED,
+                                                  reason="The entry ended unfilled."))
+                      for leg in exits]
+            continue
+        decimals = wallet_selectors.currency_decimals(code=p.market.quote_currency)
+        for leg in exits:
+            leg.amount = leg.remaining = entry.filled
+        hold = max(order_hold(leg, decimals=decimals) for leg in exits)
+        held, _ = held_currencies(p.market, exits[0].side)
+        try:
+            wallet_services.hold_create(user_id=entry.user_id,
+                                        wallet_type=VENUE_WALLET_TYPE[entry.venue],
+                                        currency=held, key=exits[0].hold_key, amount=hold)
+        except wallet_services.InsufficientFunds as exc:
+            extra += [_plan(order=leg, market=p.market, event="rejected", prior=[],
+                            decimals=0,
+                            submission=Submission(status=OrderStatus.REJECTED,
+                                                  reason=f"The entry delivered too little "
+                                                         f"to hold its exits: {exc}"[:255]))
+                      for leg in exits]
+            continue
+        synchronous = gateway_for(entry.venue).synchronous
+        for leg in exits:
+            if leg.role == OrderRole.STOP:
+                status = OrderStatus.PENDING
+            elif synchronous:
+                status = OrderStatus.OPEN
+            else:
+                status = OrderStatus.NEW
+                transaction.on_commit(lambda pk=leg.pk: order_submit(order_id=pk))
+            extra.append(_plan(order=leg, market=p.market, event="activated", prior=[],
+                               decimals=0, submission=Submission(status=status)))
+    return extra
+
+
+def _settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
+    """Write a batch planned by ``_plan``: the other legs of OCOs that executed cancelled,
+    one ledger batch for every fill (an order's last fill closes its hold unless another
+    live order shares it), the holds of orders that ended without a fill released (once
+    per hold, when none of its orders lives on), bracket exits placed or cancelled, the
+    orders' state, the fills, the events. The caller holds the order rows of ``pending``
+    and ``locked`` (the same objects, with the other orders of their lists)."""
+    pending = list(pending)
+    mates = _mates(locked)
+    if mates:
+        pending += _oco_cancels(pending, mates)
+        ending = [p for p in pending if p.order.role == OrderRole.ENTRY
+                  and p.order.status in FINAL_STATUSES and p.order.filled]
+        if ending:
+            # The exits' hold is made after the entry's proceeds land: take both of each
+            # user's wallets first, in pk order.
+            wallet_services.wallets_lock(owners=[
+                (p.order.user_id, None, VENUE_WALLET_TYPE[p.order.venue], code)
+                for p in ending for code in (p.market.base_currency, p.market.quote_currency)])
+
+    def lives_on(order: Order) -> bool:
+        return any(m.status in LIVE_STATUSES for m in _sharing(order, mates))
+
+    trades, closed = [], set()
+    for p in pending:
+        if p.trades and p.order.status in FINAL_STATUSES and not lives_on(p.order):
             # The last fill releases whatever the hold has left.
-            payer = "buyer" if order.side == Side.BUY else "seller"
-            trades[-1] = replace(trades[-1], **{payer: replace(getattr(trades[-1], payer),
-                                                               close_hold=True)})
-    return _Pending(order=order, market=market, event=event, fills=fills, trades=trades,
-                    last_fill=fills[-1] if fills else (prior[-1] if prior else None))
-
-
-def _settle(pending: Sequence[_Pending]) -> None:
-    """Write a batch planned by ``_plan``: one ledger batch for every fill, the fills,
-    the orders' state, the holds of orders that closed without a last fill, the events.
-    The caller holds the order rows."""
-    trades = [t for p in pending for t in p.trades]
+            payer = "buyer" if p.order.side == Side.BUY else "seller"
+            p.trades[-1] = replace(p.trades[-1], **{payer: replace(
+                getattr(p.trades[-1], payer), close_hold=True)})
+            closed.add(p.order.hold_key)
+        trades += p.trades
     if trades:
         wallet_services.settle_trades(trades=trades)
-    for p in pending:
-        if p.order.status in FINAL_STATUSES and not p.trades:
-            wallet_services.hold_release(key=p.order.hold_key)
+    release = sorted({p.order.hold_key for p in pending
+                      if p.order.status in FINAL_STATUSES and p.was not in FINAL_STATUSES
+                      and p.was != OrderStatus.WAITING and not lives_on(p.order)} - closed)
+    for key in release:
+        wallet_services.hold_release(key=key)
+    if mates:
+        pending += _bracket_exits(pending, mates)
     store = store_for(pending[0].order.venue) if pending else None
     if store is not None:
         store.save(orders=[p.order for p in pending],
@@ -449,14 +701,14 @@ def _settle(pending: Sequence[_Pending]) -> None:
 
 
 def _apply(*, order: Order, market: Market, submission: Submission, event: str,
-           decimals: int | None = None) -> None:
-    """Plan and settle one order's ``submission`` (the caller holds the order row)."""
+           decimals: int | None = None, locked: Sequence[Order] = ()) -> None:
+    """Plan and settle one order's ``submission`` (the caller holds the order row and,
+    in ``locked``, those of its list)."""
     if decimals is None:
         decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
-    prior = (store_for(order.venue).fills_of(order_ids=[order.pk]).get(order.pk, [])
-             if order.filled else [])
+    prior = _prior_fills([order]).get(order.pk, []) if order.filled else []
     _settle([_plan(order=order, market=market, submission=submission, event=event,
-                   prior=prior, decimals=decimals)])
+                   prior=prior, decimals=decimals)], locked=locked)
 
 
 MatchResting = Callable[[Order], Submission | None]
@@ -467,109 +719,88 @@ def fill_resting(*, market: Market, order_ids: Sequence[int],
     """Fill resting orders of ``market`` in one transaction; returns how many orders got
     a fill.
 
-    Locks ``order_ids`` (those still resting and not set aside) in id order, asks a fresh
-    ``matcher()`` for each order's executions (None: nothing now), and settles them all
-    in one ledger batch. If the batch fails for a reason other than a passing database
-    error, each order is retried in its own transaction, and one that still cannot settle
-    is set aside (``settle_error``) so it never blocks the others. A passing database
-    error (lost connection, lock timeout) leaves the orders for the next quote or sweep.
+    Locks ``order_ids`` and the other orders of their lists in id order, asks a fresh
+    ``matcher()`` for the executions of each of ``order_ids`` still resting and not set
+    aside (None: nothing now), and settles them all in one ledger batch (an OCO leg that
+    fills cancels its other leg in it). If the batch fails for a reason other than a
+    passing database error, each order is retried in its own transaction, and one that
+    still cannot settle is set aside (``settle_error``) so it never blocks the others. A
+    passing database error (lost connection, lock timeout) leaves the orders for the next
+    quote or sweep.
     """
+    return isolating(market=market, order_ids=order_ids,
+                     batch=lambda ids, match: _fill_batch(market=market, order_ids=ids,
+                                                          match=match),
+                     context=matcher)
+
+
+def isolating(*, market: Market, order_ids: Sequence[int],
+              batch: Callable[[Sequence[int], object], int],
+              context: Callable[[], object]) -> int:
+    """Run ``batch(order_ids, context())`` (one transaction); if it fails for a reason
+    other than a passing database error, run it again for each order alone and set aside
+    an order that still fails. Returns the sum of what the batches return."""
     try:
-        return _fill_batch(market=market, order_ids=order_ids, match=matcher())
+        return batch(order_ids, context())
     except (OperationalError, InterfaceError) as exc:
-        log.warning("fill_batch_deferred", market=str(market), error=str(exc))
+        log.warning("order_batch_deferred", market=str(market), error=str(exc))
         return 0
     except Exception:
-        log.warning("fill_batch_failed_isolating", market=str(market), exc_info=True)
-    filled = 0
-    match = matcher()
+        log.warning("order_batch_failed_isolating", market=str(market), exc_info=True)
+    done = 0
+    shared = context()
     for order_id in order_ids:
         try:
-            filled += _fill_batch(market=market, order_ids=[order_id], match=match)
+            done += batch([order_id], shared)
         except (OperationalError, InterfaceError) as exc:
-            log.warning("fill_deferred", order_id=order_id, error=str(exc))
+            log.warning("order_deferred", order_id=order_id, error=str(exc))
         except Exception as exc:
             _set_aside(order_id=order_id, reason=f"{type(exc).__name__}: {exc}")
-    return filled
+    return done
 
 
 def _fill_batch(*, market: Market, order_ids: Sequence[int], match: MatchResting) -> int:
     store = store_for(market.venue)
     decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
+    wanted = set(order_ids)
     with transaction.atomic():
-        orders = store.lock_resting(order_ids=order_ids)
+        locked = store.lock(order_ids=order_ids)
+        orders = [o for o in locked if o.pk in wanted and o.status in RESTING_STATUSES
+                  and not o.settle_error]
         answers = [(order, match(order)) for order in orders]
         answers = [(order, s) for order, s in answers if s is not None]
         if not answers:
             return 0
-        partial = [order.pk for order, _ in answers if order.filled]
-        prior = store.fills_of(order_ids=partial) if partial else {}
+        prior = _prior_fills([order for order, _ in answers if order.filled])
         _settle([_plan(order=order, market=market, submission=s, event="filled",
                        prior=prior.get(order.pk, []), decimals=decimals)
-                 for order, s in answers])
+                 for order, s in answers], locked=locked)
         return len(answers)
 
 
+# Where the executors look: an order set aside leaves them until an admin clears it.
+_EXECUTABLE = (*RESTING_STATUSES, OrderStatus.PENDING)
+
+
 def _set_aside(*, order_id: int, reason: str) -> None:
-    """Mark the resting order as not settleable for ``reason`` (called while handling the
-    error, whose traceback is logged)."""
+    """Mark the resting or pending order as not settleable for ``reason`` (called while
+    handling the error, whose traceback is logged)."""
     now = timezone.now()
-    Order.objects.filter(pk=order_id, status__in=RESTING_STATUSES).update(
+    Order.objects.filter(pk=order_id, status__in=_EXECUTABLE).update(
         settle_error=reason, settle_error_at=now, updated_at=now)
     log.error("order_set_aside", order_id=order_id, reason=reason, exc_info=True)
 
 
 def orders_retry_settlement(*, order_ids: list[int]) -> int:
-    """Clear the settle error of those of ``order_ids`` that are resting and set aside, so
-    that the next crossing price or sweep tries them again. Returns how many."""
+    """Clear the settle error of those of ``order_ids`` that are resting or pending and
+    set aside, so that the next crossing price or sweep tries them again. Returns how
+    many."""
     now = timezone.now()
-    cleared = (Order.objects.filter(pk__in=order_ids, status__in=RESTING_STATUSES)
+    cleared = (Order.objects.filter(pk__in=order_ids, status__in=_EXECUTABLE)
                .exclude(settle_error="")
                .update(settle_error="", settle_error_at=None, updated_at=now))
     log.info("orders_retry_settlement", order_ids=sorted(order_ids), cleared=cleared)
     return cleared
-
-
-# --- markets ------------------------------------------------------------------------------
-
-# What an import from a venue's catalog may change: the venue's facts, never the admin's
-# choices (status, flags, fees, limits).
-_IMPORTED_FIELDS = ["base_currency", "quote_currency", "kind", "tick_size", "lot_size",
-                    "updated_at"]
-
-
-def markets_import(*, venue: str, markets: Sequence[Market]) -> dict[str, int]:
-    """Create or update ``venue``'s markets from its catalog (unsaved ``Market`` rows,
-    keyed by symbol): new ones keep their given (disabled) status, existing ones get the
-    catalog's currencies, kind and steps only. Returns every given symbol's market id.
-    One bulk upsert; race-safe on the (venue, symbol) key."""
-    if any(m.venue != venue for m in markets):
-        raise ValueError("every imported market must be of the importing venue")
-    # MySQL's ON DUPLICATE KEY takes no conflict target ((venue, symbol) is the table's
-    # one unique key besides its id).
-    target = (["venue", "symbol"] if connection.features.supports_update_conflicts_with_target
-              else None)
-    with transaction.atomic():
-        Market.objects.bulk_create(list(markets), update_conflicts=True, unique_fields=target,
-                                   update_fields=_IMPORTED_FIELDS)
-        return dict(Market.objects.filter(venue=venue, symbol__in=[m.symbol for m in markets])
-                    .values_list("symbol", "pk"))
-
-
-
-def markets_set_flags(*, market_ids: list[int], **flags) -> int:
-    """Set status / is_trending / is_hot on many markets at once. Changing the status
-    takes the market rows' exclusive locks, so it waits for any order being placed in
-    them (which holds a shared lock through its foreign key) and stops the next ones."""
-    allowed = {"status", "is_trending", "is_hot"}
-    if not flags or set(flags) - allowed:
-        raise InvalidInput(f"Only {sorted(allowed)} can be set.")
-    if "status" in flags and flags["status"] not in MarketStatus.values:
-        raise InvalidInput(f"Unknown market status {flags['status']!r}.")
-    with transaction.atomic():
-        ids = list(Market.objects.select_for_update().filter(pk__in=market_ids)
-                   .order_by("pk").values_list("pk", flat=True))
-        return Market.objects.filter(pk__in=ids).update(**flags, updated_at=timezone.now())
 
 
 # --- events -------------------------------------------------------------------------------
@@ -594,6 +825,14 @@ def _order_event(order: Order, *, market: Market, event: str,
         "fill_price": _decimal_str(last_fill.price) if last_fill else None,
         "cost": _decimal_str(order.cost), "fee": _decimal_str(order.fee),
         "fee_currency": order.fee_currency, "liquidity": last_fill.liquidity if last_fill else "",
+        "stop_price": _decimal_str(order.stop_price),
+        "trigger_direction": order.trigger_direction, "trigger_source": order.trigger_source,
+        "trailing_delta": _decimal_str(order.trailing_delta),
+        "trailing_rate": _decimal_str(order.trailing_rate),
+        "activation_price": _decimal_str(order.activation_price),
+        "trailing_best": _decimal_str(order.trailing_best),
+        "triggered_at": order.triggered_at.isoformat() if order.triggered_at else None,
+        "group_id": order.group_id, "role": order.role, "reason": order.reason,
         "updated_at": order.updated_at.isoformat() if order.updated_at else None,
     }
 
