@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    "django.contrib.humanize",  # the sessions page's "3 minutes ago"
     "apps.deposits",
 ]
 

@@ -6,6 +6,7 @@ second factor) for a token (DRF authtoken). ``RegisterApi``, ``VerifyEmailApi``,
 the web pages (django-allauth's forms and e-mails: the same checks, messages and links),
 answering in the API's JSON error format.
 """
+from allauth.account import app_settings as account_settings
 from allauth.account import signals as account_signals
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import (
@@ -18,11 +19,12 @@ from allauth.account.internal.flows.email_verification import (
     send_verification_email_to_address,
 )
 from allauth.account.models import EmailAddress, get_emailconfirmation_model
+from allauth.account.utils import has_verified_email
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from axes.helpers import get_cool_off
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
@@ -71,9 +73,10 @@ class TokenApi(APIView):
 
     Failed attempts count towards the login lockout shared with the web login and the
     admin: past AXES_FAILURE_LIMIT the answer is 429 ``locked_out``, right password or not.
-    An account with an authenticator app also sends its current ``code`` (403
-    ``mfa_required`` without one, 400 for a wrong one): the password alone would walk past
-    the second factor the web login asks for.
+    As on the web login, the account's e-mail address must be confirmed (403
+    ``email_unverified``), and an account with an authenticator app also sends its current
+    ``code`` (403 ``mfa_required`` without one; a wrong one is a 400 and counts as a failed
+    login): the password alone would walk past the second factor the web login asks for.
     """
 
     authentication_classes: list = []
@@ -88,7 +91,13 @@ class TokenApi(APIView):
                 raise LockedOut(wait=int(get_cool_off(request).total_seconds()))
             raise exceptions.ValidationError(data.errors)
         user = data.validated_data["user"]
-        _check_second_factor(user, data.validated_data.get("code"))
+        # The web login's rules: a confirmed address first, then the second factor.
+        mandatory = account_settings.EmailVerificationMethod.MANDATORY
+        if account_settings.EMAIL_VERIFICATION == mandatory and not has_verified_email(user):
+            raise exceptions.PermissionDenied(
+                "Confirm your e-mail address first (the link in the e-mail we sent).",
+                code="email_unverified")
+        _check_second_factor(request, user, data.validated_data.get("code"))
         # A login like the web's: django-axes clears the account's failures (and logs the
         # access), Django records last_login.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
@@ -96,7 +105,7 @@ class TokenApi(APIView):
         return Response({"token": token.key})
 
 
-def _check_second_factor(user, code: str | None) -> None:
+def _check_second_factor(request, user, code: str | None) -> None:
     authenticator = Authenticator.objects.filter(
         user_id=user.pk, type=Authenticator.Type.TOTP).first()
     if authenticator is None:
@@ -107,6 +116,10 @@ def _check_second_factor(user, code: str | None) -> None:
             "current code as \"code\".", code="mfa_required")
     # allauth's check: the code of this period, once (a used code is refused).
     if not TOTP(authenticator).validate_code(code):
+        # A failed login for django-axes like a wrong password: guessing codes for a known
+        # password runs into the same lockout.
+        user_login_failed.send(sender=__name__, request=request,
+                               credentials={"username": user.get_username()})
         raise exceptions.ValidationError({"code": ["Incorrect code."]})
 
 

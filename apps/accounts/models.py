@@ -5,6 +5,7 @@ The level itself is not stored: it follows from the account (``selectors.kyc_lev
 decided once (``services``): its reviewer and time are recorded on it and never change; a
 rejected user applies again with a new application, so each decision keeps its own row.
 """
+import os
 import uuid
 from pathlib import PurePath
 
@@ -19,10 +20,25 @@ class KycLevel(models.IntegerChoices):
     IDENTITY_REVIEWED = 2, "Identity reviewed"
 
 
-def private_storage() -> FileSystemStorage:
-    """Identity documents: KYC_DOCUMENTS_ROOT, which no URL serves (no base_url); staff read
-    them through the admin's download view only."""
-    return FileSystemStorage(location=settings.KYC_DOCUMENTS_ROOT, base_url=None)
+class PrivateStorage(FileSystemStorage):
+    """Files under settings.KYC_DOCUMENTS_ROOT (read when used, so that a changed setting
+    applies), a directory no URL serves: they have no URL, and staff read them through
+    the admin's download view only."""
+
+    @property
+    def base_location(self) -> str:
+        return settings.KYC_DOCUMENTS_ROOT
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("Private files have no URL: staff download them in the admin.")
+
+
+def private_storage() -> PrivateStorage:
+    return PrivateStorage()
 
 
 def document_path(document: "KycDocument", filename: str) -> str:
