@@ -10,9 +10,9 @@ Every function here runs in one transaction (joining the caller's) and keeps the
 - **A chain transaction confirms one intent.** ``tx_hash`` is unique across intents (a
   database constraint): a concurrent confirmation by the same transaction of another
   intent fails on the index and is recorded TX_REUSED, its credit rolled back with it.
-- **Lock order:** the event row, then the intent row, then the wallets
-  (``wallets_lock``), all before the first write. The expiry sweep writes intents with a
-  conditional UPDATE and never holds a wallet.
+- **Lock order:** the event row, then the intent row (by primary key), then the wallets
+  (``wallets_lock``), all before the first write. The expiry sweep locks intents by primary
+  key too, and never holds a wallet.
 - **What is refused writes nothing**: a delivery that fails verification raises before any
   row is written. A verified delivery is always kept (``DepositEvent``, raw body and
   verdict), including one that credits nothing.
@@ -147,17 +147,28 @@ def intent_resolve(*, intent_id: int, confirm: bool, reason: str, by_user_id: in
     return intent
 
 
-def intents_expire(*, now: datetime | None = None) -> int:
-    """Mark EXPIRED every PENDING intent past its expiry; returns how many. One conditional
-    UPDATE (``status = PENDING`` rechecked per row under its write lock), so an intent
-    being confirmed meanwhile stays CONFIRMED. A payment received before the expiry still
-    confirms an intent expired here (``event_process``)."""
+def intents_expire(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Mark EXPIRED the PENDING intents past their expiry (up to ``batch`` a call); returns
+    how many. Locks those intents by primary key, in pk order, as every other writer does
+    first: an UPDATE filtered on status would lock the status index before the row, the
+    reverse of a confirmation's order, and the two deadlocked. The status is checked again
+    under the lock, so an intent confirmed meanwhile stays CONFIRMED. A payment received
+    before the expiry still confirms an intent expired here (``event_process``)."""
     now = now or timezone.now()
-    count = DepositIntent.objects.filter(status=Status.PENDING, expires_at__lt=now).update(
-        status=Status.EXPIRED, failure_reason="expired unpaid", updated_at=now)
-    if count:
-        log.info("deposit_intents_expired", count=count)
-    return count
+    candidates = list(DepositIntent.objects.filter(status=Status.PENDING, expires_at__lt=now)
+                      .order_by("pk").values_list("pk", flat=True)[:batch])
+    if not candidates:
+        return 0
+    with transaction.atomic():
+        locked = (DepositIntent.objects.select_for_update().filter(pk__in=candidates)
+                  .order_by("pk").values_list("pk", "status", "expires_at"))
+        due = [pk for pk, status, expires_at in locked
+               if status == Status.PENDING and expires_at < now]
+        DepositIntent.objects.filter(pk__in=due).update(
+            status=Status.EXPIRED, failure_reason="expired unpaid", updated_at=now)
+    if due:
+        log.info("deposit_intents_expired", count=len(due))
+    return len(due)
 
 
 # --- the webhook --------------------------------------------------------------------------
