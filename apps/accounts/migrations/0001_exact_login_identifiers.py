@@ -13,6 +13,7 @@ are read from that model's USERNAME_FIELD, and a login field that is not a plain
 ``CharField`` (an e-mail field is one; a foreign key is not) is left as its owner made it.
 """
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import migrations, models
 
 from apps.core.fields import binary_collation
@@ -22,7 +23,9 @@ def _columns(apps) -> list[tuple[str, str, int]]:
     """(table, column, max_length) of the login identifiers to make exact."""
     columns = [("authtoken_token", "key", 40)]
     user = apps.get_model(settings.AUTH_USER_MODEL)
-    login = user._meta.get_field(user.USERNAME_FIELD)
+    # A historical model has the fields but not the class's USERNAME_FIELD: that name
+    # comes from the model itself, the field (column, length) from this migration's state.
+    login = user._meta.get_field(get_user_model().USERNAME_FIELD)
     if isinstance(login, models.CharField) and login.max_length:
         columns.insert(0, (user._meta.db_table, login.column, login.max_length))
     return columns
