@@ -71,6 +71,11 @@ class Instrument(models.Model):
                 or len(set(expiries)) != len(expiries)):
             problems.append(f"Expiries are a list of distinct whole seconds from "
                             f"{MIN_EXPIRY_SECONDS} to {MAX_EXPIRY_SECONDS}.")
+        if self.min_stake is not None and self.max_stake is not None and not (
+                0 < self.min_stake <= self.max_stake):
+            problems.append("Stakes: the minimum is above zero and at most the maximum.")
+        if self.payout_percent is not None and self.payout_percent <= 0:
+            problems.append("The payout percentage is above zero.")
         if problems:
             raise ValidationError(problems)
 

@@ -7,6 +7,7 @@ from apps.core.errors import NotFound
 from apps.fixedtime.constants import TradeStatus
 from apps.fixedtime.models import Instrument, RecordedQuote, Trade
 from apps.trading.constants import MarketStatus
+from apps.trading.models import Market
 
 
 def instruments_enabled() -> QuerySet[Instrument]:
@@ -26,6 +27,15 @@ def instrument_for_trading(*, venue: str, symbol: str) -> Instrument:
             or instrument.market.venue != venue):
         raise NotFound(f"No fixed-time trading in {venue} {symbol!r}.", code="unknown_instrument")
     return instrument
+
+
+def market_get(*, venue: str, symbol: str) -> Market:
+    """The market ``symbol`` of ``venue``, whatever its status (compared exactly). Raises
+    NotFound."""
+    market = Market.objects.filter(venue=venue, symbol=symbol).first()
+    if market is None or market.symbol != symbol or market.venue != venue:
+        raise NotFound(f"No {venue} market {symbol!r}.", code="unknown_market")
+    return market
 
 
 def recorded_tickers() -> set[tuple[str, str]]:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ from apps.core import conf
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.fixedtime import rules, selectors
 from apps.fixedtime.constants import WALLET_TYPE, Direction, Mode, TradeStatus
-from apps.fixedtime.models import RecordedQuote, Trade
+from apps.fixedtime.models import Instrument, RecordedQuote, Trade
 from apps.marketdata import streams
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
@@ -69,6 +70,25 @@ def quote_record(quote: Quote) -> RecordedQuote | None:
     return RecordedQuote.objects.create(
         venue=quote.venue, symbol=quote.symbol, timestamp=quote.timestamp, price=quote.price,
         bid=quote.bid, ask=quote.ask, source=quote.source[:32])
+
+
+def instrument_configure(*, venue: str, symbol: str, enabled: bool, **fields) -> Instrument:
+    """Create or change the fixed-time settings of the market ``symbol`` of ``venue``
+    (``fields``: any of the ``Instrument`` settings; a new instrument needs ``min_stake``,
+    ``max_stake`` and ``payout_percent``). The whole row is validated as the admin
+    validates it. Raises NotFound (no such market), InvalidInput (a setting's problems,
+    all named). Locks nothing: settings apply to trades opened after the change."""
+    market = selectors.market_get(venue=venue, symbol=symbol)
+    instrument = Instrument.objects.filter(market=market).first() or Instrument(market=market)
+    instrument.enabled = enabled
+    for name, value in fields.items():
+        setattr(instrument, name, value)
+    try:
+        instrument.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(exc.messages)) from None
+    instrument.save()
+    return instrument
 
 
 def _evidence(quote: Quote) -> dict:
