@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.marketdata",
     "apps.trading",
     "apps.twelvedata",
+    "apps.fixedtime",
     "apps.trade",
     "apps.streaming",
     # After apps.accounts, whose templates (allauth/layouts/) dress allauth's pages.
@@ -391,6 +392,22 @@ PAPER_SWEEP_SECONDS = env.int("PAPER_SWEEP_SECONDS", default=5)
 # Resting paper orders a crossing quote fills per transaction (one ledger batch each).
 PAPER_FILL_BATCH = env.int("PAPER_FILL_BATCH", default=200)
 PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
+
+# --- Fixed-time trades (apps/fixedtime) ----------------------------------------------------
+# A trade opens only on a quote at most this old (else 409 stale_quote).
+FIXEDTIME_QUOTE_MAX_AGE_SECONDS = env.int("FIXEDTIME_QUOTE_MAX_AGE_SECONDS", default=30)
+# A trade settles on the last recorded quote at or before its expiry; none within this
+# many seconds before the expiry voids it (the stake refunded).
+FIXEDTIME_EXIT_TOLERANCE_SECONDS = env.int("FIXEDTIME_EXIT_TOLERANCE_SECONDS", default=30)
+# Settlement waits this long past the expiry for quotes stamped before it to arrive.
+FIXEDTIME_SETTLE_GRACE_SECONDS = env.int("FIXEDTIME_SETTLE_GRACE_SECONDS", default=2)
+# The beat sweep that settles any trade its task missed.
+FIXEDTIME_SWEEP_SECONDS = env.int("FIXEDTIME_SWEEP_SECONDS", default=10)
+# Recorded quotes older than this are pruned (hourly), except what open trades still need.
+FIXEDTIME_QUOTE_RETENTION_SECONDS = env.int("FIXEDTIME_QUOTE_RETENTION_SECONDS",
+                                            default=2 * 86_400)
+# How often the quote recorder re-reads which tickers to keep.
+FIXEDTIME_TICKERS_REFRESH_SECONDS = env.float("FIXEDTIME_TICKERS_REFRESH_SECONDS", default=5)
 
 # --- Live streams (WebSocket /ws/, apps/streaming; protocol in docs/STREAMING.md) ----------
 STREAMING_MAX_SUBSCRIPTIONS = env.int("STREAMING_MAX_SUBSCRIPTIONS", default=50)

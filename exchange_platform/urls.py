@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/accounts/", include("apps.accounts.api_urls")),
     path("api/v1/wallets/", include("apps.wallets.urls")),
     path("api/v1/twd/", include("apps.twelvedata.urls")),
+    path("api/v1/fixedtime/", include("apps.fixedtime.urls")),
     path("api/v1/deposits/", include("apps.deposits.urls")),
     # Last under /api/: any other API URL (a typo, a malformed id) is a JSON 404.
     re_path(r"^api/", http.not_found),
