@@ -29,6 +29,8 @@ done
 "$BIN/python" manage.py twd_import --kind all --enable-provider \
   --enable "EUR/USD,GBP/USD,USD/JPY,AUD/USD,USD/CHF,EUR/GBP,AAPL,MSFT,NVDA,TSLA,AMZN,SPX,NDX,DJI,SPY,QQQ,BTC/USD,ETH/USD" \
   --trending "EUR/USD,AAPL,NVDA,SPX" --hot "GBP/USD,TSLA,BTC/USD"
+# Fixed-time up/down trades on two of them (the page: /fixedtime/paper/EUR/USD/).
+"$BIN/python" manage.py fixedtime_instrument paper "EUR/USD,BTC/USD" --expiries 30,60,300
 
 echo "Serving http://${HOST}:${PORT}/  (admin: /admin/, API docs: /api/docs/)"
 echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/emulator.log)"

@@ -16,4 +16,5 @@ urlpatterns = [
     *[path(type, views.markets, {"type": type}, name=type) for type in PAGE_TYPES],
     # Symbols contain "/" (EUR/USD): take the rest of the path.
     path("trade/<path:symbol>/", views.trade, name="trade"),
+    path("fixedtime/<str:venue>/<path:symbol>/", views.fixedtime, name="fixedtime"),
 ]
