@@ -9,12 +9,13 @@ who has it but signed in before (or without) using it is asked for a code again.
 from allauth.account.authentication import get_authentication_records
 from allauth.account.decorators import secure_admin_login
 from allauth.mfa.utils import is_mfa_enabled
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+
+from apps.core import conf
 
 
 def session_used_mfa(request: HttpRequest) -> bool:
@@ -27,7 +28,7 @@ class AdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):
             return False
-        return not settings.ADMIN_REQUIRE_MFA or session_used_mfa(request)
+        return not conf.ADMIN_REQUIRE_MFA or session_used_mfa(request)
 
     def login(self, request: HttpRequest, extra_context=None):
         user = request.user

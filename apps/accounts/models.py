@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 
+from apps.core import conf
+
 
 class KycLevel(models.IntegerChoices):
     UNVERIFIED = 0, "Unverified"
@@ -21,13 +23,13 @@ class KycLevel(models.IntegerChoices):
 
 
 class PrivateStorage(FileSystemStorage):
-    """Files under settings.KYC_DOCUMENTS_ROOT (read when used, so that a changed setting
+    """Files under conf.KYC_DOCUMENTS_ROOT (read when used, so that a changed setting
     applies), a directory no URL serves: they have no URL, and staff read them through
     the admin's download view only."""
 
     @property
     def base_location(self) -> str:
-        return settings.KYC_DOCUMENTS_ROOT
+        return conf.KYC_DOCUMENTS_ROOT
 
     @property
     def location(self) -> str:

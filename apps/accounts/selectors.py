@@ -3,9 +3,9 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
-from django.conf import settings
 
 from apps.accounts.models import KycApplication, KycLevel
+from apps.core import conf
 
 
 def kyc_level(*, user_id: int) -> KycLevel:
@@ -21,7 +21,7 @@ def kyc_level(*, user_id: int) -> KycLevel:
 def kyc_daily_withdrawal_limit(*, user_id: int) -> Decimal:
     """The most the user may withdraw per day at their level (KYC_DAILY_WITHDRAWAL_LIMIT,
     in KYC_LIMIT_CURRENCY)."""
-    return Decimal(settings.KYC_DAILY_WITHDRAWAL_LIMIT[kyc_level(user_id=user_id)])
+    return Decimal(conf.KYC_DAILY_WITHDRAWAL_LIMIT[kyc_level(user_id=user_id)])
 
 
 def kyc_applications(*, user_id: int) -> list[KycApplication]:

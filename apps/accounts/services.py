@@ -15,7 +15,6 @@ import hashlib
 from collections.abc import Sequence
 from datetime import date
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -23,9 +22,10 @@ from django.utils import timezone
 
 from apps.accounts import selectors
 from apps.accounts.models import KycApplication, KycDocument, KycLevel
+from apps.core import conf
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-# Actions gated by KYC level (settings.KYC_REQUIRED_LEVEL holds the level of each).
+# Actions gated by KYC level (conf.KYC_REQUIRED_LEVEL holds the level of each).
 TRADE_PAPER = "trade_paper"
 TRADE_LIVE = "trade_live"
 WITHDRAW = "withdraw"
@@ -47,9 +47,9 @@ class MfaRequired(Forbidden):
 
 def kyc_require(*, user_id: int, action: str) -> None:
     """Raise ``KycRequired`` (403) unless the user's KYC level reaches the one
-    settings.KYC_REQUIRED_LEVEL sets for ``action`` (``TRADE_LIVE``, ``WITHDRAW``, ...).
+    conf.KYC_REQUIRED_LEVEL sets for ``action`` (``TRADE_LIVE``, ``WITHDRAW``, ...).
     An action missing from the setting is a programming error (KeyError), never a pass."""
-    required = KycLevel(settings.KYC_REQUIRED_LEVEL[action])
+    required = KycLevel(conf.KYC_REQUIRED_LEVEL[action])
     level = selectors.kyc_level(user_id=user_id)
     if level < required:
         raise KycRequired(
@@ -72,9 +72,9 @@ def require_mfa(*, user_id: int) -> None:
 def _document_type(upload: UploadedFile) -> str:
     if upload.size is None or upload.size == 0:
         raise InvalidInput("The file is empty.", fields={"documents": ["empty file"]})
-    if upload.size > settings.KYC_DOCUMENT_MAX_BYTES:
+    if upload.size > conf.KYC_DOCUMENT_MAX_BYTES:
         raise InvalidInput(
-            f"A document may be at most {settings.KYC_DOCUMENT_MAX_BYTES // 1024} KiB.",
+            f"A document may be at most {conf.KYC_DOCUMENT_MAX_BYTES // 1024} KiB.",
             fields={"documents": ["too large"]})
     upload.seek(0)
     head = upload.read(8)
@@ -103,7 +103,7 @@ def kyc_application_submit(*, user_id: int, full_name: str, date_of_birth: date,
     level 1 (an e-mail address is verified first), ``Conflict`` if an application is
     pending or the identity is already reviewed, ``InvalidInput`` for a document that is
     empty, too large, not a PDF/JPEG/PNG, or of an unknown kind, or without an identity
-    document's front. The files go to the private storage (settings.KYC_DOCUMENTS_ROOT).
+    document's front. The files go to the private storage (conf.KYC_DOCUMENTS_ROOT).
     """
     kinds = {kind for kind, _ in documents}
     if not kinds <= set(KycDocument.Kind.values):

@@ -2,7 +2,8 @@
 (``manage.py check``, ``runserver``, ``migrate``), with what to change, not from a trader's
 500 later. Registered in ``CoreConfig.ready``.
 
-- ``exchange.E001``: a setting of ``apps.core.conf`` has a value of the wrong kind.
+- ``exchange.E001``: a setting of ``apps.core.conf`` has a value of the wrong kind, or a
+  setting without a default is not set.
 - ``exchange.E002``: an app the installed apps need is missing from ``INSTALLED_APPS``.
 - ``exchange.E003``: ``EXCHANGE_BASE_TEMPLATE`` names a template that cannot be loaded.
 - ``exchange.W001``: ``EXCHANGE_BASE_TEMPLATE`` is set but no template engine has the
@@ -23,13 +24,15 @@ CONTEXT_PROCESSOR = "apps.core.context_processors.exchange"
 # What each app needs installed beside it (their models, migrations or imports use these).
 REQUIRES: dict[str, list[str]] = {
     "apps.core": ["django.contrib.auth", "django.contrib.contenttypes"],
-    "apps.accounts": ["apps.core", "apps.wallets", "rest_framework", "rest_framework.authtoken"],
+    "apps.accounts": ["apps.core", "apps.wallets", "rest_framework", "rest_framework.authtoken",
+                      "axes", "allauth", "allauth.account", "allauth.mfa",
+                      "allauth.usersessions"],
     "apps.wallets": ["apps.core", "rest_framework"],
     "apps.marketdata": ["apps.core"],
     "apps.trading": ["apps.core", "apps.wallets", "apps.marketdata", "rest_framework"],
     "apps.twelvedata": ["apps.trading", "apps.wallets", "apps.marketdata", "apps.accounts",
                         "django_celery_beat", "rest_framework"],
-    "apps.trade": ["apps.trading", "apps.twelvedata", "apps.marketdata",
+    "apps.trade": ["apps.trading", "apps.twelvedata", "apps.marketdata", "apps.accounts",
                    "django.contrib.staticfiles"],
     "apps.streaming": ["apps.marketdata", "apps.trading", "channels",
                        "rest_framework.authtoken"],
@@ -41,8 +44,13 @@ REQUIRES: dict[str, list[str]] = {
 def settings_valid(app_configs=None, **kwargs) -> list[Error]:
     errors = []
     for setting in conf.SETTINGS.values():
-        value = getattr(conf, setting.name)
-        if not setting.valid(value):
+        value = getattr(settings, setting.name, setting.default)
+        if value is conf.REQUIRED:
+            errors.append(Error(
+                f"{setting.name} is not set: it must be {setting.expected}.",
+                hint=f"Set {setting.name} in your settings (it has no default).",
+                id="exchange.E001"))
+        elif not setting.valid(value):
             errors.append(Error(
                 f"{setting.name} = {value!r} is not valid: it must be {setting.expected}.",
                 hint=f"Fix {setting.name} in your settings, or remove it for the default "

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 def _positive_int(value: Any) -> bool:
@@ -68,6 +69,25 @@ def _currency_code(value: Any) -> bool:
 def _dotted_paths(value: Any) -> bool:
     return isinstance(value, list | tuple) and all(
         isinstance(path, str) and "." in path for path in value)
+
+
+def _levels(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(level, int) and not isinstance(level, bool) and 0 <= level <= 2
+        for level in value.values())
+
+
+def _limits(value: Any) -> bool:
+    return isinstance(value, dict) and {0, 1, 2} <= set(value) and all(
+        _amount(limit) for limit in value.values())
+
+
+def _path(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+# The default of a setting the host must set itself (no default would be safe).
+REQUIRED = object()
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,20 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "True or False (False: readiness does not ping the workers)"),
     Setting("HEALTH_CELERY_TIMEOUT_SECONDS", 1.0, _positive_number, "a positive number"),
     Setting("HEALTH_QUOTE_MAX_AGE_SECONDS", 120, _positive_int, "a positive integer"),
+    # Accounts: a second factor for the admin; KYC levels (0 unverified, 1 e-mail verified,
+    # 2 identity reviewed) each action needs, each level's daily withdrawal limit (in
+    # KYC_LIMIT_CURRENCY), and where identity documents go (a private directory, never
+    # served: no default, the host chooses it).
+    Setting("ADMIN_REQUIRE_MFA", True, _boolean, "True or False"),
+    Setting("KYC_REQUIRED_LEVEL",
+            {"trade_paper": 0, "trade_live": 2, "withdraw": 1, "api_key_create": 1},
+            _levels, "a dict of action -> level 0, 1 or 2"),
+    Setting("KYC_DAILY_WITHDRAWAL_LIMIT", {0: "0", 1: "1000", 2: "100000"}, _limits,
+            "a dict of level (0, 1, 2) -> a non-negative decimal amount"),
+    Setting("KYC_LIMIT_CURRENCY", "USDT", _currency_code, "an upper-case currency code"),
+    Setting("KYC_DOCUMENTS_ROOT", REQUIRED, _path,
+            "the path of a private directory (not under MEDIA_ROOT or static files)"),
+    Setting("KYC_DOCUMENT_MAX_BYTES", 5 * 1024 * 1024, _positive_int, "a positive integer"),
     # More readiness checks (django-health-check HealthCheck classes, dotted paths): the
     # hook for the engines' lag once the futures and ecosystem engine runners exist.
     Setting("HEALTH_EXTRA_CHECKS", [], _dotted_paths,
@@ -134,4 +168,7 @@ def __getattr__(name: str) -> Any:
         setting = SETTINGS[name]
     except KeyError:
         raise AttributeError(f"apps.core.conf has no setting {name!r}") from None
-    return getattr(settings, name, setting.default)
+    value = getattr(settings, name, setting.default)
+    if value is REQUIRED:
+        raise ImproperlyConfigured(f"{name} must be set: {setting.expected}.")
+    return value
