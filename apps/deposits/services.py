@@ -312,9 +312,9 @@ def _judge(intent: DepositIntent, event: DepositEvent) -> tuple[str, str]:
     tolerance = parse_amount(settings.DEPOSIT_UNDERPAY_TOLERANCE, allow_zero=True)
     floor = EXACT.subtract(intent.pay_amount, exact_mul(intent.pay_amount, tolerance))
     if event.amount_paid < floor:
-        return Verdict.UNDERPAID, (f"Paid {event.amount_paid} of {intent.pay_amount} "
-                                   f"{intent.coin}.")
-    return Verdict.CREDITED, f"Credited {intent.amount} {intent.currency}."
+        return Verdict.UNDERPAID, (f"Paid {_text(event.amount_paid)} of "
+                                   f"{_text(intent.pay_amount)} {intent.coin}.")
+    return Verdict.CREDITED, f"Credited {_text(intent.amount)} {intent.currency}."
 
 
 def _confirm(intent: DepositIntent, event: DepositEvent, *, now: datetime) -> tuple[str, str]:
@@ -327,4 +327,9 @@ def _confirm(intent: DepositIntent, event: DepositEvent, *, now: datetime) -> tu
     except IntegrityError:
         intent.refresh_from_db()
         return Verdict.TX_REUSED, f"{event.tx_hash} confirmed another intent meanwhile."
-    return Verdict.CREDITED, f"Credited {intent.amount} {intent.currency}."
+    return Verdict.CREDITED, f"Credited {_text(intent.amount)} {intent.currency}."
+
+
+def _text(amount: Decimal) -> str:
+    """``amount`` as a person writes it (no exponent, no trailing zeros)."""
+    return f"{amount.normalize():f}"
