@@ -60,7 +60,11 @@ def test_an_order_placed_filled_and_another_canceled(sent, currencies, settings,
     assert {group for group, _, _ in sent} == {f"user.{user.pk}"}
     opened = {"venue": "paper", "symbol": "EUR/USD", "side": "BUY", "type": "LIMIT",
               "status": "OPEN", "filled": "0", "fill_price": None, "cost": "0", "fee": "0",
-              "fee_currency": "", "liquidity": ""}
+              "fee_currency": "", "liquidity": "", "reason": "",
+              # A plain order's conditional fields, empty (issue #18).
+              "stop_price": None, "trigger_direction": "", "trigger_source": "",
+              "trailing_delta": None, "trailing_rate": None, "activation_price": None,
+              "trailing_best": None, "triggered_at": None, "group_id": None, "role": ""}
     assert [order_frame(o) for o in by_stream(sent, "orders")] == [
         {"event": "placed", "id": resting.pk, "price": "1", "amount": "100",
          "remaining": "100", **opened},

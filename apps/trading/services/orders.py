@@ -581,7 +581,7 @@ def _oco_cancels(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> l
         acted = p.fills or (p.was == OrderStatus.PENDING and order.triggered_at is not None)
         if order.group_id is None or not acted:
             continue
-        why = "filled" if p.fills else "triggered"
+        why = "triggered" if p.was == OrderStatus.PENDING else "filled"
         for sibling in _sharing(order, mates):
             if sibling.pk in seen or sibling.status not in CANCELLABLE_STATUSES:
                 continue
