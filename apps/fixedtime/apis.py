@@ -14,6 +14,17 @@ from apps.fixedtime.models import MAX_EXPIRY_SECONDS
 from apps.trading.constants import Venue
 
 
+class SecondsField(serializers.IntegerField):
+    """Whole seconds as a JSON integer only. DRF's IntegerField also takes strings, and
+    Python's ``int`` reads any Unicode digits (``"６０"``, ``"٦٠"``) and ``"60.0"``: a
+    look-alike of a number is refused here, not read as one."""
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class InstrumentOutput(serializers.Serializer):
     venue = serializers.CharField(source="market.venue")
     symbol = serializers.CharField(source="market.symbol")
@@ -71,7 +82,7 @@ class TradeListCreateApi(APIView):
         mode = serializers.ChoiceField(choices=Mode.choices)
         direction = serializers.ChoiceField(choices=Direction.choices)
         stake = AmountField()
-        expiry_seconds = serializers.IntegerField(min_value=1, max_value=MAX_EXPIRY_SECONDS)
+        expiry_seconds = SecondsField(min_value=1, max_value=MAX_EXPIRY_SECONDS)
 
     class FilterInput(QueryInput):
         state = serializers.ChoiceField(choices=[("open", "Open"), ("settled", "Settled")],

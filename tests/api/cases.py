@@ -33,6 +33,7 @@ TRANSFER = "/api/v1/wallets/transfer/"
 ORDERS = "/api/v1/twd/orders/"
 CANCEL = "/api/v1/twd/orders/{order_id}/cancel/"
 TOKEN = "/api/v1/auth/token/"
+FIXEDTIME = "/api/v1/fixedtime/trades/"
 
 JSON = "application/json"
 
@@ -68,7 +69,7 @@ Value = Any  # a JSON value, Raw, RawBytes, or a callable of the World giving on
 @dataclass(frozen=True)
 class Case:
     id: str
-    endpoint: str  # "transfer", "order", "cancel" or "token"
+    endpoint: str  # "transfer", "order", "cancel", "token" or "fixedtime"
     field: str  # the field, path parameter or part of the request that is bad
     family: str
     path: str
@@ -541,4 +542,63 @@ def token_cases() -> list[Case]:
     return cases
 
 
-CASES: list[Case] = [*transfer_cases(), *order_cases(), *cancel_cases(), *token_cases()]
+def fixedtime_cases() -> list[Case]:
+    # A LIVE 10 USD up/down trade on EUR/USD, 60 s: it would open (201), its stake held.
+    base = {"venue": "paper", "symbol": "EUR/USD", "mode": "LIVE", "direction": "UP",
+            "stake": "10", "expiry_seconds": 60}
+    cases = []
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "venue", [
+        ("upper-case", "PAPER"), ("title-case", "Paper"), ("fullwidth", _fullwidth("paper")),
+        ("cyrillic-a", "p\u0430per"), ("leading-space", " paper"),
+        ("trailing-space", "paper "), ("zero-width-inside", "pa\u200bper"),
+        ("no-instrument-there", "spot"), ("unknown", "moon")], "look-alike")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "mode", choices("LIVE", lookalikes=[
+        ("cyrillic-ie", "LIV\u0415"), ("dotless-i", "L\u0131VE"), ("accented", "L\u00cdVE")],
+        wrong=[("unknown", "REAL"), ("spot", "SPOT")]), "look-alike")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "direction", choices("UP", lookalikes=[
+        ("cyrillic-er", "U\u0420"), ("greek-upsilon", "\u03a5P"),
+        ("zero-width-inside", "U\u200bP")], wrong=[("unknown", "SIDEWAYS"),
+                                                   ("arrow", "\u2191")]), "look-alike")
+    for name in ("venue", "symbol", "mode", "direction"):
+        cases += _field_cases("fixedtime", FIXEDTIME, base, name, encodings(base[name]),
+                              "encoding")
+        cases += _field_cases("fixedtime", FIXEDTIME, base, name, sizes(base[name]), "size")
+        cases += _field_cases("fixedtime", FIXEDTIME, base, name, containers(base[name]),
+                              "container")
+        cases += _field_cases("fixedtime", FIXEDTIME, base, name, scalars(numbers=True),
+                              "type")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "symbol", [
+        ("fullwidth", _fullwidth("EUR/USD")), ("fraction-slash", "EUR\u2044USD"),
+        ("cyrillic-ie", "\u0415UR/USD"), ("no-slash", "EURUSD"),
+        ("leading-space", " EUR/USD"), ("trailing-space", "EUR/USD "),
+        ("disabled-market", "GBP/USD"), ("halted-market", "CHF/USD"),
+        ("unknown-market", "XXX/YYY"), ("sql-wildcard", "EUR/%"),
+    ], "look-alike")
+    # Stakes: bounds 1..1000, the user's SPOT USD 995: "999" is within bounds, not funds.
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "stake",
+                          numbers(decimals=2, too_big="999"), "number")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "stake", [
+        ("below-the-minimum", "0.99"), ("above-the-maximum", "1000.01")], "number")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "stake", containers("10"),
+                          "container")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "expiry_seconds", [
+        ("not-offered", 61), ("zero", 0), ("negative", -60), ("huge", 10 ** 30),
+        ("fraction-token", Raw("60.5")), ("exponent-token", Raw("6e1")),
+        ("nan-token", Raw("NaN")), ("word", "sixty"), ("true", True), ("null", None),
+        ("fullwidth-digits", _fullwidth("60")), ("arabic-indic-digits", "\u0666\u0660"),
+        ("string", "60"), ("string-decimal", "60.0"), ("decimal-token", Raw("60.0")),
+    ], "number")
+    cases += _field_cases("fixedtime", FIXEDTIME, base, "expiry_seconds", containers(60),
+                          "container")
+    for name in ("symbol", "mode", "direction", "stake", "expiry_seconds"):
+        cases.append(Case(id=f"fixedtime-{name}-missing", endpoint="fixedtime", field=name,
+                          family="missing", path=FIXEDTIME,
+                          body={k: v for k, v in base.items() if k != name}))
+    cases += _body_cases("fixedtime", FIXEDTIME, base)
+    cases += _auth_cases("fixedtime", FIXEDTIME, base)
+    cases += _method_cases("fixedtime", FIXEDTIME, base, get=False)  # GET lists the trades
+    return cases
+
+
+CASES: list[Case] = [*transfer_cases(), *order_cases(), *cancel_cases(), *token_cases(),
+                     *fixedtime_cases()]

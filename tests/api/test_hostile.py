@@ -28,6 +28,10 @@ from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from apps.fixedtime import services as fixedtime_services
+from apps.fixedtime import tasks as fixedtime_tasks
+from apps.fixedtime.apis import TradeListCreateApi
+from apps.fixedtime.models import Trade
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.trading import services as trading_services
@@ -43,6 +47,7 @@ from exchange_platform.celery import app as celery_app
 from tests.api.cases import (
     CANCEL,
     CASES,
+    FIXEDTIME,
     ORDERS,
     OTHER_PASSWORD,
     OTHER_USERNAME,
@@ -89,6 +94,9 @@ def build_world() -> World:
     paper_market("GBP/USD", name="Pound / Dollar", enabled=False)
     paper_market("CHF/USD", name="Franc / Dollar", status="halted")
     paper_market("AUD/USD", name="Aussie / Dollar", status="delisted")
+    fixedtime_services.instrument_configure(
+        venue="paper", symbol="EUR/USD", enabled=True, min_stake=Decimal("1"),
+        max_stake=Decimal("1000"), payout_percent=Decimal("85"), expiries=[60, 300])
     fresh_quote()
     for wallet_type, amount in (("SPOT", "1000"), ("FUTURES", "500")):
         wallet_services.deposit(user_id=user.pk, wallet_type=wallet_type, currency="USD",
@@ -130,7 +138,9 @@ def module_world(django_db_setup, django_db_blocker):
     (rolled-back) transaction nests in, and that is rolled back at the end."""
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
-    with django_db_blocker.unblock(), fast_hasher(), transaction.atomic():
+    # A fixed-time trade opened by a case is never settled: no timer thread outlives it.
+    with django_db_blocker.unblock(), fast_hasher(), transaction.atomic(), mock.patch.object(
+            fixedtime_tasks, "settlement_schedule", lambda trade: None):
         try:
             yield build_world()
         finally:
@@ -165,7 +175,7 @@ class Snapshot:
 def snapshot() -> Snapshot:
     """Every row a write endpoint could add, and every value it could change (read-only)."""
     tables = (Currency, Wallet, Hold, Journal, Entry, Market, TwdMarket, Order, Fill, Token,
-              get_user_model())
+              Trade, get_user_model())
     return Snapshot(
         counts={model.__name__: model.objects.count() for model in tables},
         wallets=list(Wallet.objects.order_by("pk").values_list(
@@ -278,6 +288,8 @@ VALID = [
                        "price": "1.00000", "client_order_id": "o-new-1"}, 201),
     ("cancel", CANCEL, None, 200),
     ("token", TOKEN, {"username": USERNAME, "password": PASSWORD}, 200),
+    ("fixedtime", FIXEDTIME, {"venue": "paper", "symbol": "EUR/USD", "mode": "LIVE",
+                              "direction": "UP", "stake": "10", "expiry_seconds": 60}, 201),
 ]
 
 
@@ -305,13 +317,14 @@ def test_every_field_and_path_parameter_of_every_write_endpoint_is_attacked():
         "order": set(OrderListCreateApi.PlaceInput().fields),
         "cancel": {"order_id"},
         "token": set(AuthTokenSerializer().fields) - {"token"},
+        "fixedtime": set(TradeListCreateApi.OpenInput().fields),
     }
     for endpoint, names in fields.items():
         assert {(endpoint, name) for name in names} <= attacked, endpoint
         assert (endpoint, "(body)") in attacked or endpoint == "cancel"
     assert len(CASES) >= 300
     families = {(case.endpoint, case.family) for case in CASES}
-    for endpoint in ("transfer", "order"):
+    for endpoint in ("transfer", "order", "fixedtime"):
         for family in ("encoding", "look-alike", "number", "container", "size", "body",
                        "credentials"):
             assert (endpoint, family) in families, (endpoint, family)
