@@ -1,0 +1,286 @@
+"""OCO pairs on MariaDB under two executors and duplicated ticks: exactly one leg of each
+pair executes, no order fills twice, each pair's shared hold ends once, the books balance.
+
+Many users place sell OCOs (a limit above the market, a stop below) and buy OCOs (a limit
+below, a stop above), their stops triggered on the last price or on the bid/ask, as
+stop-market or stop-limit. Two executor threads, each on its own connection, are fed the
+same seeded feed, every quote twice, and each publishes a quote then runs the paper
+executor on it (``fill_crossing``: the triggers, then the resting orders it crosses), as
+two workers given the same ticks do. The feed walks up and down through the legs and
+ends at both extremes, so every pair is decided; some quotes cross both legs of the
+pairs whose stop watches the last price (a last price through the stop while the book
+is through the limit): the trigger runs first, so there the stop wins.
+
+Which leg executes is known in advance: the first quote of the feed that crosses either
+leg decides, the stop if it crosses both (a thread reaches a quote only after it has run
+every earlier one, so the two threads never decide a pair differently from one thread;
+a batch deferred by a lock error would break that, and the executors' log is checked
+for one). What the stop's market child is paid is not known in advance (it fills at the
+venue's latest quote, which the other thread may have moved on): the balances are checked
+against the fills recorded, each fill's numbers against its price and amount.
+"""
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+
+from apps.marketdata.quotes import Quote
+from apps.marketdata.services import publish
+from apps.trading import services
+from apps.trading.constants import OrderRole, OrderStatus
+from apps.trading.models import Fill, Order
+from apps.trading.services import orders as order_services
+from apps.twelvedata import paper
+from apps.wallets import services as wallet_services
+from apps.wallets.models import Hold, Journal
+from tests.factories import UserFactory
+from tests.trading.helpers import DEMO, D, wallet
+from tests.wallets.test_concurrency import run_threads
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
+
+S = OrderStatus
+TICK = D("0.00001")
+MID0 = D("1.10000")
+SPREAD = D("0.00010")  # bid and ask this far from the last price
+EUR0 = D("10000")
+CENT = D("0.01")
+TAKER, MAKER = D("0.0010"), D("0.0008")
+# The feed stays where a buy stop's market child is always covered by its hold (the
+# lowest buy stop, 1.10020, holds at +5%: 1.15521).
+LOW, HIGH = D("1.04600"), D("1.15400")
+# What the executors log when a batch or an order is deferred or set aside.
+TROUBLE = {"order_batch_deferred", "order_deferred", "order_batch_failed_isolating",
+           "order_set_aside"}
+
+
+@dataclass(frozen=True)
+class Pair:
+    user: int          # index into the users
+    side: str
+    amount: Decimal
+    limit: Decimal     # the LIMIT leg's price
+    stop: Decimal      # the stop leg's trigger
+    source: str        # LAST or BID_ASK
+    stop_limit: Decimal | None  # a STOP_LIMIT leg's limit (None: STOP_MARKET)
+
+
+def _ticks(rng: random.Random, low: int, high: int) -> Decimal:
+    return TICK * rng.randint(low, high)
+
+
+def make_pairs(rng: random.Random, *, count: int, users: int) -> list[Pair]:
+    pairs = []
+    for n in range(count):
+        side = "SELL" if rng.random() < 0.6 else "BUY"
+        away_limit, away_stop = _ticks(rng, 20, 4900), _ticks(rng, 20, 4900)
+        sign = 1 if side == "SELL" else -1  # a sell's limit is above the market
+        stop = MID0 - sign * away_stop
+        # A stop-limit child priced 0.01 beyond its trigger: the feed's steps never gap
+        # that far, so it fills as it triggers (at the then latest quote).
+        stop_limit = stop - sign * D("0.01") if rng.random() < 0.3 else None
+        pairs.append(Pair(user=n % users, side=side, amount=CENT * rng.randint(1000, 50000),
+                          limit=MID0 + sign * away_limit, stop=stop,
+                          source="LAST" if rng.random() < 0.7 else "BID_ASK",
+                          stop_limit=stop_limit))
+    return pairs
+
+
+@dataclass(frozen=True)
+class Tick:
+    last: Decimal
+    bid: Decimal
+    ask: Decimal
+
+
+def make_feed(rng: random.Random, *, steps: int) -> list[Tick]:
+    """A seeded walk from the first price, up to 0.4% a step, with quotes that cross both
+    legs of last-price pairs (the last price far from the book) every so often; it ends
+    at the top and then the bottom of the range, where every pair is decided."""
+    feed, mid = [], MID0
+    for n in range(steps):
+        mid = min(max(mid + _ticks(rng, -400, 400), LOW), HIGH)
+        if n % 7 == 6:
+            # The book far above and the last price far below (it crosses a sell
+            # pair's limit and its last-price stop at once), or the other way round.
+            gap = _ticks(rng, 1000, 3000)
+            up = rng.random() < 0.5
+            book, last = (mid + gap, mid - gap) if up else (mid - gap, mid + gap)
+            book, last = min(max(book, LOW), HIGH), min(max(last, LOW), HIGH)
+            feed.append(Tick(last=last, bid=book - SPREAD, ask=book + SPREAD))
+        else:
+            feed.append(Tick(last=mid, bid=mid - SPREAD, ask=mid + SPREAD))
+    feed += [Tick(last=p, bid=p - SPREAD, ask=p + SPREAD) for p in (HIGH, LOW)]
+    return feed
+
+
+def crossed(pair: Pair, t: Tick) -> tuple[bool, bool]:
+    """Whether ``t`` fires the pair's stop (on its trigger source's price) and whether
+    it crosses its limit (a sell's at the bid, a buy's at the ask)."""
+    if pair.side == "SELL":
+        watched = t.last if pair.source == "LAST" else t.bid
+        return watched <= pair.stop, t.bid >= pair.limit
+    watched = t.last if pair.source == "LAST" else t.ask
+    return watched >= pair.stop, t.ask <= pair.limit
+
+
+def crosses_both(pair: Pair, t: Tick) -> bool:
+    return all(crossed(pair, t))
+
+
+def deciding(pair: Pair, feed: list[Tick]) -> tuple[int, str]:
+    """The position of the quote that decides ``pair`` and the leg that executes there:
+    its stop if that quote fires it (the trigger runs first), else its limit."""
+    for n, t in enumerate(feed):
+        stop, limit = crossed(pair, t)
+        if stop:
+            return n, OrderRole.STOP
+        if limit:
+            return n, OrderRole.LIMIT
+    raise AssertionError(f"the feed never decides {pair}")
+
+
+def _rounded(value: Decimal, rounding: str) -> Decimal:
+    return value.quantize(CENT, rounding=rounding)
+
+
+@pytest.fixture
+def executors_log(monkeypatch):
+    """The events the executors log about deferred or set-aside work, still logged."""
+    seen: list[str] = []
+    real = order_services.log
+
+    class Recorder:
+        def __getattr__(self, level):
+            def record(event, *args, **kwargs):
+                if event in TROUBLE:
+                    seen.append(event)
+                return getattr(real, level)(event, *args, **kwargs)
+            return record
+
+    monkeypatch.setattr(order_services, "log", Recorder())
+    return seen
+
+
+def _race(*, pairs_count: int, users_count: int, steps: int, seed: int, executors_log,
+          settings) -> None:
+    # The race outlives the default 60 s a paper quote stays fresh on a slow machine.
+    settings.PAPER_QUOTE_MAX_AGE_SECONDS = 3600
+    rng = random.Random(seed)
+    users = [UserFactory() for _ in range(users_count)]
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=MID0, bid=MID0 - SPREAD,
+                        ask=MID0 + SPREAD, timestamp=datetime.now(UTC), source="test"))
+    for u in users:
+        paper.paper_account_ensure(user_id=u.pk)
+        wallet_services.grant_paper_funds(user_id=u.pk, currency="EUR", amount=EUR0,
+                                          key=f"test:eur:{u.pk}")
+    pairs = make_pairs(rng, count=pairs_count, users=users_count)
+    lists = []
+    for p in pairs:
+        lists.append(services.order_list_place(
+            user_id=users[p.user].pk, venue="paper", symbol="EUR/USD", kind="OCO",
+            side=p.side, amount=p.amount, price=p.limit, stop_price=p.stop,
+            stop_limit_price=p.stop_limit, trigger_source=p.source))
+    assert Order.objects.filter(status=S.PENDING).count() == pairs_count
+    assert Order.objects.filter(status=S.OPEN).count() == pairs_count
+
+    ticks = make_feed(rng, steps=steps)
+    start = datetime.now(UTC)
+    quotes = [Quote(venue="paper", symbol="EUR/USD", price=t.last, bid=t.bid, ask=t.ask,
+                    timestamp=start + timedelta(milliseconds=n + 1), source="test")
+              for n, t in enumerate(ticks)]
+    fired: dict[int, int] = {}
+
+    def executor(i: int) -> None:
+        done = 0
+        for q in quotes:
+            for _ in range(2):  # every tick delivered twice
+                publish(quote=q)
+                done += paper.fill_crossing(quote=q)
+        fired[i] = done
+
+    assert run_threads(2, executor) == {"ok": 2}
+    assert executors_log == []
+
+    expected = {lst.pk: deciding(p, ticks) for p, lst in zip(pairs, lists, strict=True)}
+    legs = {(o.group_id, o.role): o for o in Order.objects.filter(
+        group_id__in=[lst.pk for lst in lists])}
+    limit_wins = stop_wins = 0
+    for p, lst in zip(pairs, lists, strict=True):
+        position, winner = expected[lst.pk]
+        won, lost = legs[lst.pk, winner], legs[lst.pk, {OrderRole.STOP: OrderRole.LIMIT,
+                                                        OrderRole.LIMIT: OrderRole.STOP}[winner]]
+        assert lost.status == S.CANCELED and lost.filled == 0, (p, lost)
+        assert lost.reason.startswith("OCO: the other leg"), lost.reason
+        if winner == OrderRole.LIMIT:
+            limit_wins += 1
+            assert (won.status, won.filled) == (S.FILLED, p.amount), (p, won)
+        else:
+            stop_wins += 1
+            # Its evidence is the quote that fired it.
+            assert won.triggered_at is not None
+            assert won.trigger_evidence["quote"] == quotes[position].to_dict(), (p, position)
+            assert won.status in (S.FILLED, S.OPEN), (p, won)
+            assert won.status == S.FILLED or p.stop_limit is not None, (p, won)
+    # The feed exercised both outcomes, and quotes that cross both legs.
+    assert limit_wins and stop_wins
+    assert any(crosses_both(p, ticks[expected[lst.pk][0]])
+               for p, lst in zip(pairs, lists, strict=True))
+
+    # No order filled twice; one trade journal per fill.
+    assert not Fill.objects.values("order").annotate(n=Count("pk")).filter(n__gt=1).exists()
+    fills = list(Fill.objects.select_related("order"))
+    assert sum(fired.values()) >= len(fills)
+    assert Journal.objects.filter(kind="TRADE").count() == len(fills)
+
+    # A stop-limit child the latest quote had moved past rests: its owner cancels it,
+    # which releases the pair's hold.
+    for order in Order.objects.filter(status=S.OPEN):
+        services.order_cancel(user_id=order.user_id, venue="paper", order_id=order.pk)
+    assert not Order.objects.filter(status__in=[S.PENDING, S.OPEN,
+                                                S.PARTIALLY_FILLED]).exists()
+    # Each pair's one hold ended once: closed with nothing left, nothing held anywhere.
+    holds = Hold.objects.filter(key__in={o.hold_key for o in legs.values()})
+    assert holds.count() == pairs_count
+    assert set(holds.values_list("status", "remaining")) == {(Hold.Status.CLOSED, 0)}
+
+    # Every user's balances are what their fills say.
+    usd = {u.pk: DEMO for u in users}
+    eur = {u.pk: EUR0 for u in users}
+    for fill in fills:
+        order = fill.order
+        rate = TAKER if fill.liquidity == "TAKER" else MAKER
+        cost = _rounded(fill.price * fill.amount,
+                        ROUND_UP if order.side == "BUY" else ROUND_DOWN)
+        fee = _rounded(cost * rate, ROUND_UP)
+        assert (fill.quote_amount, fill.fee, fill.amount) == (cost, fee, order.amount), fill
+        if order.side == "BUY":
+            usd[order.user_id] -= cost + fee
+            eur[order.user_id] += fill.amount
+        else:
+            usd[order.user_id] += cost - fee
+            eur[order.user_id] -= fill.amount
+    for u in users:
+        got = {c: (wallet(u, c).balance, wallet(u, c).held) for c in ("USD", "EUR")}
+        assert got == {"USD": (usd[u.pk], 0), "EUR": (eur[u.pk], 0)}, u
+    out = StringIO()
+    call_command("wallets_reconcile", stdout=out)
+    assert "no violations" in out.getvalue()
+
+
+def test_two_executors_and_duplicated_ticks_execute_one_leg_of_each_oco(
+        market, quiet_bus, executors_log, settings):
+    _race(pairs_count=100, users_count=20, steps=30, seed=18, executors_log=executors_log,
+          settings=settings)
+
+
+@pytest.mark.slow
+def test_a_thousand_oco_pairs_under_two_executors_and_duplicated_ticks(
+        market, quiet_bus, executors_log, settings):
+    _race(pairs_count=1000, users_count=100, steps=60, seed=1018,
+          executors_log=executors_log, settings=settings)
