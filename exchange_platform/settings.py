@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "csp",
+    "health_check",
     "apps.core",
     "apps.accounts",
     "apps.wallets",
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "apps.twelvedata",
     "apps.fixedtime",
     "apps.trade",
+    "apps.health",
     "apps.streaming",
     # After apps.accounts, whose templates (allauth/layouts/) dress allauth's pages.
     "allauth",
@@ -96,6 +98,8 @@ ASGI_APPLICATION = "exchange_platform.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # This project's own templates and overrides; the apps' pages live in the apps
+        # (apps/<app>/templates/), found through APP_DIRS, so the wheel carries them.
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -103,6 +107,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # EXCHANGE_BASE_TEMPLATE for the apps' pages (apps/core/conf.py).
+                "apps.core.context_processors.exchange",
             ],
         },
     },
@@ -408,6 +414,13 @@ FIXEDTIME_QUOTE_RETENTION_SECONDS = env.int("FIXEDTIME_QUOTE_RETENTION_SECONDS",
                                             default=2 * 86_400)
 # How often the quote recorder re-reads which tickers to keep.
 FIXEDTIME_TICKERS_REFRESH_SECONDS = env.float("FIXEDTIME_TICKERS_REFRESH_SECONDS", default=5)
+
+# --- Health (/health/live, /health/ready; apps/health) ---------------------------------------
+# Without a broker (embedded mode) tasks run in-process and no worker exists to ping.
+HEALTH_CELERY_REQUIRED = env.bool("HEALTH_CELERY_REQUIRED", default=not CELERY_TASK_ALWAYS_EAGER)
+HEALTH_CELERY_TIMEOUT_SECONDS = env.float("HEALTH_CELERY_TIMEOUT_SECONDS", default=1.0)
+# A venue with enabled markets whose newest quote is older than this is not ready.
+HEALTH_QUOTE_MAX_AGE_SECONDS = env.int("HEALTH_QUOTE_MAX_AGE_SECONDS", default=120)
 
 # --- Live streams (WebSocket /ws/, apps/streaming; protocol in docs/STREAMING.md) ----------
 STREAMING_MAX_SUBSCRIPTIONS = env.int("STREAMING_MAX_SUBSCRIPTIONS", default=50)

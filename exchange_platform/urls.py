@@ -15,6 +15,8 @@ api_docs = csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Liveness and readiness probes (docker/compose.yml, README "Health").
+    path("health/", include("apps.health.urls")),
     # Sign-up, e-mail confirmation, login (password, then TOTP), password reset and change,
     # two-factor and sessions (django-allauth's pages, in templates/allauth/layouts).
     path("accounts/", include("allauth.urls")),
