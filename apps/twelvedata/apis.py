@@ -13,9 +13,19 @@ from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.trading import selectors as trading_selectors
 from apps.trading import services as trading_services
-from apps.trading.constants import OrderStatus, OrderType, Side, TimeInForce, Venue
-from apps.trading.models import Fill, Order
-from apps.twelvedata import selectors
+from apps.trading.constants import (
+    CANCELLABLE_STATUSES,
+    OrderListKind,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TriggerSource,
+    Venue,
+)
+from apps.trading.models import Fill, Order, OrderList
+from apps.twelvedata import selectors, services
 from apps.twelvedata.models import TwdMarket
 
 
@@ -141,8 +151,34 @@ class OrderOutput(serializers.Serializer):
     liquidity = serializers.SerializerMethodField()
     fill = serializers.SerializerMethodField()
     fills = serializers.SerializerMethodField()
+    # Conditional orders (null or empty for the others).
+    stop_price = AmountField(allow_null=True, help_text=(
+        "The trigger price; a trailing stop's current one (null until it activates)."))
+    trigger_direction = serializers.CharField(help_text=(
+        "RISE: fires when the price rises to stop_price; FALL: when it falls to it."))
+    trigger_source = serializers.CharField(help_text=(
+        "The price compared: LAST, or BID_ASK (the bid for a sell, the ask for a buy)."))
+    trailing_delta = AmountField(allow_null=True)
+    trailing_rate = AmountField(allow_null=True)
+    activation_price = AmountField(allow_null=True)
+    trailing_best = AmountField(allow_null=True, help_text=(
+        "A trailing stop's best price since activation."))
+    triggered_at = serializers.DateTimeField(allow_null=True)
+    trigger = serializers.SerializerMethodField()
+    group_id = serializers.IntegerField(allow_null=True, help_text=(
+        "The order list (OCO, bracket) the order belongs to."))
+    role = serializers.CharField(help_text="Its part in the list: ENTRY, LIMIT or STOP.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    class TriggerEvidence(serializers.Serializer):
+        """The quote that fired the trigger."""
+
+        quote_price = AmountField()
+        quote_bid = AmountField(allow_null=True)
+        quote_ask = AmountField(allow_null=True)
+        quote_timestamp = serializers.DateTimeField()
+        quote_source = serializers.CharField()
 
     class FillEvidence(serializers.Serializer):
         """The latest fill and the quote it was executed against."""
@@ -187,6 +223,23 @@ class OrderOutput(serializers.Serializer):
             "quote_ask": quote.ask, "quote_timestamp": quote.timestamp,
             "quote_source": quote.source, "filled_at": fill.executed_at}).data
 
+    @extend_schema_field(TriggerEvidence(allow_null=True))
+    def get_trigger(self, order: Order) -> dict | None:
+        if not order.trigger_evidence:
+            return None
+        quote = Quote.from_dict(order.trigger_evidence["quote"])
+        return self.TriggerEvidence({
+            "quote_price": quote.price, "quote_bid": quote.bid, "quote_ask": quote.ask,
+            "quote_timestamp": quote.timestamp, "quote_source": quote.source}).data
+
+
+def _trigger_source_field() -> serializers.ChoiceField:
+    # MARK is the futures venue's: the paper venue has no mark price.
+    return serializers.ChoiceField(
+        choices=[TriggerSource.LAST, TriggerSource.BID_ASK], required=False, allow_null=True,
+        help_text="The price a trigger compares: LAST (default) or BID_ASK (the bid for a "
+                  "sell, the ask for a buy).")
+
 
 class OrderListCreateApi(APIView):
     pagination_class = CursorPage
@@ -194,13 +247,27 @@ class OrderListCreateApi(APIView):
     class PlaceInput(serializers.Serializer):
         symbol = IdentifierField(kind="symbol")
         side = serializers.ChoiceField(choices=Side.choices)
-        type = serializers.ChoiceField(choices=OrderType.choices)
+        type = serializers.ChoiceField(choices=OrderType.choices, help_text=(
+            "The conditional types wait PENDING (funds held) until the price reaches "
+            "stop_price (TRAILING_STOP: its trailing trigger), then work as a MARKET order "
+            "(*_MARKET, TRAILING_STOP) or a LIMIT order at price (*_LIMIT)."))
         amount = AmountField()
-        price = AmountField(required=False, allow_null=True)
+        price = AmountField(required=False, allow_null=True, help_text=(
+            "The limit price: LIMIT, STOP_LIMIT and TAKE_PROFIT_LIMIT only."))
         time_in_force = serializers.ChoiceField(choices=TimeInForce.choices,
                                                 default=TimeInForce.GTC)
         post_only = serializers.BooleanField(default=False)
         client_order_id = IdentifierField(kind="client_id", required=False)
+        stop_price = AmountField(required=False, allow_null=True, help_text=(
+            "STOP_* and TAKE_PROFIT_*: the trigger price (a buy stop above the market, a "
+            "sell stop below; a take-profit the other way round)."))
+        trigger_source = _trigger_source_field()
+        trailing_delta = AmountField(required=False, allow_null=True, help_text=(
+            "TRAILING_STOP: the callback distance from the best price (quote currency)."))
+        trailing_rate = AmountField(required=False, allow_null=True, help_text=(
+            "TRAILING_STOP: the callback as a fraction of the best price (0.001 to 0.2)."))
+        activation_price = AmountField(required=False, allow_null=True, help_text=(
+            "TRAILING_STOP: trailing starts when the price reaches this."))
 
     class FilterInput(QueryInput):
         status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
@@ -232,3 +299,96 @@ class OrderCancelApi(APIView):
         order = trading_services.order_cancel(user_id=request.user.pk, venue=Venue.PAPER,
                                               order_id=order_id)
         return Response(OrderOutput(order).data)
+
+
+class OrderListOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    client_order_id = serializers.CharField()
+    kind = serializers.CharField()
+    symbol = serializers.CharField(source="market.symbol")
+    live = serializers.SerializerMethodField()
+    executed_role = serializers.SerializerMethodField()
+    orders = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_live(self, group: OrderList) -> bool:
+        """Whether any of its orders may still trigger or fill."""
+        return any(o.status in CANCELLABLE_STATUSES for o in group.orders.all())
+
+    @extend_schema_field(serializers.ChoiceField(
+        choices=[OrderRole.LIMIT, OrderRole.STOP], allow_null=True,
+        help_text="The exit leg that filled or triggered (its sibling was cancelled)."))
+    def get_executed_role(self, group: OrderList) -> str | None:
+        for order in group.orders.all():
+            if order.role != OrderRole.ENTRY and (order.filled or order.triggered_at):
+                return order.role
+        return None
+
+    @extend_schema_field(OrderOutput(many=True))
+    def get_orders(self, group: OrderList) -> list[dict]:
+        return OrderOutput(group.orders.all(), many=True).data
+
+
+class OrderListsApi(APIView):
+    """OCO pairs and brackets of the paper venue."""
+
+    pagination_class = CursorPage
+
+    class PlaceInput(serializers.Serializer):
+        symbol = IdentifierField(kind="symbol")
+        kind = serializers.ChoiceField(choices=OrderListKind.choices, help_text=(
+            "OCO: a LIMIT leg at price and a stop leg at stop_price, one cancels the other. "
+            "BRACKET: an entry (entry_type at price) whose take-profit and stop-loss become "
+            "an OCO once it fills."))
+        side = serializers.ChoiceField(choices=Side.choices, help_text=(
+            "OCO: both legs' side. BRACKET: the entry's (the exits take the other)."))
+        amount = AmountField()
+        price = AmountField(required=False, allow_null=True, help_text=(
+            "OCO: the limit leg's price. BRACKET: the LIMIT entry's price."))
+        stop_price = AmountField(help_text="The stop leg's trigger price.")
+        stop_limit_price = AmountField(required=False, allow_null=True, help_text=(
+            "The stop leg's limit (STOP_LIMIT); without it the stop leg is a STOP_MARKET."))
+        take_profit_price = AmountField(required=False, allow_null=True, help_text=(
+            "BRACKET only: the take-profit LIMIT leg's price."))
+        entry_type = serializers.ChoiceField(
+            choices=[OrderType.LIMIT, OrderType.MARKET], default=OrderType.LIMIT,
+            help_text="BRACKET only: the entry's type.")
+        trigger_source = _trigger_source_field()
+        client_order_id = IdentifierField(kind="client_id", required=False)
+
+    class FilterInput(QueryInput):
+        kind = serializers.ChoiceField(choices=OrderListKind.choices, required=False)
+        symbol = IdentifierField(kind="symbol", required=False)
+
+    @extend_schema(parameters=[FilterInput], responses=OrderListOutput(many=True))
+    def get(self, request):
+        query = self.FilterInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        lists = selectors.order_lists(user_id=request.user.pk, **query.validated_data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(lists, request, self)
+        return paginator.get_paginated_response(OrderListOutput(page, many=True).data)
+
+    @extend_schema(request=PlaceInput,
+                   responses={201: OrderListOutput, **error_responses(404, 409)})
+    def post(self, request):
+        data = self.PlaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = trading_services.order_list_place(user_id=request.user.pk, venue=Venue.PAPER,
+                                                  **data.validated_data)
+        group = selectors.order_list_get(user_id=request.user.pk, list_id=group.pk)
+        return Response(OrderListOutput(group).data, status=status.HTTP_201_CREATED)
+
+
+class OrderListDetailApi(APIView):
+    @extend_schema(responses={200: OrderListOutput, **error_responses(404)})
+    def get(self, request, list_id: int):
+        group = selectors.order_list_get(user_id=request.user.pk, list_id=list_id)
+        return Response(OrderListOutput(group).data)
+
+
+class OrderListCancelApi(APIView):
+    @extend_schema(request=None, responses={200: OrderListOutput, **error_responses(404, 409)})
+    def post(self, request, list_id: int):
+        group = services.order_list_cancel(user_id=request.user.pk, list_id=list_id)
+        return Response(OrderListOutput(group).data)
