@@ -13,6 +13,9 @@ ensure_packages() {
   command -v pkg-config >/dev/null || missing+=(pkg-config)
   command -v npm >/dev/null || missing+=(nodejs npm)
   [ -x /usr/bin/chromium ] || missing+=(chromium)  # browser tests (tests/trade)
+  # `docker compose config` (tests/docker): Debian's docker-compose where the plugin is absent.
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null \
+    || missing+=(docker-compose)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -q >/dev/null
