@@ -52,6 +52,8 @@ pids+=($!)
 wait_for_port "$EMULATOR_PORT"
 "$BIN/python" manage.py twd_import --kind all --enable-provider \
   --enable "EUR/USD,GBP/USD,AAPL,SPX,BTC/USD" >/dev/null
+# Fixed-time trades on EUR/USD, so that opening one can succeed.
+"$BIN/python" manage.py fixedtime_instrument paper EUR/USD >/dev/null
 
 # Quotes, so that tickers answer and MARKET orders fill (fills of resting orders are Celery
 # tasks, queued in Redis: no worker runs here).

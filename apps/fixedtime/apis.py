@@ -25,7 +25,7 @@ class SecondsField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class InstrumentOutput(serializers.Serializer):
+class FixedTimeInstrumentOutput(serializers.Serializer):
     venue = serializers.CharField(source="market.venue")
     symbol = serializers.CharField(source="market.symbol")
     currency = serializers.CharField(source="market.quote_currency")
@@ -42,12 +42,12 @@ class InstrumentOutput(serializers.Serializer):
 class InstrumentListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=InstrumentOutput(many=True))
+    @extend_schema(responses=FixedTimeInstrumentOutput(many=True))
     def get(self, request):
-        return Response(InstrumentOutput(selectors.instruments_enabled(), many=True).data)
+        return Response(FixedTimeInstrumentOutput(selectors.instruments_enabled(), many=True).data)
 
 
-class TradeOutput(serializers.Serializer):
+class FixedTimeTradeOutput(serializers.Serializer):
     id = serializers.IntegerField()
     venue = serializers.CharField()
     symbol = serializers.CharField()
@@ -76,7 +76,7 @@ class TradeOutput(serializers.Serializer):
 class TradeListCreateApi(APIView):
     pagination_class = CursorPage
 
-    class OpenInput(serializers.Serializer):
+    class FixedTimeOpenInput(serializers.Serializer):
         venue = serializers.ChoiceField(choices=Venue.choices, default=Venue.PAPER)
         symbol = IdentifierField(kind="symbol")
         mode = serializers.ChoiceField(choices=Mode.choices)
@@ -84,34 +84,34 @@ class TradeListCreateApi(APIView):
         stake = AmountField()
         expiry_seconds = SecondsField(min_value=1, max_value=MAX_EXPIRY_SECONDS)
 
-    class FilterInput(QueryInput):
+    class FixedTimeTradeFilter(QueryInput):
         state = serializers.ChoiceField(choices=[("open", "Open"), ("settled", "Settled")],
                                         required=False,
                                         help_text="open: not yet settled; settled: the "
                                                   "history; absent: both.")
 
-    @extend_schema(parameters=[FilterInput], responses=TradeOutput(many=True))
+    @extend_schema(parameters=[FixedTimeTradeFilter], responses=FixedTimeTradeOutput(many=True))
     def get(self, request):
-        query = self.FilterInput(data=request.query_params)
+        query = self.FixedTimeTradeFilter(data=request.query_params)
         query.is_valid(raise_exception=True)
         trades = selectors.trade_list(user_id=request.user.pk,
                                       state=query.validated_data.get("state"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(trades, request, self)
-        return paginator.get_paginated_response(TradeOutput(page, many=True).data)
+        return paginator.get_paginated_response(FixedTimeTradeOutput(page, many=True).data)
 
-    @extend_schema(request=OpenInput,
-                   responses={201: TradeOutput, **error_responses(404, 409)})
+    @extend_schema(request=FixedTimeOpenInput,
+                   responses={201: FixedTimeTradeOutput, **error_responses(404, 409)})
     def post(self, request):
-        data = self.OpenInput(data=request.data)
+        data = self.FixedTimeOpenInput(data=request.data)
         data.is_valid(raise_exception=True)
         trade = services.trade_open(user_id=request.user.pk, **data.validated_data,
                                     schedule=tasks.settlement_schedule)
-        return Response(TradeOutput(trade).data, status=status.HTTP_201_CREATED)
+        return Response(FixedTimeTradeOutput(trade).data, status=status.HTTP_201_CREATED)
 
 
 class TradeDetailApi(APIView):
-    @extend_schema(responses={200: TradeOutput, **error_responses(404)})
+    @extend_schema(responses={200: FixedTimeTradeOutput, **error_responses(404)})
     def get(self, request, trade_id: int):
         trade = selectors.trade_get(user_id=request.user.pk, trade_id=trade_id)
-        return Response(TradeOutput(trade).data)
+        return Response(FixedTimeTradeOutput(trade).data)

@@ -317,7 +317,7 @@ def test_every_field_and_path_parameter_of_every_write_endpoint_is_attacked():
         "order": set(OrderListCreateApi.PlaceInput().fields),
         "cancel": {"order_id"},
         "token": set(AuthTokenSerializer().fields) - {"token"},
-        "fixedtime": set(TradeListCreateApi.OpenInput().fields),
+        "fixedtime": set(TradeListCreateApi.FixedTimeOpenInput().fields),
     }
     for endpoint, names in fields.items():
         assert {(endpoint, name) for name in names} <= attacked, endpoint
