@@ -37,6 +37,8 @@ REQUIRES: dict[str, list[str]] = {
     "apps.streaming": ["apps.marketdata", "apps.trading", "channels",
                        "rest_framework.authtoken"],
     "apps.health": ["apps.trading", "apps.marketdata", "health_check"],
+    "apps.fixedtime": ["apps.trading", "apps.wallets", "apps.marketdata", "django_celery_beat",
+                        "rest_framework"],
 }
 
 

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
@@ -16,5 +17,10 @@ urlpatterns = [
     *[path(type, views.markets, {"type": type}, name=type) for type in PAGE_TYPES],
     # Symbols contain "/" (EUR/USD): take the rest of the path.
     path("trade/<path:symbol>/", views.trade, name="trade"),
-    path("fixedtime/<str:venue>/<path:symbol>/", views.fixedtime, name="fixedtime"),
 ]
+
+if apps.is_installed("apps.fixedtime"):  # the up/down page, where the host installed it
+    from apps.trade import fixedtime_views
+
+    urlpatterns.append(path("fixedtime/<str:venue>/<path:symbol>/", fixedtime_views.fixedtime,
+                            name="fixedtime"))
