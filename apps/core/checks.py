@@ -39,6 +39,8 @@ REQUIRES: dict[str, list[str]] = {
     "apps.health": ["apps.trading", "apps.marketdata", "health_check"],
     "apps.fixedtime": ["apps.trading", "apps.wallets", "apps.marketdata", "django_celery_beat",
                         "rest_framework"],
+    "apps.deposits": ["apps.core", "apps.wallets", "apps.accounts", "django_celery_beat",
+                      "rest_framework"],
 }
 
 

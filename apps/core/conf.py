@@ -14,6 +14,7 @@ trader first meets it. README "Install as a plug-in" lists the same names.
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -60,6 +61,38 @@ def _amount(value: Any) -> bool:
     except InvalidOperation:
         return False
     return amount is not None and amount.is_finite() and amount >= 0
+
+
+def _fraction(value: Any) -> bool:
+    return _amount(value) and Decimal(value) < 1
+
+
+def _positive_amount(value: Any) -> bool:
+    return _amount(value) and Decimal(value) > 0
+
+
+def _decimals(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 18
+
+
+def _dotted_path(value: Any) -> bool:
+    return isinstance(value, str) and "." in value
+
+
+def _secrets(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(
+        isinstance(secret, str) and secret for secret in value)
+
+
+def _networks(value: Any) -> bool:
+    if not isinstance(value, list | tuple):
+        return False
+    try:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _currency_code(value: Any) -> bool:
@@ -128,6 +161,31 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "a positive integer"),
     Setting("FIXEDTIME_TICKERS_REFRESH_SECONDS", 5, _non_negative_number,
             "a number, zero or more (0: on every quote)"),
+    # Deposits (apps/deposits): intents in DEPOSIT_CURRENCY paid in DEPOSIT_COIN at the rate
+    # of DEPOSIT_RATE_PROVIDER; the payment chain's webhook, signed with any of
+    # DEPOSIT_WEBHOOK_SECRETS (none: every delivery is refused).
+    Setting("DEPOSIT_CURRENCY", "USDT", _currency_code, "an upper-case currency code"),
+    Setting("DEPOSIT_COIN", "SGC", _currency_code, "an upper-case coin code"),
+    Setting("DEPOSIT_COIN_DECIMALS", 8, _decimals, "an integer from 0 to 18"),
+    Setting("DEPOSIT_MIN_AMOUNT", "1", _positive_amount, "a positive decimal amount, as a string"),
+    Setting("DEPOSIT_MAX_AMOUNT", "1000000", _positive_amount,
+            "a positive decimal amount, as a string"),
+    Setting("DEPOSIT_RATE_PROVIDER", "apps.deposits.rates.fixed_rate", _dotted_path,
+            "the dotted path of a callable (currency=, coin=) -> Decimal"),
+    Setting("DEPOSIT_FIXED_RATE", "1", _positive_amount,
+            "a positive decimal amount (currency per coin), as a string"),
+    Setting("DEPOSIT_INTENT_TTL_SECONDS", 30 * 60, _positive_int, "a positive integer"),
+    Setting("DEPOSIT_PAYMENT_URL", "https://pay.sgchain.example/pay", _url("http", "https"),
+            "an http(s) URL"),
+    Setting("DEPOSIT_LINK_SECRET", "", _string, "a string (empty: SECRET_KEY)"),
+    Setting("DEPOSIT_WEBHOOK_SECRETS", [], _secrets, "a list of non-empty strings"),
+    Setting("DEPOSIT_WEBHOOK_WINDOW_SECONDS", 300, _positive_int, "a positive integer"),
+    Setting("DEPOSIT_WEBHOOK_ALLOWED_IPS", [], _networks,
+            "a list of IP addresses or networks (empty: any source)"),
+    Setting("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024, _positive_int, "a positive integer"),
+    Setting("DEPOSIT_UNDERPAY_TOLERANCE", "0.001", _fraction,
+            "a decimal fraction from 0 to below 1, as a string, such as '0.001'"),
+    Setting("DEPOSIT_SWEEP_SECONDS", 60, _positive_int, "a positive integer"),
     # Live streams (/ws/).
     Setting("STREAMING_MAX_SUBSCRIPTIONS", 50, _positive_int, "a positive integer"),
     Setting("STREAMING_MAX_FRAME_BYTES", 64 * 1024, _positive_int, "a positive integer"),

@@ -1,6 +1,5 @@
 """Deposit endpoints (thin: parse, call a selector or service, render): a user's intents,
 and the payment chain's webhook."""
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -8,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.lockout import client_address
+from apps.core import conf
 from apps.core.api import AmountField, CursorPage, ErrorOutput
 from apps.deposits import selectors, services, signatures
 from apps.deposits.models import DepositIntent
@@ -111,9 +111,9 @@ class WebhookApi(APIView):
         })
     def post(self, request):
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit() and int(declared) > settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES:
+        if declared.isdigit() and int(declared) > conf.DEPOSIT_WEBHOOK_MAX_BODY_BYTES:
             raise services.TooLarge(  # before reading it
-                f"The body is over {settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES} bytes.")
+                f"The body is over {conf.DEPOSIT_WEBHOOK_MAX_BODY_BYTES} bytes.")
         event = services.event_receive(
             body=request.body, timestamp=request.headers.get(signatures.TIMESTAMP_HEADER),
             signature=request.headers.get(signatures.SIGNATURE_HEADER),

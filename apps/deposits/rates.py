@@ -8,16 +8,16 @@ tests use. A market-priced coin needs a provider that reads its market.
 """
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from apps.core import conf
 from apps.core.money import AmountError, parse_amount
 
 
 def fixed_rate(*, currency: str, coin: str) -> Decimal:
     """``DEPOSIT_FIXED_RATE`` (a plain decimal string, > 0), whatever the pair."""
     try:
-        return parse_amount(settings.DEPOSIT_FIXED_RATE)
+        return parse_amount(conf.DEPOSIT_FIXED_RATE)
     except AmountError as exc:
         raise ValueError(f"DEPOSIT_FIXED_RATE {exc}") from None  # configuration, not input
 
@@ -25,7 +25,7 @@ def fixed_rate(*, currency: str, coin: str) -> Decimal:
 def current_rate(*, currency: str, coin: str) -> Decimal:
     """The configured provider's rate for ``coin`` in ``currency``; a provider that answers
     anything but a finite Decimal > 0 is a configuration error (ValueError)."""
-    rate = import_string(settings.DEPOSIT_RATE_PROVIDER)(currency=currency, coin=coin)
+    rate = import_string(conf.DEPOSIT_RATE_PROVIDER)(currency=currency, coin=coin)
     if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
-        raise ValueError(f"{settings.DEPOSIT_RATE_PROVIDER} gave the rate {rate!r}")
+        raise ValueError(f"{conf.DEPOSIT_RATE_PROVIDER} gave the rate {rate!r}")
     return rate

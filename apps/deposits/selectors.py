@@ -2,11 +2,11 @@
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core import signing
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.core import conf
 from apps.core.errors import NotFound
 from apps.deposits.models import DepositEvent, DepositIntent
 
@@ -35,8 +35,8 @@ def payment_url(intent: DepositIntent) -> str:
         "intent": str(intent.public_id), "coin": intent.coin,
         "pay_amount": f"{intent.pay_amount.normalize():f}",
         "expires_at": int(intent.expires_at.timestamp()),
-    }, key=settings.DEPOSIT_LINK_SECRET or None, salt=LINK_SALT)
-    return f"{settings.DEPOSIT_PAYMENT_URL}?{urlencode({'token': token})}"
+    }, key=conf.DEPOSIT_LINK_SECRET or None, salt=LINK_SALT)
+    return f"{conf.DEPOSIT_PAYMENT_URL}?{urlencode({'token': token})}"
 
 
 def events_stalled(*, older_than: timedelta, now: datetime | None = None) -> list[int]:

@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core import conf
 from apps.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from apps.core.money import (
     EXACT,
@@ -79,26 +79,26 @@ def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
     up to ``DEPOSIT_COIN_DECIMALS``), expiring after ``DEPOSIT_INTENT_TTL_SECONDS``. Locks
     nothing, moves no money. Raises InvalidInput (more decimals than the currency has,
     outside ``DEPOSIT_MIN_AMOUNT``..``DEPOSIT_MAX_AMOUNT``)."""
-    currency = settings.DEPOSIT_CURRENCY
+    currency = conf.DEPOSIT_CURRENCY
     try:
         amount = quantize_exact(amount, decimals=wallet_selectors.currency_decimals(
             code=currency))
     except AmountError as exc:
         raise InvalidInput(f"Amount {exc} for {currency}.", fields={"amount": [
             f"Amount {exc} for {currency}."]}) from None
-    low, high = (parse_amount(settings.DEPOSIT_MIN_AMOUNT),
-                 parse_amount(settings.DEPOSIT_MAX_AMOUNT))
+    low, high = (parse_amount(conf.DEPOSIT_MIN_AMOUNT),
+                 parse_amount(conf.DEPOSIT_MAX_AMOUNT))
     if not low <= amount <= high:
         message = f"A deposit is from {low} to {high} {currency}."
         raise InvalidInput(message, code="amount_out_of_range", fields={"amount": [message]})
-    coin = settings.DEPOSIT_COIN
+    coin = conf.DEPOSIT_COIN
     rate = rates.current_rate(currency=currency, coin=coin)
-    pay_amount = round_up(ROUNDING.divide(amount, rate), decimals=settings.DEPOSIT_COIN_DECIMALS)
+    pay_amount = round_up(ROUNDING.divide(amount, rate), decimals=conf.DEPOSIT_COIN_DECIMALS)
     now = now or timezone.now()
     intent = DepositIntent.objects.create(
         user_id=user_id, amount=amount, currency=currency, coin=coin, rate=rate,
         pay_amount=pay_amount,
-        expires_at=now + timedelta(seconds=settings.DEPOSIT_INTENT_TTL_SECONDS))
+        expires_at=now + timedelta(seconds=conf.DEPOSIT_INTENT_TTL_SECONDS))
     log.info("deposit_intent_created", intent=str(intent.public_id), user_id=user_id,
              amount=str(amount), pay_amount=str(pay_amount), coin=coin)
     return intent
@@ -184,18 +184,18 @@ def event_receive(*, body: bytes, timestamp: str | None, signature: str | None,
     Unauthenticated (bad or missing signature, a changed body, a timestamp outside
     ``DEPOSIT_WEBHOOK_WINDOW_SECONDS``). A verified body that is not
     ``{"intent", "tx_hash", "amount"}`` is kept as an INVALID event, then InvalidInput."""
-    if not signatures.address_allowed(source_ip, settings.DEPOSIT_WEBHOOK_ALLOWED_IPS):
+    if not signatures.address_allowed(source_ip, conf.DEPOSIT_WEBHOOK_ALLOWED_IPS):
         raise Forbidden(f"Webhooks are not accepted from {source_ip}.", code="forbidden_source")
-    if len(body) > settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES:
-        raise TooLarge(f"The body is over {settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES} bytes.")
+    if len(body) > conf.DEPOSIT_WEBHOOK_MAX_BODY_BYTES:
+        raise TooLarge(f"The body is over {conf.DEPOSIT_WEBHOOK_MAX_BODY_BYTES} bytes.")
     now = now or timezone.now()
-    if not settings.DEPOSIT_WEBHOOK_SECRETS:
+    if not conf.DEPOSIT_WEBHOOK_SECRETS:
         log.error("deposit_webhook_without_secrets")
     try:
         signed_with = signatures.verify(
             body=body, timestamp=timestamp, signature=signature,
-            secrets=settings.DEPOSIT_WEBHOOK_SECRETS, now=now.timestamp(),
-            window=settings.DEPOSIT_WEBHOOK_WINDOW_SECONDS)
+            secrets=conf.DEPOSIT_WEBHOOK_SECRETS, now=now.timestamp(),
+            window=conf.DEPOSIT_WEBHOOK_WINDOW_SECONDS)
     except signatures.StaleTimestamp as exc:
         log.warning("deposit_webhook_refused", reason=str(exc), source_ip=source_ip)
         raise Unauthenticated(str(exc), code="stale_timestamp") from None
@@ -250,7 +250,7 @@ def _parse(body: bytes) -> tuple[dict, str | None]:
     fields["tx_hash"] = tx_hash
     try:
         fields["amount"] = parse_amount(data.get("amount"),
-                                        decimals=settings.DEPOSIT_COIN_DECIMALS)
+                                        decimals=conf.DEPOSIT_COIN_DECIMALS)
     except AmountError as exc:
         return fields, f"amount {exc}."
     return fields, None
@@ -309,7 +309,7 @@ def _judge(intent: DepositIntent, event: DepositEvent) -> tuple[str, str]:
                                  f"expiry {intent.expires_at.isoformat()}.")
     if DepositIntent.objects.filter(tx_hash=event.tx_hash).exclude(pk=intent.pk).exists():
         return Verdict.TX_REUSED, f"{event.tx_hash} already confirmed another intent."
-    tolerance = parse_amount(settings.DEPOSIT_UNDERPAY_TOLERANCE, allow_zero=True)
+    tolerance = parse_amount(conf.DEPOSIT_UNDERPAY_TOLERANCE, allow_zero=True)
     floor = EXACT.subtract(intent.pay_amount, exact_mul(intent.pay_amount, tolerance))
     if event.amount_paid < floor:
         return Verdict.UNDERPAID, (f"Paid {_text(event.amount_paid)} of "

@@ -59,7 +59,8 @@ def test_a_missing_app_is_named_with_the_app_that_needs_it(settings):
                                if app != "django_celery_beat"]
     found = messages()
     assert [(m.id, m.msg) for m in found] == [
-        ("exchange.E002", "apps.twelvedata needs 'django_celery_beat' in INSTALLED_APPS.")]
+        ("exchange.E002", f"apps.{app} needs 'django_celery_beat' in INSTALLED_APPS.")
+        for app in ("twelvedata", "fixedtime", "deposits")]
 
 
 def test_a_base_template_that_cannot_be_loaded_is_reported(settings):

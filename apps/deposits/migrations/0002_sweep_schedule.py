@@ -1,12 +1,12 @@
 """The beat entry of the deposits sweep: expire unpaid intents, re-offer lost events."""
-from django.conf import settings
+from apps.core import conf
 from django.db import migrations
 
 
 def forwards(apps, schema_editor):
     IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every, _ = IntervalSchedule.objects.get_or_create(every=settings.DEPOSIT_SWEEP_SECONDS,
+    every, _ = IntervalSchedule.objects.get_or_create(every=conf.DEPOSIT_SWEEP_SECONDS,
                                                       period="seconds")
     PeriodicTask.objects.update_or_create(
         name="deposits: expire intents, re-offer lost events",
