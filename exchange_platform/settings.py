@@ -4,7 +4,6 @@ Embedded defaults (no variable set): SQLite in ``var/``, local-memory cache, in-
 channel layer, Celery tasks run eagerly. Production: set ``DATABASE_URL`` (MariaDB),
 ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``; see README.md for the full list.
 """
-import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -449,10 +448,9 @@ DEPOSIT_LINK_SECRET = env.str("DEPOSIT_LINK_SECRET", default="")
 # Any of these verifies a webhook (rotation: add the new one, switch the chain, drop the old).
 DEPOSIT_WEBHOOK_SECRETS = env.list("DEPOSIT_WEBHOOK_SECRETS", default=[])
 DEPOSIT_WEBHOOK_WINDOW_SECONDS = env.int("DEPOSIT_WEBHOOK_WINDOW_SECONDS", default=300)
-# Addresses or networks the webhook is accepted from (empty: any); checked at start-up.
-DEPOSIT_WEBHOOK_ALLOWED_IPS = [
-    str(ipaddress.ip_network(entry, strict=False))
-    for entry in env.list("DEPOSIT_WEBHOOK_ALLOWED_IPS", default=[])]
+# Addresses or networks the webhook is accepted from (empty: any); a bad entry is reported
+# by the system checks at start-up (apps/core/conf.py).
+DEPOSIT_WEBHOOK_ALLOWED_IPS = env.list("DEPOSIT_WEBHOOK_ALLOWED_IPS", default=[])
 DEPOSIT_WEBHOOK_MAX_BODY_BYTES = env.int("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", default=8 * 1024)
 # A payment short of the intent's coin amount by more than this fraction credits nothing.
 DEPOSIT_UNDERPAY_TOLERANCE = env.str("DEPOSIT_UNDERPAY_TOLERANCE", default="0.001")
