@@ -15,8 +15,10 @@ from apps.trading.models import Order, OrderList
 from apps.twelvedata import paper
 from apps.wallets import services as wallet_services
 from apps.wallets.models import Hold
+from tests.factories import UserFactory
 from tests.trading.helpers import DEMO, D, after, books_clean, fresh, place, wallet
 from tests.trading.test_conditional import EUR0, MAKER, TAKER, buy_spent, sell_got, tick
+from tests.wallets.test_concurrency import run_threads
 
 pytestmark = pytest.mark.django_db
 S = OrderStatus
@@ -334,3 +336,54 @@ def test_an_unknown_list_kind_is_refused(book, user):
         place_list(user, "oco", "SELL", price="1.10200", stop_price="1.09800")
     assert "kind" in refused.value.fields
     assert Decimal(0) == wallet(user, "EUR").held
+
+
+# --- races (MariaDB) ----------------------------------------------------------------------
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_executors_duplicated_ticks_and_cancels_at_once_execute_at_most_one_leg_per_pair(
+        market, quiet_bus):
+    """Four executors get the same tick, which crosses both legs of every pair (its last
+    price fires the stops, its bid reaches the limits), while two owners cancel their
+    pairs: each pair ends with one leg executed or none, its hold closed once."""
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", bid=D("1.09990"), ask=D("1.10010"),
+                        price=D("1.10000"), timestamp=datetime.now(UTC), source="test"))
+    users = [UserFactory() for _ in range(6)]
+    groups = []
+    for user in users:
+        wallet_services.grant_paper_funds(user_id=user.pk, currency="EUR", amount=EUR0,
+                                          key=f"test:eur:{user.pk}")
+        groups += [sell_oco(user, amount="100") for _ in range(5)]
+    newest = Order.objects.latest("updated_at")
+    q = Quote(venue="paper", symbol="EUR/USD", bid=D("1.10250"), ask=D("1.10300"),
+              price=D("1.09750"), timestamp=after(newest), source="test")
+    cancellers = users[:2]
+
+    def work(i: int) -> None:
+        if i < 4:
+            paper.fill_crossing(quote=q)
+            return
+        for order in Order.objects.filter(user=cancellers[i - 4], role="STOP"):
+            try:
+                services.order_cancel(user_id=order.user_id, venue="paper",
+                                      order_id=order.pk)
+            except Conflict:
+                pass  # an executor got there first
+
+    assert run_threads(6, work) == {"ok": 6}
+    for group in groups:
+        pair = legs(group)
+        executed = [o for o in pair.values() if o.filled]
+        assert len(executed) <= 1, group.pk
+        assert {o.status for o in pair.values()} <= {S.FILLED, S.CANCELED}
+        if not executed:
+            assert group.user in cancellers
+        hold = Hold.objects.get(key=pair["LIMIT"].hold_key)
+        assert (hold.status, hold.remaining) == (Hold.Status.CLOSED, 0)
+    for user in users:
+        filled = Order.objects.filter(user=user, status=S.FILLED).count()
+        assert wallet(user, "EUR").balance == EUR0 - 100 * filled
+        assert wallet(user, "EUR").held == 0
+    assert books_clean() == []
