@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from apps.fixedtime import services
@@ -40,24 +41,29 @@ def _expired_trades(count_per_user: int, users: int) -> list[Trade]:
     return list(Trade.objects.order_by("pk"))
 
 
-def test_settlement_is_exactly_once_with_the_task_twice_late_and_the_sweep_at_once(currencies):
+@pytest.mark.parametrize(("users", "per_user", "rounds"), [
+    (5, 4, 1),
+    pytest.param(30, 10, 3, marks=pytest.mark.slow),  # 300 trades, 18 threads
+])
+def test_settlement_is_exactly_once_with_the_task_twice_late_and_the_sweep_at_once(
+        currencies, users, per_user, rounds):
     random.seed(17)
-    trades = _expired_trades(count_per_user=4, users=5)
+    trades = _expired_trades(count_per_user=per_user, users=users)
     ids = [trade.pk for trade in trades]
     late = timezone.now() + timedelta(hours=1)
 
     def work(i: int) -> None:
         order = ids[::-1] if i % 2 else ids  # opposite orders: the most contention
-        if i in (0, 1):  # the scheduled task, delivered twice
+        if i % 6 in (0, 1):  # the scheduled task, delivered twice
             for trade_id in order:
                 settle_task(trade_id)
-        elif i in (2, 3):  # delivered late
+        elif i % 6 in (2, 3):  # delivered late
             for trade_id in order:
                 services.trade_settle(trade_id=trade_id, now=late)
         else:  # the beat sweep, twice at once
             services.trades_settle_due()
 
-    assert run_threads(6, work) == Counter({"ok": 6})
+    assert run_threads(6 * rounds, work) == Counter({"ok": 6 * rounds})
     assert Journal.objects.filter(kind="FIXED_TIME").count() == len(trades)
     settled = {t.pk: t for t in Trade.objects.all()}
     assert all(t.status in ("WON", "LOST") for t in settled.values())
@@ -68,8 +74,8 @@ def test_settlement_is_exactly_once_with_the_task_twice_late_and_the_sweep_at_on
     for user_id in {t.user_id for t in trades}:
         wallet = Wallet.objects.get(user_id=user_id, type="SPOT", currency_id="USD")
         paid = sum((t.payout for t in settled.values() if t.user_id == user_id), D(0))
-        assert (wallet.balance, wallet.held) == (D("1000") - D("40") + paid, 0)
-    assert wallet_selectors.reconcile() == []
+        assert (wallet.balance, wallet.held) == (D("1000") - D(10 * per_user) + paid, 0)
+    call_command("wallets_reconcile")  # raises CommandError naming any violation
 
 
 def test_concurrent_opens_never_pass_the_open_trade_limit(currencies):
