@@ -336,6 +336,25 @@ def test_crossing_orders_beyond_one_batch_all_fill(book, user, settings):
     assert books_clean() == []
 
 
+def test_the_sweep_fires_a_conditional_order_whose_quote_never_reached_the_executor(book,
+                                                                                  user):
+    # The tick that crosses the stop is stored as the latest quote, but its fill task is
+    # lost (the bus is quiet here): the sweep re-offers it, and the trigger runs first.
+    place(user, type="MARKET", amount="500")
+    order = place(user, type="STOP_MARKET", side="SELL", amount="500",
+                  stop_price=D("1.09900"))
+    publish_quote(bid="1.09880", ask="1.09900", at=after(order))
+    assert fresh(order).status == "PENDING"
+    assert paper.sweep(enqueue=lambda q: paper.fill_crossing(quote=q)) == 1
+    done = fresh(order)
+    assert (done.status, done.fills.get().price) == ("FILLED", D("1.09880"))
+    assert done.trigger_evidence["quote"]["bid"] == "1.09880"
+    # Swept again: it fires nothing more.
+    paper.sweep(enqueue=lambda q: paper.fill_crossing(quote=q))
+    assert Fill.objects.filter(order=order).count() == 1
+    assert books_clean() == []
+
+
 def test_the_sweep_offers_each_enabled_markets_fresh_quote_once(book, user):
     MarketFactory(symbol="GBP/USD")                       # quoted, but stale
     MarketFactory(symbol="AUD/USD", status="halted")      # quoted, not enabled
