@@ -213,7 +213,7 @@ def event_receive(*, body: bytes, timestamp: str | None, signature: str | None,
             # The body passed verification, so it is bytes the chain sent: kept verbatim
             # where it is UTF-8, else with replacement marks (evidence, never parsed again).
             raw_body=body.decode("utf-8", errors="replace"), signed_with=signed_with,
-            source_ip=source_ip, received_at=now,
+            source_ip=signatures.ip_or_none(source_ip), received_at=now,
             verdict=Verdict.INVALID if problem else Verdict.RECEIVED,
             detail=(problem or "")[:255], processed_at=now if problem else None)
         if problem is None:

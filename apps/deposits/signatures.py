@@ -73,3 +73,12 @@ def address_allowed(address: str | None, allowed: Sequence[str]) -> bool:
     except ValueError:
         return False
     return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+def ip_or_none(address: str | None) -> str | None:
+    """``address`` if it is an IP address (what a client address header may hold behind a
+    proxy is not necessarily one), else None."""
+    try:
+        return str(ipaddress.ip_address(address or ""))
+    except ValueError:
+        return None

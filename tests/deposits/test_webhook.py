@@ -178,3 +178,14 @@ def test_underpaid_expired_and_unknown_are_recorded_and_not_credited(depositor, 
 def test_within_the_tolerance_credits_the_intents_amount(intent):
     assert deliver(payment(intent, amount="49.5")).status_code == 202
     assert_credited_once(intent)
+
+
+def test_a_source_address_that_is_no_ip_is_recorded_as_unknown(intent, settings):
+    # Behind a proxy the address comes from X-Forwarded-For, which may hold anything.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    body = payment(intent)
+    answer = deliver(body, headers={**signed_headers(body),
+                                    "HTTP_X_FORWARDED_FOR": "not-an-address-" + "x" * 100})
+    assert answer.status_code == 202
+    assert DepositEvent.objects.get().source_ip is None
+    assert_credited_once(intent)
