@@ -31,6 +31,8 @@ done
   --trending "EUR/USD,AAPL,NVDA,SPX" --hot "GBP/USD,TSLA,BTC/USD"
 # Fixed-time up/down trades on two of them (the page: /fixedtime/paper/EUR/USD/).
 "$BIN/python" manage.py fixedtime_instrument paper "EUR/USD,BTC/USD" --expiries 30,60,300
+# No beat without a broker: settle what a previous run left open past its expiry.
+"$BIN/python" manage.py fixedtime_settle_due
 
 echo "Serving http://${HOST}:${PORT}/  (admin: /admin/, API docs: /api/docs/)"
 echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/emulator.log)"

@@ -91,10 +91,6 @@ def instrument_configure(*, venue: str, symbol: str, enabled: bool, **fields) ->
     return instrument
 
 
-def _evidence(quote: Quote) -> dict:
-    return quote.to_dict()
-
-
 def _text(value: Decimal | None) -> str | None:
     """A price or amount as plain text, trailing zeros dropped (the columns pad them)."""
     return None if value is None else f"{value.normalize():f}"
@@ -102,7 +98,7 @@ def _text(value: Decimal | None) -> str | None:
 
 def trade_event(trade: Trade, *, event: str) -> dict:
     """The ``fixedtime`` stream's message for ``trade`` after ``event``."""
-    text = _text
+    text = _text  # short: every amount below goes through it
     return {
         "event": event, "id": trade.pk, "venue": trade.venue, "symbol": trade.symbol,
         "mode": trade.mode, "direction": trade.direction, "stake": text(trade.stake),
@@ -183,7 +179,7 @@ def trade_open(*, user_id: int, venue: str, symbol: str, mode: str, direction: s
             direction=direction, stake=stake, payout_percent=instrument.payout_percent,
             expiry_seconds=expiry_seconds, hold_key=f"fixedtime:{uuid.uuid4().hex}",
             opened_at=now, expires_at=expires_at, entry_price=quote.price,
-            entry_evidence=_evidence(quote))
+            entry_evidence=quote.to_dict())
         wallet_services.hold_create(user_id=user_id, wallet_type=wallet_type,
                                     currency=market.quote_currency, amount=stake,
                                     key=trade.hold_key)

@@ -71,6 +71,8 @@ def test_another_users_trade_is_not_found(instrument, user, api):
     other = APIClient()
     other.force_authenticate(UserFactory())
     assert other.get(f"{URL}{theirs.pk}/").status_code == 404
+    for trade_id in ("0", str(2 ** 63), "9" * 40):
+        assert other.get(f"{URL}{trade_id}/").status_code == 404
     assert other.get(URL).json()["results"] == []
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from apps.fixedtime import tasks
@@ -64,3 +65,14 @@ def test_the_sweep_settles_only_what_is_due(instrument, user):
         expires_at=timezone.now() - timedelta(seconds=30))
     assert tasks.sweep_task() == 1
     assert Trade.objects.get(pk=trade.pk).status != "OPEN"
+
+
+def test_the_settle_due_command_is_the_sweep(instrument, user):
+    fund(user)
+    quote("1.10000")
+    trade = open_trade(user)
+    Trade.objects.filter(pk=trade.pk).update(
+        opened_at=timezone.now() - timedelta(seconds=90),
+        expires_at=timezone.now() - timedelta(seconds=30))
+    call_command("fixedtime_settle_due")
+    assert Trade.objects.get(pk=trade.pk).status == "VOID"
