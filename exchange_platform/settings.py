@@ -200,7 +200,10 @@ MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="exchange_platform")
 # Staff reach the admin only from a session signed in with a second factor (and are sent
 # to set one up first). On unless switched off for development.
 ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=not DEBUG)
-USERSESSIONS_TRACK_ACTIVITY = True
+# Sessions are recorded at login (the account page lists and ends them). Tracking each
+# request's activity would write a row per request: off (under SQLite, `make run`'s
+# parallel page requests then fail on the database lock).
+USERSESSIONS_TRACK_ACTIVITY = env.bool("USERSESSIONS_TRACK_ACTIVITY", default=False)
 
 # KYC (apps/accounts/kyc.py): the level each action needs (0 unverified, 1 e-mail verified,
 # 2 identity reviewed) and each level's daily withdrawal limit (in KYC_LIMIT_CURRENCY).

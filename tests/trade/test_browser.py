@@ -159,9 +159,9 @@ class Shots:
 def log_in(page) -> None:
     page.goto(f"/trade/{SYMBOL}/")
     assert "/login/" in page.url  # the trade page is for logged-in traders only
-    page.fill("input[name=username]", "trader")
+    page.fill("input[name=login]", "trader")  # the accounts' login: username or e-mail
     page.fill("input[name=password]", "trader-demo-pass")
-    page.click("button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r"/trade/EUR/USD/$"))
 
 
@@ -275,10 +275,10 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
 
 def test_admin_and_api_docs_work_under_the_csp(platform, page):
     shot = Shots(page, "csp")
-    page.goto("/admin/")
-    page.fill("input[name=username]", "admin")
+    page.goto("/admin/")  # to the accounts' login (a second factor where one is set up)
+    page.fill("input[name=login]", "admin")
     page.fill("input[name=password]", "admin-demo-pass")
-    page.click("input[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r"/admin/$"))
     page.goto("/admin/twelvedata/twdmarket/")
     page.locator("#result_list").wait_for()
