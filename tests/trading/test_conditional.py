@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db.models import QuerySet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -529,3 +530,26 @@ def test_an_asynchronous_venue_gets_a_conditional_order_only_once_it_triggers(
     assert (done.status, done.external_id) == (S.OPEN, "x-1")
     assert wallet(user, "USD", "SPOT").held == D("1103.11")
     assert books_clean() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trailing_move_that_loses_a_deadlock_is_tried_again(market, quiet_bus, user,
+                                                               monkeypatch):
+    publish_quote(bid="1.09990", ask="1.10010")
+    wallet_services.grant_paper_funds(user_id=user.pk, currency="EUR", amount=EUR0,
+                                      key=f"test:eur:{user.pk}")
+    order = place(user, type="TRAILING_STOP", side="SELL", amount="1000",
+                  trailing_delta=D("0.00050"))
+    update, lost = QuerySet.update, []
+
+    def deadlocked_once(self, **values):
+        if "trailing_best" in values and not lost:
+            lost.append(values)
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return update(self, **values)
+
+    monkeypatch.setattr(QuerySet, "update", deadlocked_once)
+    tick(order, "1.10090", "1.10110")
+    assert lost
+    assert (fresh(order).trailing_best, fresh(order).stop_price) == (D("1.10100"),
+                                                                     D("1.10050"))

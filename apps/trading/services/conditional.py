@@ -17,8 +17,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 import structlog
-from django.db import IntegrityError, transaction
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, Value, When
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
 from django.db.models.functions import Ceil, Floor
 from django.utils import timezone
 
@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 _OTHER = {Side.BUY: Side.SELL, Side.SELL: Side.BUY}
 # Orders fired per transaction: a batch's row locks are held while its fills settle.
 TRIGGER_BATCH = 200
+_TRAIL_ATTEMPTS = 3
 
 
 # --- order lists --------------------------------------------------------------------------
@@ -270,12 +271,30 @@ def _trail(*, market: Market, quote: Quote) -> int:
             stop = Case(When(trailing_delta__isnull=False, then=by_delta),
                         default=ExpressionWrapper(by_rate, output_field=DecimalField(
                             max_digits=36, decimal_places=18)))
-            moved += Order.objects.filter(
+            moving = Order.objects.filter(
                 better | reached, market_id=market.pk, status=OrderStatus.PENDING,
                 type=OrderType.TRAILING_STOP, side=side, trigger_source=source,
-                created_at__lt=quote.timestamp, settle_error="",
-            ).update(trailing_best=value, stop_price=stop, updated_at=timezone.now())
+                created_at__lt=quote.timestamp, settle_error="")
+            moved += _update_retrying(moving, trailing_best=value, stop_price=stop,
+                                      updated_at=timezone.now())
     return moved
+
+
+def _update_retrying(rows: QuerySet[Order], **values) -> int:
+    """``rows.update(**values)`` (its own statement, in autocommit), tried again when it
+    lost a deadlock: it takes the rows in index order while a firing batch holds some in
+    id order. Losing a quote's move entirely would lose a best price, so it is retried
+    before the error is let through."""
+    attempt = 1
+    while True:
+        try:
+            return rows.update(**values)
+        except OperationalError:
+            # Inside a transaction the lost statement took the transaction with it.
+            if attempt == _TRAIL_ATTEMPTS or transaction.get_connection().in_atomic_block:
+                raise
+            log.warning("trailing_update_retried", attempt=attempt, exc_info=True)
+            attempt += 1
 
 
 def conditional_trigger(*, market: Market, quote: Quote) -> int:
