@@ -35,8 +35,8 @@ def trade(request, symbol: str):
     config = {
         "symbol": market.symbol, "base": market.base_currency, "quote": market.quote_currency,
         "pricePrecision": market.price_precision, "amountPrecision": market.amount_precision,
-        "api": {"orders": reverse("twd-orders"), "candles": reverse("twd-candles"),
-                "wallets": reverse("wallet-list")},
+        "api": {"orders": reverse("twd-orders"), "orderLists": reverse("twd-order-lists"),
+                "candles": reverse("twd-candles"), "wallets": reverse("wallet-list")},
     }
     return render(request, "trade/trade.html", {
         "market": market, "instrument": instrument, "config": config,

@@ -143,8 +143,8 @@ def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
     assert json.loads(script.text) == {
         "symbol": "EUR/USD", "base": "EUR", "quote": "USD",
         "pricePrecision": 5, "amountPrecision": 3,
-        "api": {"orders": "/api/v1/twd/orders/", "candles": "/api/v1/twd/candles/",
-                "wallets": "/api/v1/wallets/"},
+        "api": {"orders": "/api/v1/twd/orders/", "orderLists": "/api/v1/twd/order-lists/",
+                "candles": "/api/v1/twd/candles/", "wallets": "/api/v1/wallets/"},
     }
     assert page.find("h1").text.startswith("EUR/USD ")
     assert page.find("span", data_testid="username").text == user.username
@@ -152,6 +152,17 @@ def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
     assert [page.find("strong", id=name).text for name in ("last", "bid", "ask")] == ["—"] * 3
     labels = [label.text for label in page.find("form", id="order-form").find_all("label")]
     assert "Amount (EUR)" in labels and "Price (USD)" in labels
+    form = page.find("form", id="order-form")
+    # Every type is offered: the conditional ones, OCO and bracket (trade.js maps STOP and
+    # TAKE_PROFIT to their _LIMIT or _MARKET type by whether a limit price is given).
+    assert [i.attrs["value"] for i in form.find_all("input", name="type")] == [
+        "LIMIT", "MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP", "OCO", "BRACKET"]
+    assert {i.attrs["name"] for i in form.find_all("input")} >= {
+        "stop_price", "price", "stop_limit_price", "take_profit_price", "trailing_delta",
+        "trailing_rate", "activation_price"}
+    assert [o.attrs["value"] for o in form.find("select", name="trigger_source").find_all(
+        "option")] == ["LAST", "BID_ASK"]
+    assert page.find("table", data_testid="order-lists") is not None
     scripts = [s.attrs.get("src") for s in page.find_all("script") if s.attrs.get("src")]
     assert [src.rsplit("/", 1)[-1] for src in scripts] == [
         "lightweight-charts.standalone.production.js", "stream.js", "trade.js"]

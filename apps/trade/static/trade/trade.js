@@ -91,6 +91,42 @@
   });
 
   /* --- orders and balances --- */
+  var LIVE = ["OPEN", "PARTIALLY_FILLED", "PENDING", "WAITING"];
+  var ROLE_NAMES = {ENTRY: "entry", LIMIT: "limit leg", STOP: "stop leg"};
+  var listKinds = {};  // order list id -> OCO | BRACKET
+
+  function cancelButton(url) {
+    var button = document.createElement("button");
+    button.type = "button"; button.textContent = "Cancel"; button.className = "link";
+    button.dataset.testid = "cancel";
+    button.addEventListener("click", function () {
+      api("POST", url).then(refresh).catch(showError);
+    });
+    return button;
+  }
+  function triggerText(o) {
+    if (!o.trigger_direction && !o.stop_price) return "";
+    if (o.type === "TRAILING_STOP" && !o.stop_price) {
+      return "trails from " + showPrice(o.activation_price);
+    }
+    var text = (o.trigger_direction === "FALL" ? "≤ " : "≥ ") + showPrice(o.stop_price);
+    return o.trigger_source === "BID_ASK" ? text + " (bid/ask)" : text;
+  }
+  function listText(o) {
+    if (!o.group_id) return "";
+    return (listKinds[o.group_id] || "list") + " #" + o.group_id + " " + ROLE_NAMES[o.role];
+  }
+  function noteText(o) {
+    var parts = [];
+    if (o.type !== "LIMIT" && o.type !== "MARKET") parts.push(o.type);
+    if (o.group_id) parts.push(listText(o));
+    if (o.trigger) {
+      parts.push("triggered at " + o.trigger.quote_timestamp + " by the " +
+        o.trigger.quote_source + " quote " + showPrice(o.trigger.quote_price));
+    }
+    if (o.reason) parts.push(o.reason);
+    return parts.join("; ");
+  }
   function renderOrders(orders) {
     var open = $("open-orders"), history = $("history");
     open.innerHTML = ""; history.innerHTML = "";
@@ -98,16 +134,15 @@
       var row = document.createElement("tr");
       row.dataset.order = o.id;
       row.dataset.status = o.status;
-      if (o.status === "OPEN" || o.status === "PARTIALLY_FILLED") {
+      if (o.group_id) { row.dataset.list = o.group_id; row.dataset.role = o.role; }
+      if (LIVE.indexOf(o.status) >= 0) {
         cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.type);
-        cell(row, o.price, "num"); cell(row, o.filled === "0" ? o.amount : o.filled + " / " + o.amount, "num");
-        var button = document.createElement("button");
-        button.type = "button"; button.textContent = "Cancel"; button.className = "link";
-        button.dataset.testid = "cancel";
-        button.addEventListener("click", function () {
-          api("POST", cfg.api.orders + o.id + "/cancel/").then(refresh).catch(showError);
-        });
-        row.appendChild(document.createElement("td")).appendChild(button);
+        cell(row, o.price ? showPrice(o.price) : "market", "num");
+        cell(row, o.filled === "0" ? o.amount : o.filled + " / " + o.amount, "num");
+        cell(row, o.status); cell(row, triggerText(o), "num").dataset.testid = "trigger";
+        cell(row, listText(o), "small");
+        row.appendChild(document.createElement("td")).appendChild(
+          cancelButton(cfg.api.orders + o.id + "/cancel/"));
         open.appendChild(row);
       } else {
         cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.status);
@@ -117,8 +152,44 @@
           showPrice(o.fill.quote_bid || o.fill.quote_price) + "/" +
           showPrice(o.fill.quote_ask || o.fill.quote_price) +
           " at " + o.fill.quote_timestamp) : "", "muted small");
+        cell(row, noteText(o), "muted small").dataset.testid = "note";
         history.appendChild(row);
       }
+    });
+  }
+  // Which exit of a list executed, and what became of the other.
+  function listResult(list) {
+    if (list.executed_role) {
+      var others = list.orders.filter(function (o) {
+        return o.role !== "ENTRY" && o.role !== list.executed_role;
+      }).map(function (o) { return ROLE_NAMES[o.role] + " " + o.status.toLowerCase(); });
+      return ROLE_NAMES[list.executed_role] + " executed" +
+        (others.length ? "; " + others.join(", ") : "");
+    }
+    return list.live ? "live" : "ended: " + list.orders.map(function (o) {
+      return ROLE_NAMES[o.role] + " " + o.status.toLowerCase();
+    }).join(", ");
+  }
+  function renderLists(lists) {
+    var body = $("order-lists");
+    body.innerHTML = "";
+    listKinds = {};
+    lists.forEach(function (list) {
+      listKinds[list.id] = list.kind;
+      var row = document.createElement("tr");
+      row.dataset.list = list.id;
+      row.dataset.executed = list.executed_role || "";
+      cell(row, list.id); cell(row, list.kind);
+      cell(row, list.orders.map(function (o) {
+        return ROLE_NAMES[o.role] + " " + o.type + " " + o.status;
+      }).join(", "), "small");
+      var result = cell(row, listResult(list));
+      result.dataset.testid = "list-result";
+      if (list.live) {
+        result.appendChild(document.createTextNode(" "));
+        result.appendChild(cancelButton(cfg.api.orderLists + list.id + "/cancel/"));
+      }
+      body.appendChild(row);
     });
   }
   function renderBalances(wallets) {
@@ -139,8 +210,10 @@
     }
   }
   function refresh() {
-    api("GET", cfg.api.orders + "?symbol=" + encodeURIComponent(cfg.symbol) + "&limit=100")
-      .then(function (page) { renderOrders(page.results); });
+    var symbol = "?symbol=" + encodeURIComponent(cfg.symbol) + "&limit=100";
+    // The lists first: the orders' rows name the kind of list each leg belongs to.
+    Promise.all([api("GET", cfg.api.orderLists + symbol), api("GET", cfg.api.orders + symbol)])
+      .then(function (pages) { renderLists(pages[0].results); renderOrders(pages[1].results); });
     api("GET", cfg.api.wallets).then(renderBalances);
   }
 
@@ -151,28 +224,111 @@
       (places > 0 || text.indexOf(".") < 0) && /[1-9]/.test(text);
   }
   function showError(e) { $("order-ok").textContent = ""; $("order-error").textContent = e.message; }
+  var HELP = {
+    LIMIT: "Rests at your price until the market comes to it.",
+    MARKET: "Fills now at the best price.",
+    STOP: "Waits, funds held, until the price reaches the trigger (a buy above the " +
+      "market, a sell below), then buys or sells: at your price if you give one " +
+      "(stop-limit), else at the market (stop-market).",
+    TAKE_PROFIT: "Waits, funds held, until the price reaches the trigger (a sell above " +
+      "the market, a buy below), then at your price if you give one, else at the market.",
+    TRAILING_STOP: "Follows the best price since activation at the distance (or rate) " +
+      "you give, and buys or sells at the market when the price turns back by that much.",
+    OCO: "A limit order at the price and a stop at the trigger: when one executes or " +
+      "triggers, the other is cancelled. One hold for both.",
+    BRACKET: "An entry at the price (empty: at the market) whose take-profit and " +
+      "stop-loss become an OCO once it fills.",
+  };
+  var LABELS = {
+    price: {LIMIT: "Price", STOP: "Limit price (empty: market)",
+            TAKE_PROFIT: "Limit price (empty: market)", OCO: "Limit price",
+            BRACKET: "Entry price (empty: market)"},
+    stop_price: {STOP: "Trigger price", TAKE_PROFIT: "Trigger price", OCO: "Stop price",
+                 BRACKET: "Stop-loss price"},
+  };
   function syncType() {
-    var limit = form.elements.type.value === "LIMIT";
-    $("price-field").hidden = !limit;
+    var type = form.elements.type.value;
+    form.querySelectorAll("[data-types]").forEach(function (field) {
+      field.hidden = field.dataset.types.split(" ").indexOf(type) < 0;
+    });
+    Object.keys(LABELS).forEach(function (name) {
+      var text = LABELS[name][type];
+      if (text) form.querySelector("[data-label-for=" + name + "]").textContent = text;
+    });
+    $("type-help").textContent = HELP[type];
+  }
+  // The order (or list) the form describes, as the API takes it; throws what is wrong
+  // with a number before anything is sent (the server checks the rest).
+  function formRequest() {
+    var type = form.elements.type.value;
+    var get = function (name) { return form.elements[name].value.trim(); };
+    var amount = get("amount");
+    if (!decimalOk(amount, cfg.amountPrecision)) {
+      throw new Error("Amount must be a positive number with at most " +
+        cfg.amountPrecision + " decimals.");
+    }
+    function price(name, label, required) {
+      var text = get(name);
+      if (!text && !required) return null;
+      if (!decimalOk(text, cfg.pricePrecision)) {
+        throw new Error(label + " must be a positive number with at most " +
+          cfg.pricePrecision + " decimals.");
+      }
+      return text;
+    }
+    var body = {symbol: cfg.symbol, side: form.elements.side.value, amount: amount};
+    function put(name, value) { if (value !== null) body[name] = value; }
+    if (type === "LIMIT" || type === "MARKET") {
+      body.type = type;
+      if (type === "LIMIT") body.price = price("price", "Price", true);
+      return {url: cfg.api.orders, body: body};
+    }
+    body.trigger_source = form.elements.trigger_source.value;
+    if (type === "STOP" || type === "TAKE_PROFIT") {
+      body.stop_price = price("stop_price", "Trigger price", true);
+      put("price", price("price", "Limit price", false));
+      body.type = type + (body.price ? "_LIMIT" : "_MARKET");
+      return {url: cfg.api.orders, body: body};
+    }
+    if (type === "TRAILING_STOP") {
+      body.type = type;
+      var delta = price("trailing_delta", "Trailing distance", false);
+      var rate = get("trailing_rate");
+      if ((delta === null) === !rate) {
+        throw new Error("Give a trailing distance or a trailing rate (one of them).");
+      }
+      if (rate && !decimalOk(rate, 6)) {
+        throw new Error("Trailing rate must be a number such as 0.01 (1%).");
+      }
+      put("trailing_delta", delta);
+      if (rate) body.trailing_rate = rate;
+      put("activation_price", price("activation_price", "Activation price", false));
+      return {url: cfg.api.orders, body: body};
+    }
+    body.kind = type;
+    body.stop_price = price("stop_price", LABELS.stop_price[type], true);
+    put("stop_limit_price", price("stop_limit_price", "Stop-limit price", false));
+    if (type === "OCO") {
+      body.price = price("price", "Limit price", true);
+    } else {
+      put("price", price("price", "Entry price", false));
+      body.entry_type = body.price ? "LIMIT" : "MARKET";
+      body.take_profit_price = price("take_profit_price", "Take-profit price", true);
+    }
+    return {url: cfg.api.orderLists, body: body};
   }
   form.addEventListener("change", syncType);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     $("order-error").textContent = ""; $("order-ok").textContent = "";
-    var type = form.elements.type.value, amount = form.elements.amount.value.trim();
-    var price = form.elements.price.value.trim();
-    if (!decimalOk(amount, cfg.amountPrecision)) {
-      return showError(new Error("Amount must be a positive number with at most " +
-        cfg.amountPrecision + " decimals."));
-    }
-    if (type === "LIMIT" && !decimalOk(price, cfg.pricePrecision)) {
-      return showError(new Error("Price must be a positive number with at most " +
-        cfg.pricePrecision + " decimals."));
-    }
-    var body = {symbol: cfg.symbol, side: form.elements.side.value, type: type, amount: amount};
-    if (type === "LIMIT") body.price = price;
-    api("POST", cfg.api.orders, body).then(function (order) {
-      $("order-ok").textContent = "Order #" + order.id + " " + order.status.toLowerCase() + ".";
+    var request;
+    try { request = formRequest(); } catch (e) { return showError(e); }
+    api("POST", request.url, request.body).then(function (placed) {
+      $("order-ok").textContent = placed.kind
+        ? placed.kind + " #" + placed.id + " placed: " + placed.orders.map(function (o) {
+          return ROLE_NAMES[o.role] + " " + o.status.toLowerCase();
+        }).join(", ") + "."
+        : "Order #" + placed.id + " " + placed.status.toLowerCase() + ".";
       refresh();
     }).catch(showError);
   });
