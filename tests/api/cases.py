@@ -32,6 +32,8 @@ from django.conf import settings
 TRANSFER = "/api/v1/wallets/transfer/"
 ORDERS = "/api/v1/twd/orders/"
 CANCEL = "/api/v1/twd/orders/{order_id}/cancel/"
+ORDER_LISTS = "/api/v1/twd/order-lists/"
+LIST_CANCEL = "/api/v1/twd/order-lists/{list_id}/cancel/"
 TOKEN = "/api/v1/auth/token/"
 FIXEDTIME = "/api/v1/fixedtime/trades/"
 
@@ -61,6 +63,8 @@ class World:
     other_open: int
     own_client_order_id: str
     own_client_transfer_id: str
+    own_list: int  # a live OCO of the user's
+    other_list: int  # a live OCO of the other user's
 
 
 Value = Any  # a JSON value, Raw, RawBytes, or a callable of the World giving one
@@ -463,9 +467,64 @@ def order_cases() -> list[Case]:
         cases.append(Case(id=f"order-{name}-missing", endpoint="order", field=name,
                           family="missing", path=ORDERS,
                           body={k: v for k, v in base.items() if k != name}))
+    cases += conditional_order_cases(base)
     cases += _body_cases("order", ORDERS, base)
     cases += _auth_cases("order", ORDERS, base)
     cases += _method_cases("order", ORDERS, base, get=False)  # GET lists the orders
+    return cases
+
+
+def conditional_order_cases(base: dict) -> list[Case]:
+    """The trigger fields, each on an order of the type that takes it (which would be
+    placed PENDING, 201) or on one that does not."""
+    # A buy stop-limit above the market (1.10000) and a buy trailing stop that starts
+    # trailing once the price falls to 1.09000.
+    stop = {**base, "type": "STOP_LIMIT", "price": "1.12500", "stop_price": "1.12000",
+            "trigger_source": "LAST"}
+    trailing = {k: v for k, v in base.items() if k != "price"} | {
+        "type": "TRAILING_STOP", "trailing_delta": "0.00500", "activation_price": "1.09000"}
+    by_rate = {k: v for k, v in trailing.items() if k != "trailing_delta"} | {
+        "trailing_rate": "0.01"}
+    cases = []
+    cases += _field_cases("order", ORDERS, stop, "type", choices("STOP_LIMIT", lookalikes=[
+        ("cyrillic-o", "ST\u041eP_LIMIT"), ("hyphen", "STOP-LIMIT"),
+        ("no-underscore", "STOPLIMIT")], wrong=[("unknown", "STOP_LOSS"),
+                                                ("oco", "OCO")]), "look-alike")
+    cases += _field_cases("order", ORDERS, stop, "trigger_source", choices("LAST", lookalikes=[
+        ("cyrillic-a", "L\u0410ST"), ("zero-width-inside", "LA\u200bST")],
+        wrong=[("mark-on-paper", "MARK"), ("unknown", "CLOSE"), ("bid-only", "BID")]),
+        "look-alike")
+    cases += _field_cases("order", ORDERS, stop, "trigger_source", encodings("LAST"),
+                          "encoding")
+    cases += _field_cases("order", ORDERS, stop, "trigger_source", containers("LAST"),
+                          "container")
+    priced = [(label, value) for label, value in numbers(decimals=5, too_big="")
+              if label != "more-than-the-balance"]
+    cases += _field_cases("order", ORDERS, stop, "stop_price", [
+        *priced, ("below-the-market", "1.09000"), ("at-the-market", "1.10000")], "number")
+    cases += _field_cases("order", ORDERS, stop, "stop_price", containers("1.12000"),
+                          "container")
+    cases += _field_cases("order", ORDERS, base, "stop_price", [("on-a-limit", "1.12000")],
+                          "number")
+    cases += _field_cases("order", ORDERS, trailing, "trailing_delta",
+                          [(label, value) for label, value in priced if label != "null"],
+                          "number")
+    cases += _field_cases("order", ORDERS, by_rate, "trailing_delta", [
+        ("with-a-rate-too", "0.00500")], "number")
+    cases += _field_cases("order", ORDERS, trailing, "trailing_delta", containers("0.005"),
+                          "container")
+    cases += _field_cases("order", ORDERS, by_rate, "trailing_rate", [
+        *[(label, value) for label, value in numbers(decimals=6, too_big="")
+          if label not in ("more-than-the-balance", "null")],
+        ("above-20-percent", "0.21"), ("below-0.1-percent", "0.0009"), ("one", "1")],
+        "number")
+    cases += _field_cases("order", ORDERS, by_rate, "trailing_rate", containers("0.01"),
+                          "container")
+    cases += _field_cases("order", ORDERS, trailing, "activation_price", [
+        *[(label, value) for label, value in priced if label != "null"],
+        ("already-reached", "1.11000")], "number")
+    cases += _field_cases("order", ORDERS, trailing, "activation_price", containers("1.09"),
+                          "container")
     return cases
 
 
@@ -600,5 +659,97 @@ def fixedtime_cases() -> list[Case]:
     return cases
 
 
+def order_list_cases() -> list[Case]:
+    # A buy OCO: a limit below the market (1.10000) and a stop-limit above it (201).
+    base = {"symbol": "EUR/USD", "kind": "OCO", "side": "BUY", "amount": "1",
+            "price": "1.09000", "stop_price": "1.11000", "stop_limit_price": "1.11100",
+            "trigger_source": "LAST", "client_order_id": "l-new-1"}
+    bracket = {k: v for k, v in base.items() if k != "stop_limit_price"} | {
+        "kind": "BRACKET", "stop_price": "1.08000", "take_profit_price": "1.12000",
+        "entry_type": "LIMIT"}
+    cases = []
+    cases += _field_cases("order_list", ORDER_LISTS, base, "kind", choices("OCO", lookalikes=[
+        ("cyrillic-o", "\u041eCO"), ("greek-omicron", "OC\u039f"), ("zero", "0CO"),
+        ("zero-width-inside", "O\u200bCO")], wrong=[("unknown", "OTO"),
+                                                    ("a-type", "STOP_LIMIT")]),
+        "look-alike")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "side", choices("BUY", lookalikes=[
+        ("cyrillic-ve", "\u0412UY")], wrong=[("unknown", "HOLD")]), "look-alike")
+    cases += _field_cases("order_list", ORDER_LISTS, bracket, "entry_type", choices(
+        "LIMIT", lookalikes=[("dotless-i", "L\u0131M\u0131T")],
+        wrong=[("stop", "STOP_MARKET"), ("unknown", "ICEBERG")]), "look-alike")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "entry_type", [
+        ("market-on-an-oco", "MARKET")], "look-alike")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "trigger_source", choices(
+        "LAST", lookalikes=[("cyrillic-a", "L\u0410ST")], wrong=[("mark-on-paper", "MARK")]),
+        "look-alike")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "symbol", [
+        ("fullwidth-slash", "EUR\uff0fUSD"), ("cyrillic-ie", "\u0415UR/USD"),
+        ("disabled-market", "GBP/USD"), ("halted-market", "CHF/USD"),
+        ("unknown-market", "XXX/YYY")], "look-alike")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "client_order_id", [
+        ("fullwidth", "\uff4c-new-1"), ("one-too-long", "l" * 65), ("slash", "l/../1")],
+        "look-alike")
+    for name in ("symbol", "kind", "side", "client_order_id"):
+        cases += _field_cases("order_list", ORDER_LISTS, base, name, encodings(base[name]),
+                              "encoding")
+        cases += _field_cases("order_list", ORDER_LISTS, base, name, sizes(base[name]),
+                              "size")
+        cases += _field_cases("order_list", ORDER_LISTS, base, name, containers(base[name]),
+                              "container")
+    priced = [(label, value) for label, value in numbers(decimals=5, too_big="")
+              if label not in ("more-than-the-balance", "null")]
+    cases += _field_cases("order_list", ORDER_LISTS, base, "amount",
+                          numbers(decimals=2, too_big="99999999"), "number")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "price", [
+        *priced, ("null", None), ("limit-above-the-market", "1.11500")], "number")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "stop_price", [
+        *priced, ("null", None), ("stop-below-the-market", "1.09500")], "number")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "stop_limit_price", priced,
+                          "number")
+    cases += _field_cases("order_list", ORDER_LISTS, base, "take_profit_price", [
+        ("on-an-oco", "1.12000")], "number")
+    cases += _field_cases("order_list", ORDER_LISTS, bracket, "take_profit_price", [
+        *priced, ("null", None), ("below-the-entry", "1.08500")], "number")
+    for name in ("amount", "price", "stop_price"):
+        cases += _field_cases("order_list", ORDER_LISTS, base, name, containers("1"),
+                              "container")
+    for name in ("symbol", "kind", "side", "amount", "stop_price"):
+        cases.append(Case(id=f"order_list-{name}-missing", endpoint="order_list", field=name,
+                          family="missing", path=ORDER_LISTS,
+                          body={k: v for k, v in base.items() if k != name}))
+    cases += _body_cases("order_list", ORDER_LISTS, base)
+    cases += _auth_cases("order_list", ORDER_LISTS, base)
+    cases += _method_cases("order_list", ORDER_LISTS, base, get=False)  # GET lists them
+    return cases
+
+
+def list_cancel_cases() -> list[Case]:
+    def other(form: Callable[[int], str]) -> Callable[[World], dict]:
+        return lambda world: {"list_id": form(world.other_list)}
+
+    def fixed(text: str) -> Callable[[World], dict]:
+        return lambda world: {"list_id": text}
+
+    ids: list[tuple[str, Callable[[World], dict]]] = [
+        ("other-users-list", other(str)), ("other-users-list-leading-zeros",
+                                           other(lambda pk: f"000{pk}")),
+        ("other-users-list-fullwidth", other(lambda pk: _fullwidth(str(pk)))),
+        ("other-users-list-decimal", other(lambda pk: f"{pk}.0")),
+        ("unknown-list", lambda world: {"list_id": world.other_list + 1_000}),
+        ("zero", fixed("0")), ("minus-one", fixed("-1")),
+        ("int64-overflow", fixed(str(2 ** 63))), ("googol", fixed(str(10 ** 100))),
+        ("letters", fixed("abc")), ("nan", fixed("NaN")), ("empty", fixed("")),
+        ("traversal", fixed("..%2F1")),
+    ]
+    cases = [Case(id=f"list_cancel-list_id-{label}", endpoint="list_cancel", field="list_id",
+                  family="path-id", path=LIST_CANCEL, path_args=args)
+             for label, args in ids]
+    own = {"path_args": lambda world: {"list_id": world.own_list}}
+    cases += _auth_cases("list_cancel", LIST_CANCEL, None, **own)
+    cases += _method_cases("list_cancel", LIST_CANCEL, None, get=True, **own)
+    return cases
+
+
 CASES: list[Case] = [*transfer_cases(), *order_cases(), *cancel_cases(), *token_cases(),
-                     *fixedtime_cases()]
+                     *fixedtime_cases(), *order_list_cases(), *list_cancel_cases()]

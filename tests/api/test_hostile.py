@@ -35,8 +35,8 @@ from apps.fixedtime.models import Trade
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.trading import services as trading_services
-from apps.trading.models import Fill, Market, Order
-from apps.twelvedata.apis import OrderListCreateApi
+from apps.trading.models import Fill, Market, Order, OrderList
+from apps.twelvedata.apis import OrderListCreateApi, OrderListsApi
 from apps.twelvedata.models import TwdMarket
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
@@ -48,6 +48,8 @@ from tests.api.cases import (
     CANCEL,
     CASES,
     FIXEDTIME,
+    LIST_CANCEL,
+    ORDER_LISTS,
     ORDERS,
     OTHER_PASSWORD,
     OTHER_USERNAME,
@@ -119,12 +121,20 @@ def build_world() -> World:
     other_open = trading_services.order_place(user_id=other.pk, venue="paper",
                                               symbol="EUR/USD", side="BUY", type="LIMIT",
                                               amount=Decimal("1"), price=Decimal("0.95000"))
+    # A live OCO of each user's (a buy limit below the market, a buy stop above it).
+    own_list = post(client, ORDER_LISTS, {"symbol": "EUR/USD", "kind": "OCO", "side": "BUY",
+                                          "amount": "1", "price": "1.08000",
+                                          "stop_price": "1.12000"}, token)
+    other_list = trading_services.order_list_place(
+        user_id=other.pk, venue="paper", symbol="EUR/USD", kind="OCO", side="BUY",
+        amount=Decimal("1"), price=Decimal("1.08000"), stop_price=Decimal("1.12000"))
     assert {w.type for w in wallet_selectors.wallet_list(user_id=user.pk)} == {
         "SPOT", "FUTURES", "PAPER"}
     return World(token=token, own_open=own_open["id"],
                  own_canceled=own_canceled["id"], own_filled=own_filled["id"],
                  other_open=other_open.pk, own_client_order_id="o-existing",
-                 own_client_transfer_id="t-existing")
+                 own_client_transfer_id="t-existing", own_list=own_list["id"],
+                 other_list=other_list.pk)
 
 
 def fast_hasher() -> override_settings:
@@ -174,8 +184,8 @@ class Snapshot:
 
 def snapshot() -> Snapshot:
     """Every row a write endpoint could add, and every value it could change (read-only)."""
-    tables = (Currency, Wallet, Hold, Journal, Entry, Market, TwdMarket, Order, Fill, Token,
-              Trade, get_user_model())
+    tables = (Currency, Wallet, Hold, Journal, Entry, Market, TwdMarket, Order, OrderList,
+              Fill, Token, Trade, get_user_model())
     return Snapshot(
         counts={model.__name__: model.objects.count() for model in tables},
         wallets=list(Wallet.objects.order_by("pk").values_list(
@@ -290,6 +300,21 @@ VALID = [
     ("token", TOKEN, {"username": USERNAME, "password": PASSWORD}, 200),
     ("fixedtime", FIXEDTIME, {"venue": "paper", "symbol": "EUR/USD", "mode": "LIVE",
                               "direction": "UP", "stake": "10", "expiry_seconds": 60}, 201),
+    ("conditional-order", ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "STOP_LIMIT",
+                                   "amount": "1", "price": "1.12500", "stop_price": "1.12000",
+                                   "trigger_source": "LAST", "client_order_id": "o-new-1"},
+     201),
+    ("trailing-order", ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "TRAILING_STOP",
+                                "amount": "1", "trailing_delta": "0.00500",
+                                "activation_price": "1.09000"}, 201),
+    ("order_list", ORDER_LISTS, {"symbol": "EUR/USD", "kind": "OCO", "side": "BUY",
+                                 "amount": "1", "price": "1.09000", "stop_price": "1.11000",
+                                 "stop_limit_price": "1.11100", "trigger_source": "LAST",
+                                 "client_order_id": "l-new-1"}, 201),
+    ("bracket", ORDER_LISTS, {"symbol": "EUR/USD", "kind": "BRACKET", "side": "BUY",
+                              "amount": "1", "price": "1.09000", "stop_price": "1.08000",
+                              "take_profit_price": "1.12000", "entry_type": "LIMIT"}, 201),
+    ("list_cancel", LIST_CANCEL, None, 200),
 ]
 
 
@@ -303,7 +328,8 @@ def test_the_valid_request_each_case_spoils_succeeds_and_is_seen(endpoint, path,
         Token.objects.filter(key=world.token).delete()  # a login creates the token again
     before = snapshot()
     case = Case(id=f"valid-{endpoint}", endpoint=endpoint, field="", family="valid", path=path,
-                body=body, path_args=lambda world: {"order_id": world.own_open})
+                body=body, path_args=lambda world: {"order_id": world.own_open,
+                                                    "list_id": world.own_list})
     response = send(case, world)
     assert response.status_code == status, describe(response)
     assert snapshot() != before
@@ -319,12 +345,14 @@ def test_every_field_and_path_parameter_of_every_write_endpoint_is_attacked():
         "token": set(AuthTokenSerializer().fields) - {"token"},
         "fixedtime": set(TradeListCreateApi.FixedTimeOpenInput().fields),
     }
+    fields["order_list"] = set(OrderListsApi.PlaceInput().fields)
+    fields["list_cancel"] = {"list_id"}
     for endpoint, names in fields.items():
         assert {(endpoint, name) for name in names} <= attacked, endpoint
-        assert (endpoint, "(body)") in attacked or endpoint == "cancel"
+        assert (endpoint, "(body)") in attacked or endpoint.endswith("cancel")
     assert len(CASES) >= 300
     families = {(case.endpoint, case.family) for case in CASES}
-    for endpoint in ("transfer", "order", "fixedtime"):
+    for endpoint in ("transfer", "order", "fixedtime", "order_list"):
         for family in ("encoding", "look-alike", "number", "container", "size", "body",
                        "credentials"):
             assert (endpoint, family) in families, (endpoint, family)
