@@ -334,7 +334,7 @@ class OrderListsApi(APIView):
 
     pagination_class = CursorPage
 
-    class PlaceInput(serializers.Serializer):
+    class OrderListPlaceInput(serializers.Serializer):
         symbol = IdentifierField(kind="symbol")
         kind = serializers.ChoiceField(choices=OrderListKind.choices, help_text=(
             "OCO: a LIMIT leg at price and a stop leg at stop_price, one cancels the other. "
@@ -369,10 +369,10 @@ class OrderListsApi(APIView):
         page = paginator.paginate_queryset(lists, request, self)
         return paginator.get_paginated_response(OrderListOutput(page, many=True).data)
 
-    @extend_schema(request=PlaceInput,
+    @extend_schema(request=OrderListPlaceInput,
                    responses={201: OrderListOutput, **error_responses(404, 409)})
     def post(self, request):
-        data = self.PlaceInput(data=request.data)
+        data = self.OrderListPlaceInput(data=request.data)
         data.is_valid(raise_exception=True)
         group = trading_services.order_list_place(user_id=request.user.pk, venue=Venue.PAPER,
                                                   **data.validated_data)

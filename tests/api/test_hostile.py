@@ -345,7 +345,7 @@ def test_every_field_and_path_parameter_of_every_write_endpoint_is_attacked():
         "token": set(AuthTokenSerializer().fields) - {"token"},
         "fixedtime": set(TradeListCreateApi.FixedTimeOpenInput().fields),
     }
-    fields["order_list"] = set(OrderListsApi.PlaceInput().fields)
+    fields["order_list"] = set(OrderListsApi.OrderListPlaceInput().fields)
     fields["list_cancel"] = {"list_id"}
     for endpoint, names in fields.items():
         assert {(endpoint, name) for name in names} <= attacked, endpoint

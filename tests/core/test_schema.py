@@ -45,6 +45,12 @@ def test_every_error_response_has_the_error_body(schema):
     ("GET /api/v1/twd/orders/", ["200", "400", "401", "429"]),
     ("POST /api/v1/twd/orders/", ["201", "400", "401", "403", "404", "409", "413", "415", "429"]),
     ("POST /api/v1/twd/orders/{order_id}/cancel/", ["200", "401", "403", "404", "409", "429"]),
+    ("GET /api/v1/twd/order-lists/", ["200", "400", "401", "429"]),
+    ("POST /api/v1/twd/order-lists/",
+     ["201", "400", "401", "403", "404", "409", "413", "415", "429"]),
+    ("GET /api/v1/twd/order-lists/{list_id}/", ["200", "401", "404", "429"]),
+    ("POST /api/v1/twd/order-lists/{list_id}/cancel/",
+     ["200", "401", "403", "404", "409", "429"]),
     ("GET /api/v1/fixedtime/instruments/", ["200", "401", "429"]),
     ("GET /api/v1/fixedtime/trades/", ["200", "400", "401", "429"]),
     ("POST /api/v1/fixedtime/trades/",
@@ -63,6 +69,7 @@ def test_throttled_answers_document_retry_after(schema):
 @pytest.mark.parametrize("key,component", [
     ("GET /api/v1/wallets/{wallet_type}/{currency}/ledger/", "EntryOutput"),
     ("GET /api/v1/twd/orders/", "OrderOutput"),
+    ("GET /api/v1/twd/order-lists/", "OrderListOutput"),
     ("GET /api/v1/fixedtime/trades/", "FixedTimeTradeOutput"),
 ])
 def test_lists_document_the_cursor_page(schema, key, component):
@@ -81,6 +88,7 @@ def test_lists_document_the_cursor_page(schema, key, component):
     ("AuthTokenRequest", "username"), ("AuthTokenRequest", "password"),
     ("TransferInputRequest", "currency"), ("TransferInputRequest", "client_transfer_id"),
     ("PlaceInputRequest", "symbol"), ("PlaceInputRequest", "client_order_id"),
+    ("OrderListPlaceInputRequest", "symbol"), ("OrderListPlaceInputRequest", "client_order_id"),
     ("FixedTimeOpenInputRequest", "symbol"),
 ])
 def test_request_strings_that_must_not_be_empty_say_so(schema, component, field):
