@@ -36,7 +36,7 @@ from apps.trading.constants import (
     TriggerSource,
 )
 from apps.trading.models import Market, Order, OrderList
-from apps.trading.services import orders, rules
+from apps.trading.services import events, orders, rules, settlement
 from apps.trading.stores import store_for
 from apps.trading.venues import Submission, gateway_for
 from apps.wallets import selectors as wallet_selectors
@@ -73,7 +73,7 @@ def order_list_place(*, user_id: int, venue: str, symbol: str, kind: str, side: 
     held): a take-profit LIMIT at ``take_profit_price`` beyond the entry's price and a
     stop-loss at ``stop_price`` (with ``stop_limit_price``: STOP_LIMIT) on the other side
     of it. When the entry ends having filled, the exits become an OCO for the filled
-    amount; when it ends unfilled they are cancelled (``orders._bracket_exits``).
+    amount; when it ends unfilled they are cancelled (``settlement._bracket_exits``).
 
     One transaction (the list, its orders, the hold, the venue's answer to the first
     order). A replay of ``client_order_id`` returns the first list if it is the same,
@@ -194,17 +194,17 @@ def _oco_start(*, group: OrderList, market: Market,
     # (and are this transaction's) before the first write to a wallet.
     for order in (limit, stop):
         store.create(order=order)
-    orders._market_unchanged(market)
+    orders.market_unchanged(market)
     wallet_type = VENUE_WALLET_TYPE[group.venue]
-    held, other = orders.held_currencies(market, limit.side)
+    held, other = rules.held_currencies(market, limit.side)
     wallet_services.wallets_lock(owners=[(group.user_id, None, wallet_type, held),
                                          (group.user_id, None, wallet_type, other)])
     wallet_services.hold_create(
         user_id=group.user_id, wallet_type=wallet_type, currency=held, key=key,
-        amount=max(orders.order_hold(o, decimals=decimals) for o in (limit, stop)))
-    orders._publish_order(stop, market=market, event="placed")
-    orders._start(order=limit, market=market, gateway=gateway, decimals=decimals, hold=None,
-                  locked=[stop])
+        amount=max(rules.order_hold(o, decimals=decimals) for o in (limit, stop)))
+    events.publish_order(stop, market=market, event="placed")
+    orders.start(order=limit, market=market, gateway=gateway, decimals=decimals, hold=None,
+                 locked=[stop])
 
 
 def _bracket_start(*, group: OrderList, market: Market,
@@ -229,12 +229,12 @@ def _bracket_start(*, group: OrderList, market: Market,
     store = store_for(group.venue)
     for order in (entry, take_profit, stop):
         store.create(order=order)
-    orders._market_unchanged(market)
+    orders.market_unchanged(market)
     for leg in (take_profit, stop):
-        orders._publish_order(leg, market=market, event="placed")
-    orders._start(order=entry, market=market, gateway=gateway_for(market.venue),
-                  decimals=decimals, hold=orders.order_hold(entry, decimals=decimals),
-                  locked=[take_profit, stop])
+        events.publish_order(leg, market=market, event="placed")
+    orders.start(order=entry, market=market, gateway=gateway_for(market.venue),
+                 decimals=decimals, hold=rules.order_hold(entry, decimals=decimals),
+                 locked=[take_profit, stop])
 
 
 # --- triggering ---------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def conditional_trigger(*, market: Market, quote: Quote) -> int:
                                                 placed_before=quote.timestamp)
     fired = 0
     for start in range(0, len(ids), TRIGGER_BATCH):
-        fired += orders.isolating(
+        fired += settlement.isolating(
             market=market, order_ids=ids[start:start + TRIGGER_BATCH],
             batch=lambda batch_ids, _: _fire_batch(market=market, order_ids=batch_ids,
                                                    quote=quote),
@@ -328,7 +328,7 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote) -> in
     (checked again on the locked rows), in one transaction: lock them and their lists'
     orders (id order), record the trigger and its evidence, hand each to its venue (a
     synchronous one answers now: fills settle, a limit child rests; an asynchronous one
-    gets it NEW after commit) and cancel the OCO siblings (``orders._settle``)."""
+    gets it NEW after commit) and cancel the OCO siblings (``orders.settle``)."""
     store = store_for(market.venue)
     gateway = gateway_for(market.venue)
     decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
@@ -350,11 +350,11 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote) -> in
                 submission = gateway.submit(order=order, market=market)
             else:
                 submission = Submission(status=OrderStatus.NEW)
-                transaction.on_commit(lambda pk=order.pk: orders.order_submit(order_id=pk))
-            pending.append(orders._plan(order=order, market=market, submission=submission,
-                                        event="triggered", prior=[], decimals=decimals))
+                transaction.on_commit(lambda pk=order.pk: settlement.order_submit(order_id=pk))
+            pending.append(settlement.plan(order=order, market=market, submission=submission,
+                                           event="triggered", prior=[], decimals=decimals))
         if not pending:
             return 0
-        orders._settle(pending, locked=locked)
+        settlement.settle(pending, locked=locked)
         return len(pending)
 

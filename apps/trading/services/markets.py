@@ -32,7 +32,6 @@ def markets_import(*, venue: str, markets: Sequence[Market]) -> dict[str, int]:
                     .values_list("symbol", "pk"))
 
 
-
 def markets_set_flags(*, market_ids: list[int], **flags) -> int:
     """Set status / is_trending / is_hot on many markets at once. Changing the status
     takes the market rows' exclusive locks, so it waits for any order being placed in

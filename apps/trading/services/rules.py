@@ -21,7 +21,7 @@ from apps.trading.constants import (
     executes_as,
     trigger_direction,
 )
-from apps.trading.models import Market
+from apps.trading.models import Market, Order
 
 ZERO = Decimal(0)
 # A trailing stop's callback rate, as Binance bounds it (0.1% to 20%).
@@ -77,6 +77,20 @@ def hold_amount(*, side: str, amount: Decimal, reference: Decimal, rate: Decimal
         return amount
     cost = round_up(EXACT.multiply(amount, reference), decimals=decimals)
     return cost + round_up(EXACT.multiply(cost, rate), decimals=decimals)
+
+
+def order_hold(order: Order, *, decimals: int) -> Decimal:
+    """What ``order`` holds (``hold_amount`` at its reference price)."""
+    return hold_amount(side=order.side, amount=order.amount,
+                             reference=order.reference_price,
+                             rate=max(order.maker_fee_rate, order.taker_fee_rate),
+                             decimals=decimals)
+
+
+def held_currencies(market: Market, side: str) -> tuple[str, str]:
+    """The currency an order of ``side`` holds, then the other one."""
+    return ((market.quote_currency, market.base_currency) if side == Side.BUY
+            else (market.base_currency, market.quote_currency))
 
 
 def market_child_reference(*, side: str, trigger: Decimal, tick: Decimal) -> Decimal:
