@@ -1,7 +1,7 @@
 """The trading core's tables, shared by every venue: markets, orders and their fills.
 
 Venue-specific data lives in the venue's app (e.g. ``apps.twelvedata.models.TwdMarket``,
-one-to-one with a paper ``Market``). Only ``apps/trading/services.py`` (and the order
+one-to-one with a paper ``Market``). Only ``apps/trading/services/`` (and the order
 stores in ``apps/trading/stores.py``) write these rows.
 """
 from decimal import Decimal
