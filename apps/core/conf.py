@@ -15,6 +15,7 @@ trader first meets it. README "Install as a plug-in" lists the same names.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -93,6 +94,11 @@ def _networks(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _rate(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(
+        r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value) is not None
 
 
 def _currency_code(value: Any) -> bool:
@@ -183,6 +189,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("DEPOSIT_WEBHOOK_ALLOWED_IPS", [], _networks,
             "a list of IP addresses or networks (empty: any source)"),
     Setting("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024, _positive_int, "a positive integer"),
+    Setting("DEPOSIT_WEBHOOK_RATE", "600/min", _rate,
+            "a rate such as '600/min' (per second, minute, hour or day)"),
     Setting("DEPOSIT_UNDERPAY_TOLERANCE", "0.001", _fraction,
             "a decimal fraction from 0 to below 1, as a string, such as '0.001'"),
     Setting("DEPOSIT_SWEEP_SECONDS", 60, _positive_int, "a positive integer"),

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.lockout import client_address
@@ -77,6 +78,19 @@ class WebhookAccepted(serializers.Serializer):
     status = serializers.CharField(help_text="Always \"accepted\": decided by a task.")
 
 
+class WebhookThrottle(SimpleRateThrottle):
+    """At most ``DEPOSIT_WEBHOOK_RATE`` deliveries per source address (DRF's rate format,
+    counted in the default cache like the API's other throttles)."""
+
+    scope = "deposit_webhook"
+
+    def get_rate(self) -> str:
+        return conf.DEPOSIT_WEBHOOK_RATE
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 def _refusal(text: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorOutput, description=text)
 
@@ -84,10 +98,11 @@ def _refusal(text: str) -> OpenApiResponse:
 class WebhookApi(APIView):
     """The payment chain's confirmation of a payment (signed, see README "Deposits")."""
 
-    # The HMAC signature is the authentication; the chain's retries must not be throttled.
+    # The HMAC signature is the authentication. Its own throttle, per source address: the
+    # chain's retries must not meet the anonymous rate, a flood still meets a limit.
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes: list = []
+    throttle_classes = [WebhookThrottle]
 
     @extend_schema(
         request=WebhookInput,

@@ -155,7 +155,16 @@ def test_the_schema_documents_the_endpoints_and_the_webhooks_refusals(client):
     paths = schema["paths"]
     assert {"/api/v1/deposits/intents/", "/api/v1/deposits/intents/{intent_id}/",
             "/api/v1/deposits/webhook/"} <= set(paths)
+    statuses = {f"{method.upper()} {path}": sorted(operation["responses"])
+                for path, item in paths.items() if "/deposits/" in path
+                for method, operation in item.items()}
+    assert statuses == {
+        "GET /api/v1/deposits/intents/": ["200", "400", "401", "429"],
+        "POST /api/v1/deposits/intents/": ["201", "400", "401", "403", "413", "415", "429"],
+        "GET /api/v1/deposits/intents/{intent_id}/": ["200", "401", "404", "429"],
+        "POST /api/v1/deposits/webhook/": ["202", "400", "401", "403", "413", "415", "429"],
+    }
     webhook = paths["/api/v1/deposits/webhook/"]["post"]
-    assert {"202", "400", "401", "403", "413"} <= set(webhook["responses"])
+    assert "stale_timestamp" in webhook["responses"]["401"]["description"]
     assert {p["name"] for p in webhook["parameters"]} == {"X-Deposit-Timestamp",
                                                          "X-Deposit-Signature"}

@@ -12,7 +12,7 @@ NAMES = [name for name in conf.SETTINGS if name.startswith("DEPOSIT_")]
 
 
 def test_every_deposit_setting_has_a_default_that_passes_its_check():
-    assert len(NAMES) == 16
+    assert len(NAMES) == 17
     for name in NAMES:
         setting = conf.SETTINGS[name]
         assert setting.valid(setting.default), name
@@ -35,7 +35,8 @@ def test_without_any_deposit_setting_an_intent_takes_the_defaults(depositor, set
     ("DEPOSIT_UNDERPAY_TOLERANCE", "1"), ("DEPOSIT_UNDERPAY_TOLERANCE", "-0.1"),
     ("DEPOSIT_FIXED_RATE", "0"), ("DEPOSIT_COIN_DECIMALS", 19), ("DEPOSIT_CURRENCY", "usdt"),
     ("DEPOSIT_PAYMENT_URL", "javascript:alert(1)"), ("DEPOSIT_INTENT_TTL_SECONDS", 0),
-    ("DEPOSIT_RATE_PROVIDER", "fixed_rate"),
+    ("DEPOSIT_RATE_PROVIDER", "fixed_rate"), ("DEPOSIT_WEBHOOK_RATE", "600"),
+    ("DEPOSIT_WEBHOOK_RATE", "0/min"),
 ])
 def test_a_bad_value_is_reported_at_start_up(settings, name, value):
     setattr(settings, name, value)

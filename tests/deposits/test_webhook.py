@@ -189,3 +189,14 @@ def test_a_source_address_that_is_no_ip_is_recorded_as_unknown(intent, settings)
     assert answer.status_code == 202
     assert DepositEvent.objects.get().source_ip is None
     assert_credited_once(intent)
+
+
+def test_a_flood_from_one_address_is_throttled_and_writes_nothing(intent, settings):
+    settings.DEPOSIT_WEBHOOK_RATE = "3/min"
+    body = payment(intent)
+    forged = {**signed_headers(body), "HTTP_X_DEPOSIT_SIGNATURE": "sha256=" + "0" * 64}
+    assert [deliver(body, headers=forged).status_code for _ in range(3)] == [401] * 3
+    throttled = deliver(body)
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
+    assert throttled.json()["error"]["code"] == "throttled"
+    assert not DepositEvent.objects.exists() and not Journal.objects.exists()
