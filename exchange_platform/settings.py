@@ -455,6 +455,8 @@ DEPOSIT_WEBHOOK_WINDOW_SECONDS = env.int("DEPOSIT_WEBHOOK_WINDOW_SECONDS", defau
 # by the system checks at start-up (apps/core/conf.py).
 DEPOSIT_WEBHOOK_ALLOWED_IPS = env.list("DEPOSIT_WEBHOOK_ALLOWED_IPS", default=[])
 DEPOSIT_WEBHOOK_MAX_BODY_BYTES = env.int("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", default=8 * 1024)
+# Deliveries per source address (DRF's rate format): the chain's retries stay well under it.
+DEPOSIT_WEBHOOK_RATE = env.str("DEPOSIT_WEBHOOK_RATE", default="600/min")
 # A payment short of the intent's coin amount by more than this fraction credits nothing.
 DEPOSIT_UNDERPAY_TOLERANCE = env.str("DEPOSIT_UNDERPAY_TOLERANCE", default="0.001")
 DEPOSIT_SWEEP_SECONDS = env.int("DEPOSIT_SWEEP_SECONDS", default=60)
