@@ -171,7 +171,7 @@ AUTHENTICATION_BACKENDS = [
     # locked out; the model backend then checks the password.
     "axes.backends.AxesStandaloneBackend",
     # Passwords by username or e-mail (ModelBackend's checks, and its permissions).
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "apps.accounts.backends.ExactUsernameBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "trade:home"

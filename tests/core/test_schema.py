@@ -35,7 +35,11 @@ def test_every_error_response_has_the_error_body(schema):
 
 
 @pytest.mark.parametrize("key,expected", [
-    ("POST /api/v1/auth/token/", ["200", "400", "413", "415", "429"]),
+    ("POST /api/v1/auth/token/", ["200", "400", "403", "413", "415", "429"]),
+    ("POST /api/v1/accounts/register/", ["202", "400", "413", "415", "429"]),
+    ("POST /api/v1/accounts/verify-email/", ["200", "400", "409", "413", "415", "429"]),
+    ("POST /api/v1/accounts/password/reset/", ["202", "400", "413", "415", "429"]),
+    ("POST /api/v1/accounts/password/reset/confirm/", ["204", "400", "413", "415", "429"]),
     ("GET /api/v1/wallets/", ["200", "401", "429"]),
     ("GET /api/v1/wallets/{wallet_type}/{currency}/ledger/", ["200", "400", "401", "404", "429"]),
     ("POST /api/v1/wallets/transfer/", ["201", "400", "401", "403", "409", "413", "415", "429"]),
