@@ -42,8 +42,6 @@ from tests.factories import UserFactory
 from tests.trading.helpers import DEMO, D, wallet
 from tests.wallets.test_concurrency import run_threads
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
-
 S = OrderStatus
 TICK = D("0.00001")
 MID0 = D("1.10000")
@@ -273,6 +271,8 @@ def _race(*, pairs_count: int, users_count: int, steps: int, seed: int, executor
     assert "no violations" in out.getvalue()
 
 
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
 def test_two_executors_and_duplicated_ticks_execute_one_leg_of_each_oco(
         market, quiet_bus, executors_log, settings):
     _race(pairs_count=100, users_count=20, steps=30, seed=18, executors_log=executors_log,
@@ -280,7 +280,44 @@ def test_two_executors_and_duplicated_ticks_execute_one_leg_of_each_oco(
 
 
 @pytest.mark.slow
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
 def test_a_thousand_oco_pairs_under_two_executors_and_duplicated_ticks(
         market, quiet_bus, executors_log, settings):
     _race(pairs_count=1000, users_count=100, steps=60, seed=1018,
           executors_log=executors_log, settings=settings)
+
+
+# --- a tick delivered late ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_tick_older_than_the_trigger_does_not_fill_the_limit_child_it_placed(
+        market, quiet_bus, user):
+    """Two executors: one runs a tick that fires a sell stop-limit through its limit (the
+    child rests at 1.09850), the other runs an older tick late, whose bid 1.09950 was
+    above that limit before the stop had fired. The child did not exist at that price: the
+    old tick must not fill it (as it fills no order placed after it)."""
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=MID0, bid=MID0 - SPREAD,
+                        ask=MID0 + SPREAD, timestamp=datetime.now(UTC), source="test"))
+    paper.paper_account_ensure(user_id=user.pk)
+    wallet_services.grant_paper_funds(user_id=user.pk, currency="EUR", amount=EUR0,
+                                      key=f"test:eur:{user.pk}")
+    order = services.order_place(user_id=user.pk, venue="paper", symbol="EUR/USD",
+                                 side="SELL", type="STOP_LIMIT", amount=D("1000"),
+                                 price=D("1.09850"), stop_price=D("1.09900"))
+    start = max(order.created_at, order.updated_at)
+    older = Quote(venue="paper", symbol="EUR/USD", price=D("1.09960"), bid=D("1.09950"),
+                  ask=D("1.09970"), timestamp=start + timedelta(milliseconds=1), source="test")
+    firing = Quote(venue="paper", symbol="EUR/USD", price=D("1.09800"), bid=D("1.09790"),
+                   ask=D("1.09810"), timestamp=start + timedelta(milliseconds=2), source="test")
+    publish(quote=firing)
+    assert paper.fill_crossing(quote=firing) == 1
+    order.refresh_from_db()
+    assert (order.status, order.triggered_at is not None) == (S.OPEN, True)
+
+    paper.fill_crossing(quote=older)  # the late executor
+
+    order.refresh_from_db()
+    assert (order.status, order.filled) == (S.OPEN, 0)
+    assert not Fill.objects.filter(order=order).exists()
