@@ -142,3 +142,13 @@ def test_an_overlong_login_on_the_page_is_a_failure_not_an_error(settings):
     response = form_login("u" * 10_000, "wrong")
     assert response.status_code == 200 and not response.logged_in
     assert AccessAttempt.objects.get().username == "u" * 255
+
+
+@pytest.mark.parametrize("name", ["USER", "User", "ｕｓｅｒ", "us\u200ber", "u%"])
+def test_the_login_takes_the_username_exactly(name):
+    """A look-alike of the name with the right password is no login (allauth alone matched
+    names case-insensitively)."""
+    user = UserFactory(username="user")
+    response = form_login(name, PASSWORD)
+    assert not response.logged_in
+    assert form_login(user.username, PASSWORD, address="192.0.2.77").logged_in
