@@ -98,14 +98,13 @@ def _text(value: Decimal | None) -> str | None:
 
 def trade_event(trade: Trade, *, event: str) -> dict:
     """The ``fixedtime`` stream's message for ``trade`` after ``event``."""
-    text = _text  # short: every amount below goes through it
     return {
         "event": event, "id": trade.pk, "venue": trade.venue, "symbol": trade.symbol,
-        "mode": trade.mode, "direction": trade.direction, "stake": text(trade.stake),
-        "currency": trade.currency, "payout_percent": text(trade.payout_percent),
+        "mode": trade.mode, "direction": trade.direction, "stake": _text(trade.stake),
+        "currency": trade.currency, "payout_percent": _text(trade.payout_percent),
         "status": trade.status, "opened_at": trade.opened_at.isoformat(),
-        "expires_at": trade.expires_at.isoformat(), "entry_price": text(trade.entry_price),
-        "exit_price": text(trade.exit_price), "payout": text(trade.payout),
+        "expires_at": trade.expires_at.isoformat(), "entry_price": _text(trade.entry_price),
+        "exit_price": _text(trade.exit_price), "payout": _text(trade.payout),
         "reason": trade.reason,
     }
 
@@ -128,7 +127,9 @@ def trade_open(*, user_id: int, venue: str, symbol: str, mode: str, direction: s
     user, through the trading core's gateway registry).
 
     Locks the user's wallet of the stake (``wallets_lock``) before counting open trades
-    and writing: two opens by one user never both pass the limit. ``schedule(trade)`` is
+    and writing: two opens by one user never both pass the limit (the count runs after
+    the lock, and under READ COMMITTED, the project's isolation on MariaDB, it sees every
+    trade committed before the lock was granted). ``schedule(trade)`` is
     called after commit (``tasks.settlement_schedule``: the settlement task at
     ``settle_due_at``).
     """
