@@ -22,6 +22,8 @@ export SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 export TWELVEDATA_BASE_URL="http://127.0.0.1:${EMULATOR_PORT}"
 export TWELVEDATA_WS_URL="ws://127.0.0.1:${EMULATOR_PORT}/v1/quotes/price"
 export TWELVEDATA_API_KEY=demo
+# Sign-ups and resets send mail: to nowhere here (production sets EMAIL_URL to its SMTP).
+export EMAIL_URL=dummymail://
 # The run sends thousands of requests from one address: throttling (documented, and
 # tested in tests/) would otherwise turn most of them into 429s.
 export THROTTLE_ANON_RATE=1000000/min THROTTLE_USER_RATE=1000000/min
