@@ -90,3 +90,26 @@ def test_deliveries_an_admin_and_the_sweep_at_once_credit_once(currencies, setti
     assert set(late) <= {"EXPIRED", "NOT_PENDING"} and late.total() == 8
     assert DepositEvent.objects.filter(verdict="CREDITED").count() <= 2
     call_command("wallets_reconcile", verbosity=0)
+
+
+@pytest.mark.slow
+def test_many_intents_each_delivered_many_times_at_once_credit_each_once(currencies):
+    """The stress version of the above: 20 intents, each delivered 10 times by 200 threads
+    at once, while sweeps run; every intent credited exactly once."""
+    intents = [services.intent_create(user_id=UserFactory().pk, amount=Decimal("100"))
+               for _ in range(20)]
+    bodies = [payment(intent, tx_hash=f"0xstress{intent.pk:010d}") for intent in intents]
+    headers = [signed_headers(body) for body in bodies]
+
+    def work(i: int) -> None:
+        if i % 25 == 0:
+            services.intents_expire()
+        deliver(bodies[i % 20], headers=headers[i % 20])
+
+    assert run_threads(200, work) == Counter({"ok": 200})
+    assert Counter(DepositEvent.objects.values_list("verdict", flat=True)) == Counter(
+        {"CREDITED": 20, "DUPLICATE": 180})
+    for intent in intents:
+        assert Wallet.objects.get(user=intent.user, type="SPOT").balance == Decimal("100")
+    assert Journal.objects.filter(kind="DEPOSIT").count() == 20
+    call_command("wallets_reconcile", verbosity=0)
