@@ -1,5 +1,7 @@
 """The payment chain's webhook end to end (HTTP, verification, the event, the task after
 commit, the credit): what it credits, once, and what it refuses, writing nothing."""
+import hashlib
+import hmac
 import json
 import time
 from decimal import Decimal
@@ -200,3 +202,16 @@ def test_a_flood_from_one_address_is_throttled_and_writes_nothing(intent, settin
     assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
     assert throttled.json()["error"]["code"] == "throttled"
     assert not DepositEvent.objects.exists() and not Journal.objects.exists()
+
+
+def test_a_delivery_signed_as_the_readme_documents_it_is_accepted(intent):
+    """Signed here by hand, as the chain would from the README, not by our own sign():
+    the scheme itself is what is checked."""
+    body = payment(intent)
+    stamp = str(int(time.time()))
+    digest = hmac.new(SECRETS[1].encode(), stamp.encode() + b"." + body,
+                      hashlib.sha256).hexdigest()
+    answer = deliver(body, headers={"HTTP_X_DEPOSIT_TIMESTAMP": stamp,
+                                    "HTTP_X_DEPOSIT_SIGNATURE": f"sha256={digest}"})
+    assert answer.status_code == 202
+    assert_credited_once(intent)
