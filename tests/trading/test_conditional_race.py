@@ -1,5 +1,6 @@
 """OCO pairs on MariaDB under two executors and duplicated ticks: exactly one leg of each
 pair executes, no order fills twice, each pair's shared hold ends once, the books balance.
+Trailing stops beside them are moved by every quote and fire once at most.
 
 Many users place sell OCOs (a limit above the market, a stop below) and buy OCOs (a limit
 below, a stop above), their stops triggered on the last price or on the bid/ask, as
@@ -20,6 +21,8 @@ venue's latest quote, which the other thread may have moved on): the balances ar
 against the fills recorded, each fill's numbers against its price and amount.
 """
 import random
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
@@ -27,7 +30,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
@@ -35,6 +40,7 @@ from apps.trading import services
 from apps.trading.constants import OrderRole, OrderStatus
 from apps.trading.models import Fill, Order
 from apps.trading.services import orders as order_services
+from apps.trading.stores import store_for
 from apps.twelvedata import paper
 from apps.wallets import services as wallet_services
 from apps.wallets.models import Hold, Journal
@@ -184,7 +190,15 @@ def _race(*, pairs_count: int, users_count: int, steps: int, seed: int, executor
             user_id=users[p.user].pk, venue="paper", symbol="EUR/USD", kind="OCO",
             side=p.side, amount=p.amount, price=p.limit, stop_price=p.stop,
             stop_limit_price=p.stop_limit, trigger_source=p.source))
-    assert Order.objects.filter(status=S.PENDING).count() == pairs_count
+    # Beside the pairs, trailing stops on their own (a fifth as many): every quote moves
+    # some of them while the executors fire others, and each fires once at most.
+    trailing = [services.order_place(
+        user_id=users[n % users_count].pk, venue="paper", symbol="EUR/USD",
+        side=rng.choice(("BUY", "SELL")), type="TRAILING_STOP",
+        amount=CENT * rng.randint(1000, 20000), trailing_delta=_ticks(rng, 200, 1500),
+        trigger_source=rng.choice(("LAST", "BID_ASK"))).pk
+        for n in range(pairs_count // 5)]
+    assert Order.objects.filter(status=S.PENDING).count() == pairs_count + len(trailing)
     assert Order.objects.filter(status=S.OPEN).count() == pairs_count
 
     ticks = make_feed(rng, steps=steps)
@@ -230,21 +244,34 @@ def _race(*, pairs_count: int, users_count: int, steps: int, seed: int, executor
     assert any(crosses_both(p, ticks[expected[lst.pk][0]])
                for p, lst in zip(pairs, lists, strict=True))
 
+    trailing_fired = 0
+    for order in Order.objects.filter(pk__in=trailing):
+        fills_of = order.fills.count()
+        if order.status == S.FILLED:
+            trailing_fired += 1
+            assert fills_of == 1 and order.triggered_at is not None, order
+        else:
+            assert (order.status, fills_of, order.triggered_at) == (S.PENDING, 0, None), order
+    assert trailing_fired
+
     # No order filled twice; one trade journal per fill.
     assert not Fill.objects.values("order").annotate(n=Count("pk")).filter(n__gt=1).exists()
     fills = list(Fill.objects.select_related("order"))
     assert sum(fired.values()) >= len(fills)
     assert Journal.objects.filter(kind="TRADE").count() == len(fills)
 
-    # A stop-limit child the latest quote had moved past rests: its owner cancels it,
-    # which releases the pair's hold.
-    for order in Order.objects.filter(status=S.OPEN):
+    # A stop-limit child the latest quote had moved past rests, and a trailing stop may
+    # still wait: their owners cancel them, which releases their holds.
+    for order in Order.objects.filter(status__in=[S.OPEN, S.PENDING]):
         services.order_cancel(user_id=order.user_id, venue="paper", order_id=order.pk)
     assert not Order.objects.filter(status__in=[S.PENDING, S.OPEN,
                                                 S.PARTIALLY_FILLED]).exists()
     # Each pair's one hold ended once: closed with nothing left, nothing held anywhere.
-    holds = Hold.objects.filter(key__in={o.hold_key for o in legs.values()})
-    assert holds.count() == pairs_count
+    assert Hold.objects.filter(key__in={o.hold_key for o in legs.values()}).count() == (
+        pairs_count)
+    holds = Hold.objects.filter(key__in={o.hold_key for o in legs.values()} | set(
+        Order.objects.filter(pk__in=trailing).values_list("hold_key", flat=True)))
+    assert holds.count() == pairs_count + len(trailing)
     assert set(holds.values_list("status", "remaining")) == {(Hold.Status.CLOSED, 0)}
 
     # Every user's balances are what their fills say.
@@ -321,3 +348,47 @@ def test_a_tick_older_than_the_trigger_does_not_fill_the_limit_child_it_placed(
     order.refresh_from_db()
     assert (order.status, order.filled) == (S.OPEN, 0)
     assert not Fill.objects.filter(order=order).exists()
+
+
+# --- the trailing stops' move against a firing ---------------------------------------------
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_moving_trailing_stops_never_deadlocks_with_a_firing_batch(market, quiet_bus, user):
+    """Executor A fires a trailing sell (its batch locks the order row by primary key, as
+    ``OrderStore.lock`` does, then writes it, as ``OrderStore.save`` does); meanwhile
+    executor B runs a higher quote, which moves the trailing sells it improves on, this
+    one among them. B must wait for A's row and then leave it alone (it is no longer
+    PENDING): neither may be chosen as a deadlock's victim."""
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=MID0, bid=MID0 - SPREAD,
+                        ask=MID0 + SPREAD, timestamp=datetime.now(UTC), source="test"))
+    paper.paper_account_ensure(user_id=user.pk)
+    wallet_services.grant_paper_funds(user_id=user.pk, currency="EUR", amount=EUR0,
+                                      key=f"test:eur:{user.pk}")
+    order = services.order_place(user_id=user.pk, venue="paper", symbol="EUR/USD",
+                                 side="SELL", type="TRAILING_STOP", amount=D("1000"),
+                                 trailing_delta=D("0.00500"))
+    higher = Quote(venue="paper", symbol="EUR/USD", price=D("1.10200"), bid=D("1.10190"),
+                   ask=D("1.10210"), timestamp=max(order.created_at, order.updated_at)
+                   + timedelta(milliseconds=1), source="test")
+    a_holds, b_started = threading.Event(), threading.Event()
+    store = store_for("paper")
+
+    def firing() -> None:
+        with transaction.atomic():
+            (locked,) = store.lock(order_ids=[order.pk])
+            a_holds.set()
+            assert b_started.wait(10)
+            time.sleep(1)  # B is now waiting on the row (its UPDATE cannot finish)
+            locked.status, locked.triggered_at = S.CANCELED, timezone.now()
+            store.save(orders=[locked], fills=[])
+
+    def moving() -> None:
+        assert a_holds.wait(10)
+        b_started.set()
+        services.conditional_trigger(market=market, quote=higher)
+
+    assert run_threads(2, lambda i: (firing, moving)[i]()) == {"ok": 2}
+    order.refresh_from_db()
+    assert order.status == S.CANCELED
