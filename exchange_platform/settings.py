@@ -195,6 +195,7 @@ ACCOUNT_USERNAME_VALIDATORS = "apps.accounts.validators.USERNAME_VALIDATORS"
 # Failed logins are django-axes' to count (below), once for every entry point; allauth's own
 # limits on sign-ups, resets and confirmation e-mails stay.
 ACCOUNT_RATE_LIMITS = {"login_failed": False}
+ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="exchange_platform")
 # Staff reach the admin only from a session signed in with a second factor (and are sent
