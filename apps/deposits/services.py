@@ -33,6 +33,7 @@ from apps.core import conf
 from apps.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from apps.core.money import (
     EXACT,
+    MAX_AMOUNT,
     ROUNDING,
     AmountError,
     exact_mul,
@@ -78,7 +79,8 @@ def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
     ``DEPOSIT_COIN`` at the configured provider's rate (fixed now; the coin amount rounded
     up to ``DEPOSIT_COIN_DECIMALS``), expiring after ``DEPOSIT_INTENT_TTL_SECONDS``. Locks
     nothing, moves no money. Raises InvalidInput (more decimals than the currency has,
-    outside ``DEPOSIT_MIN_AMOUNT``..``DEPOSIT_MAX_AMOUNT``)."""
+    outside ``DEPOSIT_MIN_AMOUNT``..``DEPOSIT_MAX_AMOUNT``, a coin amount beyond what a
+    money column holds)."""
     currency = conf.DEPOSIT_CURRENCY
     try:
         amount = quantize_exact(amount, decimals=wallet_selectors.currency_decimals(
@@ -94,6 +96,9 @@ def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
     coin = conf.DEPOSIT_COIN
     rate = rates.current_rate(currency=currency, coin=coin)
     pay_amount = round_up(ROUNDING.divide(amount, rate), decimals=conf.DEPOSIT_COIN_DECIMALS)
+    if pay_amount >= MAX_AMOUNT:  # a coin worth next to nothing: more than a column holds
+        message = f"At the rate {rate} {currency} per {coin} this amount cannot be paid."
+        raise InvalidInput(message, code="amount_out_of_range", fields={"amount": [message]})
     now = now or timezone.now()
     intent = DepositIntent.objects.create(
         user_id=user_id, amount=amount, currency=currency, coin=coin, rate=rate,

@@ -67,6 +67,13 @@ def test_an_amount_out_of_bounds_or_precision_is_refused(depositor, amount, code
     assert not DepositIntent.objects.exists()
 
 
+def test_a_coin_amount_beyond_a_money_column_is_refused(depositor, settings):
+    settings.DEPOSIT_FIXED_RATE = "0.000000000000000001"
+    with pytest.raises(InvalidInput, match="cannot be paid"):
+        services.intent_create(user_id=depositor.pk, amount=D("100000"))
+    assert not DepositIntent.objects.exists()
+
+
 def test_a_misconfigured_rate_is_an_error_not_an_intent(depositor, settings):
     settings.DEPOSIT_FIXED_RATE = "0"
     with pytest.raises(ValueError, match="DEPOSIT_FIXED_RATE"):
