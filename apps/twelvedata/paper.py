@@ -180,7 +180,8 @@ class PaperGateway:
 def _market_child(*, order: Order, market: Market, quote: Quote) -> Submission:
     """A triggered order's MARKET child: it fills at the market (a gap through the
     trigger fills beyond it), as much as the quote offers; a BUY as much as its hold
-    covers at that price (``rules.covered_amount``). What does not fill EXPIRES."""
+    covers at that price (``rules.covered_amount``). What does not fill EXPIRES (all of
+    it for FOK, unless the whole amount fills)."""
     price = taker_price(order.side, quote)
     amount = order.remaining
     size = _size(order.side, quote)
@@ -195,9 +196,9 @@ def _market_child(*, order: Order, market: Market, quote: Quote) -> Submission:
             reason = (f"The price gapped to {price.normalize():f}, beyond the "
                       f"{order.reference_price.normalize():f} its hold covers: "
                       f"{'the rest' if covered else 'it'} expired.")
-    if amount <= 0:
+    if amount <= 0 or (order.time_in_force == TimeInForce.FOK and amount < order.remaining):
         return Submission(status=OrderStatus.EXPIRED,
-                          reason=reason or "Nothing to match at once.")
+                          reason=reason or "Not enough at the price to fill.")
     if amount < order.remaining:
         return Submission(status=OrderStatus.EXPIRED,
                           reason=reason or "Filled in part; the rest expired.",

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
 
-from apps.trading.models import Market, Order
+from apps.trading.models import Market, Order, OrderList
 from tests.factories import MarketFactory, OrderFactory, UserFactory
 from tests.trading.helpers import fresh
 
@@ -102,3 +102,34 @@ def test_only_who_may_change_orders_may_retry_them(client, currencies):
     assert page.status_code == 200 and b"retry_settlement" not in page.content
     client.post(ORDERS, {"action": "retry_settlement", ACTION_CHECKBOX_NAME: [aside.pk]})
     assert fresh(aside).settle_error == "boom"
+
+
+def test_conditional_orders_and_their_lists_are_shown_and_filtered(admin_client,
+                                                                   currencies):
+    market = MarketFactory()
+    oco = OrderList.objects.create(user=UserFactory(), market=market, venue="paper",
+                                   kind="OCO", client_order_id="pair-1")
+    stop = OrderFactory(market=market, user=oco.user, group=oco, role="STOP",
+                        type="STOP_MARKET", price=None, status="PENDING",
+                        stop_price=D("1.09800"), trigger_direction="FALL",
+                        trigger_source="LAST")
+    limit = OrderFactory(market=market, user=oco.user, group=oco, role="LIMIT",
+                         hold_key=stop.hold_key)
+    OrderFactory(market=market)  # a plain order, in neither filter
+    page = admin_client.get(f"{ORDERS}?status__exact=PENDING&type__exact=STOP_MARKET")
+    assert {o.pk for o in page.context["cl"].result_list} == {stop.pk}
+    assert b"1.098" in page.content
+    page = admin_client.get(f"{ORDERS}?role__exact=LIMIT")
+    assert {o.pk for o in page.context["cl"].result_list} == {limit.pk}
+    detail = admin_client.get(f"{ORDERS}{stop.pk}/change/")
+    assert detail.status_code == 200 and b"Trigger direction" in detail.content
+    lists = "/admin/trading/orderlist/"
+    page = admin_client.get(lists)
+    assert b"pair-1" in page.content
+    detail = admin_client.get(f"{lists}{oco.pk}/change/")
+    assert detail.status_code == 200
+    # Its two legs, each with its role and state: which one executed shows there.
+    assert b"Stop leg" in detail.content and b"Limit (take-profit) leg" in detail.content
+    assert b"PENDING" in detail.content or b"Pending" in detail.content
+    assert admin_client.post(f"{lists}{oco.pk}/change/", {}).status_code == 403
+    assert admin_client.get(f"{lists}add/").status_code == 403

@@ -553,3 +553,25 @@ def test_a_trailing_move_that_loses_a_deadlock_is_tried_again(market, quiet_bus,
     assert lost
     assert (fresh(order).trailing_best, fresh(order).stop_price) == (D("1.10100"),
                                                                      D("1.10050"))
+
+
+def test_a_fill_or_kill_stop_that_gapped_beyond_its_hold_fills_nothing(book, user):
+    order = place(user, type="STOP_MARKET", amount="1000", stop_price=D("1.10100"),
+                  time_in_force="FOK")
+    tick(order, "1.19980", "1.20000")
+    done = fresh(order)
+    assert (done.status, done.filled) == (S.EXPIRED, 0)
+    assert "gapped to 1.2" in done.reason
+    assert (wallet(user, "USD").balance, wallet(user, "USD").held) == (DEMO, 0)
+    assert books_clean() == []
+
+
+def test_a_sized_quote_fills_a_stop_market_child_as_far_as_its_size_goes(book, user):
+    order = place(user, type="STOP_MARKET", side="SELL", amount="1000",
+                  stop_price=D("1.09900"))
+    tick(order, "1.09880", "1.09900", bid_size="250")
+    done = fresh(order)
+    assert (done.status, done.filled, done.reason) == (
+        S.EXPIRED, D("250"), "Filled in part; the rest expired.")
+    assert (wallet(user, "EUR").balance, wallet(user, "EUR").held) == (EUR0 - 250, 0)
+    assert books_clean() == []
