@@ -147,7 +147,7 @@ def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
                 "candles": "/api/v1/twd/candles/", "wallets": "/api/v1/wallets/"},
     }
     assert page.find("h1").text.startswith("EUR/USD ")
-    assert page.find("span", data_testid="username").text == user.username
+    assert page.find("a", data_testid="username").text == user.username  # to the account page
     # No quote yet: dashes, not zeros.
     assert [page.find("strong", id=name).text for name in ("last", "bid", "ask")] == ["—"] * 3
     labels = [label.text for label in page.find("form", id="order-form").find_all("label")]
