@@ -22,6 +22,7 @@ from decimal import Decimal
 import structlog
 from django.db import IntegrityError, transaction
 
+from apps.core import metrics
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.trading import selectors
 from apps.trading.constants import (
@@ -256,6 +257,8 @@ def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
     other orders of its list, inserted in this transaction."""
     wallet_type = VENUE_WALLET_TYPE[order.venue]
     held, other = rules.held_currencies(market, order.side)
+    # Counted once its transaction commits (a rejected order rolls back uncounted).
+    transaction.on_commit(lambda venue=order.venue: metrics.order_placed(venue=venue))
     submission = None
     if gateway.synchronous and order.status == OrderStatus.OPEN:
         # A synchronous venue's answer comes inside this transaction: no one ever sees

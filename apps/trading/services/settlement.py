@@ -29,6 +29,7 @@ import structlog
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from apps.core import metrics
 from apps.core.errors import Conflict, NotFound
 from apps.core.money import EXACT, round_down, round_up
 from apps.marketdata import streams
@@ -289,8 +290,11 @@ def settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
         pending += _bracket_exits(pending, mates)
     store = store_for(pending[0].order.venue) if pending else None
     if store is not None:
-        store.save(orders=[p.order for p in pending],
-                   fills=[f for p in pending for f in p.fills])
+        fills = [f for p in pending for f in p.fills]
+        store.save(orders=[p.order for p in pending], fills=fills)
+        if fills:  # counted, and their lag measured, when the settlement commits
+            executed = [(f.venue, f.executed_at) for f in fills]
+            transaction.on_commit(lambda: metrics.fills_settled(fills=executed))
     streams.publish_user_events(events=[
         events.order_event(p.order, market=p.market, event=p.event, last_fill=p.last_fill)
         for p in pending])
