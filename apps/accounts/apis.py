@@ -16,6 +16,7 @@ from allauth.account.forms import (
     UserTokenForm,
 )
 from allauth.account.internal.flows.email_verification import (
+    send_verification_email_for_user,
     send_verification_email_to_address,
 )
 from allauth.account.models import EmailAddress, get_emailconfirmation_model
@@ -94,8 +95,11 @@ class TokenApi(APIView):
         # The web login's rules: a confirmed address first, then the second factor.
         mandatory = account_settings.EmailVerificationMethod.MANDATORY
         if account_settings.EMAIL_VERIFICATION == mandatory and not has_verified_email(user):
+            # As the web login does: a new link, unless one went out a moment ago (allauth's
+            # cool-down), in case the first was lost.
+            send_verification_email_for_user(request._request, user)
             raise exceptions.PermissionDenied(
-                "Confirm your e-mail address first (the link in the e-mail we sent).",
+                "Confirm your e-mail address first: the link is in the e-mail we sent.",
                 code="email_unverified")
         _check_second_factor(request, user, data.validated_data.get("code"))
         # A login like the web's: django-axes clears the account's failures (and logs the

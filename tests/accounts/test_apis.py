@@ -256,3 +256,18 @@ def test_wrong_codes_count_towards_the_lockout(client, settings):
     response = client.post(TOKEN, {**body, "code": current_code(secret)}, format="json",
                            REMOTE_ADDR="192.0.2.10")
     assert_error(response, 429, "locked_out")
+
+
+def test_a_token_login_before_confirming_mails_the_link_again_within_limits(client, mailoutbox):
+    user = UserFactory(email_verified=False)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+    body = {"username": user.username, "password": "pw-for-tests-only"}
+    assert_error(client.post(TOKEN, body, format="json"), 403, "email_unverified")
+    [mail] = mailoutbox
+    key = link_key(mail, r"/accounts/confirm-email/")
+    # Again at once: allauth's cool-down holds the next mail back.
+    assert_error(client.post(TOKEN, body, format="json"), 403, "email_unverified")
+    assert len(mailoutbox) == 1
+    assert not Token.objects.filter(user=user).exists()
+    assert client.post(VERIFY, {"key": key}, format="json").status_code == 200
+    assert client.post(TOKEN, body, format="json").status_code == 200
