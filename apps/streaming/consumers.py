@@ -15,7 +15,7 @@ import structlog
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from apps.core import conf
+from apps.core import conf, metrics
 from apps.marketdata import streams
 from apps.streaming import fanout, outbox, protocol, selectors
 from apps.streaming.protocol import ProtocolError, Request
@@ -29,6 +29,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # Ticker frames the hub hands over while a subscribe is being answered: they go out
     # after the ack and snapshots, in order (None: send at once).
     _held: list[str] | None = None
+    # Whether this connection was accepted, and so counted in the connections gauge.
+    _counted = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Every message to the client goes through the connection's outbox, so that no
@@ -44,6 +46,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, self._outbox)
         finally:
             self._outbox.discard()
+            if self._counted:
+                metrics.WEBSOCKET_CONNECTIONS.dec()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -52,6 +56,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             user_id=user_id, limit=conf.STREAMING_MAX_SUBSCRIPTIONS)
         self.hub = fanout.hub_for(self.channel_layer)
         await self.accept()
+        self._counted = True
+        metrics.WEBSOCKET_CONNECTIONS.inc()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code: int) -> None:

@@ -29,6 +29,8 @@ from typing import Any
 
 import structlog
 
+from apps.core import metrics
+
 log = structlog.get_logger(__name__)
 
 Message = dict[str, Any]
@@ -56,6 +58,7 @@ class Outbox:
         if message["type"] == "websocket.send":
             if self._frames >= self._limit:
                 log.warning("stream_slow_consumer", waiting=self._frames)
+                metrics.SLOW_CONSUMERS_DROPPED.inc()
                 self._queue.clear()
                 self._queue.extend(self._overflow)
                 self._frames = sum(m["type"] == "websocket.send" for m in self._overflow)
