@@ -101,6 +101,10 @@ def _rate(value: Any) -> bool:
         r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value) is not None
 
 
+def _port(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535
+
+
 def _currency_code(value: Any) -> bool:
     return isinstance(value, str) and value.isascii() and value.isalnum() and value.isupper()
 
@@ -222,6 +226,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("KYC_DOCUMENTS_ROOT", REQUIRED, _path,
             "the path of a private directory (not under MEDIA_ROOT or static files)"),
     Setting("KYC_DOCUMENT_MAX_BYTES", 5 * 1024 * 1024, _positive_int, "a positive integer"),
+    # Metrics (/metrics, README "Metrics and logs"): answered only to a client address in
+    # METRICS_ALLOWED_IPS or a request bearing METRICS_BEARER_TOKEN (empty: no token opens
+    # it). A Celery worker serves its own on METRICS_WORKER_PORT (0: none), same rule.
+    Setting("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"], _networks,
+            "a list of IP addresses or networks (empty: none, only the token)"),
+    Setting("METRICS_BEARER_TOKEN", "", _string, "a string (empty: no token is accepted)"),
+    Setting("METRICS_WORKER_PORT", 0, _port, "a port number, 0 to 65535 (0: no server)"),
+    Setting("METRICS_WORKER_ADDRESS", "0.0.0.0", _string, "an address to listen on"),
     # More readiness checks (django-health-check HealthCheck classes, dotted paths): the
     # hook for the engines' lag once the futures and ecosystem engine runners exist.
     Setting("HEALTH_EXTRA_CHECKS", [], _dotted_paths,
