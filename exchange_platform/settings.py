@@ -403,8 +403,9 @@ PAPER_FILL_BATCH = env.int("PAPER_FILL_BATCH", default=200)
 PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
 
 # --- Fixed-time trades (apps/fixedtime) ----------------------------------------------------
-# A trade opens only on a quote at most this old (else 409 stale_quote).
-FIXEDTIME_QUOTE_MAX_AGE_SECONDS = env.int("FIXEDTIME_QUOTE_MAX_AGE_SECONDS", default=30)
+# A trade opens only on a quote at most this old (else 409 stale_quote): an entry price
+# older than the market's is an edge for whoever knows the newer one.
+FIXEDTIME_QUOTE_MAX_AGE_SECONDS = env.int("FIXEDTIME_QUOTE_MAX_AGE_SECONDS", default=10)
 # A trade settles on the last recorded quote at or before its expiry; none within this
 # many seconds before the expiry voids it (the stake refunded).
 FIXEDTIME_EXIT_TOLERANCE_SECONDS = env.int("FIXEDTIME_EXIT_TOLERANCE_SECONDS", default=30)

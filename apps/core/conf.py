@@ -163,7 +163,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("CONDITIONAL_MARKET_HOLD_MARGIN", "0.05", _amount,
             "a non-negative decimal fraction, as a string, such as '0.05'"),
     # Fixed-time trades (apps/fixedtime).
-    Setting("FIXEDTIME_QUOTE_MAX_AGE_SECONDS", 30, _positive_int, "a positive integer"),
+    Setting("FIXEDTIME_QUOTE_MAX_AGE_SECONDS", 10, _positive_int, "a positive integer"),
     Setting("FIXEDTIME_EXIT_TOLERANCE_SECONDS", 30, _positive_int, "a positive integer"),
     Setting("FIXEDTIME_SETTLE_GRACE_SECONDS", 2, _positive_int, "a positive integer"),
     Setting("FIXEDTIME_SWEEP_SECONDS", 10, _positive_int, "a positive integer"),
