@@ -21,12 +21,12 @@ from apps.trading.constants import (
     OrderType,
     Side,
     TimeInForce,
-    TriggerSource,
     Venue,
 )
 from apps.trading.models import Fill, Order, OrderList
 from apps.twelvedata import selectors, services
 from apps.twelvedata.models import TwdMarket
+from apps.twelvedata.paper import PaperGateway
 
 
 class MarketOutput(serializers.Serializer):
@@ -234,9 +234,9 @@ class OrderOutput(serializers.Serializer):
 
 
 def _trigger_source_field() -> serializers.ChoiceField:
-    # MARK is the futures venue's: the paper venue has no mark price.
+    # The prices this venue's triggers compare (no MARK: the paper venue has no mark price).
     return serializers.ChoiceField(
-        choices=[TriggerSource.LAST, TriggerSource.BID_ASK], required=False, allow_null=True,
+        choices=sorted(PaperGateway.trigger_sources), required=False, allow_null=True,
         help_text="The price a trigger compares: LAST (default) or BID_ASK (the bid for a "
                   "sell, the ask for a buy).")
 
