@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.accounts.apis import TokenApi
 from apps.core import http
+from apps.health.metrics import metrics_view
 
 # Swagger UI under the Content-Security-Policy: the split view serves its setup script from
 # its own URL (no inline script); its React code sets a few inline styles, allowed on this
@@ -17,6 +18,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Liveness and readiness probes (docker/compose.yml, README "Health").
     path("health/", include("apps.health.urls")),
+    # Prometheus scrapes; only METRICS_ALLOWED_IPS or METRICS_BEARER_TOKEN may read it.
+    path("metrics", metrics_view, name="metrics"),
     # Sign-up, e-mail confirmation, login (password, then TOTP), password reset and change,
     # two-factor and sessions (django-allauth's pages, in templates/allauth/layouts).
     path("accounts/", include("allauth.urls")),

@@ -6,5 +6,8 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        # Registers the system checks (a misconfigured host hears it at start-up).
-        from apps.core import checks  # noqa: F401
+        # Importing checks registers the system checks (a misconfigured host hears it at
+        # start-up); logs gives each request its id (apps/core/logs.py).
+        from apps.core import checks, logs  # noqa: F401
+
+        logs.connect()

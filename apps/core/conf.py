@@ -233,7 +233,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "a list of IP addresses or networks (empty: none, only the token)"),
     Setting("METRICS_BEARER_TOKEN", "", _string, "a string (empty: no token is accepted)"),
     Setting("METRICS_WORKER_PORT", 0, _port, "a port number, 0 to 65535 (0: no server)"),
-    Setting("METRICS_WORKER_ADDRESS", "0.0.0.0", _string, "an address to listen on"),
+    Setting("METRICS_WORKER_ADDRESS", "127.0.0.1", _string, "an address to listen on"),
     # More readiness checks (django-health-check HealthCheck classes, dotted paths): the
     # hook for the engines' lag once the futures and ecosystem engine runners exist.
     Setting("HEALTH_EXTRA_CHECKS", [], _dotted_paths,
