@@ -392,3 +392,35 @@ def test_moving_trailing_stops_never_deadlocks_with_a_firing_batch(market, quiet
     assert run_threads(2, lambda i: (firing, moving)[i]()) == {"ok": 2}
     order.refresh_from_db()
     assert order.status == S.CANCELED
+
+
+@pytest.mark.django_db
+def test_a_tick_older_than_a_trailing_move_does_not_fire_the_stop_it_moved(
+        market, quiet_bus, user):
+    """A trailing sell (callback 0.00500 from 1.10000: stop 1.09500). Executor A runs the
+    newer tick first: last 1.10300 moves its stop to 1.09800. Executor B then runs an
+    older tick late: last 1.09700, which was above the stop (1.09500) when it happened.
+    The market never came back down from 1.10300: the stop must not fire on that tick."""
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=MID0, bid=MID0 - SPREAD,
+                        ask=MID0 + SPREAD, timestamp=datetime.now(UTC), source="test"))
+    paper.paper_account_ensure(user_id=user.pk)
+    wallet_services.grant_paper_funds(user_id=user.pk, currency="EUR", amount=EUR0,
+                                      key=f"test:eur:{user.pk}")
+    order = services.order_place(user_id=user.pk, venue="paper", symbol="EUR/USD",
+                                 side="SELL", type="TRAILING_STOP", amount=D("1000"),
+                                 trailing_delta=D("0.00500"))
+    assert order.stop_price == D("1.09500")
+    start = max(order.created_at, order.updated_at)
+    older = Quote(venue="paper", symbol="EUR/USD", price=D("1.09700"), bid=D("1.09690"),
+                  ask=D("1.09710"), timestamp=start + timedelta(milliseconds=1), source="test")
+    newer = Quote(venue="paper", symbol="EUR/USD", price=D("1.10300"), bid=D("1.10290"),
+                  ask=D("1.10310"), timestamp=start + timedelta(milliseconds=2), source="test")
+    publish(quote=newer)
+    assert paper.fill_crossing(quote=newer) == 0
+    order.refresh_from_db()
+    assert (order.status, order.stop_price) == (S.PENDING, D("1.09800"))
+
+    paper.fill_crossing(quote=older)  # the late executor
+
+    order.refresh_from_db()
+    assert (order.status, order.triggered_at) == (S.PENDING, None)
