@@ -19,6 +19,11 @@ a batch deferred by a lock error would break that, and the executors' log is che
 for one). What the stop's market child is paid is not known in advance (it fills at the
 venue's latest quote, which the other thread may have moved on): the balances are checked
 against the fills recorded, each fill's numbers against its price and amount.
+
+Then the races taken apart, one interleaving each, deterministic: the trailing stops'
+UPDATE against a batch firing one of them (MariaDB), and a tick that reaches the second
+executor after a newer one (any database): it may not fill a child the newer tick's
+trigger placed, nor fire a trailing stop against the stop the newer tick moved.
 """
 import random
 import threading
