@@ -30,6 +30,12 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _int_up_to(most: int) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        return _positive_int(value) and value <= most
+    return valid
+
+
 def _positive_number(value: Any) -> bool:
     return (isinstance(value, int | float) and not isinstance(value, bool)
             and value == value and 0 < value < float("inf"))
@@ -192,12 +198,20 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("DEPOSIT_WEBHOOK_WINDOW_SECONDS", 300, _positive_int, "a positive integer"),
     Setting("DEPOSIT_WEBHOOK_ALLOWED_IPS", [], _networks,
             "a list of IP addresses or networks (empty: any source)"),
-    Setting("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024, _positive_int, "a positive integer"),
+    # A verified body is kept in raw_body (LONGTEXT on MariaDB), each undecodable byte as a
+    # 3-byte replacement mark: at most 64 KiB keeps a stored body (192 KiB at worst) far
+    # inside one insert (max_allowed_packet, 16 MiB by default). A delivery is < 1 KiB.
+    Setting("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024, _int_up_to(64 * 1024),
+            "an integer from 1 to 65536"),
     Setting("DEPOSIT_WEBHOOK_RATE", "600/min", _rate,
             "a rate such as '600/min' (per second, minute, hour or day)"),
     Setting("DEPOSIT_UNDERPAY_TOLERANCE", "0.001", _fraction,
             "a decimal fraction from 0 to below 1, as a string, such as '0.001'"),
     Setting("DEPOSIT_SWEEP_SECONDS", 60, _positive_int, "a positive integer"),
+    # Unpaid (PENDING, unexpired) intents a user may hold at once.
+    Setting("DEPOSIT_MAX_PENDING_INTENTS", 5, _positive_int, "a positive integer"),
+    # Whether an admin's manual confirmation may credit more than the intent's amount.
+    Setting("DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT", False, _boolean, "True or False"),
     # Live streams (/ws/).
     Setting("STREAMING_MAX_SUBSCRIPTIONS", 50, _positive_int, "a positive integer"),
     Setting("STREAMING_MAX_FRAME_BYTES", 64 * 1024, _positive_int, "a positive integer"),

@@ -1,6 +1,8 @@
 """Admin for deposits: intents with their webhook events, and the manual resolution of an
 intent the chain did not settle (confirm and credit, or fail), with a reason that is
-recorded with who and when. Rows change only through ``apps.deposits.services``."""
+recorded with who and when. A confirmation is made one intent at a time: the form shows
+what the chain reported paid and credits the amount the admin states (suggested: the paid
+coin at the intent's rate). Rows change only through ``apps.deposits.services``."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -8,7 +10,7 @@ from django.template.response import TemplateResponse
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
-from apps.deposits import services
+from apps.deposits import selectors, services
 from apps.deposits.models import DepositEvent, DepositIntent
 
 
@@ -31,6 +33,13 @@ class EventInline(admin.TabularInline):
 class ResolutionForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
                              help_text="Recorded on each intent with your name and the time.")
+
+
+class ConfirmationForm(ResolutionForm):
+    amount = forms.DecimalField(
+        max_digits=36, decimal_places=18, min_value=0,
+        help_text="To credit, in the intent's currency (suggested: what was paid, at the "
+                  "intent's rate, rounded down).")
 
 
 class ProblemFilter(admin.SimpleListFilter):
@@ -60,7 +69,8 @@ class DepositIntentAdmin(ReadOnlyAdmin):
     search_fields = ("=public_id", "=tx_hash", "user__username", "user__email")
     list_select_related = ("user", "resolved_by")
     readonly_fields = ("public_id", "user", "amount", "currency", "coin", "rate", "pay_amount",
-                       "status", "expires_at", "tx_hash", "paid_amount", "failure_reason",
+                       "status", "expires_at", "tx_hash", "paid_amount", "credited_amount",
+                       "failure_reason",
                        "confirmed_at", "resolved_by", "resolved_at", "resolution_reason",
                        "created_at", "updated_at")
     inlines = [EventInline]
@@ -79,27 +89,36 @@ class DepositIntentAdmin(ReadOnlyAdmin):
         return request.user.has_perm("deposits.change_depositintent")
 
     def _resolve(self, request, queryset, *, confirm: bool):
-        form = ResolutionForm(request.POST if "apply" in request.POST else None)
+        if confirm and queryset.count() != 1:
+            self.message_user(request, "Confirm one intent at a time: each is credited the "
+                              "amount you state for it.", messages.ERROR)
+            return None
+        form_class = ConfirmationForm if confirm else ResolutionForm
+        payments = selectors.intent_payments(intent=queryset.get()) if confirm else None
+        form = form_class(request.POST if "apply" in request.POST else None,
+                          initial={"amount": payments.suggested} if payments else None)
         if form.is_valid():
             for intent in queryset.order_by("pk"):
                 try:
-                    services.intent_resolve(intent_id=intent.pk, confirm=confirm,
-                                            reason=form.cleaned_data["reason"],
-                                            by_user_id=request.user.pk)
+                    resolved = services.intent_resolve(
+                        intent_id=intent.pk, confirm=confirm,
+                        reason=form.cleaned_data["reason"], by_user_id=request.user.pk,
+                        amount=form.cleaned_data.get("amount"))
                 except DomainError as exc:
                     self.message_user(request, f"{intent.public_id}: {exc.message}",
                                       messages.ERROR)
                 else:
-                    self.message_user(request, f"{intent.public_id}: "
-                                      f"{'confirmed and credited' if confirm else 'failed'}.",
+                    outcome = (f"confirmed, {resolved.credited_amount.normalize():f} "
+                               f"{resolved.currency} credited" if confirm else "failed")
+                    self.message_user(request, f"{intent.public_id}: {outcome}.",
                                       messages.SUCCESS)
             return None
         return TemplateResponse(request, "admin/deposits/resolve.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta,
-            "form": form, "intents": queryset, "confirm": confirm,
+            "form": form, "intents": queryset, "confirm": confirm, "payments": payments,
             "action": "confirm" if confirm else "fail",
             "checkbox_name": ACTION_CHECKBOX_NAME,
-            "title": "Confirm and credit intents" if confirm else "Fail intents"})
+            "title": "Confirm and credit an intent" if confirm else "Fail intents"})
 
 
 @admin.register(DepositEvent)

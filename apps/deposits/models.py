@@ -5,7 +5,9 @@ deposit currency, credited to the SPOT wallet) and what the chain must be paid
 (``pay_amount`` of ``coin`` at ``rate``, fixed when the intent was made). Its credit is one
 journal keyed ``deposit:<pk>`` (``services.credit_key``), written by
 ``apps.wallets.services.deposit``; ``tx_hash`` is unique across intents, so one chain
-transaction can confirm one intent only. Only ``apps.deposits.services`` writes these rows.
+transaction can confirm one intent only, and it is also kept on an intent it paid without
+crediting (short, late, after a failure), which the admin may then resolve by hand. Only
+``apps.deposits.services`` writes these rows.
 
 Every webhook delivery whose signature verified is one ``DepositEvent`` (its raw body kept
 as evidence); its ``verdict`` says what became of it. Deliveries that fail verification
@@ -43,6 +45,9 @@ class DepositIntent(models.Model):
     # NULL until confirmed by the chain: NULLs never collide in the unique index.
     tx_hash = ExactCharField(max_length=128, unique=True, null=True, blank=True)  # noqa: DJ001
     paid_amount = money_field(null=True, blank=True, help_text="Coin the chain reported.")
+    credited_amount = money_field(
+        null=True, blank=True, help_text="Credited on confirmation: the amount for the "
+                                         "chain, what the admin stated for a manual one.")
     failure_reason = models.CharField(max_length=255, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     # A manual resolution in the admin: who, when, why (the outcome is the status).
@@ -74,11 +79,11 @@ class DepositEvent(models.Model):
     class Verdict(models.TextChoices):
         RECEIVED = "RECEIVED", "Received, not processed yet"
         CREDITED = "CREDITED", "Credited the intent"
-        DUPLICATE = "DUPLICATE", "Duplicate of the confirming transaction"
+        DUPLICATE = "DUPLICATE", "Transaction already decided on this intent"
         UNDERPAID = "UNDERPAID", "Underpaid beyond the tolerance"
         EXPIRED = "EXPIRED", "Intent expired before the payment arrived"
         UNKNOWN_INTENT = "UNKNOWN_INTENT", "No such intent"
-        TX_REUSED = "TX_REUSED", "Transaction already confirmed another intent"
+        TX_REUSED = "TX_REUSED", "Transaction sent for another intent first"
         NOT_PENDING = "NOT_PENDING", "Intent already failed or confirmed otherwise"
         INVALID = "INVALID", "Signed, but the body is malformed"
 

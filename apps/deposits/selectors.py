@@ -1,5 +1,7 @@
 """Reads of deposit intents and events."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.core import signing
@@ -8,7 +10,9 @@ from django.utils import timezone
 
 from apps.core import conf
 from apps.core.errors import NotFound
+from apps.core.money import EXACT, exact_mul, round_down
 from apps.deposits.models import DepositEvent, DepositIntent
+from apps.wallets import selectors as wallet_selectors
 
 LINK_SALT = "deposits.payment-link"
 
@@ -46,3 +50,38 @@ def events_stalled(*, older_than: timedelta, now: datetime | None = None) -> lis
     return list(DepositEvent.objects.filter(
         verdict=DepositEvent.Verdict.RECEIVED, received_at__lt=now - older_than)
         .order_by("pk").values_list("pk", flat=True)[:500])
+
+
+# Deliveries that say nothing paid this intent: no valid amount, or a transaction another
+# intent owns.
+NOT_PAYMENTS = [DepositEvent.Verdict.INVALID, DepositEvent.Verdict.TX_REUSED,
+                DepositEvent.Verdict.UNKNOWN_INTENT]
+
+
+@dataclass(frozen=True)
+class Payments:
+    """What the chain reported paid for an intent, for an admin's manual resolution."""
+
+    events: list[DepositEvent]  # one per transaction: its first delivery
+    paid: Decimal  # coin, the sum over those transactions
+    suggested: Decimal  # paid at the intent's rate, rounded down to the currency's decimals
+
+
+def intent_payments(*, intent: DepositIntent) -> Payments:
+    """The transactions the chain reported for ``intent`` (each counted once, by its first
+    delivery; deliveries refused as TX_REUSED or INVALID do not count), their sum in the
+    coin, and the credit that sum suggests: converted at the intent's rate, rounded down to
+    the currency's decimals, and at most the intent's amount unless
+    ``DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT``."""
+    first: dict[str, DepositEvent] = {}
+    for event in (intent.events.exclude(verdict__in=NOT_PAYMENTS)
+                  .exclude(amount_paid__isnull=True).order_by("pk")):
+        first.setdefault(event.tx_hash, event)
+    paid = Decimal(0)
+    for event in first.values():
+        paid = EXACT.add(paid, event.amount_paid)
+    suggested = round_down(exact_mul(paid, intent.rate), decimals=wallet_selectors
+                           .currency_decimals(code=intent.currency))
+    if not conf.DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT:
+        suggested = min(suggested, intent.amount)
+    return Payments(events=list(first.values()), paid=paid, suggested=suggested)

@@ -109,26 +109,31 @@ def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
     return intent
 
 
-def _credit(intent: DepositIntent, *, now: datetime, memo: str) -> None:
-    """Credit the locked, unconfirmed ``intent`` and mark it CONFIRMED (the caller holds
-    its row lock and has set whatever else it records)."""
+def _credit(intent: DepositIntent, *, amount: Decimal, now: datetime, memo: str) -> None:
+    """Credit ``amount`` to the locked, unconfirmed ``intent``'s user and mark it CONFIRMED
+    (the caller holds its row lock and has set whatever else it records)."""
     owners = [(intent.user_id, None, WalletType.SPOT, intent.currency),
               (None, SystemAccount.EXTERNAL, WalletType.SPOT, intent.currency)]
     wallet_services.wallets_lock(owners=owners)
     wallet_services.deposit(user_id=intent.user_id, wallet_type=WalletType.SPOT,
-                            currency=intent.currency, amount=intent.amount,
+                            currency=intent.currency, amount=amount,
                             key=credit_key(intent), memo=memo)
-    intent.status, intent.confirmed_at = Status.CONFIRMED, now
+    intent.status, intent.confirmed_at, intent.credited_amount = Status.CONFIRMED, now, amount
     intent.save()
 
 
 def intent_resolve(*, intent_id: int, confirm: bool, reason: str, by_user_id: int,
-                   now: datetime | None = None) -> DepositIntent:
-    """An admin's decision on an intent the chain did not settle: ``confirm`` credits it
-    (the same one journal as a webhook would: ``credit_key``), else it is FAILED. Records
-    who, when and ``reason``. Locks the intent, then the wallets. Raises NotFound, InvalidInput
-    (an empty reason), Conflict ("already_confirmed": a confirmed intent is neither
-    confirmed again nor failed; undoing a credit is a ledger reversal)."""
+                   amount: Decimal | None = None, now: datetime | None = None
+                   ) -> DepositIntent:
+    """An admin's decision on an intent the chain did not settle: ``confirm`` credits
+    ``amount`` (what the admin states, after reading what was paid:
+    ``selectors.intent_payments``; the same one journal as a webhook would write,
+    ``credit_key``), else the intent is FAILED. Records who, when, ``reason`` and the
+    amount credited. Locks the intent, then the wallets. Raises NotFound, InvalidInput (an
+    empty reason; on confirming: no amount, zero or negative, more decimals than the
+    currency has, more than the intent's amount unless
+    ``DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT``), Conflict ("already_confirmed": a confirmed
+    intent is neither confirmed again nor failed; undoing a credit is a ledger reversal)."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Give a reason for the resolution.", code="reason_required")
@@ -143,13 +148,35 @@ def intent_resolve(*, intent_id: int, confirm: bool, reason: str, by_user_id: in
         intent.resolved_by_id, intent.resolved_at = by_user_id, now
         intent.resolution_reason = reason[:2000]
         if confirm:
-            _credit(intent, now=now, memo=f"deposit {intent.public_id} confirmed by admin")
+            amount = _manual_amount(intent, amount)
+            _credit(intent, amount=amount, now=now,
+                    memo=f"deposit {intent.public_id} confirmed by admin: {_text(amount)} "
+                         f"{intent.currency} ({reason[:100]})")
         else:
             intent.status, intent.failure_reason = Status.FAILED, "failed by admin"
             intent.save()
     log.info("deposit_intent_resolved", intent=str(intent.public_id), status=intent.status,
-             by_user_id=by_user_id, reason=reason)
+             by_user_id=by_user_id, reason=reason, credited=str(intent.credited_amount))
     return intent
+
+
+def _manual_amount(intent: DepositIntent, amount: Decimal | None) -> Decimal:
+    """``amount`` checked for a manual credit of ``intent`` (see ``intent_resolve``)."""
+    if amount is None:
+        raise InvalidInput("State the amount to credit.", code="amount_required")
+    try:
+        amount = quantize_exact(amount, decimals=wallet_selectors.currency_decimals(
+            code=intent.currency))
+    except AmountError as exc:
+        raise InvalidInput(f"Amount {exc} for {intent.currency}.") from None
+    if amount <= 0:
+        raise InvalidInput("The amount to credit must be more than zero.")
+    if amount > intent.amount and not conf.DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT:
+        raise InvalidInput(
+            f"{_text(amount)} is more than the intent's {_text(intent.amount)} "
+            f"{intent.currency} (DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT is off).",
+            code="amount_above_intent")
+    return amount
 
 
 def intents_expire(*, now: datetime | None = None, batch: int = 500) -> int:
@@ -267,14 +294,17 @@ def _refuse(name: str) -> None:
 
 def event_process(*, event_id: int, now: datetime | None = None) -> DepositEvent:
     """Decide a RECEIVED event, once: CREDITED (the intent is confirmed and credited),
-    DUPLICATE (the intent was already confirmed by this transaction), UNDERPAID (short of
-    ``pay_amount`` by more than ``DEPOSIT_UNDERPAY_TOLERANCE``: the intent FAILS),
-    EXPIRED (received after the intent's expiry), UNKNOWN_INTENT, TX_REUSED (the
-    transaction confirmed another intent), NOT_PENDING (the intent failed, or was confirmed
-    otherwise). Only CREDITED moves money. The time that counts is the event's receipt,
-    not this run's, so a late or reordered run decides as a prompt one would. An event
-    already decided is returned as it is (a task delivered twice). Locks the event, the
-    intent, then the wallets. Raises NotFound (no such event)."""
+    DUPLICATE (this transaction was decided on this intent already), TX_REUSED (the
+    transaction belongs to another intent: see ``_judge``), UNDERPAID (short of
+    ``pay_amount`` by more than ``DEPOSIT_UNDERPAY_TOLERANCE``: the intent FAILS, the
+    transaction and the amount recorded on it for the admin to resolve), EXPIRED (received
+    after the intent's expiry), UNKNOWN_INTENT, NOT_PENDING (the intent failed, or was
+    confirmed otherwise). Only CREDITED moves money. A transaction that did not credit is
+    recorded on its intent where the intent has none yet and is not confirmed, so the
+    unique index keeps it off every other intent too. The time that counts is the event's
+    receipt, not this run's, so a late or reordered run decides as a prompt one would. An
+    event already decided is returned as it is (a task delivered twice). Locks the event,
+    the intent, then the wallets. Raises NotFound (no such event)."""
     now = now or timezone.now()
     with transaction.atomic():
         event = DepositEvent.objects.select_for_update().filter(pk=event_id).first()
@@ -288,13 +318,8 @@ def event_process(*, event_id: int, now: datetime | None = None) -> DepositEvent
             verdict, detail = _judge(intent, event)
             if verdict == Verdict.CREDITED:
                 verdict, detail = _confirm(intent, event, now=now)
-            elif verdict == Verdict.UNDERPAID:
-                intent.status, intent.failure_reason = Status.FAILED, detail
-                intent.paid_amount = event.amount_paid
-                intent.save()
-            elif verdict == Verdict.EXPIRED and intent.status == Status.PENDING:
-                intent.status, intent.failure_reason = Status.EXPIRED, "paid after expiry"
-                intent.save()
+            elif verdict in (Verdict.UNDERPAID, Verdict.EXPIRED, Verdict.NOT_PENDING):
+                verdict, detail = _record(intent, event, verdict=verdict, detail=detail)
         event.verdict, event.detail, event.processed_at = verdict, detail[:255], now
         event.save(update_fields=["verdict", "detail", "processed_at"])
     log.info("deposit_event_processed", event_id=event.pk, verdict=verdict, detail=detail)
@@ -302,9 +327,20 @@ def event_process(*, event_id: int, now: datetime | None = None) -> DepositEvent
 
 
 def _judge(intent: DepositIntent, event: DepositEvent) -> tuple[str, str]:
+    """The verdict on ``event`` for the locked ``intent``, before anything is written.
+
+    A transaction belongs to the intent its first received delivery named (the lowest
+    event id with that hash and a known intent), whatever was decided on it: paid short,
+    after the expiry, to an intent already failed, or not decided yet. It never credits
+    another intent; the order the events are decided in does not change whose it is."""
+    if intent.tx_hash == event.tx_hash:
+        return Verdict.DUPLICATE, f"{event.tx_hash} was decided on this intent already."
+    first = (DepositEvent.objects.filter(tx_hash=event.tx_hash, intent__isnull=False)
+             .order_by("pk").values_list("intent_id", flat=True).first())
+    if first != intent.pk or DepositIntent.objects.filter(
+            tx_hash=event.tx_hash).exclude(pk=intent.pk).exists():
+        return Verdict.TX_REUSED, f"{event.tx_hash} was sent for another intent first."
     if intent.status == Status.CONFIRMED:
-        if intent.tx_hash == event.tx_hash:
-            return Verdict.DUPLICATE, f"Already credited by {event.tx_hash}."
         return Verdict.NOT_PENDING, "The intent was confirmed otherwise: " + (
             f"by {intent.tx_hash}." if intent.tx_hash else "by an admin.")
     if intent.status == Status.FAILED:
@@ -312,8 +348,6 @@ def _judge(intent: DepositIntent, event: DepositEvent) -> tuple[str, str]:
     if event.received_at > intent.expires_at:
         return Verdict.EXPIRED, (f"Received {event.received_at.isoformat()}, after the "
                                  f"expiry {intent.expires_at.isoformat()}.")
-    if DepositIntent.objects.filter(tx_hash=event.tx_hash).exclude(pk=intent.pk).exists():
-        return Verdict.TX_REUSED, f"{event.tx_hash} already confirmed another intent."
     tolerance = parse_amount(conf.DEPOSIT_UNDERPAY_TOLERANCE, allow_zero=True)
     floor = EXACT.subtract(intent.pay_amount, exact_mul(intent.pay_amount, tolerance))
     if event.amount_paid < floor:
@@ -322,13 +356,37 @@ def _judge(intent: DepositIntent, event: DepositEvent) -> tuple[str, str]:
     return Verdict.CREDITED, f"Credited {_text(intent.amount)} {intent.currency}."
 
 
+def _record(intent: DepositIntent, event: DepositEvent, *, verdict: str, detail: str
+            ) -> tuple[str, str]:
+    """Keep on the locked, unconfirmed ``intent`` what an uncredited ``event`` tells: an
+    underpayment FAILS it, a payment after the expiry EXPIRES it, and the transaction and
+    amount paid are recorded where it has no transaction yet (in a savepoint: if another
+    intent took the hash meanwhile, nothing of it stays and the verdict is TX_REUSED)."""
+    if intent.status == Status.CONFIRMED:
+        return verdict, detail
+    try:
+        with transaction.atomic():
+            if verdict == Verdict.UNDERPAID:
+                intent.status, intent.failure_reason = Status.FAILED, detail
+            elif verdict == Verdict.EXPIRED and intent.status == Status.PENDING:
+                intent.status, intent.failure_reason = Status.EXPIRED, "paid after expiry"
+            if not intent.tx_hash:
+                intent.tx_hash, intent.paid_amount = event.tx_hash, event.amount_paid
+            intent.save()
+    except IntegrityError:
+        intent.refresh_from_db()
+        return Verdict.TX_REUSED, f"{event.tx_hash} was taken by another intent meanwhile."
+    return verdict, detail
+
+
 def _confirm(intent: DepositIntent, event: DepositEvent, *, now: datetime) -> tuple[str, str]:
     """Credit ``intent`` for ``event`` in a savepoint: if the transaction hash was taken by
     another intent meanwhile (the unique index), nothing of it stays."""
     try:
         with transaction.atomic():
             intent.tx_hash, intent.paid_amount = event.tx_hash, event.amount_paid
-            _credit(intent, now=now, memo=f"deposit {intent.public_id} tx {event.tx_hash}")
+            _credit(intent, amount=intent.amount, now=now,
+                    memo=f"deposit {intent.public_id} tx {event.tx_hash}")
     except IntegrityError:
         intent.refresh_from_db()
         return Verdict.TX_REUSED, f"{event.tx_hash} confirmed another intent meanwhile."

@@ -52,6 +52,7 @@ def test_confirming_asks_for_a_reason_then_credits_once_and_records_who(admin_cl
     for _ in range(2):  # submitted twice: the second is refused, nothing more credited
         done = admin_client.post(INTENTS, {"action": "confirm", "apply": "1",
                                            "reason": "paid on chain, webhook lost",
+                                           "amount": "100",
                                            ACTION_CHECKBOX_NAME: [intent.pk]}, follow=True)
         assert done.status_code == 200
     assert b"already confirmed" in done.content
@@ -78,6 +79,37 @@ def test_staff_without_the_change_permission_cannot_resolve(client, intent):
     viewer.user_permissions.add(Permission.objects.get(codename="view_depositintent"))
     client.force_login(viewer)
     assert client.get(INTENTS).status_code == 200
-    client.post(INTENTS, {"action": "confirm", "apply": "1", "reason": "x",
+    client.post(INTENTS, {"action": "confirm", "apply": "1", "reason": "x", "amount": "1",
                           ACTION_CHECKBOX_NAME: [intent.pk]})
     assert DepositIntent.objects.get().status == "PENDING" and not Journal.objects.exists()
+
+
+def test_confirming_shows_what_was_paid_and_credits_the_stated_amount(admin_client, staff,
+                                                                      intent):
+    services.event_process(event_id=receive(payment(intent, tx_hash="0xunderpaid01",
+                                                    amount="30")).pk)
+    form = admin_client.post(INTENTS, {"action": "confirm", ACTION_CHECKBOX_NAME: [intent.pk]})
+    page = form.content.decode()
+    assert "0xunderpaid01" in page and "Underpaid" in page
+    assert 'id="paid">30' in page and 'id="suggested">60' in page  # 30 SGC at 2 USDT
+    assert 'name="amount" value="60' in page  # the suggestion is the default
+    above = admin_client.post(INTENTS, {"action": "confirm", "apply": "1", "amount": "100.01",
+                                        "reason": "x", ACTION_CHECKBOX_NAME: [intent.pk]},
+                              follow=True)
+    assert b"more than the intent" in above.content and not Journal.objects.exists()
+    admin_client.post(INTENTS, {"action": "confirm", "apply": "1", "amount": "59.5",
+                                "reason": "short payment accepted, fee kept",
+                                ACTION_CHECKBOX_NAME: [intent.pk]})
+    intent.refresh_from_db()
+    assert (intent.status, intent.credited_amount, intent.resolved_by) == (
+        "CONFIRMED", Decimal("59.5"), staff)
+    assert Wallet.objects.get(user=intent.user, type="SPOT").balance == Decimal("59.5")
+
+
+def test_confirming_is_one_intent_at_a_time(admin_client, depositor, intent):
+    other = services.intent_create(user_id=depositor.pk, amount=Decimal("5"))
+    done = admin_client.post(INTENTS, {"action": "confirm", "apply": "1", "amount": "5",
+                                       "reason": "x", ACTION_CHECKBOX_NAME: [intent.pk, other.pk]},
+                             follow=True)
+    assert b"one intent at a time" in done.content
+    assert not Journal.objects.exists()

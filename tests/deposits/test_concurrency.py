@@ -71,7 +71,7 @@ def test_deliveries_an_admin_and_the_sweep_at_once_credit_once(currencies, setti
         if i < 4:
             try:
                 services.intent_resolve(intent_id=intent.pk, confirm=True, reason="race",
-                                        by_user_id=admin.pk)
+                                        by_user_id=admin.pk, amount=intent.amount)
             except Conflict:
                 pass  # the chain's delivery confirmed it first
         elif i < 8:

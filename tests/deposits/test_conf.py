@@ -12,7 +12,7 @@ NAMES = [name for name in conf.SETTINGS if name.startswith("DEPOSIT_")]
 
 
 def test_every_deposit_setting_has_a_default_that_passes_its_check():
-    assert len(NAMES) == 17
+    assert len(NAMES) == 19
     for name in NAMES:
         setting = conf.SETTINGS[name]
         assert setting.valid(setting.default), name
@@ -36,10 +36,19 @@ def test_without_any_deposit_setting_an_intent_takes_the_defaults(depositor, set
     ("DEPOSIT_FIXED_RATE", "0"), ("DEPOSIT_COIN_DECIMALS", 19), ("DEPOSIT_CURRENCY", "usdt"),
     ("DEPOSIT_PAYMENT_URL", "javascript:alert(1)"), ("DEPOSIT_INTENT_TTL_SECONDS", 0),
     ("DEPOSIT_RATE_PROVIDER", "fixed_rate"), ("DEPOSIT_WEBHOOK_RATE", "600"),
-    ("DEPOSIT_WEBHOOK_RATE", "0/min"),
+    ("DEPOSIT_WEBHOOK_RATE", "0/min"), ("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 0),
+    ("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 64 * 1024 + 1),
+    ("DEPOSIT_WEBHOOK_MAX_BODY_BYTES", 2**32), ("DEPOSIT_MAX_PENDING_INTENTS", 0),
+    ("DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT", "yes"),
 ])
 def test_a_bad_value_is_reported_at_start_up(settings, name, value):
     setattr(settings, name, value)
     found = [m for m in run_checks(include_deployment_checks=False)
              if m.id == "exchange.E001"]
     assert [m.msg.split(" = ")[0] for m in found] == [name]
+
+
+def test_the_largest_webhook_body_allowed_passes(settings):
+    settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES = 64 * 1024
+    assert not [m for m in run_checks(include_deployment_checks=False)
+                if m.id == "exchange.E001"]

@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.deposits import services
+from apps.deposits import selectors, services
 from apps.deposits.models import DepositEvent, DepositIntent
 from apps.wallets.models import Journal, Wallet
 from tests.deposits.conftest import SECRETS, payment, signatures
@@ -142,6 +142,45 @@ def test_an_underpayment_fails_the_intent_and_a_later_full_payment_does_not_cred
     assert not Journal.objects.exists()
 
 
+def test_an_underpaid_transaction_is_recorded_on_the_failed_intent_and_credits_no_other(
+        depositor, intent):
+    other = services.intent_create(user_id=depositor.pk, amount=D("100"))
+    short = services.event_process(
+        event_id=receive(payment(intent, tx_hash="0xshorttx0001", amount="10")).pk)
+    assert short.verdict == "UNDERPAID"
+    intent.refresh_from_db()
+    assert (intent.status, intent.tx_hash, intent.paid_amount) == (
+        "FAILED", "0xshorttx0001", D("10"))
+    again = services.event_process(
+        event_id=receive(payment(intent, tx_hash="0xshorttx0001", amount="10")).pk)
+    assert again.verdict == "DUPLICATE"
+    reused = services.event_process(
+        event_id=receive(payment(other, tx_hash="0xshorttx0001")).pk)
+    assert reused.verdict == "TX_REUSED"
+    other.refresh_from_db()
+    assert (other.status, other.tx_hash) == ("PENDING", None)
+    assert not Journal.objects.exists()
+
+
+@pytest.mark.parametrize("first_for", ["late", "undecided", "failed"])
+def test_a_transaction_belongs_to_the_first_intent_a_delivery_named(depositor, intent,
+                                                                    first_for):
+    """Paid after expiry, not decided yet, or sent for an intent an admin had failed: the
+    transaction was the first intent's, and never credits another, in any order."""
+    other = services.intent_create(user_id=depositor.pk, amount=D("100"))
+    if first_for == "failed":
+        services.intent_resolve(intent_id=intent.pk, confirm=False, reason="wrong chain",
+                                by_user_id=depositor.pk)
+    at = intent.expires_at + timedelta(seconds=1) if first_for == "late" else None
+    first = receive(payment(intent, tx_hash="0xfirstseen01"), at=at)
+    if first_for != "undecided":
+        assert services.event_process(event_id=first.pk).verdict in ("EXPIRED", "NOT_PENDING")
+    reused = services.event_process(event_id=receive(payment(other, tx_hash="0xfirstseen01")).pk)
+    assert reused.verdict == "TX_REUSED" and "another intent" in reused.detail
+    other.refresh_from_db()
+    assert other.status == "PENDING" and not Journal.objects.exists()
+
+
 def test_an_overpayment_credits_the_intents_amount(intent):
     services.event_process(event_id=receive(payment(intent, amount="500")).pk)
     intent.refresh_from_db()
@@ -159,7 +198,8 @@ def test_an_unknown_event_is_not_found():
 def test_a_resolution_credits_through_the_same_journal_and_is_recorded(intent):
     admin = UserFactory(is_staff=True)
     resolved = services.intent_resolve(intent_id=intent.pk, confirm=True,
-                                       reason="  paid, chain was down  ", by_user_id=admin.pk)
+                                       reason="  paid, chain was down  ", by_user_id=admin.pk,
+                                       amount=D("100"))
     assert (resolved.status, resolved.resolved_by, resolved.resolution_reason) == (
         "CONFIRMED", admin, "paid, chain was down")
     assert resolved.resolved_at is not None
@@ -170,7 +210,7 @@ def test_a_resolution_credits_through_the_same_journal_and_is_recorded(intent):
     assert late.verdict == "NOT_PENDING" and "by an admin" in late.detail
     with pytest.raises(Conflict):
         services.intent_resolve(intent_id=intent.pk, confirm=True, reason="again",
-                                by_user_id=admin.pk)
+                                by_user_id=admin.pk, amount=D("100"))
     with pytest.raises(Conflict):
         services.intent_resolve(intent_id=intent.pk, confirm=False, reason="undo",
                                 by_user_id=admin.pk)
@@ -189,8 +229,70 @@ def test_a_failed_resolution_credits_nothing_and_needs_a_reason(intent):
     assert not Journal.objects.exists()
     # An admin may still confirm a failed intent (an underpayment accepted after all).
     services.intent_resolve(intent_id=intent.pk, confirm=True, reason="accepted",
-                            by_user_id=admin.pk)
+                            by_user_id=admin.pk, amount=D("100"))
     assert balance(intent.user) == D("100")
+
+
+def test_an_underpaid_intent_resolved_by_hand_credits_what_was_paid_at_its_rate(intent):
+    """The suggestion: each transaction reported for the intent counted once, at the
+    intent's rate, rounded down to the currency's decimals; the admin's stated amount is
+    what is credited and recorded."""
+    short = receive(payment(intent, tx_hash="0xshortpay001", amount="10.1234567"))
+    services.event_process(event_id=short.pk)
+    services.event_process(event_id=receive(payment(intent, tx_hash="0xshortpay001",
+                                                    amount="10.1234567")).pk)  # a retry
+    topup = receive(payment(intent, tx_hash="0xtopuppay002", amount="5.00000001"))
+    services.event_process(event_id=topup.pk)
+    paid = selectors.intent_payments(intent=intent)
+    assert [e.tx_hash for e in paid.events] == ["0xshortpay001", "0xtopuppay002"]
+    assert paid.paid == D("15.12345671")
+    assert paid.suggested == D("30.24691342")  # x 2 USDT per SGC, 8 decimals for USDT
+    admin = UserFactory(is_staff=True)
+    resolved = services.intent_resolve(intent_id=intent.pk, confirm=True, reason="short, ok",
+                                       by_user_id=admin.pk, amount=paid.suggested)
+    assert (resolved.status, resolved.credited_amount) == ("CONFIRMED", D("30.24691342"))
+    assert balance(intent.user) == D("30.24691342")
+    journal = Journal.objects.get(key=f"deposit:{intent.pk}")
+    assert "30.24691342 USDT" in journal.memo and "short, ok" in journal.memo
+    call_command("wallets_reconcile", verbosity=0)
+
+
+def test_the_suggested_manual_credit_is_rounded_down(depositor, settings):
+    settings.DEPOSIT_FIXED_RATE = "1.5"
+    intent = services.intent_create(user_id=depositor.pk, amount=D("10"))
+    services.event_process(event_id=receive(payment(intent, amount="0.33333333")).pk)
+    assert selectors.intent_payments(intent=intent).suggested == D("0.49999999")
+
+
+@pytest.mark.parametrize("amount,code", [
+    (None, "amount_required"), ("0", "invalid"), ("-1", "invalid"),
+    ("1.000000001", "invalid"), ("100.00000001", "amount_above_intent"),
+])
+def test_a_manual_credit_must_state_a_valid_amount_no_more_than_the_intents(intent, amount,
+                                                                           code):
+    with pytest.raises(InvalidInput) as refused:
+        services.intent_resolve(intent_id=intent.pk, confirm=True, reason="r",
+                                by_user_id=intent.user_id,
+                                amount=None if amount is None else D(amount))
+    assert refused.value.code == code
+    intent.refresh_from_db()
+    assert intent.status == "PENDING" and intent.resolved_by_id is None
+    assert not Journal.objects.exists()
+
+
+def test_a_manual_credit_above_the_intent_needs_the_setting(intent, settings):
+    services.event_process(event_id=receive(payment(intent, amount="60")).pk)  # overpaid
+    assert selectors.intent_payments(intent=DepositIntent.objects.get()).suggested == D("100")
+    settings.DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT = True
+    other = services.intent_create(user_id=intent.user_id, amount=D("100"))
+    services.event_process(event_id=receive(payment(other, tx_hash="0xover000002",
+                                                    amount="60"),
+                                            at=other.expires_at + timedelta(seconds=1)).pk)
+    assert selectors.intent_payments(intent=other).suggested == D("120")
+    resolved = services.intent_resolve(intent_id=other.pk, confirm=True, reason="paid late",
+                                       by_user_id=intent.user_id, amount=D("120"))
+    assert resolved.credited_amount == D("120")
+    assert balance(intent.user) == D("220")
 
 
 def test_the_sweep_expires_only_pending_intents_past_expiry(depositor, settings):
@@ -198,7 +300,7 @@ def test_the_sweep_expires_only_pending_intents_past_expiry(depositor, settings)
     settings.DEPOSIT_INTENT_TTL_SECONDS = -1
     due, paid = (services.intent_create(user_id=depositor.pk, amount=D("10")) for _ in "ab")
     services.intent_resolve(intent_id=paid.pk, confirm=True, reason="ok",
-                            by_user_id=depositor.pk)
+                            by_user_id=depositor.pk, amount=D("10"))
     assert services.intents_expire() == 1
     statuses = dict(DepositIntent.objects.values_list("pk", "status"))
     assert statuses == {live.pk: "PENDING", due.pk: "EXPIRED", paid.pk: "CONFIRMED"}
@@ -235,7 +337,7 @@ def test_any_deliveries_in_any_order_credit_at_most_once(currencies, deliveries,
         if step == admin_at:
             try:
                 services.intent_resolve(intent_id=intent.pk, confirm=True, reason="h",
-                                        by_user_id=user.pk)
+                                        by_user_id=user.pk, amount=D("100"))
             except Conflict:
                 pass
         services.event_process(event_id=event.pk)
