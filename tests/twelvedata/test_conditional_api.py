@@ -326,3 +326,19 @@ def test_bad_order_lists_get_4xx_and_write_nothing(quoted, api, user, override, 
     assert not Order.objects.exists() and not OrderList.objects.exists()
     assert not Fill.objects.exists()
     assert not Hold.objects.exists()
+
+
+def test_cancelling_a_bracket_after_its_entry_filled_cancels_its_exits(quoted, api, user):
+    body = api.post(LISTS, {"symbol": "EUR/USD", "kind": "BRACKET", "side": "BUY",
+                            "amount": "100", "entry_type": "MARKET",
+                            "take_profit_price": "1.12000", "stop_price": "1.09000"},
+                    format="json").json()
+    eur = wallet_selectors.wallet_get(user_id=user.pk, wallet_type="PAPER", currency="EUR")
+    assert (eur.balance, eur.held) == (Decimal("100"), Decimal("100"))  # the exits' hold
+    canceled = api.post(f"{LISTS}{body['id']}/cancel/").json()
+    assert {o["role"]: o["status"] for o in canceled["orders"]} == {
+        "ENTRY": "FILLED", "LIMIT": "CANCELED", "STOP": "CANCELED"}
+    assert canceled["live"] is False and canceled["executed_role"] is None
+    eur.refresh_from_db()
+    assert (eur.balance, eur.held) == (Decimal("100"), Decimal("0"))
+    assert wallet_selectors.reconcile() == []
