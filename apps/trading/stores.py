@@ -9,9 +9,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
+from django.db.models.functions import Ceil, Floor
+from django.utils import timezone
 
-from apps.trading.constants import RESTING_STATUSES, OrderStatus, Side, TriggerDirection
+from apps.trading.constants import (
+    RESTING_STATUSES,
+    OrderStatus,
+    OrderType,
+    Side,
+    TriggerDirection,
+)
 from apps.trading.models import Fill, Market, Order
 
 # The columns a fill, a cancel or a venue's answer changes.
@@ -46,6 +54,20 @@ class OrderStore(Protocol):
         ``placed_before`` and not set aside whose trigger ``prices`` fire: it maps each
         (trigger source, side) to the price compared (a RISE trigger at or below it
         fires, a FALL trigger at or above it)."""
+        ...
+
+    def pending(self, *, market: Market) -> tuple[bool, bool]:
+        """Whether ``market`` has PENDING orders, and whether some are trailing stops."""
+        ...
+
+    def trail(self, *, market: Market, side: str, sources: Sequence[str], price: Decimal,
+              placed_before: datetime) -> int:
+        """Move the PENDING trailing stops of ``market`` and ``side`` comparing ``price``
+        (their trigger source one of ``sources``), placed before ``placed_before`` and not
+        set aside, that it improves on (a sell's best below it, a buy's above) or
+        activates (no best yet, the activation price reached): best = ``price``, trigger
+        = its callback from it (``rules.trailing_trigger``). One statement; returns the
+        rows moved."""
         ...
 
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
@@ -103,14 +125,48 @@ class SqlOrderStore:
         for direction, bound in ((TriggerDirection.RISE, "lte"),
                                  (TriggerDirection.FALL, "gte")):
             fired = Q()
-            for (source, side), price in prices.items():
-                fired |= Q(trigger_source=source, side=side, **{f"stop_price__{bound}": price})
+            for (side, price), sources in _by_price(prices).items():
+                fired |= Q(trigger_source__in=sources, side=side,
+                           **{f"stop_price__{bound}": price})
             extreme = max(prices.values()) if bound == "lte" else min(prices.values())
             found += Order.objects.filter(
                 fired, market_id=market.pk, status=OrderStatus.PENDING,
                 trigger_direction=direction, **{f"stop_price__{bound}": extreme},
                 created_at__lt=placed_before, settle_error="").values_list("pk", flat=True)
         return sorted(found)
+
+    def pending(self, *, market: Market) -> tuple[bool, bool]:
+        # Seeks on indexes led by (market, status), LIMIT 1 each.
+        waiting = Order.objects.filter(market_id=market.pk, status=OrderStatus.PENDING)
+        if not waiting.exists():
+            return False, False
+        return True, waiting.filter(type=OrderType.TRAILING_STOP).exists()
+
+    def trail(self, *, market: Market, side: str, sources: Sequence[str], price: Decimal,
+              placed_before: datetime) -> int:
+        # The best and the trigger are computed by the database (exact decimals on
+        # MariaDB), so one statement moves every row whatever its delta or rate; the
+        # (market, status, type, trailing_best) index holds the range to look at.
+        decimal = DecimalField(max_digits=36, decimal_places=18)
+        value, tick = Value(price, output_field=decimal), Value(market.tick_size,
+                                                                 output_field=decimal)
+        if side == Side.SELL:  # best = the highest since activation; fires on a fall
+            better = Q(trailing_best__lt=price)
+            reached = Q(trailing_best__isnull=True, activation_price__lte=price)
+            by_rate = Floor(value * (1 - F("trailing_rate")) / tick) * tick
+            by_delta = value - F("trailing_delta")
+        else:  # best = the lowest since activation; fires on a rise
+            better = Q(trailing_best__gt=price)
+            reached = Q(trailing_best__isnull=True, activation_price__gte=price)
+            by_rate = Ceil(value * (1 + F("trailing_rate")) / tick) * tick
+            by_delta = value + F("trailing_delta")
+        stop = Case(When(trailing_delta__isnull=False, then=by_delta),
+                    default=ExpressionWrapper(by_rate, output_field=decimal))
+        return Order.objects.filter(
+            better | reached, market_id=market.pk, status=OrderStatus.PENDING,
+            type=OrderType.TRAILING_STOP, side=side, trigger_source__in=list(sources),
+            created_at__lt=placed_before, settle_error="",
+        ).update(trailing_best=value, stop_price=stop, updated_at=timezone.now())
 
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
         plain, conditional = [], []
@@ -131,6 +187,15 @@ class SqlOrderStore:
 
     def user_orders(self, *, user_id: int, venue: str) -> QuerySet[Order]:
         return Order.objects.filter(user_id=user_id, venue=venue)
+
+
+def _by_price(prices: dict[tuple[str, str], Decimal]) -> dict[tuple[str, Decimal], list[str]]:
+    """The trigger sources of each (side, price) in ``prices``: where a feed has no book,
+    the last price and the bid/ask are one price, and one condition."""
+    grouped: dict[tuple[str, Decimal], list[str]] = {}
+    for (source, side), price in prices.items():
+        grouped.setdefault((side, price), []).append(source)
+    return grouped
 
 
 _SQL = SqlOrderStore()

@@ -196,3 +196,22 @@ def test_triggered_ids_are_exactly_the_pending_orders_the_prices_fire(store, mar
         found = store.triggered_ids(market=market, prices=prices, placed_before=quote_at)
         assert found == sorted(expected)
         transaction.set_rollback(True)
+
+
+def test_pending_says_whether_a_market_has_pending_orders_and_trailing_stops(store, market,
+                                                                            user):
+    other = MarketFactory(symbol="GBP/USD")
+    new_order(store, user=user, market=market)  # resting, not pending
+    new_order(store, user=user, market=other, type="TRAILING_STOP", price=None,
+              status=S.PENDING)
+    assert store.pending(market=market) == (False, False)
+    new_order(store, user=user, market=market, type="STOP_MARKET", price=None,
+              status=S.PENDING, stop_price=D("1.2"), trigger_direction="RISE")
+    assert store.pending(market=market) == (True, False)
+    new_order(store, user=user, market=market, type="TRAILING_STOP", price=None,
+              status=S.CANCELED)
+    assert store.pending(market=market) == (True, False)
+    new_order(store, user=user, market=market, type="TRAILING_STOP", price=None,
+              status=S.PENDING)
+    assert store.pending(market=market) == (True, True)
+    assert store.pending(market=other) == (True, True)

@@ -12,14 +12,12 @@ holds every order row involved (in id order; then the wallets), so a duplicated 
 executors or a crash fire each order at most once and execute one leg of an OCO only.
 """
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
 import structlog
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
-from django.db.models.functions import Ceil, Floor
 from django.utils import timezone
 
 from apps.core.errors import Conflict
@@ -248,47 +246,28 @@ def _trigger_prices(quote: Quote) -> dict[tuple[str, str], Decimal]:
 
 def _trail(*, market: Market, quote: Quote) -> int:
     """Move the active trailing stops of ``market`` the quote improves on, and activate
-    those whose activation price it reached: one UPDATE per side and trigger source,
-    each setting the best price to the quote's and the trigger to its callback from it.
-    Idempotent (a duplicated tick improves nothing). Returns the rows moved."""
-    moved = 0
-    tick = Value(market.tick_size, output_field=DecimalField(max_digits=36,
-                                                              decimal_places=18))
-    for side in Side.values:
-        for source in (TriggerSource.LAST, TriggerSource.BID_ASK):
-            price = rules.source_price(source=source, side=side, quote=quote)
-            value = Value(price, output_field=DecimalField(max_digits=36, decimal_places=18))
-            if side == Side.SELL:  # best = the highest since activation; fires on a fall
-                better = Q(trailing_best__lt=price)
-                reached = Q(trailing_best__isnull=True, activation_price__lte=price)
-                by_rate = Floor(value * (1 - F("trailing_rate")) / tick) * tick
-                by_delta = value - F("trailing_delta")
-            else:  # best = the lowest since activation; fires on a rise
-                better = Q(trailing_best__gt=price)
-                reached = Q(trailing_best__isnull=True, activation_price__gte=price)
-                by_rate = Ceil(value * (1 + F("trailing_rate")) / tick) * tick
-                by_delta = value + F("trailing_delta")
-            stop = Case(When(trailing_delta__isnull=False, then=by_delta),
-                        default=ExpressionWrapper(by_rate, output_field=DecimalField(
-                            max_digits=36, decimal_places=18)))
-            moving = Order.objects.filter(
-                better | reached, market_id=market.pk, status=OrderStatus.PENDING,
-                type=OrderType.TRAILING_STOP, side=side, trigger_source=source,
-                created_at__lt=quote.timestamp, settle_error="")
-            moved += _update_retrying(moving, trailing_best=value, stop_price=stop,
-                                      updated_at=timezone.now())
-    return moved
+    those whose activation price it reached (``OrderStore.trail``: one UPDATE per side
+    and price compared, setting the best price to the quote's and the trigger to its
+    callback from it). Idempotent (a duplicated tick improves nothing). Returns the rows
+    moved."""
+    store = store_for(market.venue)
+    by_price: dict[tuple[str, Decimal], list[str]] = {}
+    for (source, side), price in _trigger_prices(quote).items():
+        by_price.setdefault((side, price), []).append(source)
+    return sum(_retrying(lambda side=side, price=price, sources=sources: store.trail(
+        market=market, side=side, sources=sources, price=price,
+        placed_before=quote.timestamp)) for (side, price), sources in by_price.items())
 
 
-def _update_retrying(rows: QuerySet[Order], **values) -> int:
-    """``rows.update(**values)`` (its own statement, in autocommit), tried again when it
-    lost a deadlock: it takes the rows in index order while a firing batch holds some in
-    id order. Losing a quote's move entirely would lose a best price, so it is retried
-    before the error is let through."""
+def _retrying(update: Callable[[], int]) -> int:
+    """``update()`` (one statement, in autocommit), tried again when it lost a deadlock:
+    it takes the rows in index order while a firing batch holds some in id order. Losing
+    a quote's move entirely would lose a best price, so it is retried before the error is
+    let through."""
     attempt = 1
     while True:
         try:
-            return rows.update(**values)
+            return update()
         except OperationalError:
             # Inside a transaction the lost statement took the transaction with it.
             if attempt == _TRAIL_ATTEMPTS or transaction.get_connection().in_atomic_block:
@@ -301,15 +280,21 @@ def conditional_trigger(*, market: Market, quote: Quote) -> int:
     """Trigger the PENDING conditional orders of ``market`` that ``quote`` fires; returns
     how many fired. The caller checked the quote is the market's and fresh.
 
-    Moves the trailing stops first (``_trail``), then finds the orders to fire by one
-    indexed range per direction (``OrderStore.triggered_ids``: never a scan), placed
-    before the quote's time, and fires them in batches of TRIGGER_BATCH, each one
-    transaction (``_fire_batch``). A batch that fails is retried order by order and an
-    order that still fails is set aside; a passing database error leaves its orders for
-    the next quote or the sweep."""
-    _trail(market=market, quote=quote)
-    ids = store_for(market.venue).triggered_ids(market=market, prices=_trigger_prices(quote),
-                                                placed_before=quote.timestamp)
+    Moves the trailing stops first (``_trail``, if the market has any), then finds the
+    orders to fire by one indexed range per direction (``OrderStore.triggered_ids``:
+    never a scan), placed before the quote's time, and fires them in batches of
+    TRIGGER_BATCH, each one transaction (``_fire_batch``). A batch that fails is retried
+    order by order and an order that still fails is set aside; a passing database error
+    leaves its orders for the next quote or the sweep. A market with no PENDING order
+    costs one indexed look-up."""
+    store = store_for(market.venue)
+    any_pending, any_trailing = store.pending(market=market)
+    if not any_pending:
+        return 0
+    if any_trailing:
+        _trail(market=market, quote=quote)
+    ids = store.triggered_ids(market=market, prices=_trigger_prices(quote),
+                              placed_before=quote.timestamp)
     fired = 0
     for start in range(0, len(ids), TRIGGER_BATCH):
         fired += settlement.isolating(
