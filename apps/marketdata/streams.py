@@ -241,7 +241,15 @@ def publish_user_events(*, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
             raise ValueError(f"{stream!r} is not a user stream")
         messages.append((user_group(user_id), group_message(stream=stream, data=data)))
     if messages:
-        transaction.on_commit(lambda: send_to_groups(messages), robust=True)
+        transaction.on_commit(lambda: _send_events(messages), robust=True)
+
+
+def _send_events(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    # Logged where the work that made them runs, so the line carries its request id or
+    # task id (apps/core/logs.py); the payloads the users get do not.
+    if send_to_groups(messages):
+        log.debug("stream_events_sent", count=len(messages),
+                  streams=sorted({message["stream"] for _, message in messages}))
 
 
 def publish_user_event(*, user_id: int, stream: str, data: dict[str, Any]) -> None:
