@@ -20,6 +20,8 @@
 #   be compressed once per subscriber (half the server's time in the fan-out profile) for
 #   frames of a few hundred bytes.
 # --lifespan off: channels' router has no lifespan handler.
+# --no-access-log: each request is logged once, as a JSON line with its request id
+#   (django-structlog's request_finished; README "Metrics and logs").
 set -eu
 if [ -n "${FORWARDED_ALLOW_IPS:-}" ]; then
   set -- --proxy-headers --forwarded-allow-ips "$FORWARDED_ALLOW_IPS" "$@"
@@ -29,4 +31,4 @@ fi
 exec uvicorn exchange_platform.asgi:application \
   --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
   --loop uvloop --http httptools --ws apps.streaming.server:WebSocketProtocol \
-  --ws-per-message-deflate false --lifespan off "$@"
+  --ws-per-message-deflate false --lifespan off --no-access-log "$@"

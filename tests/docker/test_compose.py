@@ -1,6 +1,7 @@
 """docker/compose.yml is valid for `docker compose config`, its healthchecks use the health
 endpoints, and the probe they run (scripts/healthcheck.py) tells a healthy server from an
 unhealthy one."""
+import json
 import os
 import shutil
 import subprocess
@@ -88,3 +89,28 @@ def test_the_probe_fails_when_nothing_listens():
                             env={**os.environ, "PORT": str(port)})
     assert result.returncode == 1
     assert "health/live:" in result.stderr
+
+
+def test_observability_profile_scrapes_with_the_token_and_the_dashboard_shows_each_metric(
+        compose_config):
+    services = compose_config["services"]
+    assert services["prometheus"]["profiles"] == ["observability"]
+    assert services["grafana"]["profiles"] == ["observability"]
+    for name in ("web", "worker"):  # a fresh multiprocess directory in every container
+        assert services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/run/prometheus"
+        assert "/run/prometheus" in services[name]["tmpfs"]
+    assert "9808" not in str(services["worker"].get("ports"))  # never published
+    scrape = yaml.safe_load((ROOT / "docker" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert jobs["web"]["static_configs"][0]["targets"] == ["web:8000"]
+    assert jobs["worker"]["static_configs"][0]["targets"] == ["worker:9808"]
+    assert all(job["authorization"]["type"] == "Bearer" for job in jobs.values())
+    dashboard = json.loads((ROOT / "docker" / "grafana" / "dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in ("django_http_requests_total_by_view_transport_method_total",
+                   "exchange_orders_placed_total", "exchange_fills_total",
+                   "exchange_settlement_lag_seconds_bucket", "exchange_quote_age_seconds",
+                   "exchange_websocket_connections",
+                   "exchange_websocket_slow_consumers_dropped_total",
+                   "exchange_celery_queue_depth"):
+        assert metric in exprs, metric
