@@ -4,6 +4,7 @@ Embedded defaults (no variable set): SQLite in ``var/``, local-memory cache, in-
 channel layer, Celery tasks run eagerly. Production: set ``DATABASE_URL`` (MariaDB),
 ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``; see README.md for the full list.
 """
+import logging
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -49,6 +50,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "health_check",
+    # Request metrics (its middleware below) and JSON logs with a request id
+    # (README "Metrics and logs").
+    "django_prometheus",
+    "django_structlog",
     "apps.core",
     "apps.accounts",
     "apps.wallets",
@@ -69,6 +74,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times everything between them.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Binds the request id (apps/core/logs.py) before anything logs.
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -85,10 +94,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login that django-axes refused into the lockout page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 if not DEBUG:  # runserver serves static files in development; WhiteNoise does in production
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(3, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "exchange_platform.urls"
 WSGI_APPLICATION = "exchange_platform.wsgi.application"
@@ -352,12 +362,34 @@ AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_address"
 AXES_USERNAME_CALLABLE = "apps.accounts.lockout.login_name"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
-# --- Logging ---------------------------------------------------------------------------
+# --- Logging (README "Metrics and logs") ----------------------------------------------------
+# One JSON object per line, from structlog and from the standard library's loggers alike
+# (Django's, Celery's), each with the context bound for the request or task: request_id
+# (apps/core/logs.py), user_id, ip, task_id. LOG_FORMAT=console prints them for people.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+_log_pre_chain = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso"),
+]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "structured": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.dev.ConsoleRenderer(colors=False) if LOG_FORMAT == "console"
+                else structlog.processors.JSONRenderer(),
+            ],
+            "foreign_pre_chain": _log_pre_chain,
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's default config gives "django" a console handler of its own (in DEBUG),
@@ -365,20 +397,36 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         # One line per executed task is noise at tick rate; failures still log as errors.
         "celery.app.trace": {"level": "WARNING"},
+        # django-structlog's request_started/request_finished replace it.
+        "django.server": {"level": "WARNING"},
     },
 }
-
-# structlog renders key=value events and hands them to the stdlib handlers above.
 structlog.configure(
     processors=[
-        structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso"),
-        structlog.processors.format_exc_info,
-        structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
+        *_log_pre_chain,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
     ],
     logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
     cache_logger_on_first_use=True,
 )
+# The request id rides in the headers of every task published during a request and is
+# bound in the worker before the task runs (exchange_platform/celery.py adds the step).
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Its enqueued/started/succeeded lines would be one each per tick: debug; failures stay.
+DJANGO_STRUCTLOG_CELERY_DEFAULT_LOG_LEVEL = logging.DEBUG
+# apps/core/logs.py binds REMOTE_ADDR (ipware would believe X-Forwarded-For).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+
+# --- Metrics (/metrics; apps/health/metrics.py, README "Metrics and logs") -------------------
+# Who may read /metrics: these client addresses, or "Authorization: Bearer <token>".
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+# A Celery worker's own metrics server (0: none); docker/compose.yml sets it on the worker.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+METRICS_WORKER_ADDRESS = env.str("METRICS_WORKER_ADDRESS", default="127.0.0.1")
 
 # --- Secrets stored in the database (apps/core/crypto.py) --------------------------------
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
