@@ -47,7 +47,10 @@ class IntentListApi(APIView):
                                            request, self)
         return paginator.get_paginated_response(IntentOutput(page, many=True).data)
 
-    @extend_schema(request=IntentInput, responses={201: IntentOutput})
+    @extend_schema(request=IntentInput, responses={
+        201: IntentOutput,
+        409: OpenApiResponse(ErrorOutput, description="too_many_pending_intents: you hold "
+                             "DEPOSIT_MAX_PENDING_INTENTS unpaid intents already.")})
     def post(self, request):
         data = IntentInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -77,10 +77,12 @@ def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
                   ) -> DepositIntent:
     """A PENDING intent to deposit ``amount`` of ``DEPOSIT_CURRENCY``, to be paid in
     ``DEPOSIT_COIN`` at the configured provider's rate (fixed now; the coin amount rounded
-    up to ``DEPOSIT_COIN_DECIMALS``), expiring after ``DEPOSIT_INTENT_TTL_SECONDS``. Locks
-    nothing, moves no money. Raises InvalidInput (more decimals than the currency has,
-    outside ``DEPOSIT_MIN_AMOUNT``..``DEPOSIT_MAX_AMOUNT``, a coin amount beyond what a
-    money column holds)."""
+    up to ``DEPOSIT_COIN_DECIMALS``), expiring after ``DEPOSIT_INTENT_TTL_SECONDS``. Moves
+    no money. Locks the user's SPOT wallet in the deposit currency (created if missing)
+    while it counts their unpaid intents and inserts. Raises InvalidInput (more decimals
+    than the currency has, outside ``DEPOSIT_MIN_AMOUNT``..``DEPOSIT_MAX_AMOUNT``, a coin
+    amount beyond what a money column holds), Conflict ("too_many_pending_intents": the
+    user already holds ``DEPOSIT_MAX_PENDING_INTENTS`` PENDING intents not yet expired)."""
     currency = conf.DEPOSIT_CURRENCY
     try:
         amount = quantize_exact(amount, decimals=wallet_selectors.currency_decimals(
@@ -100,10 +102,20 @@ def intent_create(*, user_id: int, amount: Decimal, now: datetime | None = None
         message = f"At the rate {rate} {currency} per {coin} this amount cannot be paid."
         raise InvalidInput(message, code="amount_out_of_range", fields={"amount": [message]})
     now = now or timezone.now()
-    intent = DepositIntent.objects.create(
-        user_id=user_id, amount=amount, currency=currency, coin=coin, rate=rate,
-        pay_amount=pay_amount,
-        expires_at=now + timedelta(seconds=conf.DEPOSIT_INTENT_TTL_SECONDS))
+    with transaction.atomic():
+        # The user's SPOT wallet row (the one this deposit credits) serialises their
+        # creates: two at once cannot both count below the limit and both insert.
+        wallet_services.wallets_lock(owners=[(user_id, None, WalletType.SPOT, currency)])
+        pending = DepositIntent.objects.filter(user_id=user_id, status=Status.PENDING,
+                                               expires_at__gt=now).count()
+        if pending >= conf.DEPOSIT_MAX_PENDING_INTENTS:
+            raise Conflict(f"You have {pending} unpaid deposit intents, the most allowed: "
+                           "pay one or wait for one to expire.",
+                           code="too_many_pending_intents")
+        intent = DepositIntent.objects.create(
+            user_id=user_id, amount=amount, currency=currency, coin=coin, rate=rate,
+            pay_amount=pay_amount,
+            expires_at=now + timedelta(seconds=conf.DEPOSIT_INTENT_TTL_SECONDS))
     log.info("deposit_intent_created", intent=str(intent.public_id), user_id=user_id,
              amount=str(amount), pay_amount=str(pay_amount), coin=coin)
     return intent

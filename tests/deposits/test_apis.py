@@ -168,3 +168,13 @@ def test_the_schema_documents_the_endpoints_and_the_webhooks_refusals(client):
     assert "stale_timestamp" in webhook["responses"]["401"]["description"]
     assert {p["name"] for p in webhook["parameters"]} == {"X-Deposit-Timestamp",
                                                          "X-Deposit-Signature"}
+
+
+def test_past_the_pending_limit_a_create_is_a_409_with_a_clear_message(client, settings):
+    settings.DEPOSIT_MAX_PENDING_INTENTS = 1
+    assert create(client, {"amount": "10"}).status_code == 201
+    refused = create(client, {"amount": "10"})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "too_many_pending_intents"
+    assert "the most allowed" in refused.json()["error"]["message"]
+    assert DepositIntent.objects.count() == 1

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from apps.core.errors import Conflict
 from apps.deposits import services
-from apps.deposits.models import DepositEvent
+from apps.deposits.models import DepositEvent, DepositIntent
 from apps.wallets.models import Journal, Wallet
 from tests.deposits.conftest import deliver, payment, signed_headers
 from tests.factories import UserFactory
@@ -90,6 +90,15 @@ def test_deliveries_an_admin_and_the_sweep_at_once_credit_once(currencies, setti
     assert set(late) <= {"EXPIRED", "NOT_PENDING"} and late.total() == 8
     assert DepositEvent.objects.filter(verdict="CREDITED").count() <= 2
     call_command("wallets_reconcile", verbosity=0)
+
+
+def test_concurrent_creates_never_pass_the_pending_limit(depositor, settings):
+    """Ten creates at once with room for three: three intents, seven 409s (the count and
+    the insert are serialised on the user's wallet row)."""
+    settings.DEPOSIT_MAX_PENDING_INTENTS = 3
+    assert run_threads(10, lambda i: services.intent_create(
+        user_id=depositor.pk, amount=Decimal("10"))) == Counter({"ok": 3, "Conflict": 7})
+    assert DepositIntent.objects.filter(user=depositor, status="PENDING").count() == 3
 
 
 @pytest.mark.slow

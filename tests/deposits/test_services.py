@@ -74,6 +74,26 @@ def test_a_coin_amount_beyond_a_money_column_is_refused(depositor, settings):
     assert not DepositIntent.objects.exists()
 
 
+def test_a_user_holds_at_most_the_pending_limit_of_unpaid_intents(depositor, settings):
+    settings.DEPOSIT_MAX_PENDING_INTENTS = 2
+    first, second = (services.intent_create(user_id=depositor.pk, amount=D("10"))
+                     for _ in range(2))
+    with pytest.raises(Conflict) as refused:
+        services.intent_create(user_id=depositor.pk, amount=D("10"))
+    assert refused.value.code == "too_many_pending_intents"
+    assert "2 unpaid deposit intents" in refused.value.message
+    assert DepositIntent.objects.count() == 2
+    services.intent_create(user_id=UserFactory().pk, amount=D("10"))  # another's count
+    # One paid, one past its expiry (not swept yet): room for two again.
+    services.event_process(event_id=receive(payment(first)).pk)
+    DepositIntent.objects.filter(pk=second.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1))
+    for _ in range(2):
+        services.intent_create(user_id=depositor.pk, amount=D("10"))
+    with pytest.raises(Conflict):
+        services.intent_create(user_id=depositor.pk, amount=D("10"))
+
+
 def test_a_misconfigured_rate_is_an_error_not_an_intent(depositor, settings):
     settings.DEPOSIT_FIXED_RATE = "0"
     with pytest.raises(ValueError, match="DEPOSIT_FIXED_RATE"):

@@ -171,8 +171,9 @@ def test_underpaid_expired_and_unknown_are_recorded_and_not_credited(depositor, 
                         "0xunknown0001": "UNKNOWN_INTENT"}
     underpaid.refresh_from_db()
     expired.refresh_from_db()
-    assert (underpaid.status, underpaid.tx_hash) == ("FAILED", None)
-    assert expired.status == "EXPIRED"
+    # Each transaction is kept on the intent it paid: it can credit no other.
+    assert (underpaid.status, underpaid.tx_hash) == ("FAILED", "0xunderpaid01")
+    assert (expired.status, expired.tx_hash) == ("EXPIRED", "0xexpired0001")
     assert not Journal.objects.exists() and spot_balance(depositor) == 0
     call_command("wallets_reconcile", verbosity=0)
 
