@@ -160,7 +160,8 @@ def test_the_schema_documents_the_endpoints_and_the_webhooks_refusals(client):
                 for method, operation in item.items()}
     assert statuses == {
         "GET /api/v1/deposits/intents/": ["200", "400", "401", "429"],
-        "POST /api/v1/deposits/intents/": ["201", "400", "401", "403", "413", "415", "429"],
+        "POST /api/v1/deposits/intents/": ["201", "400", "401", "403", "409", "413", "415",
+                                           "429"],
         "GET /api/v1/deposits/intents/{intent_id}/": ["200", "401", "404", "429"],
         "POST /api/v1/deposits/webhook/": ["202", "400", "401", "403", "413", "415", "429"],
     }
