@@ -10,7 +10,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts import services
-from apps.accounts.models import KycApplication, KycDocument
+from apps.accounts.api_keys import services as key_services
+from apps.accounts.models import ApiKey, AuditEvent, KycApplication, KycDocument
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 
@@ -72,7 +73,7 @@ class KycApplicationAdmin(ReadOnlyAdmin):
     @admin.action(description="Approve (identity reviewed: level 2)", permissions=["decide"])
     def approve(self, request, queryset):
         self._decide(request, queryset, lambda application: services.kyc_application_approve(
-            application_id=application.pk, reviewer_id=request.user.pk))
+            application_id=application.pk, reviewer_id=request.user.pk, request=request))
 
     @admin.action(description="Reject (asks for the reason)", permissions=["decide"])
     def reject(self, request, queryset):
@@ -84,8 +85,45 @@ class KycApplicationAdmin(ReadOnlyAdmin):
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
         self._decide(request, queryset, lambda application: services.kyc_application_reject(
             application_id=application.pk, reviewer_id=request.user.pk,
-            reason=form.cleaned_data["reason"]))
+            reason=form.cleaned_data["reason"], request=request))
         return None
 
     def has_decide_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_kycapplication")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys are made by their users (account page, API); staff see them (never a secret)
+    and may revoke them."""
+
+    list_display = ("key_id", "user", "label", "scopes", "created_at", "expires_at",
+                    "revoked_at", "last_used_at", "last_used_ip")
+    list_filter = ("scopes",)
+    search_fields = ("key_id", "label", "user__username", "user__email")
+    exclude = ("secret_encrypted",)
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke (refused from the next request on)",
+                  permissions=["revoke"])
+    def revoke(self, request, queryset):
+        for key in queryset:
+            key_services.api_key_revoke(user_id=key.user_id, key_id=key.key_id,
+                                        request=request)
+        self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_apikey")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail: searchable, never changed or deleted (no permission for either,
+    whatever the user's rights: ReadOnlyAdmin)."""
+
+    list_display = ("created_at", "kind", "actor", "ip", "object_type", "object_repr",
+                    "message")
+    list_filter = ("kind", "object_type")
+    search_fields = ("actor", "object_id", "object_repr", "message", "ip")
+    date_hierarchy = "created_at"
+    actions = None

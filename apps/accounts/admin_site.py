@@ -5,7 +5,14 @@ allauth's login (``secure_admin_login``), which asks for the code of a user who 
 With ``ADMIN_REQUIRE_MFA`` (on unless DEBUG) a staff session may use the admin only if it
 was signed in with a second factor: a staff user without one is sent to set it up, one
 who has it but signed in before (or without) using it is asked for a code again.
+
+Every admin action run (a POST of the changelist's action form that the admin carried
+out: it redirects back) is recorded in the audit trail with the objects it was run on:
+Django logs the admin's adds, changes and deletes (``LogEntry``, recorded by
+``apps.accounts.audit``), not its actions.
 """
+from functools import wraps
+
 from allauth.account.authentication import get_authentication_records
 from allauth.account.decorators import secure_admin_login
 from allauth.mfa.utils import is_mfa_enabled
@@ -40,3 +47,22 @@ class AdminSite(admin.AdminSite):
             return redirect(f"{reverse(step)}?{urlencode({'next': next_url})}")
         return secure_admin_login(super().login)(request, extra_context)
 
+
+    def admin_view(self, view, cacheable=False):
+        wrapped = super().admin_view(view, cacheable)
+
+        @wraps(wrapped)
+        def recorded(request: HttpRequest, *args, **kwargs):
+            response = wrapped(request, *args, **kwargs)
+            action = request.POST.get("action") if request.method == "POST" else None
+            if action and response.status_code == 302 and request.user.is_authenticated:
+                # Imported here: the audit's imports (allauth.mfa) reach admin.site, which
+                # is being built from this module when it is first imported.
+                from apps.accounts import audit
+
+                selected = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+                audit.record(kind=audit.ADMIN_ACTION, request=request,
+                             object_type=request.path, object_id=",".join(selected),
+                             message=f"action {action} on {len(selected)} object(s)")
+            return response
+        return recorded

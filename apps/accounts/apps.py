@@ -7,6 +7,13 @@ class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
 
+    def ready(self) -> None:
+        from apps.accounts import audit
+        from apps.core.crypto import register_encrypted_field
+
+        audit.connect()
+        register_encrypted_field("accounts.ApiKey", "secret_encrypted")
+
 
 class AccountsAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with this project's site: staff sign in through the accounts'

@@ -14,6 +14,7 @@ from django.core.files.storage import FileSystemStorage
 from django.db import models
 
 from apps.core import conf
+from apps.core.fields import ExactCharField
 
 
 class KycLevel(models.IntegerChoices):
@@ -97,3 +98,84 @@ class KycDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of KYC #{self.application_id}"
+
+
+class ApiKey(models.Model):
+    """A partner API key: its public id and its secret, with which the partner signs each
+    request (HMAC-SHA256, ``apps.accounts.api_keys.authentication``).
+
+    The secret is stored encrypted (``apps.core.crypto``, MultiFernet), not hashed: the
+    server must recompute each signature, so it needs the secret itself; a hash would not
+    do. It is shown once, when the key is made. The key id is public and looked up as is.
+    A key is never deleted: revoking it sets ``revoked_at`` (its audit events keep naming
+    it).
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read (GET endpoints)"
+        TRADE = "trade", "Trade (place and cancel orders)"
+        TRANSFER = "transfer", "Transfer (move funds between wallets, deposits)"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="api_keys")
+    key_id = ExactCharField(max_length=40, unique=True)
+    secret_encrypted = models.TextField(editable=False)
+    label = models.CharField(max_length=100)
+    # Space-separated Scope values, in Scope order.
+    scopes = models.CharField(max_length=32)
+    # CIDRs (IPv4 or IPv6) the key may be used from; empty: any address.
+    allowed_ips = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} ({self.label})"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+
+class AuditEvent(models.Model):
+    """One append-only record: an admin's change (who changed what, from Django admin's
+    log and its actions) or a security event (logins, failed logins, two-factor changes,
+    API keys made, used, refused and revoked, KYC decisions).
+
+    Rows are only ever inserted (``apps.accounts.audit.record``): ``save`` refuses to
+    update one, ``delete`` refuses, the admin shows them read-only, and on MariaDB and
+    SQLite a trigger refuses any UPDATE. The actor is kept by id and name, not as a foreign
+    key, so the record outlives its user's row and no cascade ever touches it.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=40, db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor = models.CharField(max_length=150, blank=True,
+                             help_text="The user's name then (or as typed, for a failed "
+                                       "login)")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.actor}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only: they are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only: they are never deleted.")

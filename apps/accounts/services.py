@@ -18,9 +18,10 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from apps.accounts import selectors
+from apps.accounts import audit, selectors
 from apps.accounts.models import KycApplication, KycDocument, KycLevel
 from apps.core import conf
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -136,7 +137,7 @@ def kyc_application_submit(*, user_id: int, full_name: str, date_of_birth: date,
 
 
 def _decide(*, application_id: int, reviewer_id: int, status: str,
-            reason: str = "") -> KycApplication:
+            reason: str = "", request: HttpRequest | None = None) -> KycApplication:
     with transaction.atomic():
         application = (KycApplication.objects.select_for_update()
                        .filter(pk=application_id).first())
@@ -152,23 +153,30 @@ def _decide(*, application_id: int, reviewer_id: int, status: str,
         application.decided_by_id = reviewer_id
         application.decided_at = timezone.now()
         application.save(update_fields=["status", "reason", "decided_by", "decided_at"])
+        audit.record(kind=(audit.KYC_APPROVED if status == KycApplication.Status.APPROVED
+                           else audit.KYC_REJECTED),
+                     request=request, actor_id=reviewer_id,
+                     actor=get_user_model().objects.get(pk=reviewer_id).get_username(),
+                     obj=application, message=reason)
     return application
 
 
-def kyc_application_approve(*, application_id: int, reviewer_id: int) -> KycApplication:
+def kyc_application_approve(*, application_id: int, reviewer_id: int,
+                            request: HttpRequest | None = None) -> KycApplication:
     """Approve a pending application: its user is at level 2 from now on. Locks the
     application's row; records the reviewer and the time. Raises ``NotFound``, or
-    ``Conflict`` if it is decided already or the reviewer is its applicant."""
+    ``Conflict`` if it is decided already or the reviewer is its applicant. Records the
+    decision in the audit trail (with ``request``'s address)."""
     return _decide(application_id=application_id, reviewer_id=reviewer_id,
-                   status=KycApplication.Status.APPROVED)
+                   status=KycApplication.Status.APPROVED, request=request)
 
 
-def kyc_application_reject(*, application_id: int, reviewer_id: int,
-                           reason: str) -> KycApplication:
+def kyc_application_reject(*, application_id: int, reviewer_id: int, reason: str,
+                           request: HttpRequest | None = None) -> KycApplication:
     """Reject a pending application with the reason its user will read. As ``approve``;
     also ``InvalidInput`` for an empty reason."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("A rejection needs a reason.", fields={"reason": ["required"]})
     return _decide(application_id=application_id, reviewer_id=reviewer_id,
-                   status=KycApplication.Status.REJECTED, reason=reason)
+                   status=KycApplication.Status.REJECTED, reason=reason, request=request)

@@ -14,6 +14,8 @@ trader first meets it. README "Install as a plug-in" lists the same names.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from collections.abc import Callable
@@ -131,6 +133,26 @@ def _limits(value: Any) -> bool:
         _amount(limit) for limit in value.values())
 
 
+def _fernet_keys(value: Any) -> bool:
+    # A Fernet key: 32 bytes, URL-safe base64 (44 characters with its padding).
+    if not isinstance(value, list | tuple):
+        return False
+    try:
+        return all(isinstance(key, str) and len(base64.urlsafe_b64decode(key)) == 32
+                   for key in value)
+    except (ValueError, binascii.Error):
+        return False
+
+
+def _weights(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(name, str) and _positive_int(weight) for name, weight in value.items())
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(name, str) for name in value)
+
+
 def _path(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
@@ -219,8 +241,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("STREAMING_MAX_PENDING_FRAMES", 1000, _positive_int, "a positive integer"),
     # API.
     Setting("API_MAX_BODY_BYTES", 64 * 1024, _positive_int, "a positive integer"),
-    # Secrets stored in the database: a Fernet key; empty derives one from SECRET_KEY.
-    Setting("FIELD_ENCRYPTION_KEY", "", _string, "a string"),
+    # Secrets stored in the database (apps/core/crypto.py): Fernet keys, newest first; the
+    # first encrypts, all decrypt (and one derived from SECRET_KEY, always last).
+    Setting("FIELD_ENCRYPTION_KEYS", [], _fernet_keys,
+            "a list of Fernet keys (32 url-safe base64-encoded bytes each)"),
     # Readiness (/health/ready, apps/health).
     Setting("HEALTH_CELERY_REQUIRED", True, _boolean,
             "True or False (False: readiness does not ping the workers)"),
@@ -240,6 +264,20 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("KYC_DOCUMENTS_ROOT", REQUIRED, _path,
             "the path of a private directory (not under MEDIA_ROOT or static files)"),
     Setting("KYC_DOCUMENT_MAX_BYTES", 5 * 1024 * 1024, _positive_int, "a positive integer"),
+    # Partner API keys (apps/accounts/api_keys): a signed request's timestamp may be this
+    # far from the server's clock (and its nonce is remembered twice as long); each key
+    # may spend API_KEY_RATE_LIMIT weight per API_KEY_RATE_WINDOW_SECONDS, a request
+    # weighing 1 unless API_KEY_REQUEST_WEIGHTS (URL name -> weight) says more; unsafe
+    # requests to API_KEY_TRANSFER_URL_NAMES need the "transfer" scope (others "trade").
+    Setting("API_KEY_SIGNATURE_WINDOW_SECONDS", 30, _int_up_to(300),
+            "an integer from 1 to 300"),
+    Setting("API_KEY_RATE_LIMIT", 1200, _positive_int, "a positive integer"),
+    Setting("API_KEY_RATE_WINDOW_SECONDS", 60, _int_up_to(3600), "an integer from 1 to 3600"),
+    Setting("API_KEY_REQUEST_WEIGHTS", {"twd-candles": 5, "twd-orders": 2}, _weights,
+            "a dict of URL name -> positive integer weight"),
+    Setting("API_KEY_TRANSFER_URL_NAMES", ["wallet-transfer", "deposit-intents"], _names,
+            "a list of URL names"),
+    Setting("API_KEY_MAX_PER_USER", 10, _positive_int, "a positive integer"),
     # Metrics (/metrics, README "Metrics and logs"): answered only to a client address in
     # METRICS_ALLOWED_IPS or a request bearing METRICS_BEARER_TOKEN (empty: no token opens
     # it). A Celery worker serves its own on METRICS_WORKER_PORT (0: none), same rule.
