@@ -3,6 +3,8 @@ a paper order and its fills move, the scrape-time quote age and Celery queue dep
 latter against the run's real Redis broker), and a worker's own endpoint."""
 import os
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -219,3 +221,36 @@ def test_a_worker_serves_its_metrics_under_the_same_rule(settings):
 def test_no_worker_server_without_a_port(settings):
     settings.METRICS_WORKER_PORT = 0
     assert metrics.start_worker_server() is None
+
+
+# --- several processes -----------------------------------------------------------------------
+
+COUNT_ONE = """
+from apps.core import metrics
+metrics.order_placed(venue="paper")
+metrics.WEBSOCKET_CONNECTIONS.inc()
+"""
+SCRAPE = """
+import django
+django.setup()
+from prometheus_client import generate_latest
+from apps.health.metrics import process_registry
+print(generate_latest(process_registry()).decode())
+"""
+
+
+def test_multiprocess_mode_sums_what_each_process_counted(tmp_path):
+    """uvicorn's workers and Celery's pool each count their share: with
+    PROMETHEUS_MULTIPROC_DIR, a scrape answered by any process sums them all."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "DJANGO_SETTINGS_MODULE": "exchange_platform.settings"}
+    for _ in range(2):  # two workers, each gone after counting one order
+        subprocess.run([sys.executable, "-c", COUNT_ONE], env=env, check=True, timeout=60)
+    scraped = subprocess.run([sys.executable, "-c", SCRAPE], env=env, check=True,
+                             timeout=60, capture_output=True, text=True).stdout
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scraped) for s in family.samples}
+    assert samples[("exchange_orders_placed_total", (("venue", "paper"),))] == 2
+    # The connections gauge sums live processes, but nothing marked these two dead: their
+    # share stays until the directory is emptied at the container's start (README).
+    assert samples[("exchange_websocket_connections", ())] == 2
