@@ -31,6 +31,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import structlog
 from celery import current_app
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
@@ -143,9 +144,11 @@ def process_registry() -> CollectorRegistry:
     return registry
 
 
+@require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """``GET /metrics``: the exposition of the process metrics plus the scrape-time
-    families, in the format the scraper accepts; 403 to a client not allowed."""
+    families, in the format the scraper accepts; 403 to a client not allowed, 405 to any
+    method but GET and HEAD."""
     if not allowed(address=request.META.get("REMOTE_ADDR"),
                    authorization=request.headers.get("Authorization")):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")

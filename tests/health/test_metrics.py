@@ -55,6 +55,14 @@ def test_any_other_address_is_refused_without_a_metric(client):
 
 
 @pytest.mark.django_db
+def test_only_get_and_head(client):
+    assert client.head("/metrics").status_code == 200
+    assert client.post("/metrics", {"a": "b"}).status_code in (403, 405)
+    assert client.put("/metrics").status_code == 405
+    assert client.delete("/metrics").status_code == 405
+
+
+@pytest.mark.django_db
 def test_an_allowed_network_may_read(client, settings):
     settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8", "2001:db8::/32"]
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
