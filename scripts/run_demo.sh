@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make run`: the platform on embedded defaults with the TwelveData emulator as its price
-# feed (a seeded random walk on loopback). No service and no API key needed.
+# feed (a seeded random walk on loopback) and the payment chain emulator paying deposits
+# (devtools/paychain). No service and no API key needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 EMULATOR_PORT=${EMULATOR_PORT:-8765}
+PAYCHAIN_PORT=${PAYCHAIN_PORT:-8766}
 export DJANGO_DEBUG=1
 export TWELVEDATA_BASE_URL="http://127.0.0.1:${EMULATOR_PORT}"
 export TWELVEDATA_WS_URL="ws://127.0.0.1:${EMULATOR_PORT}/v1/quotes/price"
@@ -20,6 +22,20 @@ echo "Demo accounts (development only):"
   > var/emulator.log 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null' EXIT
+
+# The payment chain emulator and the dev server share two secrets made afresh on each run
+# (the payment link's and the webhook's); only these two processes are given them.
+new_secret() { "$BIN/python" -c "import secrets; print(secrets.token_urlsafe(32))"; }
+link_secret=$(new_secret)
+webhook_secret=$(new_secret)
+webhook_host=$HOST
+[ "$HOST" = 0.0.0.0 ] && webhook_host=127.0.0.1
+PAYCHAIN_LINK_SECRET=$link_secret PAYCHAIN_WEBHOOK_SECRET=$webhook_secret \
+  "$BIN/python" -m devtools.paychain --port "$PAYCHAIN_PORT" \
+  --webhook-url "http://${webhook_host}:${PORT}/api/v1/deposits/webhook/" \
+  > var/paychain.log 2>&1 &
+paychain=$!
+trap 'kill $emulator $paychain 2>/dev/null' EXIT
 for _ in $(seq 1 50); do
   "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', $EMULATOR_PORT), 1)" \
     2>/dev/null && break
@@ -36,4 +52,7 @@ done
 
 echo "Serving http://${HOST}:${PORT}/  (admin: /admin/, API docs: /api/docs/)"
 echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/emulator.log)"
-PRICE_STREAM_IN_PROCESS=1 "$BIN/python" manage.py runserver "${HOST}:${PORT}"
+echo "Deposits: POST /api/v1/deposits/intents/, open its payment_url, Pay (log: var/paychain.log)"
+PRICE_STREAM_IN_PROCESS=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
+  DEPOSIT_PAYMENT_URL="http://127.0.0.1:${PAYCHAIN_PORT}/pay" \
+  "$BIN/python" manage.py runserver "${HOST}:${PORT}"
