@@ -510,3 +510,7 @@ DEPOSIT_WEBHOOK_RATE = env.str("DEPOSIT_WEBHOOK_RATE", default="600/min")
 # A payment short of the intent's coin amount by more than this fraction credits nothing.
 DEPOSIT_UNDERPAY_TOLERANCE = env.str("DEPOSIT_UNDERPAY_TOLERANCE", default="0.001")
 DEPOSIT_SWEEP_SECONDS = env.int("DEPOSIT_SWEEP_SECONDS", default=60)
+# Unpaid intents a user may hold at once; whether an admin may credit more than an intent's
+# amount by hand (README "Deposits").
+DEPOSIT_MAX_PENDING_INTENTS = env.int("DEPOSIT_MAX_PENDING_INTENTS", default=5)
+DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT = env.bool("DEPOSIT_MANUAL_CREDIT_ABOVE_INTENT", default=False)
