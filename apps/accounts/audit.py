@@ -72,9 +72,10 @@ def record(*, kind: str, request: HttpRequest | Request | None = None,
     """Insert one audit event. The actor defaults to the request's user, the address to
     the request's client (``client_address``); ``obj`` (a model instance) fills the
     object's type, id and text. Runs in the caller's transaction, if any."""
-    user = getattr(request, "user", None)
-    if actor_id is None and user is not None and user.is_authenticated:
-        actor_id, actor = user.pk, actor or user.get_username()
+    if actor_id is None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            actor_id, actor = user.pk, actor or user.get_username()
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or obj.pk

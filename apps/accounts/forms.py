@@ -4,7 +4,7 @@ from datetime import date
 from django import forms
 from django.core.validators import RegexValidator
 
-from apps.accounts.models import KycDocument
+from apps.accounts.models import ApiKey, KycDocument
 
 
 class KycApplicationForm(forms.Form):
@@ -32,3 +32,20 @@ class KycApplicationForm(forms.Form):
     def documents(self) -> list[tuple[str, object]]:
         return [(kind, self.cleaned_data[name]) for name, kind in self.FILE_KINDS.items()
                 if self.cleaned_data.get(name)]
+
+
+class ApiKeyForm(forms.Form):
+    label = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(choices=ApiKey.Scope.choices,
+                                       widget=forms.CheckboxSelectMultiple)
+    allowed_ips = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Allowed addresses",
+        help_text="IP addresses or networks (CIDR), one a line or comma-separated; empty: any.")
+    expires_in_days = forms.IntegerField(required=False, min_value=1, max_value=3650,
+                                         label="Expires in (days)",
+                                         help_text="Empty: never.")
+
+    def networks(self) -> list[str]:
+        text = self.cleaned_data.get("allowed_ips") or ""
+        return [entry for entry in text.replace(",", "\n").split() if entry]

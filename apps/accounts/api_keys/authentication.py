@@ -91,7 +91,8 @@ def _refuse(request, key: ApiKey, error: exceptions.APIException) -> None:
     # one to fill the table.
     code = error.get_codes()
     if cache.add(f"apikey-refused:{key.pk}:{code}", 1, timeout=60):
-        audit.record(kind=audit.API_KEY_REFUSED, request=request, actor_id=key.user_id,
+        # The Django request: the DRF one's .user would authenticate it again.
+        audit.record(kind=audit.API_KEY_REFUSED, request=request._request, actor_id=key.user_id,
                      actor=key.user.get_username(), obj=key, message=str(code))
     raise error
 
@@ -137,7 +138,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             _refuse(request, key, IpNotAllowed(f"This API key may not be used from {ip}."))
         if not cache.add(f"apikey-nonce:{key.pk}:{nonce}", 1, timeout=2 * window + 1):
             _refuse(request, key, KeyRefused("This nonce was used already.", "nonce_reused"))
-        services.api_key_used(key=key, ip=_ip_or_none(ip), request=request)
+        services.api_key_used(key=key, ip=_ip_or_none(ip), request=request._request)
         return key.user, key
 
     def authenticate_header(self, request) -> str:
@@ -163,11 +164,11 @@ def required_scope(request, view) -> str:
     """read for GET/HEAD/OPTIONS; transfer for the unsafe methods of the URL names in
     API_KEY_TRANSFER_URL_NAMES (moving funds); trade for every other unsafe method."""
     if request.method in SAFE_METHODS:
-        return ApiKey.Scope.READ
+        return ApiKey.Scope.READ.value
     match = request.resolver_match
     if match is not None and match.url_name in conf.API_KEY_TRANSFER_URL_NAMES:
-        return ApiKey.Scope.TRANSFER
-    return ApiKey.Scope.TRADE
+        return ApiKey.Scope.TRANSFER.value
+    return ApiKey.Scope.TRADE.value
 
 
 class ApiKeyScopePermission(BasePermission):

@@ -77,5 +77,6 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['user', 'revoked_at'], name='accounts_ap_user_id_1975d7_idx')],
             },
         ),
-        migrations.RunPython(create_trigger, drop_trigger),
+        # Not in a transaction: MariaDB refuses DDL (CREATE TRIGGER) inside one.
+        migrations.RunPython(create_trigger, drop_trigger, atomic=False),
     ]
