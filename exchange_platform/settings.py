@@ -260,9 +260,15 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes a missing login a 401, not a 403.
         "rest_framework.authentication.TokenAuthentication",
+        # Requests signed with a partner API key (README "Partner API keys").
+        "apps.accounts.api_keys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # An API key's scopes: read for GET, trade for orders, transfer for funds.
+        "apps.accounts.api_keys.authentication.ApiKeyScopePermission",
+    ],
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.DecimalJSONParser"],
     # JSON only: no browsable-API HTML under /api/.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -274,6 +280,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        # Per API key, by request weight (API_KEY_RATE_LIMIT per API_KEY_RATE_WINDOW_SECONDS).
+        "apps.accounts.api_keys.authentication.ApiKeyRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON_RATE", default="60/min"),
@@ -429,7 +437,9 @@ METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
 METRICS_WORKER_ADDRESS = env.str("METRICS_WORKER_ADDRESS", default="127.0.0.1")
 
 # --- Secrets stored in the database (apps/core/crypto.py) --------------------------------
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Fernet keys, comma-separated, newest first: the first encrypts, all decrypt (rotation:
+# README "Partner API keys").
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # --- TwelveData paper trading -------------------------------------------------------------
 TWELVEDATA_BASE_URL = env.str("TWELVEDATA_BASE_URL", default="https://api.twelvedata.com")
