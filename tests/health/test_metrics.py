@@ -169,8 +169,8 @@ def test_quote_age_is_the_newest_enabled_markets_quote_per_venue(client, currenc
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a Redis broker)")
 @pytest.mark.django_db
-def test_queue_depth_is_read_from_the_redis_broker(client, monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
+def test_queue_depth_is_read_from_the_redis_broker(client):
+    celery_app.conf.task_always_eager = False  # the eager_celery fixture restores it
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge("celery")
     try:
