@@ -206,10 +206,11 @@ class Order(models.Model):
             # trigger price.
             models.Index(fields=["market", "status", "trigger_direction", "stop_price"],
                          name="trading_order_stop"),
-            # The trailing stops' UPDATE: those of one market a quote improves on (best
-            # below a sell's price, above a buy's), or not yet active (best NULL).
-            models.Index(fields=["market", "status", "type", "trailing_best"],
-                         name="trading_order_trailing"),
+            # The trailing stops a quote may move: those of one market, side and trigger
+            # source whose best it improves on (below a sell's price, above a buy's), or
+            # not yet active (best NULL).
+            models.Index(fields=["market", "status", "type", "side", "trigger_source",
+                                 "trailing_best"], name="trading_order_trailing_side"),
             models.Index(fields=["hold_key"], name="trading_order_hold_key"),
         ]
         constraints = [

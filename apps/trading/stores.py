@@ -66,8 +66,8 @@ class OrderStore(Protocol):
         (their trigger source one of ``sources``), placed before ``placed_before`` and not
         set aside, that it improves on (a sell's best below it, a buy's above) or
         activates (no best yet, the activation price reached): best = ``price``, trigger
-        = its callback from it (``rules.trailing_trigger``). One statement; returns the
-        rows moved."""
+        = its callback from it (``rules.trailing_trigger``). Locks the rows it moves by
+        primary key (the order of every other lock on orders); returns how many."""
         ...
 
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
@@ -146,7 +146,8 @@ class SqlOrderStore:
               placed_before: datetime) -> int:
         # The best and the trigger are computed by the database (exact decimals on
         # MariaDB), so one statement moves every row whatever its delta or rate; the
-        # (market, status, type, trailing_best) index holds the range to look at.
+        # (market, status, type, side, trigger_source, trailing_best) index holds the
+        # range to look at.
         decimal = DecimalField(max_digits=36, decimal_places=18)
         value, tick = Value(price, output_field=decimal), Value(market.tick_size,
                                                                  output_field=decimal)
@@ -162,11 +163,21 @@ class SqlOrderStore:
             by_delta = value + F("trailing_delta")
         stop = Case(When(trailing_delta__isnull=False, then=by_delta),
                     default=ExpressionWrapper(by_rate, output_field=decimal))
-        return Order.objects.filter(
+        # The rows are found by a plain read through the trailing index, then locked and
+        # written by primary key, the condition checked again on the locked rows (another
+        # executor may have moved them since): an UPDATE resolved through the secondary
+        # index would lock its records before the rows' primary keys, the reverse of a
+        # firing batch (OrderStore.lock, then writes), and the two deadlock.
+        ids = list(Order.objects.filter(
             better | reached, market_id=market.pk, status=OrderStatus.PENDING,
             type=OrderType.TRAILING_STOP, side=side, trigger_source__in=list(sources),
             created_at__lt=placed_before, settle_error="",
-        ).update(trailing_best=value, stop_price=stop, updated_at=timezone.now())
+        ).order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            return 0
+        return Order.objects.filter(better | reached, pk__in=ids, status=OrderStatus.PENDING,
+                                    settle_error="").update(
+            trailing_best=value, stop_price=stop, updated_at=timezone.now())
 
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
         plain, conditional = [], []

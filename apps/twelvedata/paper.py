@@ -209,6 +209,14 @@ def _market_child(*, order: Order, market: Market, quote: Quote) -> Submission:
                                              liquidity=Liquidity.TAKER, quote=quote),))
 
 
+def _live_since(order: Order) -> datetime:
+    """Since when ``order`` may fill: a triggered order since the quote that fired it (a
+    tick older than that, run late, is from before its child existed), any other since it
+    was placed."""
+    fired_by = order.trigger_evidence.get("quote") if order.triggered_at else None
+    return datetime.fromisoformat(fired_by["timestamp"]) if fired_by else order.created_at
+
+
 def _matcher(*, quote: Quote, market: Market) -> Callable[[], trading_services.MatchResting]:
     """A factory of matchers of resting orders against ``quote``. Each matcher shares
     the quote's sizes among the orders it is shown (oldest first); a retry after a failed
@@ -218,7 +226,7 @@ def _matcher(*, quote: Quote, market: Market) -> Callable[[], trading_services.M
 
     def matcher() -> trading_services.MatchResting:
         def match(order: Order) -> Submission | None:
-            if order.created_at >= quote.timestamp or not crosses(
+            if _live_since(order) >= quote.timestamp or not crosses(
                     side=order.side, limit=order.price, quote=quote):
                 return None
             budget = budgets[order.side]

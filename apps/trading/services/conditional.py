@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from apps.core.errors import Conflict
 from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quote
 from apps.trading import selectors
 from apps.trading.constants import (
     VENUE_WALLET_TYPE,
@@ -286,7 +287,15 @@ def conditional_trigger(*, market: Market, quote: Quote) -> int:
     TRIGGER_BATCH, each one transaction (``_fire_batch``). A batch that fails is retried
     order by order and an order that still fails is set aside; a passing database error
     leaves its orders for the next quote or the sweep. A market with no PENDING order
-    costs one indexed look-up."""
+    costs one indexed look-up.
+
+    A quote older than the market's latest (an executor that got its tick late) fires and
+    moves nothing: the state it would be compared with may have been moved by the newer
+    quote (a trailing stop raised), and the newer quote's own run, or the sweep's, decides.
+    """
+    latest = latest_quote(venue=market.venue, symbol=market.symbol)
+    if latest is not None and latest.timestamp > quote.timestamp:
+        return 0
     store = store_for(market.venue)
     any_pending, any_trailing = store.pending(market=market)
     if not any_pending:
