@@ -92,6 +92,28 @@ def test_deliveries_an_admin_and_the_sweep_at_once_credit_once(currencies, setti
     call_command("wallets_reconcile", verbosity=0)
 
 
+def test_one_transaction_short_for_one_intent_and_full_for_another_at_once(depositor):
+    """The transaction belongs to the intent its first recorded delivery named: that
+    intent alone is decided on it (FAILED short, or credited), the other keeps PENDING."""
+    short_one, full_one = (services.intent_create(user_id=depositor.pk, amount=Decimal("100"))
+                           for _ in range(2))
+    bodies = [payment(short_one, tx_hash="0xcontested01", amount="1"),
+              payment(full_one, tx_hash="0xcontested01")]
+    assert run_threads(10, lambda i: deliver(bodies[i % 2])) == Counter({"ok": 10})
+    owner = DepositEvent.objects.order_by("pk").first().intent
+    other = full_one if owner == short_one else short_one
+    owner.refresh_from_db()
+    other.refresh_from_db()
+    assert (other.status, other.tx_hash) == ("PENDING", None)
+    assert owner.tx_hash == "0xcontested01"
+    assert set(DepositEvent.objects.filter(intent=other).values_list("verdict", flat=True)) \
+        == {"TX_REUSED"}
+    credited = Journal.objects.filter(kind="DEPOSIT").count()
+    assert (owner.status, credited) == (("FAILED", 0) if owner == short_one
+                                        else ("CONFIRMED", 1))
+    call_command("wallets_reconcile", verbosity=0)
+
+
 def test_concurrent_creates_never_pass_the_pending_limit(depositor, settings):
     """Ten creates at once with room for three: three intents, seven 409s (the count and
     the insert are serialised on the user's wallet row)."""
