@@ -349,3 +349,75 @@ def test_the_account_page_refuses_a_key_without_two_factor(currencies):
     refused = client.post("/account/api-keys/", {"label": "b", "scopes": ["read"]})
     assert refused.status_code == 400 and "two-factor" in refused.content.decode()
     assert not ApiKey.objects.exists()
+
+
+def test_every_view_a_key_reaches_enforces_its_scopes():
+    """A view that sets its own permission_classes drops the default scope check: only
+    public reads (AllowAny, safe methods) may, since any key may read them anyway."""
+    from django.urls import get_resolver
+    from rest_framework.permissions import AllowAny
+    from rest_framework.views import APIView
+
+    from apps.accounts.api_keys.authentication import (
+        ApiKeyAuthentication,
+        ApiKeyScopePermission,
+    )
+
+    def views(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from views(pattern.url_patterns)
+            else:
+                cls = getattr(pattern.callback, "view_class", None)
+                if cls is not None and issubclass(cls, APIView):
+                    yield cls
+
+    checked = 0
+    for view in set(views(get_resolver().url_patterns)):
+        if not any(isinstance(a, ApiKeyAuthentication) for a in view().get_authenticators()):
+            continue
+        checked += 1
+        permissions = view().get_permissions()
+        if any(isinstance(p, ApiKeyScopePermission) for p in permissions):
+            continue
+        unsafe = {"post", "put", "patch", "delete"} & set(dir(view))
+        assert all(isinstance(p, AllowAny) for p in permissions) and not unsafe, view
+    assert checked > 10
+
+
+@pytest.mark.parametrize(("header", "value"), [
+    ("HTTP_X_API_KEY", "ak_" + "0" * 10_000),
+    ("HTTP_X_API_KEY", "AK_" + "0" * 32),
+    ("HTTP_X_API_KEY", "ak_" + "０" * 32),  # full-width digits
+    ("HTTP_X_API_TIMESTAMP", "9" * 20),
+    ("HTTP_X_API_TIMESTAMP", "-1"),
+    ("HTTP_X_API_TIMESTAMP", "١٧٠٠٠٠٠٠٠٠"),  # Arabic-Indic digits
+    ("HTTP_X_API_TIMESTAMP", "1e9"),
+    ("HTTP_X_API_NONCE", "n" * 65),
+    ("HTTP_X_API_NONCE", "nonce with spaces ok?"),
+    ("HTTP_X_API_SIGNATURE", "A" * 64),
+    ("HTTP_X_API_SIGNATURE", ""),
+])
+def test_hostile_headers_are_a_401_and_change_nothing(partner, header, value):
+    key, secret = make_key(partner)
+    body = json.dumps(TRANSFER).encode()
+    headers = signed_headers(key_id=key.key_id, secret=secret, method="POST",
+                             url="/api/v1/wallets/transfer/", body=body)
+    headers[header] = value
+    response = APIClient().generic("POST", "/api/v1/wallets/transfer/", data=body,
+                                   content_type="application/json", **headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in {"signature_malformed", "api_key_invalid"}
+    assert unchanged(partner)
+
+
+@pytest.mark.parametrize("key_id", ["AK_{}", "{} ", "{}\u200b", "{}" + "x" * 50])
+def test_look_alike_key_ids_revoke_nothing(partner, key_id):
+    key, _ = make_key(partner)
+    client = APIClient()
+    client.force_authenticate(partner)
+    look_alike = key_id.format(key.key_id[3:] if key_id.startswith("AK_") else key.key_id)
+    response = client.post(f"/api/v1/accounts/api-keys/{quote(look_alike)}/revoke/")
+    assert response.status_code == 404
+    key.refresh_from_db()
+    assert key.revoked_at is None

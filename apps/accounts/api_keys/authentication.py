@@ -5,7 +5,7 @@ A request carries four headers:
 - ``X-API-Key``: the key id (``ak_...``);
 - ``X-API-Timestamp``: Unix time in seconds when it was signed;
 - ``X-API-Nonce``: 16 to 64 characters of ``[A-Za-z0-9_-]``, never used twice;
-- ``X-API-Signature``: hex HMAC-SHA256, under the key's secret, of ``string_to_sign``:
+- ``X-API-Signature``: lower-case hex HMAC-SHA256, under the key's secret, of ``string_to_sign``:
   timestamp, nonce, method, path, canonical query, each followed by a newline, then the
   body's raw bytes. The path is as the server sees it (percent-decoded); the canonical
   query is its parameters sorted by name then value, percent-encoded (RFC 3986,
@@ -113,7 +113,8 @@ class ApiKeyAuthentication(BaseAuthentication):
                 and _NONCE.fullmatch(nonce) and _SIGNATURE.fullmatch(signature)):
             raise KeyRefused(f"Signed requests carry {KEY_HEADER}, {TIMESTAMP_HEADER} (Unix "
                              f"seconds), {NONCE_HEADER} (16-64 of A-Z a-z 0-9 _ -) and "
-                             f"{SIGNATURE_HEADER} (64 hex digits).", "signature_malformed")
+                             f"{SIGNATURE_HEADER} (64 lower-case hex digits).",
+                             "signature_malformed")
         key = ApiKey.objects.select_related("user").filter(key_id=key_id).first()
         if key is None or not key.user.is_active:
             raise KeyRefused("Unknown API key.", "api_key_invalid")
