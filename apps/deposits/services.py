@@ -7,9 +7,13 @@ Every function here runs in one transaction (joining the caller's) and keeps the
   (``credit_key``) written by ``apps.wallets.services.deposit`` (SPOT wallet, from
   EXTERNAL), under the intent's row lock and only while the intent is not CONFIRMED; the
   journal key is unique, so even a path that skipped the status check would credit once.
-- **A chain transaction confirms one intent.** ``tx_hash`` is unique across intents (a
-  database constraint): a concurrent confirmation by the same transaction of another
-  intent fails on the index and is recorded TX_REUSED, its credit rolled back with it.
+- **A chain transaction pays one intent**: the one its first received delivery named.
+  ``tx_hash`` is unique across intents (a database constraint) and is kept on the intent a
+  transaction credited, and on one it paid short or late: a concurrent decision by the
+  same transaction for another intent fails on the index and is recorded TX_REUSED, its
+  writes rolled back with it.
+- **A user's unpaid intents are bounded** (``DEPOSIT_MAX_PENDING_INTENTS``): counted and
+  inserted under the user's SPOT wallet row lock, the only lock ``intent_create`` takes.
 - **Lock order:** the event row, then the intent row (by primary key), then the wallets
   (``wallets_lock``), all before the first write. The expiry sweep locks intents by primary
   key too, and never holds a wallet.

@@ -207,6 +207,16 @@ def test_an_overpayment_credits_the_intents_amount(intent):
     assert intent.paid_amount == D("500") and balance(intent.user) == D("100")
 
 
+def test_the_largest_body_allowed_is_kept_whole_even_if_none_of_it_decodes(settings):
+    """64 KiB of bytes that are not UTF-8, signed: kept as 64 Ki replacement marks (192 KiB
+    in the LONGTEXT column on MariaDB), an INVALID event, nothing else."""
+    settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES = 64 * 1024
+    with pytest.raises(InvalidInput):
+        receive(b"\xff" * (64 * 1024))
+    event = DepositEvent.objects.get()
+    assert event.verdict == "INVALID" and event.raw_body == "\ufffd" * (64 * 1024)
+
+
 def test_an_unknown_event_is_not_found():
     with pytest.raises(NotFound):
         services.event_process(event_id=999_999)
