@@ -94,6 +94,16 @@ def test_the_levels_are_settings(settings):
         services.kyc_require(user_id=UserFactory().pk, action="teleport")
 
 
+def test_an_action_open_to_level_0_reads_nothing(settings, django_assert_num_queries):
+    # Every paper order asks (order_place): a level-0 action must cost no query.
+    user = UserFactory(email_verified=False)
+    with django_assert_num_queries(0):
+        services.kyc_require(user_id=user.pk, action=services.TRADE_PAPER)
+    settings.KYC_REQUIRED_LEVEL = {**settings.KYC_REQUIRED_LEVEL, services.TRADE_PAPER: 1}
+    with pytest.raises(services.KycRequired):  # raised to level 1, it reads and refuses
+        services.kyc_require(user_id=user.pk, action=services.TRADE_PAPER)
+
+
 def test_daily_withdrawal_limit_per_level(settings):
     settings.KYC_DAILY_WITHDRAWAL_LIMIT = {0: "0", 1: "250.5", 2: "1000000"}
     unverified = UserFactory(email_verified=False)
