@@ -1,11 +1,11 @@
 """Reads of the trading core: markets and orders of every venue."""
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from apps.core.errors import Conflict, NotFound
 from apps.trading.constants import MarketStatus
-from apps.trading.models import Market, Order
+from apps.trading.models import Market, Order, OrderList
 
 
 def market_for_trading(*, venue: str, symbol: str) -> Market:
@@ -53,3 +53,25 @@ def order_list(*, user_id: int, venue: str, status: str | None = None,
     if status:
         orders = orders.filter(status=status)
     return orders.filter(market__symbol=symbol) if symbol else orders
+
+
+def order_lists(*, user_id: int, venue: str, kind: str | None = None,
+                symbol: str | None = None) -> QuerySet[OrderList]:
+    """The user's order lists (OCO, bracket) on ``venue``, newest first, each with its
+    market and its orders (id order, with their market and fills)."""
+    lists = (OrderList.objects.filter(user_id=user_id, venue=venue)
+             .select_related("market").order_by("-id")
+             .prefetch_related(Prefetch("orders", queryset=Order.objects.select_related(
+                 "market").prefetch_related("fills").order_by("id"))))
+    if kind:
+        lists = lists.filter(kind=kind)
+    return lists.filter(market__symbol=symbol) if symbol else lists
+
+
+def order_list_get(*, user_id: int, venue: str, list_id: int) -> OrderList:
+    """The user's order list ``list_id`` on ``venue`` (prefetched as ``order_lists``).
+    Raises NotFound (unknown, another venue's or another user's: not told apart)."""
+    group = order_lists(user_id=user_id, venue=venue).filter(pk=list_id).first()
+    if group is None:
+        raise NotFound(f"No order list {list_id}.")
+    return group

@@ -24,7 +24,7 @@ from apps.trading.constants import (
     Venue,
 )
 from apps.trading.models import Fill, Order, OrderList
-from apps.twelvedata import selectors, services
+from apps.twelvedata import selectors
 from apps.twelvedata.models import TwdMarket
 from apps.twelvedata.paper import PaperGateway
 
@@ -364,7 +364,8 @@ class OrderListsApi(APIView):
     def get(self, request):
         query = self.FilterInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        lists = selectors.order_lists(user_id=request.user.pk, **query.validated_data)
+        lists = trading_selectors.order_lists(user_id=request.user.pk, venue=Venue.PAPER,
+                                              **query.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(lists, request, self)
         return paginator.get_paginated_response(OrderListOutput(page, many=True).data)
@@ -376,19 +377,22 @@ class OrderListsApi(APIView):
         data.is_valid(raise_exception=True)
         group = trading_services.order_list_place(user_id=request.user.pk, venue=Venue.PAPER,
                                                   **data.validated_data)
-        group = selectors.order_list_get(user_id=request.user.pk, list_id=group.pk)
+        group = trading_selectors.order_list_get(user_id=request.user.pk, venue=Venue.PAPER,
+                                                 list_id=group.pk)
         return Response(OrderListOutput(group).data, status=status.HTTP_201_CREATED)
 
 
 class OrderListDetailApi(APIView):
     @extend_schema(responses={200: OrderListOutput, **error_responses(404)})
     def get(self, request, list_id: int):
-        group = selectors.order_list_get(user_id=request.user.pk, list_id=list_id)
+        group = trading_selectors.order_list_get(user_id=request.user.pk, venue=Venue.PAPER,
+                                                 list_id=list_id)
         return Response(OrderListOutput(group).data)
 
 
 class OrderListCancelApi(APIView):
     @extend_schema(request=None, responses={200: OrderListOutput, **error_responses(404, 409)})
     def post(self, request, list_id: int):
-        group = services.order_list_cancel(user_id=request.user.pk, list_id=list_id)
+        group = trading_services.order_list_cancel(user_id=request.user.pk, venue=Venue.PAPER,
+                                                   list_id=list_id)
         return Response(OrderListOutput(group).data)

@@ -1,12 +1,11 @@
 """Reads for the paper-trading API and pages."""
 from django.core.cache import cache
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
 from apps.core import conf
 from apps.core.crypto import decrypt_secret
 from apps.core.errors import Conflict, NotFound
-from apps.trading.constants import MarketStatus, Venue
-from apps.trading.models import Order, OrderList
+from apps.trading.constants import MarketStatus
 from apps.twelvedata import gateway
 from apps.twelvedata.models import TwdMarket, TwdProvider
 
@@ -59,27 +58,3 @@ def candles(*, symbol: str, interval: str, outputsize: int) -> list[dict]:
         cache.set(key, bars, conf.PAPER_CANDLES_CACHE_SECONDS)
     return bars
 
-
-# --- order lists (OCO, bracket) ---------------------------------------------------------
-
-
-def order_lists(*, user_id: int, kind: str | None = None,
-                symbol: str | None = None) -> QuerySet[OrderList]:
-    """The user's paper order lists, newest first, each with its orders (id order, with
-    their market and fills)."""
-    lists = (OrderList.objects.filter(user_id=user_id, venue=Venue.PAPER)
-             .select_related("market").order_by("-id")
-             .prefetch_related(Prefetch("orders", queryset=Order.objects.select_related(
-                 "market").prefetch_related("fills").order_by("id"))))
-    if kind:
-        lists = lists.filter(kind=kind)
-    return lists.filter(market__symbol=symbol) if symbol else lists
-
-
-def order_list_get(*, user_id: int, list_id: int) -> OrderList:
-    """The user's paper order list ``list_id``. Raises NotFound (unknown, or another
-    user's: the two are not told apart)."""
-    group = order_lists(user_id=user_id).filter(pk=list_id).first()
-    if group is None:
-        raise NotFound(f"No order list {list_id}.")
-    return group

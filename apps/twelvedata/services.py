@@ -1,5 +1,4 @@
-"""TwelveData: the provider and the catalog import of the paper venue's markets, and the
-cancel of a paper order list.
+"""TwelveData: the provider and the catalog import of the paper venue's markets.
 
 Paper orders and their execution are the trading core's (``apps.trading.services``) with
 this venue's gateway (``apps.twelvedata.paper``).
@@ -17,8 +16,8 @@ from apps.core.crypto import decrypt_secret, encrypt_secret
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.identifiers import is_canonical
 from apps.trading import services as trading_services
-from apps.trading.constants import CANCELLABLE_STATUSES, MarketKind, OrderRole, Venue
-from apps.trading.models import Market, OrderList
+from apps.trading.constants import MarketKind, Venue
+from apps.trading.models import Market
 from apps.twelvedata import gateway, selectors
 from apps.twelvedata.models import TwdImportJob, TwdMarket, TwdProvider
 from apps.wallets import selectors as wallet_selectors
@@ -215,23 +214,3 @@ def import_job_start(*, kind: str, requested_by_id: int | None,
     transaction.on_commit(lambda: enqueue(job.pk))
     return job
 
-
-# --- order lists --------------------------------------------------------------------------
-
-
-def order_list_cancel(*, user_id: int, list_id: int) -> OrderList:
-    """Cancel every live order of the user's paper order list ``list_id``; returns the
-    list as it stands after.
-
-    One ``trading.services.order_cancel`` of one of its legs does it: a take-profit or
-    stop leg cancels its whole list in one transaction (the list's rows locked, the
-    shared hold released once). A live exit is chosen, else the live entry (a bracket
-    whose exits have ended). Raises NotFound (unknown list or another user's), Conflict
-    (nothing of it is live, also when its last live order ends meanwhile)."""
-    group = selectors.order_list_get(user_id=user_id, list_id=list_id)
-    live = [o for o in group.orders.all() if o.status in CANCELLABLE_STATUSES]
-    if not live:
-        raise Conflict(f"Order list {list_id} has no live order.", code="order_list_not_live")
-    leg = next((o for o in live if o.role != OrderRole.ENTRY), live[0])
-    trading_services.order_cancel(user_id=user_id, venue=Venue.PAPER, order_id=leg.pk)
-    return selectors.order_list_get(user_id=user_id, list_id=list_id)

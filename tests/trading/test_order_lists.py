@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from apps.core.errors import Conflict, InvalidInput
+from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
-from apps.trading import services
+from apps.trading import selectors, services
 from apps.trading.constants import OrderStatus
 from apps.trading.models import Order, OrderList
 from apps.twelvedata import paper
@@ -387,3 +387,58 @@ def test_executors_duplicated_ticks_and_cancels_at_once_execute_at_most_one_leg_
         assert wallet(user, "EUR").balance == EUR0 - 100 * filled
         assert wallet(user, "EUR").held == 0
     assert books_clean() == []
+
+
+# --- cancelling and reading a list -------------------------------------------------------
+
+
+def test_cancelling_a_list_cancels_its_live_orders_once_and_only_for_its_owner(book, user):
+    group = buy_bracket(user)
+    stranger = UserFactory()
+    with pytest.raises(NotFound):
+        services.order_list_cancel(user_id=stranger.pk, venue="paper", list_id=group.pk)
+    with pytest.raises(NotFound):  # another venue's list is not told apart from none
+        services.order_list_cancel(user_id=user.pk, venue="spot", list_id=group.pk)
+    assert {o.status for o in legs(group).values()} == {S.OPEN, S.WAITING}
+
+    after_cancel = services.order_list_cancel(user_id=user.pk, venue="paper",
+                                              list_id=group.pk)
+
+    assert {o.status for o in after_cancel.orders.all()} == {S.CANCELED}
+    assert [h.status for h in holds_of(user)] == [Hold.Status.CLOSED]
+    assert (wallet(user, "USD").balance, wallet(user, "USD").held) == (DEMO, 0)
+    with pytest.raises(Conflict) as again:
+        services.order_list_cancel(user_id=user.pk, venue="paper", list_id=group.pk)
+    assert again.value.code == "order_list_not_live"
+    assert books_clean() == []
+
+
+def test_cancelling_a_started_bracket_cancels_its_exits_not_its_filled_entry(book, user):
+    group = buy_bracket(user)
+    tick_list(group, "1.09980", "1.10000")
+    services.order_list_cancel(user_id=user.pk, venue="paper", list_id=group.pk)
+    parts = legs(group)
+    assert (parts["ENTRY"].status, parts["LIMIT"].status, parts["STOP"].status) == (
+        S.FILLED, S.CANCELED, S.CANCELED)
+    assert (wallet(user, "EUR").balance, wallet(user, "EUR").held) == (EUR0 + D("1000"), 0)
+    assert books_clean() == []
+
+
+def test_a_users_lists_are_read_with_their_orders_and_nobody_elses(book, user,
+                                                                   django_assert_num_queries):
+    mine = [sell_oco(user), buy_bracket(user)]
+    other = UserFactory()
+    paper.paper_account_ensure(user_id=other.pk)
+    place_list(other, "BRACKET", "BUY", price="1.10000", take_profit_price="1.10500",
+               stop_price="1.09500")
+    with django_assert_num_queries(3):  # lists with markets, orders with markets, fills
+        lists = list(selectors.order_lists(user_id=user.pk, venue="paper"))
+        legs_read = [[o.role for o in g.orders.all()] for g in lists]
+    assert [g.pk for g in lists] == [g.pk for g in reversed(mine)]
+    assert legs_read == [["ENTRY", "LIMIT", "STOP"], ["LIMIT", "STOP"]]
+    assert [g.pk for g in selectors.order_lists(user_id=user.pk, venue="paper",
+                                                kind="OCO")] == [mine[0].pk]
+    assert selectors.order_list_get(user_id=user.pk, venue="paper",
+                                    list_id=mine[0].pk).kind == "OCO"
+    with pytest.raises(NotFound):
+        selectors.order_list_get(user_id=other.pk, venue="paper", list_id=mine[0].pk)

@@ -9,7 +9,12 @@
 - ``rules``: validation and sizing that read no row;
 - ``markets``: the market registry's writes.
 """
-from apps.trading.services.conditional import TRIGGER_BATCH, conditional_trigger, order_list_place
+from apps.trading.services.conditional import (
+    TRIGGER_BATCH,
+    conditional_trigger,
+    order_list_cancel,
+    order_list_place,
+)
 from apps.trading.services.markets import markets_import, markets_set_flags
 from apps.trading.services.orders import OrderSpec, order_cancel, order_place
 from apps.trading.services.settlement import (
@@ -26,6 +31,7 @@ from apps.trading.services.settlement import (
 __all__ = [
     "TRIGGER_BATCH", "MatchResting", "OrderSpec", "conditional_trigger", "fill_resting",
     "markets_import", "markets_set_flags", "order_apply", "order_cancel",
-    "order_cancel_remote", "order_list_place", "order_place", "order_reconcile",
+    "order_cancel_remote", "order_list_cancel", "order_list_place", "order_place",
+    "order_reconcile",
     "order_submit", "orders_retry_settlement", "wallet_services",
 ]

@@ -25,6 +25,7 @@ from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.trading import selectors
 from apps.trading.constants import (
+    CANCELLABLE_STATUSES,
     VENUE_WALLET_TYPE,
     OrderListKind,
     OrderRole,
@@ -137,6 +138,32 @@ def order_list_place(*, user_id: int, venue: str, symbol: str, kind: str, side: 
             raise
         return _list_replayed(existing, market=market, kind=kind, specs=specs)
     return group
+
+
+def order_list_cancel(*, user_id: int, venue: str, list_id: int) -> OrderList:
+    """Cancel every live order of the user's order list ``list_id`` on ``venue``; returns
+    the list as it stands after (``selectors.order_list_get``).
+
+    One ``orders.order_cancel`` of one of its legs does it: a take-profit or stop leg
+    cancels its whole list in one transaction (the list's rows locked in id order, then
+    the wallets; the shared hold released once). A live exit is chosen, else the live
+    entry (a bracket whose exits have ended, or still wait: cancelling the entry cancels
+    them). Raises NotFound (unknown list, another venue's or another user's), Conflict
+    ``order_list_not_live`` (nothing of it is live, also when its last live order ends
+    meanwhile)."""
+    group = selectors.order_list_get(user_id=user_id, venue=venue, list_id=list_id)
+    live = [o for o in group.orders.all() if o.status in CANCELLABLE_STATUSES]
+    if not live:
+        raise Conflict(f"Order list {list_id} has no live order.", code="order_list_not_live")
+    leg = next((o for o in live if o.role != OrderRole.ENTRY), live[0])
+    try:
+        orders.order_cancel(user_id=user_id, venue=venue, order_id=leg.pk)
+    except Conflict as exc:
+        if exc.code != "order_not_open":
+            raise
+        # The leg ended since it was read: what is left of the list decides.
+        return order_list_cancel(user_id=user_id, venue=venue, list_id=list_id)
+    return selectors.order_list_get(user_id=user_id, venue=venue, list_id=list_id)
 
 
 def _list_replayed(group: OrderList, *, market: Market, kind: str,
