@@ -40,6 +40,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quote
 from apps.marketdata.services import publish
 from apps.trading import services
 from apps.trading.constants import OrderRole, OrderStatus
@@ -441,3 +442,33 @@ def test_a_tick_older_than_a_trailing_move_does_not_fire_the_stop_it_moved(
 
     order.refresh_from_db()
     assert (order.status, order.triggered_at) == (S.PENDING, None)
+
+
+@pytest.mark.django_db
+def test_a_tick_older_than_a_trailing_move_published_late_does_not_fire_the_stop(
+        market, quiet_bus, user):
+    """As above, but the older tick also reaches the quote bus late (a second feed
+    connection, a redelivery): published after the newer one, it must not become the
+    market's latest price, nor fire the stop the newer tick moved."""
+    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=MID0, bid=MID0 - SPREAD,
+                        ask=MID0 + SPREAD, timestamp=datetime.now(UTC), source="test"))
+    paper.paper_account_ensure(user_id=user.pk)
+    wallet_services.grant_paper_funds(user_id=user.pk, currency="EUR", amount=EUR0,
+                                      key=f"test:eur:{user.pk}")
+    order = services.order_place(user_id=user.pk, venue="paper", symbol="EUR/USD",
+                                 side="SELL", type="TRAILING_STOP", amount=D("1000"),
+                                 trailing_delta=D("0.00500"))
+    start = max(order.created_at, order.updated_at)
+    older = Quote(venue="paper", symbol="EUR/USD", price=D("1.09700"), bid=D("1.09690"),
+                  ask=D("1.09710"), timestamp=start + timedelta(milliseconds=1), source="test")
+    newer = Quote(venue="paper", symbol="EUR/USD", price=D("1.10300"), bid=D("1.10290"),
+                  ask=D("1.10310"), timestamp=start + timedelta(milliseconds=2), source="test")
+    publish(quote=newer)
+    assert paper.fill_crossing(quote=newer) == 0
+
+    publish(quote=older)  # late, through the bus
+    paper.fill_crossing(quote=older)
+
+    order.refresh_from_db()
+    assert (order.status, order.triggered_at) == (S.PENDING, None)
+    assert latest_quote(venue="paper", symbol="EUR/USD").timestamp == newer.timestamp
