@@ -143,15 +143,26 @@ class ApiKey(models.Model):
         return self.scopes.split()
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk UPDATE and DELETE refused, as ``AuditEvent.save``/``delete`` refuse one row."""
+
+    def update(self, **kwargs):
+        raise ValueError("Audit events are append-only: they are never changed.")
+
+    def delete(self):
+        raise ValueError("Audit events are append-only: they are never deleted.")
+
+
 class AuditEvent(models.Model):
     """One append-only record: an admin's change (who changed what, from Django admin's
     log and its actions) or a security event (logins, failed logins, two-factor changes,
     API keys made, used, refused and revoked, KYC decisions).
 
     Rows are only ever inserted (``apps.accounts.audit.record``): ``save`` refuses to
-    update one, ``delete`` refuses, the admin shows them read-only, and on MariaDB and
-    SQLite a trigger refuses any UPDATE. The actor is kept by id and name, not as a foreign
-    key, so the record outlives its user's row and no cascade ever touches it.
+    update one, ``delete`` refuses, so do the queryset's ``update`` and ``delete``, the
+    admin shows them read-only, and on MariaDB and SQLite a trigger refuses any UPDATE.
+    The actor is kept by id and name, not as a foreign key, so the record outlives its
+    user's row and no cascade ever touches it.
     """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -165,6 +176,8 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True, db_index=True)
     object_repr = models.CharField(max_length=200, blank=True)
     message = models.TextField(blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -8,7 +8,7 @@ import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from apps.accounts import audit, services
@@ -115,8 +115,13 @@ def test_audit_events_are_append_only():
         event.save()
     with pytest.raises(ValueError):
         event.delete()
-    # Past the model too: the database refuses an UPDATE (trigger on MariaDB and SQLite).
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with pytest.raises(ValueError):
         AuditEvent.objects.filter(pk=event.pk).update(message="edited")
+    with pytest.raises(ValueError):
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    # Past Django too: the database refuses an UPDATE (trigger on MariaDB and SQLite).
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_auditevent SET message = %s WHERE id = %s",
+                       ["edited", event.pk])
     event.refresh_from_db()
     assert event.message == ""
