@@ -10,9 +10,9 @@ Execution rules:
   ``trading.services.conditional_trigger`` before the resting orders are filled, on the
   last price (``trigger_source`` LAST, the default) or the bid/ask (BID_ASK). A triggered
   order works as ``executes_as(type)``: a limit child as a LIMIT order (it may fill at
-  once, else rests); a market child fills at the market however far it gapped through
-  the trigger, a BUY only the whole lots its hold covers at that price (the rest
-  EXPIRED, the reason says so).
+  once, else rests); it executes against the quote that fired it; a market child fills
+  at the market however far it gapped through the trigger, a BUY only the whole lots its
+  hold covers at that price (the rest EXPIRED, the reason says so).
 - A LIMIT order that the latest fresh quote already crosses fills at once at the quote's
   price (price improvement, as on a real venue) as TAKER; otherwise it rests (GTC), or
   expires (IOC, FOK). A post-only order that would cross is rejected.
@@ -20,8 +20,9 @@ Execution rules:
   limit; sell: bid >= limit), if that quote is fresh and newer than the order.
 - Where the quote gives sizes (``ask_size``/``bid_size``), a quote fills at most that much
   (oldest orders first, whole lots): the rest waits for the next quote, so orders fill
-  partially; FOK expires unless its whole amount is there. Without sizes (TwelveData's
-  feed) a crossing quote fills the whole order.
+  partially; FOK expires unless its whole amount is there. The children a quote fires
+  take from its sizes first, the resting orders it crosses share what they leave. Without
+  sizes (TwelveData's feed) a crossing quote fills the whole order.
 """
 import hashlib
 import json
@@ -98,6 +99,29 @@ def _size(side: str, quote: Quote) -> Decimal | None:
     return quote.ask_size if side == Side.BUY else quote.bid_size
 
 
+# What is left of a quote's sizes, per side of the orders taking them (None: no size).
+Budgets = dict[str, Decimal | None]
+
+
+def _budgets(quote: Quote | None) -> Budgets:
+    if quote is None:
+        return {Side.BUY: None, Side.SELL: None}
+    return {Side.BUY: _size(Side.BUY, quote), Side.SELL: _size(Side.SELL, quote)}
+
+
+def _available(budgets: Budgets, *, side: str, wanted: Decimal, market: Market) -> Decimal:
+    """As much of ``wanted`` as what is left of the quote's size for ``side`` offers
+    (whole lots)."""
+    budget = budgets[side]
+    return wanted if budget is None else min(wanted, _whole_lots(budget, market))
+
+
+def _spend(budgets: Budgets, *, side: str, amount: Decimal) -> None:
+    """Take ``amount`` (filled) from what is left of the quote's size for ``side``."""
+    if budgets[side] is not None:
+        budgets[side] -= amount
+
+
 def _whole_lots(amount: Decimal, market: Market) -> Decimal:
     return (amount // market.lot_size) * market.lot_size
 
@@ -131,43 +155,8 @@ class PaperGateway:
         paper_account_ensure(user_id=user_id)
 
     def submit(self, *, order: Order, market: Market) -> Submission:
-        reference = order.reference_price
         quote = fresh_quote(market.symbol)
-        market_child = executes_as(order.type) == OrderType.MARKET
-        if market_child and quote is None:
-            raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
-                           code="stale_quote")
-        if market_child and order.triggered_at is not None:
-            return _market_child(order=order, market=market, quote=quote)
-        # A MARKET order crosses at the price it was held at, a LIMIT at its limit: a tick
-        # since then never fills it beyond what its hold covers.
-        crossed = quote is not None and crosses(side=order.side, limit=reference, quote=quote)
-        if crossed and order.post_only:
-            return Submission(status=OrderStatus.REJECTED,
-                              reason="A post-only order may not take liquidity: the price "
-                                     "would fill it at once.")
-        if not crossed and market_child:
-            return Submission(status=OrderStatus.EXPIRED,
-                              reason=f"The price moved beyond {reference.normalize():f} "
-                                     f"while the order was placed.")
-        resting = OrderStatus.OPEN if order.time_in_force == TimeInForce.GTC else None
-        if not crossed:
-            return Submission(status=resting or OrderStatus.EXPIRED,
-                              reason="" if resting else "Nothing to match at once.")
-        size = _size(order.side, quote)
-        amount = (order.remaining if size is None
-                  else min(order.remaining, _whole_lots(size, market)))
-        if amount <= 0 or (order.time_in_force == TimeInForce.FOK
-                           and amount < order.remaining):
-            return Submission(status=resting or OrderStatus.EXPIRED,
-                              reason="" if resting else "Not enough at the price to fill.")
-        left = resting or OrderStatus.EXPIRED
-        return Submission(
-            status=OrderStatus.FILLED if amount == order.remaining else left,
-            reason="" if amount == order.remaining or resting else "Filled in part; the rest "
-                                                                  "expired.",
-            executions=(_execution(price=taker_price(order.side, quote), amount=amount,
-                                   liquidity=Liquidity.TAKER, quote=quote),))
+        return _submit(order=order, market=market, quote=quote, budgets=_budgets(quote))
 
     def cancel(self, *, order: Order, market: Market) -> Submission:
         return Submission(status=OrderStatus.CANCELED)
@@ -177,16 +166,55 @@ class PaperGateway:
         return Submission(status=order.status)
 
 
-def _market_child(*, order: Order, market: Market, quote: Quote) -> Submission:
+def _submit(*, order: Order, market: Market, quote: Quote | None,
+            budgets: Budgets) -> Submission:
+    """``order`` executed against ``quote`` (None: no fresh one), taking from
+    ``budgets`` (what is left of the quote's sizes) what it fills."""
+    reference = order.reference_price
+    market_child = executes_as(order.type) == OrderType.MARKET
+    if market_child and quote is None:
+        raise Conflict(f"No fresh price for {market.symbol}; try again shortly.",
+                       code="stale_quote")
+    if market_child and order.triggered_at is not None:
+        return _market_child(order=order, market=market, quote=quote, budgets=budgets)
+    # A MARKET order crosses at the price it was held at, a LIMIT at its limit: a tick
+    # since then never fills it beyond what its hold covers.
+    crossed = quote is not None and crosses(side=order.side, limit=reference, quote=quote)
+    if crossed and order.post_only:
+        return Submission(status=OrderStatus.REJECTED,
+                          reason="A post-only order may not take liquidity: the price "
+                                 "would fill it at once.")
+    if not crossed and market_child:
+        return Submission(status=OrderStatus.EXPIRED,
+                          reason=f"The price moved beyond {reference.normalize():f} "
+                                 f"while the order was placed.")
+    resting = OrderStatus.OPEN if order.time_in_force == TimeInForce.GTC else None
+    if not crossed:
+        return Submission(status=resting or OrderStatus.EXPIRED,
+                          reason="" if resting else "Nothing to match at once.")
+    amount = _available(budgets, side=order.side, wanted=order.remaining, market=market)
+    if amount <= 0 or (order.time_in_force == TimeInForce.FOK
+                       and amount < order.remaining):
+        return Submission(status=resting or OrderStatus.EXPIRED,
+                          reason="" if resting else "Not enough at the price to fill.")
+    _spend(budgets, side=order.side, amount=amount)
+    left = resting or OrderStatus.EXPIRED
+    return Submission(
+        status=OrderStatus.FILLED if amount == order.remaining else left,
+        reason="" if amount == order.remaining or resting else "Filled in part; the rest "
+                                                              "expired.",
+        executions=(_execution(price=taker_price(order.side, quote), amount=amount,
+                               liquidity=Liquidity.TAKER, quote=quote),))
+
+
+def _market_child(*, order: Order, market: Market, quote: Quote,
+                  budgets: Budgets) -> Submission:
     """A triggered order's MARKET child: it fills at the market (a gap through the
-    trigger fills beyond it), as much as the quote offers; a BUY as much as its hold
-    covers at that price (``rules.covered_amount``). What does not fill EXPIRES (all of
-    it for FOK, unless the whole amount fills)."""
+    trigger fills beyond it), as much as is left of the quote's size; a BUY as much as
+    its hold covers at that price (``rules.covered_amount``). What does not fill EXPIRES
+    (all of it for FOK, unless the whole amount fills)."""
     price = taker_price(order.side, quote)
-    amount = order.remaining
-    size = _size(order.side, quote)
-    if size is not None:
-        amount = min(amount, _whole_lots(size, market))
+    amount = _available(budgets, side=order.side, wanted=order.remaining, market=market)
     reason = ""
     if order.side == Side.BUY:
         covered = rules.covered_amount(amount=amount, reference=order.reference_price,
@@ -199,6 +227,7 @@ def _market_child(*, order: Order, market: Market, quote: Quote) -> Submission:
     if amount <= 0 or (order.time_in_force == TimeInForce.FOK and amount < order.remaining):
         return Submission(status=OrderStatus.EXPIRED,
                           reason=reason or "Not enough at the price to fill.")
+    _spend(budgets, side=order.side, amount=amount)
     if amount < order.remaining:
         return Submission(status=OrderStatus.EXPIRED,
                           reason=reason or "Filled in part; the rest expired.",
@@ -217,25 +246,24 @@ def _live_since(order: Order) -> datetime:
     return datetime.fromisoformat(fired_by["timestamp"]) if fired_by else order.created_at
 
 
-def _matcher(*, quote: Quote, market: Market) -> Callable[[], trading_services.MatchResting]:
+def _matcher(*, quote: Quote, market: Market,
+             budgets: Budgets) -> Callable[[], trading_services.MatchResting]:
     """A factory of matchers of resting orders against ``quote``. Each matcher shares
-    the quote's sizes among the orders it is shown (oldest first); a retry after a failed
-    batch starts from what the failed attempt left, never from more (so a quote's size is
-    never used twice)."""
-    budgets = {Side.BUY: _size(Side.BUY, quote), Side.SELL: _size(Side.SELL, quote)}
+    what is left of the quote's sizes (``budgets``, after the children the quote fired)
+    among the orders it is shown (oldest first); a retry after a failed batch starts from
+    what the failed attempt left, never from more (so a quote's size is never used
+    twice)."""
 
     def matcher() -> trading_services.MatchResting:
         def match(order: Order) -> Submission | None:
             if _live_since(order) >= quote.timestamp or not crosses(
                     side=order.side, limit=order.price, quote=quote):
                 return None
-            budget = budgets[order.side]
-            amount = (order.remaining if budget is None
-                      else min(order.remaining, _whole_lots(budget, market)))
+            amount = _available(budgets, side=order.side, wanted=order.remaining,
+                                market=market)
             if amount <= 0:
                 return None
-            if budget is not None:
-                budgets[order.side] = budget - amount
+            _spend(budgets, side=order.side, amount=amount)
             return Submission(
                 status=(OrderStatus.FILLED if amount == order.remaining
                         else OrderStatus.PARTIALLY_FILLED),
@@ -265,9 +293,9 @@ def fill_crossing(*, quote: Quote) -> int:
     The crossing orders are found by one indexed range query and filled in batches of
     PAPER_FILL_BATCH orders, each batch one transaction (``trading.services.fill_resting``:
     order rows locked, fills settled in one ledger batch, exactly once per fill). A quote
-    with sizes is matched in one batch, so its size is shared in order, and once (a replay
-    of it fills nothing: ``_first_offer``). An order that cannot settle is set aside and
-    never holds up the others.
+    with sizes is matched in one batch, so its size is shared in order (the children it
+    fired first), and once (a replay of it fires and fills nothing: ``_first_offer``). An
+    order that cannot settle is set aside and never holds up the others.
     """
     if quote.venue != Venue.PAPER:  # another venue's price of a symbol paper trades too
         return 0
@@ -279,17 +307,23 @@ def fill_crossing(*, quote: Quote) -> int:
         market = trading_selectors.market_get_enabled(venue=Venue.PAPER, symbol=quote.symbol)
     except NotFound:  # not a market we trade (any more): nothing to fill
         return 0
-    # Triggers first, on every offer of the quote: firing is idempotent (each order's
-    # row decides), and a sweep's replay is how a deferred trigger is retried.
-    fired = trading_services.conditional_trigger(market=market, quote=quote)
     sized = quote.ask_size is not None or quote.bid_size is not None
     if sized and not _first_offer(quote):
-        return fired
+        # Its sizes were offered once: a child it fired now would take them again.
+        return 0
+    # Triggers first, on every offer of a quote without sizes: firing is idempotent (each
+    # order's row decides), and a sweep's replay is how a deferred trigger is retried.
+    # A fired order executes against this quote and takes from its sizes first.
+    budgets = _budgets(quote)
+    fired = trading_services.conditional_trigger(
+        market=market, quote=quote,
+        execute=lambda order: _submit(order=order, market=market, quote=quote,
+                                      budgets=budgets))
     ids = store_for(Venue.PAPER).crossing_ids(
         market=market, buy_at_or_above=taker_price(Side.BUY, quote),
         sell_at_or_below=taker_price(Side.SELL, quote), placed_before=quote.timestamp)
     batch = len(ids) if sized else conf.PAPER_FILL_BATCH
-    matcher = _matcher(quote=quote, market=market)
+    matcher = _matcher(quote=quote, market=market, budgets=budgets)
     filled = 0
     for start in range(0, len(ids), max(batch, 1)):
         filled += trading_services.fill_resting(market=market, order_ids=ids[start:start + batch],

@@ -34,6 +34,7 @@ from tests.trading.helpers import (
     fresh,
     hold_of,
     holding,
+    identity_reviewed,
     place,
     publish_quote,
     wallet,
@@ -512,6 +513,7 @@ def test_an_asynchronous_venue_gets_a_conditional_order_only_once_it_triggers(
     fake.on_submit = Submission(status=S.OPEN, external_id="x-1")
     monkeypatch.setitem(venues._gateways, "spot", fake)
     spot = MarketFactory(venue="spot")
+    identity_reviewed(user)  # a live venue needs KYC level 2 (TRADE_LIVE)
     wallet_services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USD",
                             amount=D("10000"), key=f"test:deposit:{user.pk}")
     with django_capture_on_commit_callbacks(execute=True):
@@ -574,4 +576,34 @@ def test_a_sized_quote_fills_a_stop_market_child_as_far_as_its_size_goes(book, u
     assert (done.status, done.filled, done.reason) == (
         S.EXPIRED, D("250"), "Filled in part; the rest expired.")
     assert (wallet(user, "EUR").balance, wallet(user, "EUR").held) == (EUR0 - 250, 0)
+    assert books_clean() == []
+
+
+def test_a_triggered_order_executes_against_the_quote_that_fired_it(book, user):
+    # The cache still holds 1.09990 / 1.10010; the executor is handed a newer quote.
+    order = place(user, type="STOP_LIMIT", amount="1000", price=D("1.11100"),
+                  stop_price=D("1.11000"))
+    firing = Quote(venue="paper", symbol="EUR/USD", bid=D("1.11040"), ask=D("1.11050"),
+                   price=D("1.11050"), timestamp=after(fresh(order)), source="test")
+    assert paper.fill_crossing(quote=firing) == 1
+    done = fresh(order)
+    (fill,) = Fill.objects.filter(order=order)
+    assert (done.status, fill.price, fill.liquidity) == (S.FILLED, D("1.11050"), "TAKER")
+    assert fill.evidence == done.trigger_evidence == {"quote": firing.to_dict()}
+    assert wallet(user, "USD").balance == DEMO - buy_spent("1.11050", "1000", TAKER)
+    assert books_clean() == []
+
+
+def test_a_sized_quote_is_shared_by_the_children_it_fires_and_the_orders_it_crosses(book,
+                                                                                   user):
+    stops = [place(user, type="STOP_MARKET", side="SELL", amount="1000",
+                   stop_price=D("1.09900")) for _ in range(2)]
+    resting = place(user, side="SELL", price="1.10000", amount="1000")
+    assert fresh(resting).status == S.OPEN
+    # The last price fires both stops; the bid crosses the resting sell; 1,500 are bid.
+    tick(resting, "1.10000", "1.10020", price="1.09890", bid_size="1500")
+    filled = {o.pk: fresh(o).filled for o in (*stops, resting)}
+    assert sum(filled.values()) == D("1500")
+    assert [filled[o.pk] for o in stops] == [D("1000"), D("500")]
+    assert wallet(user, "EUR").balance == EUR0 - D("1500")
     assert books_clean() == []

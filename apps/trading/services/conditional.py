@@ -304,9 +304,18 @@ def _retrying(update: Callable[[], int]) -> int:
             attempt += 1
 
 
-def conditional_trigger(*, market: Market, quote: Quote) -> int:
+Execute = Callable[[Order], Submission]
+
+
+def conditional_trigger(*, market: Market, quote: Quote, execute: Execute | None = None) -> int:
     """Trigger the PENDING conditional orders of ``market`` that ``quote`` fires; returns
     how many fired. The caller checked the quote is the market's and fresh.
+
+    ``execute``: how a synchronous venue executes a fired order (its trigger and evidence
+    set) against ``quote``: the venue's executor passes one so that the order fills at the
+    quote that fired it, not at whatever price the venue holds by then, and takes from
+    that quote's sizes what the resting orders it crosses will share. Default: the
+    gateway's ``submit``.
 
     Moves the trailing stops first (``_trail``, if the market has any), then finds the
     orders to fire by one indexed range per direction (``OrderStore.triggered_ids``:
@@ -336,7 +345,7 @@ def conditional_trigger(*, market: Market, quote: Quote) -> int:
         fired += settlement.isolating(
             market=market, order_ids=ids[start:start + TRIGGER_BATCH],
             batch=lambda batch_ids, _: _fire_batch(market=market, order_ids=batch_ids,
-                                                   quote=quote),
+                                                   quote=quote, execute=execute),
             context=lambda: None)
     if fired:
         log.info("conditional_orders_triggered", venue=market.venue, symbol=market.symbol,
@@ -344,12 +353,14 @@ def conditional_trigger(*, market: Market, quote: Quote) -> int:
     return fired
 
 
-def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote) -> int:
+def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote,
+                execute: Execute | None) -> int:
     """Fire those of ``order_ids`` still PENDING, not set aside and fired by ``quote``
     (checked again on the locked rows), in one transaction: lock them and their lists'
     orders (id order), record the trigger and its evidence, hand each to its venue (a
-    synchronous one answers now: fills settle, a limit child rests; an asynchronous one
-    gets it NEW after commit) and cancel the OCO siblings (``orders.settle``)."""
+    synchronous one answers now, through ``execute`` if given: fills settle, a limit child
+    rests; an asynchronous one gets it NEW after commit) and cancel the OCO siblings
+    (``orders.settle``)."""
     store = store_for(market.venue)
     gateway = gateway_for(market.venue)
     decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
@@ -368,7 +379,8 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote) -> in
                 continue
             order.triggered_at, order.trigger_evidence = now, evidence
             if gateway.synchronous:
-                submission = gateway.submit(order=order, market=market)
+                submission = (execute(order) if execute is not None
+                              else gateway.submit(order=order, market=market))
             else:
                 submission = Submission(status=OrderStatus.NEW)
                 transaction.on_commit(lambda pk=order.pk: settlement.order_submit(order_id=pk))
