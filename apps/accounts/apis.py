@@ -38,6 +38,18 @@ from apps.core.errors import Conflict
 from apps.core.schema import error_responses
 
 
+class StringField(serializers.CharField):
+    """A CharField that takes a JSON string only: DRF's would turn ``123`` or ``true`` into
+    text, accepting what the schema (type: string) says is invalid."""
+
+    default_error_messages = {"not_a_string": "Not a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 class LockedOut(exceptions.APIException):
     """Too many failed logins for the account or the address (django-axes); ``wait``
     becomes the Retry-After header."""
@@ -142,11 +154,11 @@ class Accepted(serializers.Serializer):
 
 @extend_schema_serializer(component_name="Register")
 class RegisterInput(serializers.Serializer):
-    username = serializers.CharField(
+    username = StringField(
         max_length=get_user_model()._meta.get_field("username").max_length,
         help_text="Letters, digits and @/./+/-/_ (ASCII only).")
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True)
+    password = StringField(max_length=128, write_only=True)
 
 
 class RegisterApi(APIView):

@@ -421,3 +421,15 @@ def test_look_alike_key_ids_revoke_nothing(partner, key_id):
     assert response.status_code == 404
     key.refresh_from_db()
     assert key.revoked_at is None
+
+
+@pytest.mark.parametrize("payload", [
+    {"label": 123, "scopes": ["read"]},
+    {"label": "b", "scopes": ["read"], "allowed_ips": [167772160]},
+])
+def test_key_fields_take_strings_only(partner, payload):
+    client = APIClient()
+    client.force_authenticate(partner)
+    response = client.post("/api/v1/accounts/api-keys/", payload, format="json")
+    assert response.status_code == 400
+    assert not ApiKey.objects.exists()

@@ -90,7 +90,7 @@ def test_an_address_with_an_account_gets_the_same_answer_and_a_notice(client, ma
     ({"username": "a b"}, "username"),
     ({"username": "x" * 151}, "username"),
     ({"username": ""}, "username"),
-    ({"username": 12345}, None),                              # coerced to text: valid name
+    ({"username": 12345}, "username"),                        # not a string (the schema)
     ({"email": "not-an-address"}, "email"),
     ({"email": "a@" + "b" * 300 + ".test"}, "email"),
     ({"email": ["a@b.test"]}, "email"),

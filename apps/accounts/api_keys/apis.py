@@ -7,17 +7,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_keys import selectors, services
+from apps.accounts.apis import StringField
 from apps.accounts.models import ApiKey
 from apps.core.schema import error_responses
 
 
 class ApiKeyInput(serializers.Serializer):
-    label = serializers.CharField(max_length=100)
+    label = StringField(max_length=100)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiKey.Scope.choices), min_length=1,
         max_length=3, help_text="read (GET endpoints), trade (orders), transfer (funds).")
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=43), required=False, default=list,
+        child=StringField(max_length=43), required=False, default=list,
         max_length=services.MAX_ALLOWED_NETWORKS,
         help_text="IP addresses or networks (CIDR) the key may be used from; none: any.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
