@@ -1,4 +1,5 @@
 import enum
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -121,3 +122,22 @@ def test_to_dict_and_from_dict_carry_venue_and_sizes_exactly(venue, bid_size, as
         venue, None if bid_size is None else str(bid_size),
         None if ask_size is None else str(ask_size))
     assert Quote.from_dict(data) == original
+
+
+def test_a_late_older_tick_never_replaces_a_newer_latest_quote(listeners):
+    """A tick that reaches the bus after a newer one (a second feed connection, a
+    redelivery) is still streamed and offered to the listeners, who judge it, but the
+    latest price stays the newer one; an equal or newer tick replaces it."""
+    heard = []
+    services.register_listener(heard.append, venues=["paper"])
+    newer = replace(quote(price="1.10300"), timestamp=datetime(2026, 11, 22, 10, 0, 1,
+                                                                tzinfo=UTC))
+    older = replace(quote(price="1.09700"), timestamp=datetime(2026, 11, 22, 10, 0, 0,
+                                                               999_999, tzinfo=UTC))
+    services.publish(quote=newer)
+    services.publish(quote=older)
+    assert selectors.latest_quote(venue="paper", symbol="EUR/USD") == newer
+    assert heard == [newer, older]
+    same_time = replace(newer, price=Decimal("1.10400"))
+    services.publish(quote=same_time)
+    assert selectors.latest_quote(venue="paper", symbol="EUR/USD") == same_time
