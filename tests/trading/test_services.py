@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.accounts.services import KycRequired
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.trading import services, venues
 from apps.trading.constants import OrderStatus, can_transition
@@ -24,6 +25,7 @@ from tests.trading.helpers import (
     fresh,
     hold_of,
     holding,
+    identity_reviewed,
     place,
     publish_quote,
     wallet,
@@ -144,6 +146,7 @@ def test_an_unknown_market_or_a_look_alike_of_a_known_one_is_not_found(market, u
 
 def test_a_venue_without_a_gateway_is_refused_before_anything_is_written(currencies, user):
     MarketFactory(venue="futures", symbol="EUR/USD")
+    identity_reviewed(user)  # past the live venues' KYC check
     with pytest.raises(InvalidInput) as refused:
         place(user, price="1.10000", venue="futures")
     assert refused.value.code == "unknown_venue"
@@ -273,9 +276,29 @@ def exchange(monkeypatch, currencies, user):
     fake = FakeExchange()
     monkeypatch.setitem(venues._gateways, "spot", fake)
     MarketFactory(venue="spot")
+    identity_reviewed(user)  # a live venue needs KYC level 2 (TRADE_LIVE)
     wallet_services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USD",
                             amount=D("10000"), key=f"test:deposit:{user.pk}")
     return fake
+
+
+def test_a_live_venue_refuses_an_account_below_its_kyc_level_before_anything_is_written(
+        exchange, django_capture_on_commit_callbacks):
+    unverified = UserFactory(email_verified=False)
+    wallet_services.deposit(user_id=unverified.pk, wallet_type="SPOT", currency="USD",
+                            amount=D("10000"), key=f"test:deposit:{unverified.pk}")
+    journals = Journal.objects.count()
+    with pytest.raises(KycRequired) as refused:
+        place_spot(unverified, django_capture_on_commit_callbacks)
+    assert (refused.value.status, refused.value.code) == (403, "kyc_required")
+    assert refused.value.fields == {"required_level": 2, "level": 0}
+    assert exchange.submitted == []
+    assert not Order.objects.filter(user=unverified).exists()
+    assert not Hold.objects.filter(wallet__user=unverified).exists()
+    assert wallet(unverified, "USD", "SPOT").held == 0 and Journal.objects.count() == journals
+    # The paper venue asks for level 0: the same account trades there.
+    MarketFactory()
+    assert place(unverified, price="1.10000").status == S.OPEN
 
 
 def place_spot(user, capture, **kwargs) -> Order:

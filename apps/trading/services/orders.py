@@ -22,6 +22,7 @@ from decimal import Decimal
 import structlog
 from django.db import IntegrityError, transaction
 
+from apps.accounts import services as account_services
 from apps.core import metrics
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.trading import selectors
@@ -38,6 +39,7 @@ from apps.trading.constants import (
     Side,
     TimeInForce,
     TriggerSource,
+    Venue,
     is_conditional,
 )
 from apps.trading.models import Market, Order, OrderList
@@ -154,10 +156,14 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     CONDITIONAL_MARKET_HOLD_MARGIN (a BUY with a MARKET child; a SELL holds its amount);
     the venue sees it only when it triggers (``conditional.conditional_trigger``).
 
-    Raises NotFound (unknown market), InvalidInput, Conflict (market halted, disabled
+    Raises KycRequired (403: the user's KYC level is below the one KYC_REQUIRED_LEVEL
+    sets for paper or live trading; checked first, so nothing is written),
+    NotFound (unknown market), InvalidInput, Conflict (market halted, disabled
     meanwhile, stale price, duplicate id with other content, rejected by the venue),
     InsufficientFunds.
     """
+    account_services.kyc_require(user_id=user_id, action=(
+        account_services.TRADE_PAPER if venue == Venue.PAPER else account_services.TRADE_LIVE))
     market = selectors.market_for_trading(venue=venue, symbol=symbol)
     gateway = gateway_for(venue)
     spec = order_spec(market=market, gateway=gateway, side=side, type=type, amount=amount,

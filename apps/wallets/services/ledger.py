@@ -145,30 +145,51 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
 
     Locks the wallet. Raises InsufficientFunds if available < amount; Conflict if ``key``
     already names a hold on another wallet or amount. A replay returns the first hold.
+    Inside the caller's transaction it opens no savepoint: it raises before it writes a
+    hold or a balance (a missing wallet it created, empty, stays), so a caller that
+    catches InsufficientFunds or Conflict (settlement does) keeps a usable transaction,
+    and its writes commit or roll back with the caller's.
     """
-    cur = _currency(currency)
-    amount = exact(amount, cur)
     _wallet_type(wallet_type)
+    if transaction.get_connection().in_atomic_block:
+        return _hold_create(user_id=user_id, wallet_type=wallet_type, currency=currency,
+                            amount=amount, key=key)
     with transaction.atomic():
+        return _hold_create(user_id=user_id, wallet_type=wallet_type, currency=currency,
+                            amount=amount, key=key)
+
+
+def _hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decimal,
+                 key: str) -> Hold:
+    # The wallet's id and its currency's row in one plain read (the lock is by pk, as
+    # every wallet lock is); a missing wallet is created as wallets_lock would.
+    found = (Wallet.objects.filter(user_id=user_id, type=wallet_type, currency_id=currency)
+             .values_list("pk", "currency__code", "currency__decimals").first())
+    exists = found is not None and found[1] == currency  # exact: never a look-alike's
+    cur = Currency(code=found[1], decimals=found[2]) if exists else _currency(currency)
+    amount = exact(amount, cur)
+    if exists:
+        wallet_id = found[0]
+    else:
         owner = (user_id, None, wallet_type, cur.code)
         wallet_id = wallet_ids([owner])[owner]
-        wallet = lock_user_wallets([wallet_id])[wallet_id]
-        existing = Hold.objects.filter(key=key).first()
-        if existing is not None:
-            if existing.wallet_id != wallet_id or existing.amount != amount:
-                log.error("hold_replay_conflict", key=key, hold_id=existing.pk,
-                          wallet_id=existing.wallet_id, amount=str(existing.amount),
-                          replay_wallet_id=wallet_id, replay_amount=str(amount))
-                raise Conflict(f"Hold key {key!r} is already used for another hold.",
-                               code="idempotency_conflict")
-            return existing
-        if EXACT.subtract(wallet.balance, wallet.held) < amount:
-            raise insufficient(wallet)
-        hold = Hold.objects.create(key=key, wallet_id=wallet_id, amount=amount, remaining=amount)
-        wallet.held = EXACT.add(wallet.held, amount)
-        Wallet.objects.filter(pk=wallet_id).update(held=wallet.held, updated_at=timezone.now())
-        publish_balance(wallet)
-        return hold
+    wallet = lock_user_wallets([wallet_id])[wallet_id]
+    existing = Hold.objects.filter(key=key).first()
+    if existing is not None:
+        if existing.wallet_id != wallet_id or existing.amount != amount:
+            log.error("hold_replay_conflict", key=key, hold_id=existing.pk,
+                      wallet_id=existing.wallet_id, amount=str(existing.amount),
+                      replay_wallet_id=wallet_id, replay_amount=str(amount))
+            raise Conflict(f"Hold key {key!r} is already used for another hold.",
+                           code="idempotency_conflict")
+        return existing
+    if EXACT.subtract(wallet.balance, wallet.held) < amount:
+        raise insufficient(wallet)
+    hold = Hold.objects.create(key=key, wallet_id=wallet_id, amount=amount, remaining=amount)
+    wallet.held = EXACT.add(wallet.held, amount)
+    Wallet.objects.filter(pk=wallet_id).update(held=wallet.held, updated_at=timezone.now())
+    publish_balance(wallet)
+    return hold
 
 
 def hold_release(*, key: str, amount: Decimal | None = None) -> Hold:
