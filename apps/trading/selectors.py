@@ -1,11 +1,12 @@
 """Reads of the trading core: markets and orders of every venue."""
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
 from apps.core.errors import Conflict, NotFound
-from apps.trading.constants import MarketStatus
-from apps.trading.models import Market, Order, OrderList
+from apps.trading.constants import MarketStatus, OrderRole, OrderStatus
+from apps.trading.models import Fill, Market, Order, OrderList
 
 
 def market_for_trading(*, venue: str, symbol: str) -> Market:
@@ -75,3 +76,29 @@ def order_list_get(*, user_id: int, venue: str, list_id: int) -> OrderList:
     if group is None:
         raise NotFound(f"No order list {list_id}.")
     return group
+
+
+def order_live_since(*, order: Order) -> datetime:
+    """Since when ``order`` may execute: a quote older than this is from before the order
+    worked and never fills it (an executor that got its tick late). An order placed
+    working: since it was placed. A triggered order: since the quote that fired it (the
+    quote's own clock, as the quotes it is compared with). A bracket's exit: since the
+    quote whose fill ended its entry (else, an entry cancelled or expired after a partial
+    fill, since it ended), never before it was placed. Reads the entry and its last fill
+    for an exit only."""
+    fired_by = order.trigger_evidence.get("quote") if order.triggered_at else None
+    if fired_by:
+        return datetime.fromisoformat(fired_by["timestamp"])
+    if order.group_id is None or order.role == OrderRole.ENTRY:
+        return order.created_at
+    entry = (Order.objects.filter(group_id=order.group_id, role=OrderRole.ENTRY)
+             .only("pk", "status", "closed_at").first())
+    if entry is None:  # an OCO's leg: working since placed
+        return order.created_at
+    started = entry.closed_at or order.created_at
+    if entry.status == OrderStatus.FILLED:
+        fill = Fill.objects.filter(order_id=entry.pk).order_by("-pk").only("evidence").first()
+        filled_by = fill.evidence.get("quote") if fill is not None else None
+        if filled_by:
+            started = datetime.fromisoformat(filled_by["timestamp"])
+    return max(started, order.created_at)

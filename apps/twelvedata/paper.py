@@ -17,7 +17,9 @@ Execution rules:
   price (price improvement, as on a real venue) as TAKER; otherwise it rests (GTC), or
   expires (IOC, FOK). A post-only order that would cross is rejected.
 - A resting LIMIT fills at its limit price as MAKER when a quote crosses it (buy: ask <=
-  limit; sell: bid >= limit), if that quote is fresh and newer than the order.
+  limit; sell: bid >= limit), if that quote is fresh and newer than the time the order
+  began to work (``trading.selectors.order_live_since``: placed, fired, or its bracket's
+  entry filled).
 - Where the quote gives sizes (``ask_size``/``bid_size``), a quote fills at most that much
   (oldest orders first, whole lots): the rest waits for the next quote, so orders fill
   partially; FOK expires unless its whole amount is there. The children a quote fires
@@ -238,14 +240,6 @@ def _market_child(*, order: Order, market: Market, quote: Quote,
                                              liquidity=Liquidity.TAKER, quote=quote),))
 
 
-def _live_since(order: Order) -> datetime:
-    """Since when ``order`` may fill: a triggered order since the quote that fired it (a
-    tick older than that, run late, is from before its child existed), any other since it
-    was placed."""
-    fired_by = order.trigger_evidence.get("quote") if order.triggered_at else None
-    return datetime.fromisoformat(fired_by["timestamp"]) if fired_by else order.created_at
-
-
 def _matcher(*, quote: Quote, market: Market,
              budgets: Budgets) -> Callable[[], trading_services.MatchResting]:
     """A factory of matchers of resting orders against ``quote``. Each matcher shares
@@ -256,8 +250,8 @@ def _matcher(*, quote: Quote, market: Market,
 
     def matcher() -> trading_services.MatchResting:
         def match(order: Order) -> Submission | None:
-            if _live_since(order) >= quote.timestamp or not crosses(
-                    side=order.side, limit=order.price, quote=quote):
+            if (not crosses(side=order.side, limit=order.price, quote=quote)
+                    or trading_selectors.order_live_since(order=order) >= quote.timestamp):
                 return None
             amount = _available(budgets, side=order.side, wanted=order.remaining,
                                 market=market)

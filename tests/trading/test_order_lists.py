@@ -1,7 +1,7 @@
 """OCO pairs and brackets on the paper venue: one hold for an OCO's pair, exactly one leg
 executes (even when one quote crosses both), cancelling a leg cancels the list, and a
 bracket's exits start from what its entry filled."""
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -442,3 +442,38 @@ def test_a_users_lists_are_read_with_their_orders_and_nobody_elses(book, user,
                                     list_id=mine[0].pk).kind == "OCO"
     with pytest.raises(NotFound):
         selectors.order_list_get(user_id=other.pk, venue="paper", list_id=mine[0].pk)
+
+
+# --- a tick delivered late -----------------------------------------------------------------
+
+
+def test_a_tick_older_than_the_entrys_fill_does_not_fill_the_exit_it_started(book, user):
+    """The exits of a bracket exist from the quote that filled its entry: an older tick run
+    late (another executor) does not fill the take-profit at a price from before it, as
+    it fills no order placed after it and no child after the quote that fired it."""
+    group = buy_bracket(user)
+    start = max(o.updated_at for o in Order.objects.filter(group=group))
+    older = Quote(venue="paper", symbol="EUR/USD", bid=D("1.10500"), ask=D("1.10520"),
+                  price=D("1.10510"), timestamp=start + timedelta(milliseconds=1),
+                  source="test")
+    filling = Quote(venue="paper", symbol="EUR/USD", bid=D("1.09980"), ask=D("1.10000"),
+                    price=D("1.09990"), timestamp=start + timedelta(milliseconds=2),
+                    source="test")
+    publish(quote=filling)
+    paper.fill_crossing(quote=filling)
+    assert (legs(group)["ENTRY"].status, legs(group)["LIMIT"].status) == (S.FILLED, S.OPEN)
+
+    paper.fill_crossing(quote=older)  # the late executor
+
+    parts = legs(group)
+    assert (parts["LIMIT"].status, parts["LIMIT"].filled) == (S.OPEN, 0)
+    assert (parts["STOP"].status, wallet(user, "EUR").held) == (S.PENDING, D("1000"))
+    # A newer tick at the same price fills it.
+    newer = Quote(venue="paper", symbol="EUR/USD", bid=D("1.10500"), ask=D("1.10520"),
+                  price=D("1.10510"), timestamp=start + timedelta(milliseconds=3),
+                  source="test")
+    publish(quote=newer)
+    paper.fill_crossing(quote=newer)
+    assert (legs(group)["LIMIT"].status, legs(group)["STOP"].status) == (S.FILLED,
+                                                                        S.CANCELED)
+    assert books_clean() == []
