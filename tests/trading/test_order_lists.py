@@ -11,7 +11,7 @@ from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.trading import selectors, services
 from apps.trading.constants import OrderStatus
-from apps.trading.models import Order, OrderList
+from apps.trading.models import Fill, Market, Order, OrderList
 from apps.twelvedata import paper
 from apps.wallets import services as wallet_services
 from apps.wallets.models import Hold
@@ -476,4 +476,43 @@ def test_a_tick_older_than_the_entrys_fill_does_not_fill_the_exit_it_started(boo
     paper.fill_crossing(quote=newer)
     assert (legs(group)["LIMIT"].status, legs(group)["STOP"].status) == (S.FILLED,
                                                                         S.CANCELED)
+    assert books_clean() == []
+
+
+# --- a bracket's exits when they start ---------------------------------------------------
+
+
+def test_exits_below_the_markets_minimum_are_rejected_and_hold_nothing(book, user):
+    Market.objects.filter(pk=book.pk).update(min_amount=D("500"))
+    group = buy_bracket(user)
+    tick_list(group, "1.09980", "1.10000", ask_size="400")
+    services.order_cancel(user_id=user.pk, venue="paper", order_id=legs(group)["ENTRY"].pk)
+    parts = legs(group)
+    assert (parts["ENTRY"].status, parts["ENTRY"].filled) == (S.CANCELED, D("400"))
+    assert (parts["LIMIT"].status, parts["STOP"].status) == (S.REJECTED, S.REJECTED)
+    assert parts["STOP"].reason == ("The entry filled 400, too little for its exits: Amount "
+                                    "is below the minimum of 500.")
+    assert not Hold.objects.filter(key=parts["LIMIT"].hold_key).exists()
+    usd, eur = wallet(user, "USD"), wallet(user, "EUR")
+    assert (usd.held, eur.held, eur.balance) == (0, 0, EUR0 + D("400"))
+    assert usd.balance == DEMO - buy_spent("1.10000", "400", MAKER)
+    assert books_clean() == []
+
+
+def test_a_take_profit_the_market_already_crosses_when_it_starts_fills_at_once(book, user):
+    group = buy_bracket(user)
+    tick_list(group, "1.09980", "1.10000", ask_size="400")
+    # The market rises beyond the take-profit before the partly filled entry is cancelled.
+    tick_list(group, "1.10600", "1.10620")
+    services.order_cancel(user_id=user.pk, venue="paper", order_id=legs(group)["ENTRY"].pk)
+    parts = legs(group)
+    assert (parts["LIMIT"].status, parts["LIMIT"].filled) == (S.FILLED, D("400"))
+    assert parts["STOP"].status == S.CANCELED
+    (fill,) = Fill.objects.filter(order=parts["LIMIT"])
+    assert (fill.price, fill.liquidity) == (D("1.10600"), "TAKER")
+    usd, eur = wallet(user, "USD"), wallet(user, "EUR")
+    assert (usd.held, eur.held, eur.balance) == (0, 0, EUR0)
+    assert usd.balance == (DEMO - buy_spent("1.10000", "400", MAKER)
+                           + sell_got("1.10600", "400", TAKER))
+    assert [h.status for h in holds_of(user)] == [Hold.Status.CLOSED] * 2
     assert books_clean() == []

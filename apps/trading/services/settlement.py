@@ -30,7 +30,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.core import metrics
-from apps.core.errors import Conflict, NotFound
+from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.money import EXACT, round_down, round_up
 from apps.marketdata import streams
 from apps.trading.constants import (
@@ -200,11 +200,16 @@ def _oco_cancels(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> l
     return extra
 
 
-def _bracket_exits(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> list[Pending]:
+def _bracket_exits(pending: Sequence[Pending], locked: Sequence[Order]) -> list[Pending]:
     """The waiting exits of every bracket entry in ``pending`` that just ended: cancelled
     if it filled nothing; otherwise an OCO for what it filled, its one hold created now
-    from what the entry delivered (REJECTED, nothing held, if that is not enough). The
-    caller holds the list's rows and the user's wallets."""
+    from what the entry delivered. REJECTED, nothing held, if what it filled is below the
+    market's minimum amount or value (``rules.check_limits``) or does not fund the hold.
+    The take-profit goes to the venue: a synchronous one answers now, and a take-profit
+    the market already crosses fills at once (settled here, with its OCO sibling
+    cancelled: ``settle``). The caller holds the list's rows (``locked``) and the user's
+    wallets."""
+    mates = _mates(locked)
     extra = []
     for p in pending:
         entry = p.order
@@ -222,6 +227,16 @@ def _bracket_exits(pending: Sequence[Pending], mates: dict[int, list[Order]]) ->
         decimals = wallet_selectors.currency_decimals(code=p.market.quote_currency)
         for leg in exits:
             leg.amount = leg.remaining = entry.filled
+        try:
+            for leg in exits:
+                rules.check_limits(p.market, amount=leg.amount, reference=leg.reference_price,
+                                   decimals=decimals)
+        except InvalidInput as exc:
+            why = (f"The entry filled {entry.filled.normalize():f}, too little for its exits: "
+                   f"{exc.message}")
+            extra += [_change(leg, market=p.market, status=OrderStatus.REJECTED,
+                              event="rejected", reason=why[:255]) for leg in exits]
+            continue
         hold = max(rules.order_hold(leg, decimals=decimals) for leg in exits)
         held, _ = rules.held_currencies(p.market, exits[0].side)
         try:
@@ -234,16 +249,28 @@ def _bracket_exits(pending: Sequence[Pending], mates: dict[int, list[Order]]) ->
                                                        f"hold its exits: {exc}"[:255])
                       for leg in exits]
             continue
-        synchronous = gateway_for(entry.venue).synchronous
+        gateway = gateway_for(entry.venue)
+        started = [_change(leg, market=p.market, status=OrderStatus.PENDING, event="activated")
+                   for leg in exits if leg.role == OrderRole.STOP]
         for leg in exits:
             if leg.role == OrderRole.STOP:
-                status = OrderStatus.PENDING
-            elif synchronous:
-                status = OrderStatus.OPEN
-            else:
-                status = OrderStatus.NEW
+                continue
+            if not gateway.synchronous:
                 transaction.on_commit(lambda pk=leg.pk: order_submit(order_id=pk))
-            extra.append(_change(leg, market=p.market, status=status, event="activated"))
+                started.append(_change(leg, market=p.market, status=OrderStatus.NEW,
+                                       event="activated"))
+                continue
+            opened = _change(leg, market=p.market, status=OrderStatus.OPEN, event="activated")
+            answer = gateway.submit(order=leg, market=p.market)
+            if answer.status == OrderStatus.OPEN and not answer.executions:
+                started.append(opened)
+                continue
+            # It executed at once: settled as any answer of an OCO leg (a fill cancels its
+            # stop-loss; the last fill closes the hold); what it replaced is not shown.
+            settle([plan(order=leg, market=p.market, submission=answer, event="filled",
+                         prior=[], decimals=decimals)], locked=locked)
+            started = [s for s in started if s.order.status == OrderStatus.PENDING]
+        extra += started
     return extra
 
 
@@ -287,7 +314,7 @@ def settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
     for key in release:
         wallet_services.hold_release(key=key)
     if mates:
-        pending += _bracket_exits(pending, mates)
+        pending += _bracket_exits(pending, locked)
     store = store_for(pending[0].order.venue) if pending else None
     if store is not None:
         fills = [f for p in pending for f in p.fills]
