@@ -73,7 +73,9 @@ def order_list_place(*, user_id: int, venue: str, symbol: str, kind: str, side: 
     held): a take-profit LIMIT at ``take_profit_price`` beyond the entry's price and a
     stop-loss at ``stop_price`` (with ``stop_limit_price``: STOP_LIMIT) on the other side
     of it. When the entry ends having filled, the exits become an OCO for the filled
-    amount; when it ends unfilled they are cancelled (``settlement._bracket_exits``).
+    amount (REJECTED if that is below the market's minimums or does not fund them; the
+    take-profit sent to the venue then); when it ends unfilled they are cancelled
+    (``settlement._bracket_exits``).
 
     One transaction (the list, its orders, the hold, the venue's answer to the first
     order). A replay of ``client_order_id`` returns the first list if it is the same,
