@@ -208,6 +208,9 @@ ACCOUNT_RATE_LIMITS = {"login_failed": False}
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="exchange_platform")
+# One 30 s step either side (RFC 6238's recommended drift allowance): a code typed as its
+# period ends, or from a phone whose clock is a few seconds off, still works.
+MFA_TOTP_TOLERANCE = env.int("MFA_TOTP_TOLERANCE", default=1)
 # Staff reach the admin only from a session signed in with a second factor (and are sent
 # to set one up first). On unless switched off for development.
 ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=not DEBUG)
