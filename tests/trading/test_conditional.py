@@ -382,6 +382,7 @@ def test_a_conditional_order_that_could_not_work_is_refused_and_nothing_is_writt
 
 def test_a_conditional_order_needs_a_fresh_price_to_be_checked_against(book, user, settings):
     settings.PAPER_QUOTE_MAX_AGE_SECONDS = 1
+    cache.clear()  # the book's fresh quote: a late older tick would never replace it
     publish_quote(bid="1.09990", ask="1.10010",
                   at=datetime.now(UTC) - timedelta(seconds=5))
     with pytest.raises(Conflict) as refused:
