@@ -220,3 +220,11 @@ class CursorPage(CursorPagination):
             elif parameter["name"] == self.cursor_query_param:
                 parameter["schema"]["minLength"] = 1
         return parameters
+
+
+def paged_response(view, request, queryset, output: type[serializers.Serializer]) -> Response:
+    """One page of ``queryset`` as ``view.pagination_class`` pages it, each row rendered
+    by the ``output`` serializer."""
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view)
+    return paginator.get_paginated_response(output(page, many=True).data)

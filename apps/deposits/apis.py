@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.lockout import client_address
 from apps.core import conf
-from apps.core.api import AmountField, CursorPage, ErrorOutput
+from apps.core.api import AmountField, CursorPage, ErrorOutput, paged_response
 from apps.deposits import selectors, services, signatures
 from apps.deposits.models import DepositIntent
 from apps.deposits.tasks import process_event_task
@@ -42,10 +42,8 @@ class IntentListApi(APIView):
 
     @extend_schema(responses=IntentOutput(many=True))
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.intent_list(user_id=request.user.pk),
-                                           request, self)
-        return paginator.get_paginated_response(IntentOutput(page, many=True).data)
+        return paged_response(self, request, selectors.intent_list(user_id=request.user.pk),
+                              IntentOutput)
 
     @extend_schema(request=IntentInput, responses={
         201: IntentOutput,

@@ -5,7 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, CursorPage, QueryInput
+from apps.core.api import AmountField, CursorPage, QueryInput, paged_response
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.fixedtime import selectors, services, tasks
@@ -96,9 +96,7 @@ class TradeListCreateApi(APIView):
         query.is_valid(raise_exception=True)
         trades = selectors.trade_list(user_id=request.user.pk,
                                       state=query.validated_data.get("state"))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(trades, request, self)
-        return paginator.get_paginated_response(FixedTimeTradeOutput(page, many=True).data)
+        return paged_response(self, request, trades, FixedTimeTradeOutput)
 
     @extend_schema(request=FixedTimeOpenInput,
                    responses={201: FixedTimeTradeOutput, **error_responses(404, 409)})

@@ -5,7 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, CursorPage, QueryInput
+from apps.core.api import AmountField, CursorPage, QueryInput, paged_response
 from apps.core.errors import NotFound
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
@@ -279,9 +279,7 @@ class OrderListCreateApi(APIView):
         query.is_valid(raise_exception=True)
         orders = trading_selectors.order_list(user_id=request.user.pk, venue=Venue.PAPER,
                                               **query.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(orders, request, self)
-        return paginator.get_paginated_response(OrderOutput(page, many=True).data)
+        return paged_response(self, request, orders, OrderOutput)
 
     @extend_schema(request=PlaceInput,
                    responses={201: OrderOutput, **error_responses(404, 409)})
@@ -366,9 +364,7 @@ class OrderListsApi(APIView):
         query.is_valid(raise_exception=True)
         lists = trading_selectors.order_lists(user_id=request.user.pk, venue=Venue.PAPER,
                                               **query.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(lists, request, self)
-        return paginator.get_paginated_response(OrderListOutput(page, many=True).data)
+        return paged_response(self, request, lists, OrderListOutput)
 
     @extend_schema(request=OrderListPlaceInput,
                    responses={201: OrderListOutput, **error_responses(404, 409)})

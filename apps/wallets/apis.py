@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, CursorPage
+from apps.core.api import AmountField, CursorPage, paged_response
 from apps.core.identifiers import IdentifierField, accepted_pattern
 from apps.core.schema import error_responses
 from apps.wallets import selectors, services
@@ -56,9 +56,8 @@ class LedgerApi(APIView):
         path.is_valid(raise_exception=True)
         wallet = selectors.wallet_get(user_id=request.user.pk, wallet_type=wallet_type,
                                       currency=path.validated_data["currency"])
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.wallet_entries(wallet=wallet), request, self)
-        return paginator.get_paginated_response(EntryOutput(page, many=True).data)
+        return paged_response(self, request, selectors.wallet_entries(wallet=wallet),
+                              EntryOutput)
 
 
 class TransferInput(serializers.Serializer):
