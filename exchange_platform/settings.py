@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.wallets",
     "apps.marketdata",
     "apps.trading",
+    "apps.orderstore",
     "apps.twelvedata",
     "apps.fixedtime",
     "apps.trade",

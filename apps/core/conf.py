@@ -157,6 +157,12 @@ def _path(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+# cassandra-driver's ConsistencyLevel names that make sense for one data center or many
+# (read by name, so apps.core does not import the driver).
+_CONSISTENCY = frozenset({"ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM",
+                          "EACH_QUORUM", "LOCAL_ONE"})
+
+
 # The default of a setting the host must set itself (no default would be safe).
 REQUIRED = object()
 
@@ -290,6 +296,30 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     # hook for the engines' lag once the futures and ecosystem engine runners exist.
     Setting("HEALTH_EXTRA_CHECKS", [], _dotted_paths,
             "a list of dotted paths to health_check.base.HealthCheck subclasses"),
+    # The internal markets' order store (apps/orderstore): "sql" (the default database)
+    # or "scylla" (a ScyllaDB or Cassandra cluster at SCYLLA_HOSTS:SCYLLA_PORT, keyspace
+    # SCYLLA_KEYSPACE, created by `manage.py orderstore_migrate`).
+    Setting("ORDER_STORE", "sql", lambda value: value in ("sql", "scylla"),
+            "'sql' or 'scylla'"),
+    Setting("SCYLLA_HOSTS", ["127.0.0.1"], lambda value: _names(value) and bool(value),
+            "a non-empty list of host names or addresses"),
+    Setting("SCYLLA_PORT", 9042, _port, "a port number"),
+    Setting("SCYLLA_KEYSPACE", "exchange_orders",
+            lambda value: isinstance(value, str)
+            and re.fullmatch(r"[a-z][a-z0-9_]{0,47}", value) is not None,
+            "a lower-case CQL identifier (letters, digits, _; at most 48)"),
+    # The replication a keyspace is created with by orderstore_migrate (CQL map literal).
+    Setting("SCYLLA_REPLICATION", "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}",
+            _path, "a CQL replication map, such as \"{'class': 'SimpleStrategy', "
+            "'replication_factor': 1}\""),
+    Setting("SCYLLA_LOCAL_DC", "", _string, "a data-center name (empty: the driver's default)"),
+    Setting("SCYLLA_WRITE_CONSISTENCY", "LOCAL_QUORUM", lambda value: value in _CONSISTENCY,
+            "a consistency level name, such as 'LOCAL_QUORUM'"),
+    Setting("SCYLLA_READ_CONSISTENCY", "LOCAL_QUORUM", lambda value: value in _CONSISTENCY,
+            "a consistency level name, such as 'LOCAL_QUORUM'"),
+    Setting("SCYLLA_REQUEST_TIMEOUT_SECONDS", 10.0, _positive_number, "a positive number"),
+    Setting("SCYLLA_USERNAME", "", _string, "a string (empty: no authentication)"),
+    Setting("SCYLLA_PASSWORD", "", _string, "a string"),
 ]}
 
 
