@@ -165,7 +165,7 @@ def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
     assert page.find("table", data_testid="order-lists") is not None
     scripts = [s.attrs.get("src") for s in page.find_all("script") if s.attrs.get("src")]
     assert [src.rsplit("/", 1)[-1] for src in scripts] == [
-        "lightweight-charts.standalone.production.js", "stream.js", "trade.js"]
+        "lightweight-charts.standalone.production.js", "stream.js", "platform.js", "trade.js"]
 
     publish(quote=make_quote("EUR/USD", "1.1", bid="1.0999", ask="1.10012"))
     page = rendered(client.get("/trade/EUR/USD/"))

@@ -7,37 +7,8 @@
   var cfg = JSON.parse(document.getElementById("fixedtime-config").textContent);
   var $ = function (id) { return document.getElementById(id); };
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function api(method, url, body) {
-    var opts = {method: method, credentials: "same-origin",
-                headers: {"Accept": "application/json", "X-CSRFToken": csrf()}};
-    if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    return fetch(url, opts).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) {
-          var err = (data && data.error) || {};
-          throw new Error(err.message || ("Request failed (" + r.status + ")"));
-        }
-        return data;
-      });
-    });
-  }
-  function cell(row, text, cls) {
-    var td = document.createElement("td");
-    td.textContent = text === null || text === undefined || text === "" ? "—" : text;
-    if (cls) td.className = cls;
-    row.appendChild(td);
-    return td;
-  }
-  function showPrice(text) {
-    if (!text) return "—";
-    var parts = String(text).split("."), decimals = parts[1] || "";
-    while (decimals.length < cfg.pricePrecision) decimals += "0";
-    return decimals ? parts[0] + "." + decimals : parts[0];
-  }
+  var api = Platform.api, cell = Platform.cell;
+  function showPrice(text) { return Platform.price(text, cfg.pricePrecision); }
 
   /* --- chart: the ticks as they come, the open trades' entry prices as lines --- */
   var chart = LightweightCharts.createChart($("chart"), {
@@ -95,9 +66,9 @@
       cell(row, t.id); cell(row, t.mode); cell(row, t.direction, t.direction.toLowerCase());
       cell(row, t.stake, "num"); cell(row, showPrice(t.entry_price), "num");
       cell(row, showPrice(t.exit_price), "num"); cell(row, t.status);
-      cell(row, t.payout, "num");
+      cell(row, t.payout || null, "num");
       cell(row, t.exit_evidence ? (t.exit_evidence.source + " quote at " + t.exit_evidence.timestamp)
-                                : t.reason, "muted small");
+                                : t.reason || null, "muted small");
       body.appendChild(row);
     });
   }

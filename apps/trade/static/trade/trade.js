@@ -7,31 +7,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var INTERVAL_SECONDS = {"1min": 60, "5min": 300, "15min": 900, "1h": 3600, "1day": 86400};
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function api(method, url, body) {
-    var opts = {method: method, credentials: "same-origin",
-                headers: {"Accept": "application/json", "X-CSRFToken": csrf()}};
-    if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    return fetch(url, opts).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) {
-          var err = (data && data.error) || {};
-          throw new Error(err.message || ("Request failed (" + r.status + ")"));
-        }
-        return data;
-      });
-    });
-  }
-  function cell(row, text, cls) {
-    var td = document.createElement("td");
-    td.textContent = text === null || text === undefined ? "—" : text;
-    if (cls) td.className = cls;
-    row.appendChild(td);
-    return td;
-  }
+  var api = Platform.api, cell = Platform.cell;
 
   /* --- chart --- */
   var chart = LightweightCharts.createChart($("chart"), {
@@ -59,14 +35,7 @@
       chart.timeScale().scrollToRealTime();
     }).catch(function (e) { $("stream-state").textContent = "chart: " + e.message; });
   }
-  // The feed sends prices as JSON numbers, so 1.30000 arrives as "1.3": shown with the
-  // market's decimals by padding the string, never through a float.
-  function showPrice(text) {
-    if (!text) return "—";
-    var parts = String(text).split("."), decimals = parts[1] || "";
-    while (decimals.length < cfg.pricePrecision) decimals += "0";
-    return decimals ? parts[0] + "." + decimals : parts[0];
-  }
+  function showPrice(text) { return Platform.price(text, cfg.pricePrecision); }
   function onTick(quote) {
     $("last").textContent = showPrice(quote.price);
     $("bid").textContent = showPrice(quote.bid);
