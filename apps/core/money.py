@@ -84,6 +84,13 @@ def parse_amount(
     return amount
 
 
+def decimal_text(value: Decimal | int | None) -> str | None:
+    """``value`` as the plain decimal string clients get (None stays None): normalised, so
+    a fresh value and one re-read from an 18-place column read the same (``"1"``, not
+    ``"1.000000000000000000"``), and exact, as amounts have up to 36 digits."""
+    return None if value is None else f"{EXACT.normalize(Decimal(value)):f}"
+
+
 def quantize_exact(amount: Decimal, *, decimals: int) -> Decimal:
     """``amount`` with exactly ``decimals`` places; raises ``AmountError`` if that would
     change its value (rounding must be an explicit decision, never a side effect)."""

@@ -4,18 +4,12 @@ from decimal import Decimal
 
 import structlog
 
-from apps.core.money import EXACT
+from apps.core.money import decimal_text as _decimal_str
 from apps.marketdata import streams
 from apps.trading.models import Fill, Market, Order
 
 log = structlog.get_logger(__name__)
 ZERO = Decimal(0)
-
-
-def _decimal_str(value: Decimal | int | None) -> str | None:
-    # Normalised, so a fresh row (Python values) and a re-read one (the column's 18
-    # places) read the same; exactly, as amounts have up to 36 digits.
-    return None if value is None else f"{EXACT.normalize(Decimal(value)):f}"
 
 
 def order_event(order: Order, *, market: Market, event: str,
