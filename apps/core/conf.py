@@ -192,6 +192,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("PAPER_SWEEP_SECONDS", 5, _positive_int, "a positive integer"),
     Setting("PAPER_FILL_BATCH", 200, _positive_int, "a positive integer"),
     Setting("PAPER_CANDLES_CACHE_SECONDS", 30, _positive_int, "a positive integer"),
+    # The portfolio page values every balance in this currency (at the latest price of a
+    # market pairing the two; a balance with no such price is shown unvalued).
+    Setting("PORTFOLIO_CURRENCY", "USD", _currency_code, "an upper-case currency code"),
     # Conditional orders: a BUY whose child is a MARKET order holds its trigger price plus
     # this fraction (a gap through the trigger up to it still fills in full).
     Setting("CONDITIONAL_MARKET_HOLD_MARGIN", "0.05", _amount,
