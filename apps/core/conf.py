@@ -195,6 +195,21 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     # The portfolio page values every balance in this currency (at the latest price of a
     # market pairing the two; a balance with no such price is shown unvalued).
     Setting("PORTFOLIO_CURRENCY", "USD", _currency_code, "an upper-case currency code"),
+    # Spot trading (apps/spot): the exchange's URLs (empty: ccxt's own), its keys (empty:
+    # those stored on the provider), ccxt's request timeout, how old a quote may size a
+    # MARKET order, how far above the ask a MARKET BUY may fill (it is sent as a LIMIT IOC
+    # there, so its hold always covers it), how long a NEW order waits before the
+    # tracker resubmits it, and the tracker's period.
+    Setting("SPOT_EXCHANGE_URL", "", _string, "an http(s) URL, or empty"),
+    Setting("SPOT_EXCHANGE_WS_URL", "", _string, "a ws(s) URL, or empty"),
+    Setting("SPOT_API_KEY", "", _string, "a string (empty: the key stored in the admin)"),
+    Setting("SPOT_API_SECRET", "", _string, "a string (empty: the secret stored in the admin)"),
+    Setting("SPOT_REQUEST_TIMEOUT_MS", 10_000, _positive_int, "a positive integer"),
+    Setting("SPOT_QUOTE_MAX_AGE_SECONDS", 30, _positive_int, "a positive integer"),
+    Setting("SPOT_MARKET_BUY_SLIPPAGE", "0.02", _fraction,
+            "a decimal fraction from 0 to below 1, as a string, such as '0.02'"),
+    Setting("SPOT_RESUBMIT_AFTER_SECONDS", 10, _positive_int, "a positive integer"),
+    Setting("SPOT_TRACK_SECONDS", 5, _positive_int, "a positive integer"),
     # Conditional orders: a BUY whose child is a MARKET order holds its trigger price plus
     # this fraction (a gap through the trigger up to it still fills in full).
     Setting("CONDITIONAL_MARKET_HOLD_MARGIN", "0.05", _amount,
@@ -208,6 +223,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "a positive integer"),
     Setting("FIXEDTIME_TICKERS_REFRESH_SECONDS", 5, _non_negative_number,
             "a number, zero or more (0: on every quote)"),
+    # Futures (apps/futures): the venues whose quotes may feed a contract's index (each
+    # quote there recomputes the marks built on it), and the period of the beat sweep that
+    # recomputes every mark and liquidates what it finds (the safety net of the per-tick
+    # check).
+    Setting("FUTURES_INDEX_VENUES", ["spot"], _names, "a list of venue names"),
+    Setting("FUTURES_SWEEP_SECONDS", 5, _positive_int, "a positive integer"),
     # Deposits (apps/deposits): intents in DEPOSIT_CURRENCY paid in DEPOSIT_COIN at the rate
     # of DEPOSIT_RATE_PROVIDER; the payment chain's webhook, signed with any of
     # DEPOSIT_WEBHOOK_SECRETS (none: every delivery is refused).
