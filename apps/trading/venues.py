@@ -5,6 +5,7 @@ name (from its ``AppConfig.ready``); the core does the rest (validation, holds, 
 fills, settlement, events). The paper simulator (``apps.twelvedata.paper``) is the first
 implementation; the exchange (CCXT) and internal-engine venues follow.
 """
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -46,11 +47,16 @@ class Submission:
 class VenueGateway(Protocol):
     """A venue, as the core sees it.
 
-    ``synchronous`` venues (paper, the internal engine) answer ``submit`` and ``cancel``
-    inside the core's transaction, holding the order row; the others (an external
-    exchange) are called after commit and their answers applied with
-    ``services.order_apply``: a timeout there leaves the order UNKNOWN until
-    ``fetch`` (reconciliation) says what happened.
+    ``synchronous`` venues (paper) answer ``submit`` and ``cancel`` inside the core's
+    transaction, holding the order row; the others (an external exchange) are called
+    after commit and their answers applied with ``services.order_apply``: a timeout there
+    leaves the order UNKNOWN until ``fetch`` (reconciliation) says what happened.
+
+    A ``queued`` venue (an internal engine: ``apps.engine``) is neither: its order stays
+    NEW and ``enqueue`` writes the place or cancel command to the market's durable command
+    log inside the core's transaction (with the order row and its hold, so placement has
+    no seam to lose an order in); the engine's runner applies the commands in their order
+    and settles what they did itself. A venue that does not declare ``queued`` is not.
 
     Conditional orders (``constants.CONDITIONAL_TYPES``): a venue lists in
     ``conditional_types`` those it keeps and triggers itself (an exchange's native stop
@@ -93,10 +99,23 @@ class VenueGateway(Protocol):
 
     def cancel(self, *, order: "Order", market: "Market") -> Submission: ...
 
+    def enqueue(self, *, order: "Order", market: "Market", kind: str,
+                options: Mapping[str, object] | None = None) -> None:
+        """A ``queued`` venue only: write ``kind`` ("place" or "cancel") of ``order`` to
+        the market's command log, in the caller's transaction. ``options``: what the
+        venue takes beyond the core's order (e.g. the engine's self-trade prevention)."""
+        ...
+
     def fetch(self, *, order: "Order", market: "Market") -> Submission: ...
 
 
 _gateways: dict[str, VenueGateway] = {}
+
+
+def is_queued(gateway: VenueGateway) -> bool:
+    """Whether ``gateway`` takes its orders as commands written in the core's transaction
+    (``VenueGateway.enqueue``)."""
+    return bool(getattr(gateway, "queued", False))
 
 
 def register_gateway(gateway: VenueGateway) -> None:

@@ -15,7 +15,7 @@ lock on its row) either waits for the order or is seen by it. The market row is 
 locked for update here: orders of one market do not queue on it.
 """
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -45,7 +45,7 @@ from apps.trading.constants import (
 from apps.trading.models import Market, Order, OrderList
 from apps.trading.services import events, rules, settlement
 from apps.trading.stores import store_for
-from apps.trading.venues import Submission, VenueGateway, gateway_for
+from apps.trading.venues import Submission, VenueGateway, gateway_for, is_queued
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 
@@ -135,7 +135,8 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
                 client_order_id: str | None = None, stop_price: Decimal | None = None,
                 trigger_source: str | None = None, trailing_delta: Decimal | None = None,
                 trailing_rate: Decimal | None = None,
-                activation_price: Decimal | None = None) -> Order:
+                activation_price: Decimal | None = None,
+                venue_options: Mapping[str, object] | None = None) -> Order:
     """Place an order on ``venue``'s market ``symbol``.
 
     Validates (market enabled, amount a multiple of the lot within the amount limits, price
@@ -146,8 +147,10 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     everything back and is raised as a Conflict), locks the user's wallets (the held one;
     both if the venue filled at once, in pk order), holds the funds (``rules.hold_amount``;
     a MARKET order at the venue's reference price, which the venue may not fill beyond)
-    and settles the fills. An asynchronous venue gets the order after commit. A replay
-    with the same ``client_order_id`` returns the first order.
+    and settles the fills. An asynchronous venue gets the order after commit; a queued
+    one (an internal engine) gets its command in this transaction, after the hold
+    (``venue_options`` go with it). A replay with the same ``client_order_id`` returns
+    the first order.
 
     A conditional type (``stop_price``, ``trigger_source``, ``trailing_delta`` /
     ``trailing_rate``, ``activation_price``: ``rules.conditional_parse`` and
@@ -191,7 +194,8 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
             order = store.create(order=order)
             market_unchanged(market)
             start(order=order, market=market, gateway=gateway, decimals=decimals,
-                  hold=rules.order_hold(order, decimals=decimals))
+                  hold=rules.order_hold(order, decimals=decimals),
+                  venue_options=venue_options)
     except IntegrityError:
         # A concurrent request with the same client_order_id won the unique key.
         existing = store.user_orders(user_id=user_id, venue=venue).filter(
@@ -255,12 +259,15 @@ def market_unchanged(market: Market) -> None:
 
 
 def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
-          hold: Decimal | None, locked: Sequence[Order] = ()) -> None:
+          hold: Decimal | None, locked: Sequence[Order] = (),
+          venue_options: Mapping[str, object] | None = None) -> None:
     """Hand the just inserted ``order`` to its venue and hold its funds (``hold``; None:
     a hold made by the caller), in the caller's transaction. A synchronous venue answers
     at once (REJECTED: Conflict, everything rolls back); an asynchronous one is sent the
-    order after commit; a PENDING or WAITING order is not sent at all. ``locked``: the
-    other orders of its list, inserted in this transaction."""
+    order after commit; a queued one gets its command now, after the hold (its last
+    write: the command log's per-market sequence row is locked until commit); a PENDING
+    or WAITING order is not sent at all. ``locked``: the other orders of its list,
+    inserted in this transaction."""
     wallet_type = VENUE_WALLET_TYPE[order.venue]
     held, other = rules.held_currencies(market, order.side)
     # Counted once its transaction commits (a rejected order rolls back uncounted).
@@ -291,7 +298,9 @@ def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
                                     currency=held, key=order.hold_key, amount=hold)
     if submission is None:
         events.publish_order(order, market=market, event="placed")
-        if order.status == OrderStatus.NEW:
+        if order.status == OrderStatus.NEW and is_queued(gateway):
+            gateway.enqueue(order=order, market=market, kind="place", options=venue_options)
+        elif order.status == OrderStatus.NEW:
             transaction.on_commit(lambda: settlement.order_submit(order_id=order.pk))
     elif submission.executions or submission.status != OrderStatus.OPEN:
         settlement.settle([settlement.plan(order=order, market=market, submission=submission,
@@ -344,6 +353,10 @@ def order_cancel(*, user_id: int, venue: str, order_id: int) -> Order:
             reason = "" if target is order else "Canceled with its list."
             if target.status in HELD_BACK_STATUSES:
                 submission = Submission(status=OrderStatus.CANCELED, reason=reason)
+            elif is_queued(gateway):
+                # The engine cancels it in its order; the hold is released when it does.
+                gateway.enqueue(order=target, market=market, kind="cancel")
+                continue
             elif not gateway.synchronous:
                 transaction.on_commit(
                     lambda pk=target.pk: settlement.order_cancel_remote(order_id=pk))
