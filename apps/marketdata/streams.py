@@ -5,7 +5,9 @@ Stream names are what clients subscribe to: a venue's ticker (public) and the pr
 ``orders``, ``balances`` and ``fixedtime`` (the connected user's own). A ticker is keyed
 by venue and symbol: ``ticker@<venue>:<SYMBOL>`` (``ticker@spot:BTC/USDT``), except that the paper
 venue's keep the names they had before quotes carried a venue, ``ticker@<SYMBOL>``
-(``ticker@EUR/USD``); each ticker has exactly one name. Each stream is fed through one
+(``ticker@EUR/USD``); each ticker has exactly one name. An internal market's book streams
+(``apps.marketdata.books``) are ``depth@<venue>:<SYMBOL>`` and ``trades@<venue>:<SYMBOL>``
+on every venue, numbered like tickers. Each stream is fed through one
 channel-layer group: a ticker's group is derived from its venue and symbol, a user's
 private streams share ``user.<id>`` and are told apart by the message's ``stream`` field.
 
@@ -63,6 +65,11 @@ VENUE_SEPARATOR: Final = ":"
 # The venue whose tickers are named ``ticker@<SYMBOL>``: the names clients used before
 # quotes carried a venue.
 UNQUALIFIED_TICKER_VENUE: Final = "paper"
+# Public streams of a venue's own order book (an internal market, ``apps.marketdata.books``):
+# always venue-qualified, ``depth@<venue>:<SYMBOL>`` and ``trades@<venue>:<SYMBOL>``.
+DEPTH: Final = "depth"
+TRADES: Final = "trades"
+BOOK_STREAMS: Final = frozenset({DEPTH, TRADES})
 ORDERS: Final = "orders"
 BALANCES: Final = "balances"
 # A user's fixed-time trades (``apps.fixedtime``): opened, then settled.
@@ -74,8 +81,6 @@ MESSAGE_TYPE: Final = "stream.data"
 _SAFE = frozenset(string.ascii_letters + string.digits + "-.")
 # channels rejects group names of 100 characters or more.
 _MAX_GROUP_LENGTH: Final = 99
-_TICKER_GROUP: Final = "ticker."
-_HASHED_TICKER_GROUP: Final = "tickerh."
 # Long enough for a Redis that is reconnecting, short enough not to stall a publisher.
 SEND_TIMEOUT_SECONDS: Final = 5.0
 
@@ -98,6 +103,35 @@ def _escape(text: str) -> str:
         for char in text)
 
 
+def book_stream(*, kind: str, venue: str, symbol: str) -> str:
+    """The public stream name of ``symbol``'s book ``kind`` (``DEPTH`` or ``TRADES``) on
+    ``venue``: ``depth@venue:SYMBOL``, ``trades@venue:SYMBOL``, qualified on every venue.
+    Raises ValueError for another kind or a malformed venue."""
+    _check_book_kind(kind)
+    return f"{kind}@{check_venue(venue)}{VENUE_SEPARATOR}{symbol}"
+
+
+def _check_book_kind(kind: str) -> None:
+    if kind not in BOOK_STREAMS:
+        raise ValueError(f"{kind!r} is not a book stream (depth, trades)")
+
+
+def book_group(*, kind: str, venue: str, symbol: str) -> str:
+    """The channel group of ``book_stream``: ``ticker_group``'s rule with ``kind`` in
+    place of ``ticker`` (``depth.ecosystem.ABC_2FUSDT``, or ``depthh.<sha256>``)."""
+    _check_book_kind(kind)
+    return _group(kind, venue=venue, symbol=symbol)
+
+
+def _group(kind: str, *, venue: str, symbol: str) -> str:
+    check_venue(venue)
+    name = f"{kind}.{_escape(venue)}.{_escape(symbol)}"
+    if len(name) <= _MAX_GROUP_LENGTH:
+        return name
+    digest = hashlib.sha256(f"{venue}:{symbol}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{kind}h.{digest}"
+
+
 def ticker_group(*, venue: str, symbol: str) -> str:
     """The channel group of ``symbol``'s quotes on ``venue``.
 
@@ -106,14 +140,11 @@ def ticker_group(*, venue: str, symbol: str) -> str:
     per UTF-8 byte, so (paper, ``EUR/USD``) -> ``ticker.paper.EUR_2FUSD``. A venue holds
     no ``.``, so the first one after the prefix ends it. When that would be too long, the
     name is ``tickerh.`` plus the SHA-256 of ``venue:symbol`` (a venue holds no ``:``
-    either): the two prefixes differ, so an escaped name never equals a hashed one.
+    either): the two prefixes differ, so an escaped name never equals a hashed one. Book
+    streams' groups start with their kind instead (``book_group``), and no prefix is
+    another's followed by ``.``, so no two kinds share a group.
     """
-    check_venue(venue)
-    name = f"{_TICKER_GROUP}{_escape(venue)}.{_escape(symbol)}"
-    if len(name) <= _MAX_GROUP_LENGTH:
-        return name
-    digest = hashlib.sha256(f"{venue}:{symbol}".encode("utf-8", "surrogatepass")).hexdigest()
-    return _HASHED_TICKER_GROUP + digest
+    return _group("ticker", venue=venue, symbol=symbol)
 
 
 def user_group(user_id: int) -> str:
@@ -131,10 +162,12 @@ def group_message(*, stream: str, data: dict[str, Any],
     return message
 
 
-def _seq_key(*, venue: str, symbol: str) -> str:
-    # The group name is a safe, collision-free rendering of any ticker (cache keys must
+def _seq_key(*, venue: str, symbol: str, kind: str = "ticker") -> str:
+    # The group name is a safe, collision-free rendering of any stream (cache keys must
     # be short, printable and without spaces for memcached-style validation).
-    return f"stream-seq:{ticker_group(venue=venue, symbol=symbol)}"
+    group = (ticker_group(venue=venue, symbol=symbol) if kind == "ticker"
+             else book_group(kind=kind, venue=venue, symbol=symbol))
+    return f"stream-seq:{group}"
 
 
 def next_ticker_seq(*, venue: str, symbol: str) -> int:
@@ -145,7 +178,16 @@ def next_ticker_seq(*, venue: str, symbol: str) -> int:
     share a number. Raises what the cache raises (Redis down): ``publish`` writes the
     same cache just after, so a quote that cannot be numbered could not be cached either.
     """
-    key = _seq_key(venue=venue, symbol=symbol)
+    return _next_seq(_seq_key(venue=venue, symbol=symbol))
+
+
+def next_book_seq(*, kind: str, venue: str, symbol: str) -> int:
+    """The next sequence number of a book stream (``book_stream``): ``next_ticker_seq``'s
+    rule and guarantees, one counter per stream."""
+    return _next_seq(_seq_key(venue=venue, symbol=symbol, kind=kind))
+
+
+def _next_seq(key: str) -> int:
     try:
         return cache.incr(key)
     except ValueError:  # no counter yet, or it was lost: seed it from the clock
@@ -228,6 +270,14 @@ def send_quote(quote: Quote, *, seq: int) -> bool:
     stream = ticker_stream(venue=quote.venue, symbol=quote.symbol)
     return send_to_group(ticker_group(venue=quote.venue, symbol=quote.symbol),
                          group_message(stream=stream, data=quote.to_dict(), seq=seq))
+
+
+def send_book(*, kind: str, venue: str, symbol: str, data: dict[str, Any], seq: int) -> bool:
+    """Forward one item of a book stream, numbered ``seq`` (from ``next_book_seq``), to its
+    subscribers (see ``send_to_group``)."""
+    return send_to_group(book_group(kind=kind, venue=venue, symbol=symbol),
+                         group_message(stream=book_stream(kind=kind, venue=venue, symbol=symbol),
+                                       data=data, seq=seq))
 
 
 def publish_user_events(*, events: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
