@@ -385,7 +385,7 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote,
                               else gateway.submit(order=order, market=market))
             else:
                 submission = Submission(status=OrderStatus.NEW)
-                transaction.on_commit(lambda pk=order.pk: settlement.order_submit(order_id=pk))
+                settlement.send_after_commit(order=order, action="submit")
             pending.append(settlement.plan(order=order, market=market, submission=submission,
                                            event="triggered", prior=[], decimals=decimals))
         if not pending:

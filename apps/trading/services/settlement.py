@@ -192,8 +192,7 @@ def _oco_cancels(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> l
             seen.add(sibling.pk)
             if (sibling.status not in HELD_BACK_STATUSES
                     and not gateway_for(sibling.venue).synchronous):
-                transaction.on_commit(
-                    lambda pk=sibling.pk: order_cancel_remote(order_id=pk))
+                send_after_commit(order=sibling, action="cancel")
                 continue
             extra.append(_change(sibling, market=p.market, status=OrderStatus.CANCELED,
                                  event="canceled", reason=f"OCO: the other leg {why}."))
@@ -256,7 +255,7 @@ def _bracket_exits(pending: Sequence[Pending], locked: Sequence[Order]) -> list[
             if leg.role == OrderRole.STOP:
                 continue
             if not gateway.synchronous:
-                transaction.on_commit(lambda pk=leg.pk: order_submit(order_id=pk))
+                send_after_commit(order=leg, action="submit")
                 started.append(_change(leg, market=p.market, status=OrderStatus.NEW,
                                        event="activated"))
                 continue
@@ -429,6 +428,21 @@ def orders_retry_settlement(*, order_ids: list[int]) -> int:
 
 
 # --- a venue's answers -------------------------------------------------------------------
+
+
+def send_after_commit(*, order: Order, action: str) -> None:
+    """Have an asynchronous venue ``submit`` or ``cancel`` ``order`` once the caller's
+    transaction commits: through its gateway's ``dispatch(action=, order_id=)`` where it
+    has one (the spot venue's Celery tasks: a worker that dies on the way leaves the
+    order to the venue's tracker), else in this process (``order_submit``,
+    ``order_cancel_remote``)."""
+    pk = order.pk
+    dispatch = getattr(gateway_for(order.venue), "dispatch", None)
+    if dispatch is not None:
+        transaction.on_commit(lambda: dispatch(action=action, order_id=pk))
+        return
+    run = order_submit if action == "submit" else order_cancel_remote
+    transaction.on_commit(lambda: run(order_id=pk))
 
 
 def order_submit(*, order_id: int) -> Order:
