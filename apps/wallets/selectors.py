@@ -151,6 +151,12 @@ def _margin_problems() -> list[str]:
     return problems
 
 
+def hold_change_exists(*, key: str) -> bool:
+    """Whether a margin change was made under ``key`` (a retried request is a replay: the
+    caller then skips checks the first one passed, such as a futures margin limit)."""
+    return HoldChange.objects.filter(key=key).exists()
+
+
 def journal_exists(*, key: str) -> bool:
     """Whether a journal was posted under ``key`` (a cheap check before an idempotent
     post that is usually a replay)."""
