@@ -1,6 +1,6 @@
 from django.apps import apps
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from apps.trade import views
@@ -14,7 +14,10 @@ urlpatterns = [
     path("login/", RedirectView.as_view(pattern_name="account_login", query_string=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    *[path(type, views.markets, {"type": type}, name=type) for type in PAGE_TYPES],
+    # The list pages answer with and without a trailing slash (links use the short form).
+    *[re_path(rf"^{type}/?$", views.markets, {"type": type}, name=type) for type in PAGE_TYPES],
+    re_path(r"^portfolio/?$", views.portfolio, name="portfolio"),
+    path("trade/", views.switch, name="switch"),
     # Symbols contain "/" (EUR/USD): take the rest of the path.
     path("trade/<path:symbol>/", views.trade, name="trade"),
 ]

@@ -3,7 +3,7 @@ import json
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -77,21 +77,23 @@ def rendered(response) -> Element:
     return builder.root
 
 
-def emulator_previous_close(emulator, symbol: str) -> Decimal:
-    """The close of the day before, asked of the emulator directly (not through the app)."""
-    query = urllib.parse.urlencode({"symbol": symbol, "interval": "1day", "outputsize": 2,
+def emulator_day_open(emulator, symbol: str) -> Decimal:
+    """The open of the current daily bar, asked of the emulator directly (not through the
+    app)."""
+    query = urllib.parse.urlencode({"symbol": symbol, "interval": "1day", "outputsize": 1,
                                     "order": "ASC", "timezone": "UTC",
                                     "apikey": emulator.apikey})
     with urllib.request.urlopen(f"{emulator.base_url}/time_series?{query}", timeout=5) as reply:
-        return Decimal(json.load(reply)["values"][0]["close"])
+        return Decimal(json.load(reply)["values"][0]["open"])
 
 
 def test_market_lists_show_enabled_markets_with_price_change_and_marks(client, markets,
                                                                         emulator):
     Market.objects.filter(venue="paper", symbol="EUR/USD").update(is_trending=True, is_hot=True)
-    publish(quote=make_quote("EUR/USD", "1.10000", bid="1.09990", ask="1.10010"))
-    previous = emulator_previous_close(emulator, "EUR/USD")
-    change = ((Decimal("1.10000") - previous) * 100 / previous).quantize(Decimal("0.01"))
+    publish(quote=make_quote("EUR/USD", "1.1", bid="1.09990", ask="1.10010"))
+    day_open = emulator_day_open(emulator, "EUR/USD")
+    change = ((Decimal("1.10000") - day_open) * 100 / day_open).quantize(Decimal("0.01"),
+                                                                   rounding=ROUND_HALF_UP)
     assert change != 0  # else the up/down mark below proves nothing
 
     response = client.get("/forex")
@@ -102,10 +104,12 @@ def test_market_lists_show_enabled_markets_with_price_change_and_marks(client, m
     assert [row.attrs["data-symbol"] for row in page.find_all("tr")
             if "data-symbol" in row.attrs] == ["EUR/USD"]  # GBP/USD is not enabled
     row = page.find("tr", data_symbol="EUR/USD")
+    # What markets.js needs to keep the change live: the open and the market's decimals.
+    assert (Decimal(row.attrs["data-open"]), row.attrs["data-precision"]) == (day_open, "5")
     assert row.find("strong").text == "EUR/USD"
     assert [tag.text for tag in row.find_all("span") if "tag" in tag.attrs["class"]] == [
         "trending", "hot"]
-    assert row.find("td", data_field="last").text == "1.10000"
+    assert row.find("td", data_field="last").text == "1.10000"  # the market's decimals
     [_, _, change_cell, _] = row.find_all("td")
     assert change_cell.text == f"{change}%"
     assert change_cell.attrs["class"] == ("num up" if change > 0 else "num down")
@@ -129,10 +133,28 @@ def test_market_list_survives_an_unreachable_provider(client, markets, settings)
     assert (last.text, change_cell.text, change_cell.attrs["class"]) == ("1.10000", "—", "num ")
 
 
-def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
+def test_a_visitor_sees_the_market_and_is_asked_to_log_in_to_trade(client, markets,
+                                                                     emulator):
+    publish(quote=make_quote("EUR/USD", "1.1", bid="1.0999", ask="1.10012"))
+    response = client.get("/trade/EUR/USD/")
+    assert response.status_code == 200
+    page = rendered(response)
+    assert [page.find("strong", id=name).text for name in ("last", "bid", "ask")] == [
+        "1.10000", "1.09990", "1.10012"]
+    assert page.find("div", id="chart") is not None
+    assert json.loads(page.find("script", id="trade-config").text)["loggedIn"] is False
+    assert page.find_all("form", id="order-form") == []  # no form, a way to log in
+    assert page.find("a", data_testid="login-link").attrs["href"] == (
+        "/login/?next=/trade/EUR/USD/")
+    assert page.find_all("table", data_testid="open-orders") == []
+    scripts = [s.attrs["src"].rsplit("/", 1)[-1] for s in page.find_all("script")
+               if s.attrs.get("src")]
+    assert scripts == ["lightweight-charts.standalone.production.js", "stream.js",
+                       "platform.js", "trade.js"]
+
+
+def test_trade_page_for_a_trader_on_an_enabled_market(client, markets, user, emulator):
     Market.objects.filter(venue="paper", symbol="EUR/USD").update(lot_size=Decimal("0.001"))
-    login = client.get("/trade/EUR/USD/")
-    assert (login.status_code, login.url) == (302, "/accounts/login/?next=/trade/EUR/USD/")
     client.force_login(user)
 
     response = client.get("/trade/EUR/USD/")
@@ -142,7 +164,9 @@ def test_trade_page_needs_login_and_an_enabled_market(client, markets, user):
     assert script.attrs["type"] == "application/json"
     assert json.loads(script.text) == {
         "symbol": "EUR/USD", "base": "EUR", "quote": "USD",
-        "pricePrecision": 5, "amountPrecision": 3,
+        "pricePrecision": 5, "amountPrecision": 3, "quoteDecimals": 2,
+        "makerFee": "0.0008", "takerFee": "0.001",
+        "dayOpen": format(emulator_day_open(emulator, "EUR/USD"), "f"), "loggedIn": True,
         "api": {"orders": "/api/v1/twd/orders/", "orderLists": "/api/v1/twd/order-lists/",
                 "candles": "/api/v1/twd/candles/", "wallets": "/api/v1/wallets/"},
     }
@@ -183,3 +207,29 @@ def test_login_and_logout(client, user):
     assert client.post("/logout/").status_code == 302
     bad = client.post(login, {"login": user.username, "password": "nope"})
     assert "are not correct" in bad.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/forex", "/forex/", "/etf", "/etf/", "/crypto", "/crypto/"])
+def test_every_list_page_answers_with_and_without_a_slash(client, markets, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    page = rendered(response)
+    # ETF and crypto have their own nav entries, the page's own marked active.
+    nav = {a.text: a.attrs for a in page.find("nav").find_all("a")}
+    assert list(nav) == ["Forex", "Stocks", "Indices", "ETF", "Crypto"]
+    assert nav["ETF"]["href"] == "/etf" and nav["Crypto"]["href"] == "/crypto"
+    assert [name for name, attrs in nav.items() if attrs.get("class") == "active"] == [
+        page.find("h1").text]
+
+
+def test_the_symbol_switcher_goes_to_a_market_or_says_it_is_unknown(client, markets):
+    page = rendered(client.get("/forex"))
+    switcher = page.find("form", data_testid="switcher")
+    assert switcher.attrs["action"] == "/trade/"
+    assert [o.attrs["value"] for o in switcher.find_all("option")] == ["AAPL", "EUR/USD"]
+    found = client.get("/trade/", {"symbol": "EUR/USD"})
+    assert (found.status_code, found["Location"]) == (302, "/trade/EUR/USD/")
+    unknown = client.get("/trade/", {"symbol": "GBP/USD"})  # listed, but not enabled
+    assert unknown.status_code == 404
+    assert "No enabled market is called “GBP/USD”" in rendered(unknown).find(
+        "p", data_testid="not-found").text

@@ -36,10 +36,22 @@
     }).catch(function (e) { $("stream-state").textContent = "chart: " + e.message; });
   }
   function showPrice(text) { return Platform.price(text, cfg.pricePrecision); }
+  var lastQuote = null;
+  // The change since the day's open, with its colour.
+  function showChange(price) {
+    var pct = cfg.dayOpen ? Platform.changePercent(price, cfg.dayOpen) : null;
+    if (pct === null) return;
+    var change = $("change");
+    change.textContent = pct + "%";
+    change.className = pct.charAt(0) === "-" ? "down" : /[1-9]/.test(pct) ? "up" : "";
+  }
   function onTick(quote) {
+    lastQuote = quote;
     $("last").textContent = showPrice(quote.price);
     $("bid").textContent = showPrice(quote.bid);
     $("ask").textContent = showPrice(quote.ask);
+    showChange(quote.price);
+    if (cfg.loggedIn) preview();
     var step = INTERVAL_SECONDS[interval];
     var t = Math.floor(Date.parse(quote.timestamp) / 1000 / step) * step;
     var p = +quote.price;
@@ -59,7 +71,16 @@
     });
   });
 
+  var stream = new PlatformStream(function (state) { $("stream-state").textContent = state; });
+  stream.subscribe("ticker@" + cfg.symbol, onTick);
+  loadCandles();
+  if (!cfg.loggedIn) return;  // a visitor sees the market; the order form asks to log in
+
   /* --- orders and balances --- */
+  var STATUS_NAMES = {NEW: "New", OPEN: "Open", PARTIALLY_FILLED: "Partially filled",
+    FILLED: "Filled", CANCELED: "Cancelled", REJECTED: "Rejected", EXPIRED: "Expired",
+    UNKNOWN: "Unknown", PENDING: "Pending", WAITING: "Waiting"};
+  function statusName(status) { return STATUS_NAMES[status] || status; }
   var LIVE = ["OPEN", "PARTIALLY_FILLED", "PENDING", "WAITING"];
   var ROLE_NAMES = {ENTRY: "entry", LIMIT: "limit leg", STOP: "stop leg"};
   var listKinds = {};  // order list id -> OCO | BRACKET
@@ -69,6 +90,7 @@
     button.type = "button"; button.textContent = "Cancel"; button.className = "link";
     button.dataset.testid = "cancel";
     button.addEventListener("click", function () {
+      clearMessages();
       api("POST", url).then(refresh).catch(showError);
     });
     return button;
@@ -108,13 +130,13 @@
         cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.type);
         cell(row, o.price ? showPrice(o.price) : "market", "num");
         cell(row, o.filled === "0" ? o.amount : o.filled + " / " + o.amount, "num");
-        cell(row, o.status); cell(row, triggerText(o), "num").dataset.testid = "trigger";
+        cell(row, statusName(o.status)); cell(row, triggerText(o), "num").dataset.testid = "trigger";
         cell(row, listText(o), "small");
         row.appendChild(document.createElement("td")).appendChild(
           cancelButton(cfg.api.orders + o.id + "/cancel/"));
         open.appendChild(row);
       } else {
-        cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.status);
+        cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, statusName(o.status));
         cell(row, o.fill && showPrice(o.fill.price), "num"); cell(row, o.filled, "num");
         cell(row, o.cost + " " + (o.fee_currency || ""), "num"); cell(row, o.fee, "num");
         cell(row, o.fill ? (o.liquidity + " vs " + o.fill.quote_source + " quote " +
@@ -131,12 +153,12 @@
     if (list.executed_role) {
       var others = list.orders.filter(function (o) {
         return o.role !== "ENTRY" && o.role !== list.executed_role;
-      }).map(function (o) { return ROLE_NAMES[o.role] + " " + o.status.toLowerCase(); });
+      }).map(function (o) { return ROLE_NAMES[o.role] + " " + statusName(o.status).toLowerCase(); });
       return ROLE_NAMES[list.executed_role] + " executed" +
         (others.length ? "; " + others.join(", ") : "");
     }
     return list.live ? "live" : "ended: " + list.orders.map(function (o) {
-      return ROLE_NAMES[o.role] + " " + o.status.toLowerCase();
+      return ROLE_NAMES[o.role] + " " + statusName(o.status).toLowerCase();
     }).join(", ");
   }
   function renderLists(lists) {
@@ -150,7 +172,7 @@
       row.dataset.executed = list.executed_role || "";
       cell(row, list.id); cell(row, list.kind);
       cell(row, list.orders.map(function (o) {
-        return ROLE_NAMES[o.role] + " " + o.type + " " + o.status;
+        return ROLE_NAMES[o.role] + " " + o.type + " " + statusName(o.status);
       }).join(", "), "small");
       var result = cell(row, listResult(list));
       result.dataset.testid = "list-result";
@@ -193,6 +215,8 @@
       (places > 0 || text.indexOf(".") < 0) && /[1-9]/.test(text);
   }
   function showError(e) { $("order-ok").textContent = ""; $("order-error").textContent = e.message; }
+  // What the last action said is cleared by the next one (an edit, a submit, a cancel).
+  function clearMessages() { $("order-error").textContent = ""; $("order-ok").textContent = ""; }
   var HELP = {
     LIMIT: "Rests at your price until the market comes to it.",
     MARKET: "Fills now at the best price.",
@@ -286,18 +310,46 @@
     }
     return {url: cfg.api.orderLists, body: body};
   }
+  // The order's total and fee before it is placed, in the quote currency: the amount at
+  // the limit price, or at the ask (buy) / bid (sell) for a market order; the taker rate
+  // unless a limit order would rest (then the maker rate).
+  function preview() {
+    var type = form.elements.type.value, side = form.elements.side.value;
+    var amount = form.elements.amount.value.trim(), limit = form.elements.price.value.trim();
+    var trigger = form.elements.stop_price.value.trim();
+    var book = lastQuote && (side === "BUY" ? lastQuote.ask : lastQuote.bid) ||
+      (lastQuote && lastQuote.price);
+    var price = type === "MARKET" || type === "TRAILING_STOP" ? book
+      : (type === "LIMIT" ? limit : limit || trigger);
+    var out = $("order-preview");
+    if (!decimalOk(amount, cfg.amountPrecision) || !price || !decimalOk(String(price), 18)) {
+      out.textContent = "";
+      return;
+    }
+    var rests = type === "LIMIT" && book &&
+      (side === "BUY" ? +limit < +book : +limit > +book);
+    var rate = rests ? cfg.makerFee : cfg.takerFee;
+    var total = Platform.multiply(amount, price, cfg.quoteDecimals);
+    var fee = Platform.multiply(total, rate, cfg.quoteDecimals);
+    out.textContent = (type === "MARKET" || type === "TRAILING_STOP" ? "Total ≈ " : "Total ") +
+      total + " " + cfg.quote + ", fee " + fee + " " + cfg.quote + " (" +
+      (rests ? "maker" : "taker") + " " + Platform.multiply(rate, "100", 4).replace(/\.?0+$/, "") +
+      "%)";
+  }
   form.addEventListener("change", syncType);
+  form.addEventListener("change", preview);
+  form.addEventListener("input", function () { clearMessages(); preview(); });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    $("order-error").textContent = ""; $("order-ok").textContent = "";
+    clearMessages();
     var request;
     try { request = formRequest(); } catch (e) { return showError(e); }
     api("POST", request.url, request.body).then(function (placed) {
       $("order-ok").textContent = placed.kind
         ? placed.kind + " #" + placed.id + " placed: " + placed.orders.map(function (o) {
-          return ROLE_NAMES[o.role] + " " + o.status.toLowerCase();
+          return ROLE_NAMES[o.role] + " " + statusName(o.status).toLowerCase();
         }).join(", ") + "."
-        : "Order #" + placed.id + " " + placed.status.toLowerCase() + ".";
+        : "Order #" + placed.id + ": " + statusName(placed.status) + ".";
       refresh();
     }).catch(showError);
   });
@@ -307,11 +359,8 @@
   function refreshSoon() {
     if (!pending) pending = setTimeout(function () { pending = null; refresh(); }, 100);
   }
-  var stream = new PlatformStream(function (state) { $("stream-state").textContent = state; });
-  stream.subscribe("ticker@" + cfg.symbol, onTick);
   stream.subscribe("orders", refreshSoon);
   stream.subscribe("balances", refreshSoon);
   syncType();
-  loadCandles();
   refresh();
 })();
