@@ -1,0 +1,57 @@
+"""``python -m devtools.binance``: serve the emulator in the foreground.
+
+The demo exchange of ``make run``: a seeded random walk of the spot pairs every
+``--interval`` seconds, logged to stdout, until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .server import Emulator, EmulatorConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.binance",
+        description="Loopback Binance spot REST + WebSocket emulator (seeded random walk).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
+    parser.add_argument("--api-key", default="emulator-key")
+    parser.add_argument("--api-secret", default="emulator-secret")
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help="seconds between random-walk steps")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--paused", action="store_true",
+                        help="start with the walk paused (resume via POST /_control/resume)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+async def serve(config: EmulatorConfig) -> None:
+    emulator = Emulator(config)
+    await emulator.start()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+    await emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = EmulatorConfig(host=args.host, port=args.port, api_key=args.api_key,
+                            api_secret=args.api_secret, interval=args.interval,
+                            seed=args.seed, paused=args.paused)
+    asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    main()

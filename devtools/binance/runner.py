@@ -1,0 +1,181 @@
+"""Running the emulator on a background thread, for tests and other synchronous code.
+
+The emulator lives on its own asyncio loop in a daemon thread; every control call is
+marshalled onto that loop and waited for, so calls from any thread are safe and, once a
+call returns, its stream events are queued to every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, Self, TypeVar
+
+from . import wire
+from .exchange import Fill, Order
+from .server import Emulator, EmulatorConfig, Fault, FaultRule
+
+T = TypeVar("T")
+
+# Control calls are local and quick; a stuck loop should fail a test, not hang it.
+CALL_TIMEOUT_S = 10.0
+
+
+class EmulatorHandle:
+    """A started emulator on a background thread, with a blocking control API."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.emulator = Emulator(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="binance-emulator",
+                                        daemon=True)
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    def start(self) -> Self:
+        """Binds the port and starts serving; raises if the server could not start."""
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            raise self._startup_error
+        return self
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.emulator.start())
+        except BaseException as error:  # handed to start() on the caller's thread
+            self._startup_error = error
+            self._loop.close()
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    def stop(self) -> None:
+        """Releases withheld answers, closes the streams and the port, ends the thread."""
+        if not self._loop.is_running():
+            return
+        self._call(self.emulator.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(CALL_TIMEOUT_S)
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(CALL_TIMEOUT_S)
+
+    def _read(self, read: Any) -> Any:
+        async def on_loop() -> Any:
+            return read()
+
+        return self._call(on_loop())
+
+    # -- where it listens ------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self.emulator.port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:P``: stands for ``https://api.binance.com`` and its siblings."""
+        return self.emulator.base_url
+
+    @property
+    def ws_url(self) -> str:
+        """ccxt.pro's ``urls["api"]["ws"]["spot"]``."""
+        return self.emulator.ws_url
+
+    @property
+    def ws_api_url(self) -> str:
+        """ccxt.pro's ``urls["api"]["ws"]["ws-api"]["spot"]``."""
+        return self.emulator.ws_api_url
+
+    @property
+    def api_key(self) -> str:
+        return self.emulator.config.api_key
+
+    @property
+    def api_secret(self) -> str:
+        return self.emulator.config.api_secret
+
+    # -- control ---------------------------------------------------------------------------
+
+    def set_book(self, symbol: str, bids: Iterable[Iterable[object]],
+                 asks: Iterable[Iterable[object]]) -> None:
+        """Replaces the outside levels ``[[price, qty], ...]`` of a symbol (``"BTCUSDT"``);
+        resting orders they cross fill at once against them."""
+        self._call(self.emulator.set_book(symbol, bids, asks))
+
+    def set_price(self, symbol: str, price: Decimal | str,
+                  qty: Decimal | str | None = None) -> None:
+        """Prints an outside trade at ``price``: resting orders at or through it fill (up
+        to ``qty`` in all; None: entirely) and stop orders at it trigger."""
+        self._call(self.emulator.set_price(symbol, price, qty))
+
+    def step(self, count: int = 1) -> None:
+        """Runs ``count`` random-walk steps now, even while paused."""
+        self._call(self.emulator.step(count))
+
+    def pause(self) -> None:
+        self._call(self.emulator.pause())
+
+    def resume(self) -> None:
+        self._call(self.emulator.resume())
+
+    def set_balance(self, asset: str, free: Decimal | str) -> None:
+        self._call(self.emulator.set_balance(asset, free))
+
+    def inject(self, fault: Fault | str, count: int | None = 1, **options: Any) -> FaultRule:
+        """See :meth:`Emulator.inject` (``endpoint``, ``probability``, ``delay``,
+        ``status``, ``retry_after``, ``applied``)."""
+        return self._call(self.emulator.inject(fault, count, **options))
+
+    def clear_faults(self) -> None:
+        self._call(self.emulator.clear_faults())
+
+    def restart_ws(self) -> int:
+        """Drops every WebSocket connection and subscription; state stays."""
+        return self._call(self.emulator.restart_ws())
+
+    def stats(self) -> dict[str, Any]:
+        return self._call(self.emulator.stats())
+
+    # -- assertions ------------------------------------------------------------------------
+
+    def account_balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Each asset's (free, locked)."""
+        return self._read(self.emulator.exchange.balances)
+
+    def orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Every order the account ever placed, as ``GET /api/v3/order`` renders it."""
+        return self._read(lambda: [wire.order(o) for o in self._orders(symbol)])
+
+    def trades(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Every fill of the account, as ``GET /api/v3/myTrades`` renders it."""
+        return self._read(lambda: [wire.my_trade(f) for f in self._fills(symbol)])
+
+    def _orders(self, symbol: str | None) -> list[Order]:
+        return [o for o in self.emulator.exchange.orders.values()
+                if symbol is None or o.symbol == symbol]
+
+    def _fills(self, symbol: str | None) -> list[Fill]:
+        return [f for f in self.emulator.exchange.fills if symbol is None or f.symbol == symbol]
+
+    def book(self, symbol: str) -> dict[str, Any]:
+        """The depth as ``GET /api/v3/depth`` renders it (all levels)."""
+        return self._read(lambda: wire.depth(self.emulator.exchange.book(symbol), 5000))
+
+
+@contextmanager
+def running_emulator(**options: Any) -> Iterator[EmulatorHandle]:
+    """``with running_emulator(paused=True) as binance: ...``; options are EmulatorConfig's."""
+    handle = EmulatorHandle(EmulatorConfig(**options)).start()
+    try:
+        yield handle
+    finally:
+        handle.stop()
