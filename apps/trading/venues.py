@@ -58,6 +58,12 @@ class VenueGateway(Protocol):
     no seam to lose an order in); the engine's runner applies the commands in their order
     and settles what they did itself. A venue that does not declare ``queued`` is not.
 
+    Two optional methods: ``order_check(market=, spec=)`` refuses (InvalidInput) an order
+    the venue does not offer, before anything is held (``services.orders.order_spec``);
+    ``dispatch(action=, order_id=)`` runs an asynchronous venue's "submit" or "cancel"
+    after commit its own way, e.g. as a Celery task (``settlement.send_after_commit``;
+    without it they run in the committing process).
+
     Conditional orders (``constants.CONDITIONAL_TYPES``): a venue lists in
     ``conditional_types`` those it keeps and triggers itself (an exchange's native stop
     orders: they are submitted like any order); the platform triggers the others

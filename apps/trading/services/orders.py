@@ -125,8 +125,15 @@ def order_spec(*, market: Market, gateway: VenueGateway, side: str, type: str,
                             ("activation_price", activation_price)):
             if value is not None:
                 raise rules.refuse(f"A {type} order takes no {name}.", name)
-    return OrderSpec(side=side, type=type, amount=amount, price=price,
+    spec = OrderSpec(side=side, type=type, amount=amount, price=price,
                      time_in_force=time_in_force, post_only=post_only, trigger=trigger)
+    # A venue that offers fewer order types, times in force or precisions than the core
+    # refuses the others here, before anything is held (the spot venue: what its
+    # exchange reports).
+    check = getattr(gateway, "order_check", None)
+    if check is not None:
+        check(market=market, spec=spec)
+    return spec
 
 
 def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
@@ -301,7 +308,7 @@ def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
         if order.status == OrderStatus.NEW and is_queued(gateway):
             gateway.enqueue(order=order, market=market, kind="place", options=venue_options)
         elif order.status == OrderStatus.NEW:
-            transaction.on_commit(lambda: settlement.order_submit(order_id=order.pk))
+            settlement.send_after_commit(order=order, action="submit")
     elif submission.executions or submission.status != OrderStatus.OPEN:
         settlement.settle([settlement.plan(order=order, market=market, submission=submission,
                                            event="placed", prior=[], decimals=decimals)],
@@ -358,8 +365,7 @@ def order_cancel(*, user_id: int, venue: str, order_id: int) -> Order:
                 gateway.enqueue(order=target, market=market, kind="cancel")
                 continue
             elif not gateway.synchronous:
-                transaction.on_commit(
-                    lambda pk=target.pk: settlement.order_cancel_remote(order_id=pk))
+                settlement.send_after_commit(order=target, action="cancel")
                 continue
             else:
                 submission = gateway.cancel(order=target, market=market)
