@@ -60,7 +60,10 @@ INSTALLED_APPS = [
     "apps.marketdata",
     "apps.trading",
     "apps.orderstore",
+    "apps.engine",
     "apps.twelvedata",
+    "apps.ecosystem",
+    "apps.spot",
     "apps.fixedtime",
     "apps.trade",
     "apps.health",
@@ -72,6 +75,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "django.contrib.humanize",  # the sessions page's "3 minutes ago"
     "apps.deposits",
+    "apps.futures",
 ]
 
 MIDDLEWARE = [
@@ -463,6 +467,15 @@ PAPER_SWEEP_SECONDS = env.int("PAPER_SWEEP_SECONDS", default=5)
 # Resting paper orders a crossing quote fills per transaction (one ledger batch each).
 PAPER_FILL_BATCH = env.int("PAPER_FILL_BATCH", default=200)
 PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
+
+# --- Spot trading through ccxt (apps/spot) ------------------------------------------------
+# The exchange's REST and WebSocket origins (empty: ccxt's own; the emulator in `make run`
+# and the tests). The keys take precedence over those stored (encrypted) on the provider.
+SPOT_EXCHANGE_URL = env.str("SPOT_EXCHANGE_URL", default="")
+SPOT_EXCHANGE_WS_URL = env.str("SPOT_EXCHANGE_WS_URL", default="")
+SPOT_API_KEY = env.str("SPOT_API_KEY", default="")
+SPOT_API_SECRET = env.str("SPOT_API_SECRET", default="")
+SPOT_TRACK_SECONDS = env.int("SPOT_TRACK_SECONDS", default=5)
 
 # --- Fixed-time trades (apps/fixedtime) ----------------------------------------------------
 # A trade opens only on a quote at most this old (else 409 stale_quote): an entry price

@@ -229,6 +229,22 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     # check).
     Setting("FUTURES_INDEX_VENUES", ["spot"], _names, "a list of venue names"),
     Setting("FUTURES_SWEEP_SECONDS", 5, _positive_int, "a positive integer"),
+    # Internal markets' engine (apps/engine): which runner runs a market ("venue:SYMBOL"
+    # -> runner name; unlisted markets: "default"), commands applied per settled batch,
+    # a book snapshot every ENGINE_SNAPSHOT_EVERY commands, the lease's length, how long
+    # a runner waits for a wake-up before it polls, the band a MARKET order may fill
+    # within beyond the best opposite price (its hold is sized at that limit), and
+    # whether the web process runs the runner in a thread (make run).
+    Setting("ENGINE_RUNNER_MARKETS", {}, lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+        "a dict of 'venue:SYMBOL' -> runner name"),
+    Setting("ENGINE_BATCH", 500, _positive_int, "a positive integer"),
+    Setting("ENGINE_SNAPSHOT_EVERY", 5000, _positive_int, "a positive integer"),
+    Setting("ENGINE_LEASE_SECONDS", 15, _positive_int, "a positive integer"),
+    Setting("ENGINE_POLL_SECONDS", 0.5, _positive_number, "a positive number"),
+    Setting("ENGINE_MARKET_PROTECTION", "0.05", _fraction,
+            "a decimal fraction from 0 to below 1, as a string, such as '0.05'"),
+    Setting("ENGINE_EMBEDDED", False, _boolean, "True or False"),
     # Deposits (apps/deposits): intents in DEPOSIT_CURRENCY paid in DEPOSIT_COIN at the rate
     # of DEPOSIT_RATE_PROVIDER; the payment chain's webhook, signed with any of
     # DEPOSIT_WEBHOOK_SECRETS (none: every delivery is refused).

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class SpotConfig(AppConfig):
+    name = "apps.spot"
+    label = "spot"
+    verbose_name = "Spot trading (exchange through ccxt)"
+
+    def ready(self) -> None:
+        from apps.core.crypto import register_encrypted_field
+        from apps.spot.gateway import SpotGateway
+        from apps.trading.venues import register_gateway
+
+        register_encrypted_field("spot.SpotProvider", "api_key_encrypted")
+        register_encrypted_field("spot.SpotProvider", "api_secret_encrypted")
+        register_gateway(SpotGateway())

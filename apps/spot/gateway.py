@@ -1,0 +1,302 @@
+"""The spot venue's ``VenueGateway``: orders routed to the active provider's exchange
+through ``ccxt`` (the one module here that places, queries and cancels orders there).
+
+- Asynchronous: the core holds first and writes the order NEW; ``dispatch`` sends it to
+  the exchange from a Celery task after commit (``tasks.order_submit_task``). Every order
+  carries a deterministic client order id (``client_id``: ``x-ep-<order id>``), so a
+  submit repeated after a crash, a timeout or a redelivery can never place a second
+  order: the exchange refuses the duplicate id, and the gateway answers with what the
+  exchange has under it (``fetch``).
+- Only a definite refusal (insufficient balance, a filter, a bad symbol: ccxt's
+  ``InvalidOrder``, ``InsufficientFunds``, ``BadRequest``, ``BadSymbol``) is REJECTED.
+  Anything else (a timeout, a 5xx, a rate limit, a network error) is raised: the core
+  writes the order UNKNOWN and only ``fetch`` (reconciliation) decides it.
+- ``fetch`` asks for the order by its client order id, with its trades; an order the
+  exchange never received (not found, NEW or UNKNOWN here, last tried more than
+  ``SPOT_RESUBMIT_AFTER_SECONDS`` ago) is submitted again under the same id.
+- Executions are keyed ``<exchange symbol>-<trade id>`` (Binance numbers trades per
+  symbol), so the core settles each exactly once however often it is reported.
+- A MARKET BUY is sent as a LIMIT IOC at the price its hold was sized at
+  (``order.reference_price``: the ask plus ``SPOT_MARKET_BUY_SLIPPAGE``, or a triggered
+  order's trigger plus the conditional margin): it never fills beyond what is held. A
+  MARKET SELL is a MARKET order (it holds its amount, whatever the price).
+- Conditional orders: STOP_LIMIT and TAKE_PROFIT_LIMIT are the exchange's own
+  (STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT) where ccxt's ``features`` says it takes trigger
+  prices (``conditional_types``); they are sent at once and triggered there. The other
+  types (and all of them on an exchange without native triggers) are the platform's,
+  triggered on the spot venue's quotes (``trigger_sources``). ``order_trigger_venue``
+  says which for an order.
+- ``order_check`` refuses (4xx, before anything is held) an order type, time in force or
+  post-only the exchange does not offer for the market (its ``orderTypes`` and ccxt's
+  ``features``), and an amount or price ccxt's ``amount_to_precision`` /
+  ``price_to_precision`` would change.
+"""
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+
+import ccxt
+import structlog
+from django.utils import timezone
+
+from apps.core import conf
+from apps.core.errors import Conflict
+from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quote
+from apps.spot import exchange as exchanges
+from apps.spot.models import SpotMarket
+from apps.trading.constants import (
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TriggerSource,
+    Venue,
+    executes_as,
+    is_conditional,
+)
+from apps.trading.models import Market, Order
+from apps.trading.services import rules
+from apps.trading.venues import Execution, Submission
+from apps.wallets.constants import SystemAccount
+
+log = structlog.get_logger(__name__)
+
+# ccxt's order status -> the core's. None: an ACK-only answer (accepted, nothing more).
+_STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED,
+           "canceled": OrderStatus.CANCELED, "expired": OrderStatus.EXPIRED,
+           "rejected": OrderStatus.REJECTED, None: OrderStatus.OPEN}
+# The exchange's (Binance's) order type each native type is sent as.
+_NATIVE = {OrderType.STOP_LIMIT: ("STOP_LOSS_LIMIT", "triggerPrice"),
+           OrderType.TAKE_PROFIT_LIMIT: ("TAKE_PROFIT_LIMIT", "takeProfitPrice")}
+# Definite refusals: the order was not placed.
+_REFUSALS = (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadRequest, ccxt.BadSymbol)
+_DUPLICATE = "Duplicate order"
+_TIF_FEATURE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+
+
+def client_id(order: Order) -> str:
+    """The order's client order id at the exchange (``^[a-zA-Z0-9-_]{1,36}$``)."""
+    return f"x-ep-{order.pk}"
+
+
+def _decimal(value) -> Decimal | None:
+    # ccxt parses numbers to float; repr gives back the exchange's short decimal string.
+    return None if value is None else Decimal(str(value))
+
+
+def _features(ex: ccxt.Exchange) -> dict:
+    return ((ex.features or {}).get("spot") or {}).get("createOrder") or {}
+
+
+def native_conditional_types(ex: ccxt.Exchange) -> frozenset[str]:
+    """The conditional types the exchange triggers itself, by ccxt's ``features``."""
+    features = _features(ex)
+    native = set()
+    if features.get("triggerPrice"):
+        native.add(OrderType.STOP_LIMIT)
+    if features.get("takeProfitPrice"):
+        native.add(OrderType.TAKE_PROFIT_LIMIT)
+    return frozenset(native)
+
+
+def order_trigger_venue(order: Order) -> str:
+    """Who triggers a conditional order: "exchange" (a native type, sent at once) or
+    "platform" (the core's trigger on the venue's quotes); "" for the other orders."""
+    if not is_conditional(order.type):
+        return ""
+    return "platform" if order.trigger_direction else "exchange"
+
+
+class SpotGateway:
+    venue = Venue.SPOT
+    synchronous = False
+    counterparty = SystemAccount.EXCHANGE_OMNIBUS
+    trigger_sources = frozenset({TriggerSource.LAST, TriggerSource.BID_ASK})
+
+    @property
+    def conditional_types(self) -> frozenset[str]:
+        return native_conditional_types(exchanges.client())
+
+    # --- before placing -------------------------------------------------------------
+
+    def _fresh_quote(self, market: Market) -> Quote | None:
+        quote = latest_quote(venue=Venue.SPOT, symbol=market.symbol)
+        if quote is None or quote.age_seconds() > conf.SPOT_QUOTE_MAX_AGE_SECONDS:
+            return None
+        return quote
+
+    def trigger_quote(self, *, market: Market) -> Quote:
+        quote = self._fresh_quote(market)
+        if quote is None:
+            raise Conflict(f"No fresh price for {market.symbol}.", code="stale_quote")
+        return quote
+
+    def reference_price(self, *, market: Market, side: str) -> Decimal:
+        """A BUY: the ask plus SPOT_MARKET_BUY_SLIPPAGE, up to the tick (what it is held
+        at and the limit it is sent with); a SELL: the bid."""
+        quote = self.trigger_quote(market=market)
+        if side == Side.SELL:
+            return quote.bid if quote.bid is not None else quote.price
+        ask = quote.ask if quote.ask is not None else quote.price
+        limit = ask * (1 + Decimal(conf.SPOT_MARKET_BUY_SLIPPAGE))
+        return rules.to_tick(limit, tick=market.tick_size, rounding=ROUND_CEILING)
+
+    def before_place(self, *, user_id: int) -> None:
+        pass
+
+    def order_check(self, *, market: Market, spec) -> None:
+        """Refuse what the exchange does not offer for ``market`` (InvalidInput)."""
+        ex = exchanges.client()
+        spot = SpotMarket.objects.get(market=market)
+        offered = set(spot.order_types)
+        features = _features(ex)
+        tifs = features.get("timeInForce") or {}
+        native = native_conditional_types(ex)
+        if spec.type in native:
+            wanted = _NATIVE[spec.type][0]
+        elif spec.type == OrderType.MARKET and spec.side == Side.BUY:
+            wanted = "LIMIT"  # a LIMIT IOC at the held price
+            if not tifs.get("IOC"):
+                raise rules.refuse(f"{market.symbol}: the exchange offers no IOC orders, "
+                                   f"which a MARKET BUY is sent as.", "type")
+        else:
+            wanted = executes_as(spec.type) if is_conditional(spec.type) else spec.type
+            if spec.post_only:
+                wanted = "LIMIT_MAKER"
+        if wanted not in offered:
+            raise rules.refuse(f"{spec.type} orders are not offered on {market.symbol} "
+                               f"(the exchange offers {', '.join(sorted(offered))}).", "type")
+        if spec.post_only and not tifs.get("PO"):
+            raise rules.refuse("The exchange offers no post-only orders.", "post_only")
+        if not tifs.get(_TIF_FEATURE[spec.time_in_force]):
+            raise rules.refuse(f"The exchange offers no {spec.time_in_force} orders.",
+                               "time_in_force")
+        symbol = spot.ccxt_symbol
+        try:
+            amount = Decimal(ex.amount_to_precision(symbol, str(spec.amount)))
+            prices = [p for p in (spec.price, spec.trigger.stop_price if spec.trigger else None)
+                      if p is not None]
+            exact = all(Decimal(ex.price_to_precision(symbol, str(p))) == p for p in prices)
+        except ccxt.BaseError as exc:
+            raise rules.refuse(f"The exchange refuses these numbers: {exc}", "amount") from None
+        if amount != spec.amount:
+            raise rules.refuse(f"Amount must be a multiple of {market.lot_size.normalize():f} "
+                               f"on the exchange.", "amount")
+        if not exact:
+            raise rules.refuse(f"Price must be a multiple of {market.tick_size.normalize():f} "
+                               f"on the exchange.", "price")
+
+    # --- the exchange's answers ----------------------------------------------------
+
+    def submit(self, *, order: Order, market: Market) -> Submission:
+        ex = exchanges.client()
+        spot = SpotMarket.objects.get(market=market)
+        kind, price, params = self._terms(order, ex)
+        try:
+            answer = ex.create_order(spot.ccxt_symbol, kind, order.side.lower(),
+                                     str(order.amount), None if price is None else str(price),
+                                     params)
+        except ccxt.InvalidOrder as exc:
+            if _DUPLICATE in str(exc):
+                # Placed before (a retried or repeated submit): what it became there.
+                return self._query(order, spot, ex)
+            return Submission(status=OrderStatus.REJECTED, reason=f"Exchange: {exc}"[:255])
+        except _REFUSALS as exc:
+            return Submission(status=OrderStatus.REJECTED, reason=f"Exchange: {exc}"[:255])
+        return self._answer(answer, spot, executions=self._executions(
+            answer.get("trades") or [], spot, answer))
+
+    def _terms(self, order: Order, ex: ccxt.Exchange) -> tuple[str, Decimal | None, dict]:
+        params = {"clientOrderId": client_id(order)}
+        if order.type in native_conditional_types(ex) and order.triggered_at is None:
+            params[_NATIVE[order.type][1]] = str(order.stop_price)
+            params["timeInForce"] = order.time_in_force
+            return "limit", order.price, params
+        works_as = executes_as(order.type)
+        if works_as == OrderType.MARKET and order.side == Side.BUY:
+            params["timeInForce"] = TimeInForce.IOC
+            return "limit", order.reference_price, params
+        if works_as == OrderType.MARKET:
+            return "market", None, params
+        if order.post_only:
+            params["postOnly"] = True
+        else:
+            params["timeInForce"] = order.time_in_force
+        return "limit", order.price, params
+
+    def cancel(self, *, order: Order, market: Market) -> Submission:
+        ex = exchanges.client()
+        spot = SpotMarket.objects.get(market=market)
+        try:
+            ex.cancel_order(None, spot.ccxt_symbol, {"clientOrderId": client_id(order)})
+        except ccxt.OrderNotFound:
+            pass  # already closed there, or never placed: what it is says fetch
+        answer = self._query(order, spot, ex, resubmit=False)
+        if answer.status == order.status and order.status in (OrderStatus.NEW,
+                                                              OrderStatus.UNKNOWN):
+            # The exchange never received it: nothing there to cancel.
+            return Submission(status=OrderStatus.CANCELED, reason="Canceled before it "
+                                                                  "reached the exchange.")
+        return answer
+
+    def fetch(self, *, order: Order, market: Market) -> Submission:
+        ex = exchanges.client()
+        spot = SpotMarket.objects.get(market=market)
+        return self._query(order, spot, ex)
+
+    def _query(self, order: Order, spot: SpotMarket, ex: ccxt.Exchange, *,
+               resubmit: bool = True) -> Submission:
+        try:
+            found = ex.fetch_order(None, spot.ccxt_symbol, {"clientOrderId": client_id(order)})
+        except ccxt.OrderNotFound:
+            quiet = timezone.now() - order.updated_at > timedelta(
+                seconds=conf.SPOT_RESUBMIT_AFTER_SECONDS)
+            if resubmit and quiet and order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
+                log.info("spot_order_resubmitted", order_id=order.pk)
+                return self.submit(order=order, market=spot.market)
+            return Submission(status=order.status)  # nothing to say yet
+        trades = []
+        if found.get("filled"):
+            trades = ex.fetch_my_trades(spot.ccxt_symbol, None, None,
+                                        {"orderId": found["id"]})
+        return self._answer(found, spot, executions=self._executions(trades, spot, found))
+
+    def _answer(self, answer: dict, spot: SpotMarket, *,
+                executions: tuple[Execution, ...]) -> Submission:
+        status = _STATUS.get(answer.get("status"), OrderStatus.OPEN)
+        return Submission(status=status, executions=executions,
+                          external_id=str(answer.get("id") or ""),
+                          reason=("" if status not in (OrderStatus.REJECTED, OrderStatus.EXPIRED)
+                                  else f"Exchange: {answer.get('status')}"))
+
+    def _executions(self, trades: list[dict], spot: SpotMarket,
+                    order: dict) -> tuple[Execution, ...]:
+        out = []
+        for t in trades:
+            trade_id = t.get("id") or (t.get("info") or {}).get("tradeId")
+            if trade_id is None:
+                continue
+            ms = t.get("timestamp") or order.get("timestamp")
+            when = datetime.fromtimestamp(ms / 1000, UTC) if ms else timezone.now()
+            fee = t.get("fee") or {}
+            out.append(Execution(
+                price=_decimal(t["price"]), amount=_decimal(t["amount"]),
+                liquidity=Liquidity.MAKER if t.get("takerOrMaker") == "maker"
+                else Liquidity.TAKER,
+                executed_at=when, trade_id=f"{spot.exchange_symbol}-{trade_id}",
+                evidence={"trade": {
+                    "id": str(trade_id), "order": str(order.get("id") or ""),
+                    "price": str(_decimal(t["price"])), "amount": str(_decimal(t["amount"])),
+                    "fee": str(_decimal(fee.get("cost")) or 0),
+                    "fee_currency": fee.get("currency") or "",
+                }}))
+        return tuple(out)
+
+    def dispatch(self, *, action: str, order_id: int) -> None:
+        """Run ``action`` (submit, cancel) for the order from a Celery task (after the
+        caller's commit: the core calls this from ``transaction.on_commit``)."""
+        from apps.spot import tasks
+
+        {"submit": tasks.order_submit_task,
+         "cancel": tasks.order_cancel_task}[action].delay(order_id)

@@ -1,0 +1,36 @@
+"""Reads of the spot venue (no writes, no calls to the exchange)."""
+from django.db.models import QuerySet
+
+from apps.core import conf
+from apps.core.crypto import decrypt_secret
+from apps.core.errors import Conflict
+from apps.spot.models import SpotMarket, SpotProvider
+from apps.trading.constants import MarketStatus, Venue
+
+
+def provider_active() -> SpotProvider:
+    """The one active provider. Raises Conflict (503-like: none configured)."""
+    provider = SpotProvider.objects.filter(is_active=True).first()
+    if provider is None:
+        raise Conflict("No spot exchange provider is active.", code="spot_no_provider")
+    return provider
+
+
+def provider_credentials(provider: SpotProvider) -> tuple[str, str]:
+    """The API key and secret: the settings' when set, else the provider's stored ones."""
+    key = conf.SPOT_API_KEY or (decrypt_secret(provider.api_key_encrypted)
+                                if provider.api_key_encrypted else "")
+    secret = conf.SPOT_API_SECRET or (decrypt_secret(provider.api_secret_encrypted)
+                                      if provider.api_secret_encrypted else "")
+    return key, secret
+
+
+def market_list_enabled() -> QuerySet[SpotMarket]:
+    """The spot venue's enabled markets with their exchange details, by symbol."""
+    return (SpotMarket.objects.select_related("market")
+            .filter(market__venue=Venue.SPOT, market__status=MarketStatus.ENABLED)
+            .order_by("market__symbol"))
+
+
+def spot_market_of(*, market_id: int) -> SpotMarket:
+    return SpotMarket.objects.get(market_id=market_id)
