@@ -87,6 +87,17 @@ class InternalOrderStore(Protocol):
         ...
 
 
+def newest(records: Sequence[OrderRecord]) -> list[OrderRecord]:
+    """One record per (venue, order_id) of ``records``: the one with the highest version
+    (a batch that carries two states of one order writes only the newer)."""
+    kept: dict[tuple[str, int], OrderRecord] = {}
+    for record in records:
+        key = (record.venue, record.order_id)
+        if key not in kept or record.version > kept[key].version:
+            kept[key] = record
+    return list(kept.values())
+
+
 def check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_LIMIT:
         raise ValueError(f"limit must be an integer from 1 to {MAX_PAGE_LIMIT}")
