@@ -17,7 +17,7 @@ from apps.trading.constants import MarketStatus, Side, Venue
 from apps.trading.models import Fill, Market, Order
 from apps.twelvedata import selectors as twd_selectors
 from apps.twelvedata.models import TwdMarket
-from apps.wallets.models import Wallet
+from apps.wallets.constants import WalletType
 from apps.wallets.selectors import currency_decimals_map, wallet_list
 
 PAGE_TYPES = {"forex": "Forex", "stocks": "Stocks", "indices": "Indices", "etf": "ETF",
@@ -74,7 +74,10 @@ def switcher_markets() -> list[TwdMarket]:
 
 @dataclass(frozen=True)
 class BalanceRow:
-    wallet: Wallet
+    currency: str
+    decimals: int  # the currency's, to show its amounts with
+    balance: Decimal
+    held: Decimal
     available: Decimal
     price: Decimal | None  # of one unit, in the valuation currency; None: no price known
     value: Decimal | None
@@ -139,15 +142,17 @@ def portfolio_balances(*, user_id: int, valuation: str | None = None) -> list[Wa
     quotes = _conversion_quotes(currencies={w.currency_id for w in wallets},
                                 valuation=valuation)
     places = Decimal(1).scaleb(-currency_places(code=valuation))
-    labels = dict(Wallet._meta.get_field("type").choices)
+    labels = dict(WalletType.choices)
     totals: dict[str, WalletTypeTotal] = {}
     for wallet in wallets:
         total = totals.setdefault(wallet.type, WalletTypeTotal(
             type=wallet.type, label=labels.get(wallet.type, wallet.type)))
         price = _unit_price(currency=wallet.currency_id, valuation=valuation, quotes=quotes)
         value = None if price is None else (wallet.balance * price).quantize(places)
-        total.rows.append(BalanceRow(wallet=wallet, available=wallet.balance - wallet.held,
-                                     price=price, value=value))
+        total.rows.append(BalanceRow(
+            currency=wallet.currency_id, decimals=wallet.currency.decimals,
+            balance=wallet.balance, held=wallet.held, available=wallet.balance - wallet.held,
+            price=price, value=value))
         if value is None:
             total.unpriced.append(wallet.currency_id)
         else:
