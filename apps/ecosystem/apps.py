@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class EcosystemConfig(AppConfig):
+    name = "apps.ecosystem"
+    label = "ecosystem"
+    verbose_name = "Ecosystem (custom tokens on the internal engine)"
+
+    def ready(self) -> None:
+        from apps.ecosystem.gateway import EcosystemGateway
+        from apps.marketdata.books import register_book_venue
+        from apps.trading.constants import Venue
+        from apps.trading.venues import register_gateway
+
+        register_gateway(EcosystemGateway())
+        register_book_venue(Venue.ECOSYSTEM)

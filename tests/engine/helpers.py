@@ -1,0 +1,75 @@
+"""Helpers of the engine's and the ecosystem venue's tests: a market, funded traders,
+a runner, orders placed through the core."""
+from decimal import Decimal
+
+from apps.ecosystem import services as eco_services
+from apps.ecosystem.models import Blockchain, EcoMarket
+from apps.engine.runner import Runner
+from apps.trading import services
+from apps.trading.models import Market, Order
+from apps.wallets import services as wallet_services
+from apps.wallets.constants import SystemAccount, WalletType
+from apps.wallets.models import Entry, Wallet
+from tests.factories import UserFactory
+from tests.trading.helpers import identity_reviewed
+
+D = Decimal
+SYMBOL = "ABC/USDT"
+
+
+def eco_market(*, tick: str = "0.01", lot: str = "0.001", maker_fee: str = "0.001",
+               taker_fee: str = "0.002", stp: str = "CANCEL_TAKER") -> Market:
+    chain, _ = Blockchain.objects.get_or_create(name="Testnet", chain_id=31337)
+    token = eco_services.token_list(chain=chain, symbol="ABC", name="Abc token",
+                                    contract_address="0x" + "ab" * 20, decimals=8)
+    eco = eco_services.market_create(base_token=token, quote_currency="USDT",
+                                     tick_size=D(tick), lot_size=D(lot),
+                                     maker_fee=D(maker_fee), taker_fee=D(taker_fee),
+                                     stp_default=stp)
+    return eco.market
+
+
+def trader(*, usdt: str = "100000", abc: str = "1000"):
+    user = UserFactory()
+    identity_reviewed(user)
+    for code, amount in (("USDT", usdt), ("ABC", abc)):
+        if D(amount):
+            wallet_services.deposit(user_id=user.pk, wallet_type=WalletType.ECO, currency=code,
+                                    amount=D(amount), key=f"test-fund:{user.pk}:{code}")
+    return user
+
+
+def runner(market: Market, *, name: str = "test") -> Runner:
+    eco = EcoMarket.objects.get(pk=market.pk)
+    from apps.matching import StpMode
+    r = Runner(name=name, markets=[market],
+               stp_default_of=lambda m: StpMode[eco.stp_default])
+    r.start()
+    return r
+
+
+def drain(r: Runner) -> int:
+    total = 0
+    while (done := r.step()):
+        total += done
+    return total
+
+
+def place(user, *, side: str, price: str | None, amount: str, type: str = "LIMIT",
+          **kwargs) -> Order:
+    return services.order_place(user_id=user.pk, venue="ecosystem", symbol=SYMBOL, side=side,
+                                type=type, amount=D(amount),
+                                price=None if price is None else D(price), **kwargs)
+
+
+def balance(user, code: str) -> tuple[Decimal, Decimal]:
+    w = Wallet.objects.filter(user_id=user.pk, type=WalletType.ECO, currency_id=code).first()
+    return (w.balance, w.held) if w else (D(0), D(0))
+
+
+def system_total(account: str, code: str) -> Decimal:
+    return sum((e.amount for e in Entry.objects.filter(
+        wallet__system=account, wallet__currency_id=code, wallet__type=WalletType.ECO)), D(0))
+
+
+CLEARING, FEES = SystemAccount.CLEARING, SystemAccount.FEES
