@@ -5,7 +5,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from apps.core.errors import NotFound
 from apps.core.money import EXACT
@@ -24,6 +24,12 @@ def currency_decimals(*, code: str) -> int:
 def currency_decimals_map(*, codes: list[str]) -> dict[str, int]:
     """``{code: decimals}`` for the known currencies among ``codes``."""
     return dict(Currency.objects.filter(pk__in=codes).values_list("pk", "decimals"))
+
+
+def currency_decimals_subquery(*, code_field: str) -> Subquery:
+    """The decimals of the currency named by the outer query's ``code_field`` (e.g.
+    ``market__quote_currency``), to annotate a list with in the same query."""
+    return Subquery(Currency.objects.filter(pk=OuterRef(code_field)).values("decimals")[:1])
 
 
 def wallet_list(*, user_id: int) -> QuerySet[Wallet]:
