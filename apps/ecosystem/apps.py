@@ -8,9 +8,12 @@ class EcosystemConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.ecosystem.gateway import EcosystemGateway
+        from apps.ecosystem.selectors import stp_default
+        from apps.engine.venues import EngineVenue, register_engine_venue
         from apps.marketdata.books import register_book_venue
         from apps.trading.constants import Venue
         from apps.trading.venues import register_gateway
 
         register_gateway(EcosystemGateway())
         register_book_venue(Venue.ECOSYSTEM)
+        register_engine_venue(EngineVenue(venue=Venue.ECOSYSTEM, stp_default=stp_default))

@@ -41,7 +41,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import conf
-from apps.engine import books, wakeup
+from apps.engine import books, venues, wakeup
 from apps.engine.models import (
     EngineCommand,
     EngineLease,
@@ -117,11 +117,13 @@ def replay(*, market: Market, stp_default: StpMode, upto: int,
 
 class Runner:
     """Runs ``markets`` (one book each) until ``stop()``. ``stp_default_of`` gives a
-    market's default self-trade prevention mode (the venue's setting)."""
+    market's default self-trade prevention mode, ``bot_users`` the market makers' user
+    ids (their trades are marked): by default what the venues registered
+    (``apps.engine.venues``)."""
 
     def __init__(self, *, name: str, markets: Sequence[Market],
-                 stp_default_of: Callable[[Market], StpMode] = lambda m: StpMode.CANCEL_TAKER,
-                 bot_users: Callable[[], set[int]] = set) -> None:
+                 stp_default_of: Callable[[Market], StpMode] = venues.stp_default_of,
+                 bot_users: Callable[[], set[int]] = venues.bot_users) -> None:
         self.name = name
         self.owner = runner_owner(name)
         self.markets = list(markets)

@@ -3,7 +3,7 @@ a runner, orders placed through the core."""
 from decimal import Decimal
 
 from apps.ecosystem import services as eco_services
-from apps.ecosystem.models import Blockchain, EcoMarket
+from apps.ecosystem.models import Blockchain
 from apps.engine.runner import Runner
 from apps.trading import services
 from apps.trading.models import Market, Order
@@ -40,10 +40,7 @@ def trader(*, usdt: str = "100000", abc: str = "1000"):
 
 
 def runner(market: Market, *, name: str = "test") -> Runner:
-    eco = EcoMarket.objects.get(pk=market.pk)
-    from apps.matching import StpMode
-    r = Runner(name=name, markets=[market],
-               stp_default_of=lambda m: StpMode[eco.stp_default])
+    r = Runner(name=name, markets=[market])
     r.start()
     return r
 
