@@ -468,6 +468,14 @@ PAPER_SWEEP_SECONDS = env.int("PAPER_SWEEP_SECONDS", default=5)
 PAPER_FILL_BATCH = env.int("PAPER_FILL_BATCH", default=200)
 PAPER_CANDLES_CACHE_SECONDS = env.int("PAPER_CANDLES_CACHE_SECONDS", default=30)
 
+# --- Internal markets' engine (apps/engine; apps/core/conf.py says what each means) ----
+ENGINE_BATCH = env.int("ENGINE_BATCH", default=500)
+ENGINE_SNAPSHOT_EVERY = env.int("ENGINE_SNAPSHOT_EVERY", default=5000)
+ENGINE_LEASE_SECONDS = env.int("ENGINE_LEASE_SECONDS", default=15)
+ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=0.5)
+# make run: the runner in a thread of the web process.
+ENGINE_EMBEDDED = env.bool("ENGINE_EMBEDDED", default=False)
+
 # --- Spot trading through ccxt (apps/spot) ------------------------------------------------
 # The exchange's REST and WebSocket origins (empty: ccxt's own; the emulator in `make run`
 # and the tests). The keys take precedence over those stored (encrypted) on the provider.
