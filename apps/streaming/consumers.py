@@ -1,8 +1,9 @@
 """The ``/ws/`` consumer: thin glue between a WebSocket, the protocol and the channel layer.
 
 It forwards and never touches money: it reads which markets are enabled and the latest
-cached quotes, registers with the process's fan-out hub for tickers (``fanout``: one
-encode per tick per process, numbered at publish time), joins and leaves the user's
+cached quotes and books, registers with the process's fan-out hub for public streams
+(tickers, depth, trades; ``fanout``: one encode per item per process, numbered at publish
+time), joins and leaves the user's
 channel group for private streams and relays those messages as data frames.
 A bad frame gets an error frame (and a close only for binary or oversized frames); a
 channel-layer failure while subscribing gets an ``unavailable`` error frame. Neither ends
@@ -118,17 +119,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe(self, request: Request) -> None:
         plan = self.subscriptions.plan_subscribe(request)
-        tickers = {(s.venue, s.symbol): s.name for s in plan.streams if s.symbol is not None}
-        if tickers:
-            missing = await database_sync_to_async(selectors.unavailable_tickers)(
-                tickers=list(tickers))
+        public = [s for s in plan.streams if s.symbol is not None]
+        if public:
+            missing = await database_sync_to_async(selectors.unavailable_streams)(
+                streams=public)
             if missing:
-                names = sorted(tickers[ticker] for ticker in missing)
                 raise ProtocolError("unknown_stream",
-                                    f"No enabled market: {', '.join(names)}.", id=request.id)
+                                    f"No enabled market: {', '.join(missing)}.", id=request.id)
         joined: list[str] = []
         registered: list[protocol.Stream] = []
-        if tickers:
+        if public:
             self._held = []
         try:
             try:
@@ -152,15 +152,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
             # Joined first, snapshots read second: a tick published in between comes again
             # live (same seq) rather than being lost. Read before the ack, so a tick the
             # client causes after the ack is never taken for the snapshot.
-            snapshots = (await database_sync_to_async(selectors.ticker_snapshots)(
-                tickers=list(tickers)) if tickers else {})
+            snapshots = (await database_sync_to_async(selectors.snapshots)(
+                streams=public) if public else {})
             await self._send(protocol.ack_frame(op="subscribe", id=request.id,
                                                 streams=[s.name for s in request.streams]))
             if snapshots:
                 now = protocol.now_ms()
                 for stream in plan.streams:
-                    if (stream.venue, stream.symbol) in snapshots:
-                        seq, data = snapshots[(stream.venue, stream.symbol)]
+                    if stream.name in snapshots:
+                        seq, data = snapshots[stream.name]
                         await self._send(protocol.data_frame(
                             stream=stream.name, seq=seq, data=data, time_ms=now,
                             snapshot=True))

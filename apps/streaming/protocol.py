@@ -4,7 +4,7 @@ the frames the server sends. Pure functions and plain objects: no I/O, no databa
 Client -> server (text frames, one JSON object each)::
 
     {"op": "subscribe",   "id": 1, "streams": ["ticker@EUR/USD", "ticker@spot:BTC/USDT",
-                                                "orders"]}
+                                                "depth@ecosystem:ABC/USDT", "orders"]}
     {"op": "unsubscribe", "id": 2, "streams": ["orders"]}
     {"op": "ping",        "id": 3}
 
@@ -22,7 +22,8 @@ only through ``apply`` of a plan that respected the cap and the private-stream r
 ``next_seq`` numbers each private stream's data 1, 2, 3... for the connection's lifetime
 (a re-subscribed stream continues its numbering, so a number is never reused). Ticker
 data is numbered at publish time instead (``apps.marketdata.streams.next_ticker_seq``),
-the same for every connection.
+the same for every connection; so are an internal market's book streams (``depth@`` and
+``trades@``, ``apps.marketdata.books``), which are public and fanned out like tickers.
 """
 import json
 import time
@@ -65,11 +66,13 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """A parsed stream name: a ticker (``venue`` and ``symbol`` set) or a private stream."""
+    """A parsed stream name: a public one (``venue`` and ``symbol`` set; ``kind`` is
+    ``ticker``, ``depth`` or ``trades``) or a private stream."""
 
     name: str
     venue: str | None = None
     symbol: str | None = None
+    kind: str = "ticker"
 
     @property
     def private(self) -> bool:
@@ -78,6 +81,8 @@ class Stream:
     def group(self, *, user_id: int | None) -> str:
         """The channel group feeding this stream (private streams need ``user_id``)."""
         if self.symbol is not None:
+            if self.kind in names.BOOK_STREAMS:
+                return names.book_group(kind=self.kind, venue=self.venue, symbol=self.symbol)
             return names.ticker_group(venue=self.venue, symbol=self.symbol)
         if user_id is None:
             raise ValueError("a private stream needs a user")
@@ -96,7 +101,9 @@ def parse_stream(name: object, *, id: RequestId = None) -> Stream:
     Only the syntax is checked here: a ticker's venue must be well-formed and its symbol
     canonical (what a market row holds: ``EUR/USD``, not ``eur/usd`` or a look-alike),
     and the name must be the ticker's one name (``ticker@paper:EUR/USD`` is refused,
-    naming ``ticker@EUR/USD``); whether its market is enabled is the caller's question."""
+    naming ``ticker@EUR/USD``); a book stream (``depth@VENUE:SYMBOL``,
+    ``trades@VENUE:SYMBOL``) is always venue-qualified. Whether its market is enabled (and
+    has a book) is the caller's question."""
     if isinstance(name, str):
         if name in names.USER_STREAMS:
             return Stream(name=name)
@@ -104,9 +111,15 @@ def parse_stream(name: object, *, id: RequestId = None) -> Stream:
             stream = _parse_ticker(name, id=id)
             if stream is not None:
                 return stream
+        kind, at, rest = name.partition("@")
+        if at and kind in names.BOOK_STREAMS:
+            venue, qualified, symbol = rest.partition(names.VENUE_SEPARATOR)
+            if qualified and is_venue(venue) and is_canonical(symbol, kind="symbol"):
+                return Stream(name=name, venue=venue, symbol=symbol, kind=kind)
     shown = repr(name)[:80]
     raise ProtocolError("unknown_stream", f"Unknown stream {shown}: use ticker@SYMBOL (the "
-                        "paper venue), ticker@VENUE:SYMBOL, orders or balances.", id=id)
+                        "paper venue), ticker@VENUE:SYMBOL, depth@VENUE:SYMBOL, "
+                        "trades@VENUE:SYMBOL, orders or balances.", id=id)
 
 
 def _parse_ticker(name: str, *, id: RequestId) -> Stream | None:
@@ -210,7 +223,7 @@ class Subscriptions:
                 if stream.private}
 
     def public(self) -> list[Stream]:
-        """The active ticker streams (served through the fan-out hub)."""
+        """The active public streams (served through the fan-out hub)."""
         return [stream for stream in self.active.values() if not stream.private]
 
     def plan_subscribe(self, request: Request) -> Plan:

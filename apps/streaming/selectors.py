@@ -1,7 +1,9 @@
 """Reads the stream consumer needs (synchronous: call through database_sync_to_async)."""
 from collections.abc import Iterable
 
+from apps.marketdata import books
 from apps.marketdata.selectors import latest_ticks
+from apps.streaming.protocol import Stream
 from apps.trading.selectors import enabled_symbols_in
 
 Ticker = tuple[str, str]  # (venue, symbol)
@@ -30,3 +32,30 @@ def ticker_snapshots(*, tickers: Iterable[Ticker]) -> dict[Ticker, tuple[int | N
     return {(venue, symbol): (seq, quote.to_dict())
             for venue, symbols in _by_venue(tickers).items()
             for symbol, (seq, quote) in latest_ticks(venue=venue, symbols=symbols).items()}
+
+
+def unavailable_streams(*, streams: Iterable[Stream]) -> list[str]:
+    """The names of those public ``streams`` that have no enabled market on their venue,
+    or are book streams (``depth@``, ``trades@``) of a venue that runs no books."""
+    streams = list(streams)
+    missing = unavailable_tickers(tickers=[(s.venue, s.symbol) for s in streams])
+    return sorted(s.name for s in streams if (s.venue, s.symbol) in missing
+                  or (s.kind != "ticker" and not books.is_book_venue(s.venue)))
+
+
+def snapshots(*, streams: Iterable[Stream]) -> dict[str, tuple[int | None, dict]]:
+    """The latest state of each public stream that has one, by name: a ticker's latest
+    quote, a depth stream's book, a trades stream's recent trades; with the ``seq`` of the
+    live frame it is as of."""
+    streams = list(streams)
+    found: dict[str, tuple[int | None, dict]] = {}
+    tickers = {(s.venue, s.symbol): s.name for s in streams if s.kind == "ticker"}
+    if tickers:
+        for ticker, snapshot in ticker_snapshots(tickers=list(tickers)).items():
+            found[tickers[ticker]] = snapshot
+    for stream in streams:
+        if stream.kind != "ticker":
+            state = books.book_state(kind=stream.kind, venue=stream.venue, symbol=stream.symbol)
+            if state is not None:
+                found[stream.name] = state
+    return found
