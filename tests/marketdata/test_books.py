@@ -223,3 +223,9 @@ def test_book_streams_are_named_with_their_venue():
         "trades.ecosystem.A_2FB")
     with pytest.raises(ValueError):
         streams.book_stream(kind="ticker", venue="ecosystem", symbol="A/B")
+
+
+def test_the_checksums_in_docs_streaming_are_the_book_checksums():
+    """docs/STREAMING.md's two depth items: a snapshot, then an update applied to it."""
+    assert depth_checksum([(10050, 3000), (10000, 12500)], [(10100, 2000)]) == 921856633
+    assert depth_checksum([(10000, 12500)], [(10100, 1500), (10150, 4000)]) == 3909940466
