@@ -1,0 +1,70 @@
+"""Reads of the futures venue (no writes, no cache writes)."""
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import QuerySet
+
+from apps.core.errors import NotFound
+from apps.futures import margin
+from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus
+from apps.futures.models import Contract, Liquidation, MarginTier, Position
+from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quote
+from apps.trading.constants import Venue
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def contract_get(*, symbol: str) -> Contract:
+    """The contract of the futures market ``symbol`` (exact); NotFound otherwise."""
+    contract = (Contract.objects.select_related("market")
+                .filter(market__venue=Venue.FUTURES, market__symbol=symbol).first())
+    if contract is None or contract.market.symbol != symbol:
+        raise NotFound(f"No futures contract {symbol!r}.")
+    return contract
+
+
+def contract_tiers(*, contract_id: int) -> list[margin.Tier]:
+    """The contract's maintenance tiers, sorted by floor."""
+    return [margin.Tier(floor=t.floor, cap=t.cap, max_leverage=t.max_leverage, mmr=t.mmr,
+                        cum=t.maintenance_amount)
+            for t in MarginTier.objects.filter(contract_id=contract_id).order_by("floor")]
+
+
+def liquidation_candidates(*, contract_id: int, mark) -> list[int]:
+    """The ids of the open positions of the contract whose stored liquidation price the
+    mark reached (long: at or above the mark; short: at or below), by one range per side
+    on the (contract, status, side, liquidation_price) index, in id order (the lock
+    order)."""
+    base = Position.objects.filter(contract_id=contract_id, status=PositionStatus.OPEN)
+    longs = base.filter(side=PositionSide.LONG, liquidation_price__gte=mark)
+    shorts = base.filter(side=PositionSide.SHORT, liquidation_price__lte=mark)
+    return sorted([*longs.values_list("pk", flat=True), *shorts.values_list("pk", flat=True)])
+
+
+def positions_of(*, user_id: int) -> QuerySet[Position]:
+    return (Position.objects.filter(user_id=user_id, status=PositionStatus.OPEN)
+            .select_related("contract__market").order_by("pk"))
+
+
+def position_of(*, user_id: int, position_id: int) -> Position:
+    """The user's own position; NotFound for anyone else's."""
+    position = Position.objects.filter(pk=position_id, user_id=user_id).first()
+    if position is None:
+        raise NotFound("No such position.")
+    return position
+
+
+def latest_mark(*, contract: Contract) -> Quote | None:
+    """The last published mark of the contract (the quote bus's ``mark`` venue)."""
+    return latest_quote(venue=MARK_VENUE, symbol=contract.market.symbol)
+
+
+def funding_stamp(*, contract: Contract, now: datetime) -> datetime:
+    """The latest funding stamp at or before ``now`` (multiples of the interval since the
+    epoch, UTC)."""
+    every = timedelta(hours=contract.funding_interval_hours)
+    return _EPOCH + ((now - _EPOCH) // every) * every
+
+
+def liquidations(*, contract_id: int) -> QuerySet[Liquidation]:
+    return Liquidation.objects.filter(position__contract_id=contract_id).order_by("pk")

@@ -1,0 +1,62 @@
+"""What the futures tests share: funded traders, index quotes, matched fills, and the
+books' invariants (docs/FUTURES.md "Money")."""
+from datetime import datetime
+from decimal import Decimal
+
+from apps.futures import margin
+from apps.futures.models import FundingCharge, Position
+from apps.futures.services import position_apply_fill
+from apps.marketdata.quotes import Quote
+from apps.marketdata.services import publish
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets import services as ledger
+from apps.wallets.constants import SystemAccount
+from tests.factories import UserFactory
+
+D = Decimal
+SYSTEMS = (SystemAccount.CLEARING, SystemAccount.INSURANCE, SystemAccount.FEES)
+
+
+def futures_trader(amount="10000"):
+    user = UserFactory()
+    ledger.deposit(user_id=user.pk, wallet_type="FUTURES", currency="USDT",
+                   amount=D(amount), key=f"dep:{user.pk}")
+    return user
+
+
+def wallet(user) -> tuple[Decimal, Decimal]:
+    found = wallet_selectors.wallet_get(user_id=user.pk, wallet_type="FUTURES",
+                                        currency="USDT")
+    return found.balance, found.held
+
+
+def system(account: str) -> Decimal:
+    return wallet_selectors.system_balance(system=account, wallet_type="FUTURES",
+                                           currency="USDT")
+
+
+def index_quote(price, *, now: datetime, symbol="BTC/USDT", venue="spot") -> None:
+    publish(quote=Quote(venue=venue, symbol=symbol, price=D(price), timestamp=now,
+                        source="test"))
+
+
+def fill_pair(contract, *, buyer, seller, amount, price, key, leverage=10, now=None,
+              buyer_leverage=None, seller_leverage=None):
+    """One trade: the buyer's and the seller's fills at one price (the engine's two
+    calls)."""
+    common = dict(contract_id=contract.pk, amount=D(amount), price=D(price),
+                  fee_rate=contract.market.taker_fee, now=now)
+    buy = position_apply_fill(key=f"{key}:b", user_id=buyer.pk, side="BUY",
+                              leverage=buyer_leverage or leverage, **common)
+    sell = position_apply_fill(key=f"{key}:s", user_id=seller.pk, side="SELL",
+                               leverage=seller_leverage or leverage, **common)
+    return buy, sell
+
+
+def clearing_owed(contract, price) -> Decimal:
+    """What CLEARING must hold: every open position's unrealised PnL at ``price`` (any
+    price gives the same sum when every fill was matched) plus the funding collected."""
+    owed = sum((margin.unrealised(side=p.side, size=p.size, value=p.value, price=D(price))
+                for p in Position.objects.filter(contract=contract, status="OPEN")), D(0))
+    return owed + sum(FundingCharge.objects.values_list("amount", flat=True), D(0))
+
