@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/v1/twd/", include("apps.twelvedata.urls")),
     path("api/v1/fixedtime/", include("apps.fixedtime.urls")),
     path("api/v1/deposits/", include("apps.deposits.urls")),
+    path("api/v1/futures/", include("apps.futures.urls")),
     # Last under /api/: any other API URL (a typo, a malformed id) is a JSON 404.
     re_path(r"^api/", http.not_found),
     path("", include("apps.trade.urls")),
