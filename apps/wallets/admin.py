@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin, fixed
 from apps.core.errors import DomainError
 from apps.core.identifiers import is_canonical
 from apps.core.money import MAX_AMOUNT
@@ -46,18 +46,31 @@ def _confirm_page(request, *, queryset, form, title: str, action: str) -> Templa
 
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "system", "type", "currency", "ledger_balance", "held",
-                    "updated_at")
+    list_display = ("id", "user", "system", "type", "currency", "ledger_balance",
+                    "held_amount", "available", "updated_at")
     list_filter = ("type", "currency", "system")
+    list_select_related = ("user", "currency")
     search_fields = ("user__username", "user__email")
     actions = ["adjust_balance"]
 
     @admin.display(description="balance")
-    def ledger_balance(self, wallet: Wallet):
+    def ledger_balance(self, wallet: Wallet) -> str:
         """A system wallet's balance is the sum of its entries (its row keeps 0)."""
         if wallet.user_id is not None:
-            return wallet.balance
-        return selectors.system_balances(wallet_ids=[wallet.pk])[wallet.pk]
+            return fixed(wallet.balance, wallet.currency.decimals)
+        return fixed(selectors.system_balances(wallet_ids=[wallet.pk])[wallet.pk],
+                     wallet.currency.decimals)
+
+    @admin.display(description="held", ordering="held")
+    def held_amount(self, wallet: Wallet) -> str:
+        return fixed(wallet.held, wallet.currency.decimals)
+
+    @admin.display(description="available")
+    def available(self, wallet: Wallet) -> str:
+        """What the user may spend: the balance less what open orders hold."""
+        if wallet.user_id is None:
+            return "—"
+        return fixed(wallet.balance - wallet.held, wallet.currency.decimals)
 
     @admin.action(description="Adjust balance (asks for amount and reason)",
                   permissions=["adjust"])
@@ -92,7 +105,7 @@ class WalletAdmin(ReadOnlyAdmin):
 
 class EntryInline(admin.TabularInline):
     model = Entry
-    fields = ("wallet", "amount", "balance_after", "created_at")
+    fields = ("wallet", "entry_amount", "entry_balance_after", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -102,6 +115,17 @@ class EntryInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("wallet__currency")
+
+    @admin.display(description="amount")
+    def entry_amount(self, entry: Entry) -> str:
+        return fixed(entry.amount, entry.wallet.currency.decimals)
+
+    @admin.display(description="balance after")
+    def entry_balance_after(self, entry: Entry) -> str:
+        return fixed(entry.balance_after, entry.wallet.currency.decimals)
 
 
 @admin.register(Journal)
@@ -134,15 +158,30 @@ class JournalAdmin(ReadOnlyAdmin):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ("key", "kind", "wallet", "amount", "remaining", "status", "updated_at")
+    list_display = ("key", "kind", "wallet", "hold_amount", "hold_remaining", "status",
+                    "updated_at")
     list_filter = ("status", "kind")
     search_fields = ("key",)
+    list_select_related = ("wallet__currency",)
+
+    @admin.display(description="amount", ordering="amount")
+    def hold_amount(self, hold: Hold) -> str:
+        return fixed(hold.amount, hold.wallet.currency.decimals)
+
+    @admin.display(description="remaining", ordering="remaining")
+    def hold_remaining(self, hold: Hold) -> str:
+        return fixed(hold.remaining, hold.wallet.currency.decimals)
 
 
 @admin.register(HoldChange)
 class HoldChangeAdmin(ReadOnlyAdmin):
-    list_display = ("key", "hold", "amount", "created_at")
+    list_display = ("key", "hold", "change_amount", "created_at")
     search_fields = ("key", "hold__key")
+    list_select_related = ("hold__wallet__currency",)
+
+    @admin.display(description="amount", ordering="amount")
+    def change_amount(self, change: HoldChange) -> str:
+        return fixed(change.amount, change.hold.wallet.currency.decimals)
 
 
 class CurrencyForm(forms.ModelForm):

@@ -121,3 +121,26 @@ def test_a_system_wallet_shows_the_balance_of_its_entries(admin_client, wallet):
     page = admin_client.get(WALLETS, {"system": "EXTERNAL"}).content.decode()
     assert external.balance == 0  # the row is never written: the entries are the balance
     assert re.search(r'<td class="field-ledger_balance">-52\.50*</td>', page), page
+
+
+def test_wallet_list_shows_amounts_with_the_currency_decimals_and_what_is_available(
+        admin_client, user, currencies):
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USD",
+                     amount=Decimal("1234.5"), key="dep-usd")
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="JPY",
+                     amount=Decimal("700"), key="dep-jpy")
+    services.hold_create(user_id=user.pk, wallet_type="SPOT", currency="USD",
+                         amount=Decimal("200.25"), key="hold-usd")
+    page = admin_client.get(WALLETS).content.decode()
+    rows = {re.search(r'field-currency[^"]*">(\w+)<', row)[1]: row
+            for row in re.findall(r"<tr>.*?</tr>", page, re.S) if "field-currency" in row}
+
+    def column(currency: str, name: str) -> str:
+        return re.search(rf'class="field-{name}[^"]*">([^<]*)<', rows[currency])[1]
+
+    assert "000000000" not in page  # not the columns' 18 places
+    assert [column("USD", name) for name in ("ledger_balance", "held_amount", "available")] == [
+        "1234.50", "200.25", "1034.25"]
+    assert [column("JPY", name) for name in ("ledger_balance", "held_amount", "available")] == [
+        "700", "0", "700"]
+    assert '<th scope="col" class="column-available">' in page
