@@ -3,9 +3,19 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from django.contrib.auth import get_user_model
 
 from apps.accounts.models import KycApplication, KycLevel
 from apps.core import conf
+
+# The group that tags an account as a bot (a market maker: ``services.bot_account_ensure``).
+BOT_GROUP = "market makers"
+
+
+def bot_user_ids() -> set[int]:
+    """The ids of the accounts tagged as bots (one query)."""
+    return set(get_user_model().objects.filter(groups__name=BOT_GROUP)
+               .values_list("pk", flat=True))
 
 
 def kyc_level(*, user_id: int) -> KycLevel:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest
@@ -172,6 +173,36 @@ def kyc_application_approve(*, application_id: int, reviewer_id: int,
     decision in the audit trail (with ``request``'s address)."""
     return _decide(application_id=application_id, reviewer_id=reviewer_id,
                    status=KycApplication.Status.APPROVED, request=request)
+
+
+def bot_account_ensure(*, username: str) -> int:
+    """The operator's market-maker account ``username`` (created if missing), tagged as a
+    bot (in ``selectors.BOT_GROUP``, so its trades are marked and volume can leave them
+    out) and at KYC level 2 (an application the platform approved itself, audited once),
+    so that live venues take its orders. It has no usable password: it never logs in.
+
+    Idempotent; locks the user's row. Raises ``Conflict`` if ``username`` is a person's
+    account (one not in the bot group that exists already): a bot is never made of one.
+    Returns the user's id."""
+    User = get_user_model()
+    group, _ = Group.objects.get_or_create(name=selectors.BOT_GROUP)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is None:
+            user = User(username=username, is_active=True)
+            user.set_unusable_password()
+            user.save()
+            user.groups.add(group)
+        elif not user.groups.filter(pk=group.pk).exists():
+            raise Conflict(f"{username} is a person's account, not a bot's.")
+        if selectors.kyc_level(user_id=user.pk) < KycLevel.IDENTITY_REVIEWED:
+            application = KycApplication.objects.create(
+                user=user, full_name=f"Market maker {username} (operator account)",
+                date_of_birth=date(1970, 1, 1), country="ZZ",
+                status=KycApplication.Status.APPROVED, decided_at=timezone.now())
+            audit.record(kind=audit.KYC_APPROVED, actor="system", obj=application,
+                         message="the operator's market-maker account")
+    return user.pk
 
 
 def kyc_application_reject(*, application_id: int, reviewer_id: int, reason: str,
