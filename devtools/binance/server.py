@@ -166,6 +166,7 @@ class Emulator:
         self.requests: Counter[str] = Counter()
         self.faults_hit: Counter[str] = Counter()
         self.ws_restarts = 0
+        self.ws_accepted = 0
         self._published: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = {}
         self._tape_published: dict[str, int] = {}
         self._user_ids = 0
@@ -323,7 +324,8 @@ class Emulator:
                 "connections": len(self.subscribers), "streams": dict(streams),
                 "user_streams": sum(1 for s in self.subscribers
                                     if s.user_subscription is not None or s.listen_key),
-                "ws_restarts": self.ws_restarts, "paused": self.paused}
+                "ws_restarts": self.ws_restarts, "ws_accepted": self.ws_accepted,
+                "paused": self.paused}
 
     # -- publication -------------------------------------------------------------------
 
@@ -728,6 +730,7 @@ class Emulator:
     async def _serve_socket(self, subscriber: Subscriber,
                             on_message: Callable[[Subscriber, Any], dict[str, Any]]) -> None:
         self.subscribers.add(subscriber)
+        self.ws_accepted += 1
         writer = asyncio.create_task(self._write(subscriber))
         try:
             async for message in subscriber.ws:

@@ -1,0 +1,139 @@
+"""The real ``ccxt.pro.binance`` against the emulator's streams and WebSocket API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import ccxt
+import pytest
+
+from devtools.binance import EmulatorHandle, pro_exchange
+
+from .conftest import BTC
+
+ETH = "ETH/USDT"
+
+
+def run_pro(emulator: EmulatorHandle, scenario: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Runs ``scenario(exchange)`` with a ccxt.pro exchange on the emulator, closing it."""
+
+    async def main() -> Any:
+        exchange = pro_exchange(emulator)
+        try:
+            await exchange.load_markets()
+            return await asyncio.wait_for(scenario(exchange), 10)
+        finally:
+            await exchange.close()
+
+    return asyncio.run(main())
+
+
+def watching(watch: Awaitable[Any]) -> asyncio.Future[Any]:
+    """A watch started now, to await after causing the event it waits for."""
+    return asyncio.ensure_future(watch)
+
+
+async def until(watch: Callable[[], Awaitable[Any]], done: Callable[[Any], bool]) -> Any:
+    """Watches until ``done(result)``: each watch waits for a new message."""
+    while not done(result := await watch()):
+        pass
+    return result
+
+
+def test_watch_ticker_follows_prints_and_the_full_ticker_has_bid_and_ask(
+        emulator: EmulatorHandle, btc_book: None) -> None:
+    async def scenario(exchange: Any) -> tuple[dict, dict]:
+        first = await exchange.watch_ticker(BTC)
+        assert first["last"] == 60000
+        await asyncio.to_thread(emulator.set_price, "BTCUSDT", "60123.45", "0.5")
+        mini = await until(lambda: exchange.watch_ticker(BTC), lambda t: t["last"] == 60123.45)
+        full = await exchange.watch_ticker(BTC, {"name": "ticker"})
+        return mini, full
+
+    mini, full = run_pro(emulator, scenario)
+    assert mini["bid"] is None  # @miniTicker, what watch_ticker subscribes by default
+    assert (full["last"], full["bid"], full["ask"]) == (60123.45, 59990, 60010)
+    assert emulator.stats()["streams"] == {}  # closed with the exchange
+
+
+def test_watch_tickers_for_several_symbols(emulator: EmulatorHandle) -> None:
+    async def scenario(exchange: Any) -> dict:
+        return await until(lambda: exchange.watch_tickers([BTC, ETH]),
+                           lambda seen: True)
+
+    tickers = run_pro(emulator, scenario)
+    assert set(tickers) <= {BTC, ETH} and tickers
+
+
+def test_watch_order_book_snapshot_then_diffs(emulator: EmulatorHandle,
+                                              btc_book: None) -> None:
+    async def scenario(exchange: Any) -> tuple[list, dict]:
+        # ccxt updates the book it returned in place: keep what the snapshot said.
+        first = [list(level) for level in (await exchange.watch_order_book(BTC))["asks"]]
+        # Diffs come only when the book changes: watch before changing it.
+        later = watching(exchange.watch_order_book(BTC))
+        await asyncio.to_thread(emulator.set_book, "BTCUSDT", [["59995", "1"]],
+                                [["60005", "2"], ["60020", "0.3"]])
+        return first, await later
+
+    first, later = run_pro(emulator, scenario)
+    assert first == [[60010, 0.2], [60020, 0.3]]
+    assert later["bids"] == [[59995, 1]]
+    assert later["asks"] == [[60005, 2], [60020, 0.3]]
+
+
+def test_a_ws_restart_drops_subscriptions_and_ccxt_resubscribes(
+        emulator: EmulatorHandle) -> None:
+    async def scenario(exchange: Any) -> tuple[int, dict]:
+        await exchange.watch_ticker(BTC)
+        dropped = await asyncio.to_thread(emulator.restart_ws)
+        assert (await asyncio.to_thread(emulator.stats))["connections"] == 0
+        await asyncio.to_thread(emulator.set_price, "BTCUSDT", "61000")
+        # ccxt.pro connects again and subscribes anew on the next watch.
+        await until(lambda: exchange.watch_ticker(BTC), lambda t: t["last"] == 61000)
+        return dropped, await asyncio.to_thread(emulator.stats)
+
+    dropped, stats = run_pro(emulator, scenario)
+    assert dropped == 1
+    assert (stats["ws_restarts"], stats["ws_accepted"]) == (1, 2)
+    assert stats["streams"] == {"btcusdt@miniTicker": 1}
+
+
+def test_a_watch_waiting_through_a_restart_gets_a_network_error(
+        emulator: EmulatorHandle) -> None:
+    async def scenario(exchange: Any) -> None:
+        await exchange.watch_order_book(BTC)
+        pending = watching(exchange.watch_order_book(BTC))  # no change comes: it waits
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(emulator.restart_ws)
+        with pytest.raises(ccxt.NetworkError):
+            await pending
+
+    run_pro(emulator, scenario)
+
+
+def test_watch_orders_and_balance_through_the_user_data_stream(
+        emulator: EmulatorHandle, btc_book: None) -> None:
+    def seen(orders: list[dict]) -> list[tuple]:
+        # ccxt updates the orders it returned in place: keep what each watch said.
+        return [(o["clientOrderId"], o["status"], o["filled"], o["remaining"]) for o in orders]
+
+    async def scenario(exchange: Any) -> tuple[list[tuple], list[tuple], dict]:
+        placed = watching(exchange.watch_orders(BTC))
+        await asyncio.sleep(0.2)  # subscribed before the order goes in
+        await exchange.create_order(BTC, "limit", "buy", 0.5, 59000, {"clientOrderId": "ws-1"})
+        new = seen(await placed)
+        traded = watching(exchange.watch_orders(BTC))
+        balance = watching(exchange.watch_balance())
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(emulator.set_price, "BTCUSDT", "58990", "0.2")
+        return new, seen(await traded), await balance
+
+    new, traded, balance = run_pro(emulator, scenario)
+    assert new == [("ws-1", "open", 0, 0.5)]
+    assert traded == [("ws-1", "open", 0.2, 0.3)]
+    assert balance["BTC"]["free"] == pytest.approx(10 + 0.2 * 0.999)
+    assert balance["USDT"]["used"] == pytest.approx(0.3 * 59000)
+    assert emulator.stats()["user_streams"] == 0
