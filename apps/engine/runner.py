@@ -209,9 +209,9 @@ class Runner:
             raise RestoreRefused(f"{market}: the book and the order store's open orders "
                                  f"differ (e.g. {differ})")
         decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
-        log.info("engine_restored", market=str(market), applied_seq=lease.applied_seq,
-                 book_seq=book.seq, orders=len(book), snapshot=snapshot and
-                 snapshot.command_seq)
+        log.info("engine_restored", market=str(market), market_id=market.pk,
+                 applied_seq=lease.applied_seq, book_seq=book.seq, orders=len(book),
+                 snapshot=snapshot and snapshot.command_seq, state_hash=book.state_hash())
         return MarketState(market=market, book=book, applied_seq=lease.applied_seq,
                            decimals=decimals, stp_default=stp)
 
