@@ -24,7 +24,7 @@ through ``ccxt`` (the one module here that places, queries and cancels orders th
   (STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT) where ccxt's ``features`` says it takes trigger
   prices (``conditional_types``); they are sent at once and triggered there. The other
   types (and all of them on an exchange without native triggers) are the platform's,
-  triggered on the spot venue's quotes (``trigger_sources``). ``order_trigger_venue``
+  triggered on the spot venue's quotes (``trigger_sources``). The API's ``trigger_by``
   says which for an order.
 - ``order_check`` refuses (4xx, before anything is held) an order type, time in force or
   post-only the exchange does not offer for the market (its ``orderTypes`` and ccxt's
@@ -98,14 +98,6 @@ def native_conditional_types(ex: ccxt.Exchange) -> frozenset[str]:
     if features.get("takeProfitPrice"):
         native.add(OrderType.TAKE_PROFIT_LIMIT)
     return frozenset(native)
-
-
-def order_trigger_venue(order: Order) -> str:
-    """Who triggers a conditional order: "exchange" (a native type, sent at once) or
-    "platform" (the core's trigger on the venue's quotes); "" for the other orders."""
-    if not is_conditional(order.type):
-        return ""
-    return "platform" if order.trigger_direction else "exchange"
 
 
 class SpotGateway:
