@@ -53,7 +53,7 @@ that. Options used by :func:`sync_exchange` & co: ``fetchCurrencies=False``,
 ``fetchMargins=False``, ``fetchMarkets.types=["spot", "linear"]``, ``enableRateLimit=False``
 (the sapi calls ``load_markets`` makes otherwise are served as empty lists too).
 
-From a shell (``make run``): ``python -m devtools.binance --port 8766`` (seeded random walk;
+From a shell (``make run``): ``python -m devtools.binance --port 8767`` (seeded random walk;
 ``/_control/*`` HTTP API on the same port, loopback only: POST ``book``, ``price``,
 ``step``, ``pause``, ``resume``, ``balance``, ``fault``, ``faults/clear``, ``restart_ws``;
 GET ``balances``, ``orders``, ``trades``, ``stats``).

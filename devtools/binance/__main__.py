@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m devtools.binance",
         description="Loopback Binance spot REST + WebSocket emulator (seeded random walk).")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=8767, help="0 picks a free port")
     parser.add_argument("--api-key", default="emulator-key")
     parser.add_argument("--api-secret", default="emulator-secret")
     parser.add_argument("--interval", type=float, default=1.0,

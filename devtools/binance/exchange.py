@@ -343,6 +343,8 @@ class Exchange:
             if (falling and below) or (not falling and price >= order.stop_price):
                 order.working_time = self.now_ms()
                 order.update_time = order.working_time
+                # Now a LIMIT order: it takes what the book offers within its price first.
+                self._take(order, book, self._plan(book, order, triggered=True))
 
     def _resting(self, symbol: str) -> list[Order]:
         """Working open orders of a symbol in price-time priority per side."""
@@ -461,12 +463,7 @@ class Exchange:
         if order_type == "LIMIT" and tif == "FOK" and sum(q for _, q in plan) < order.orig_qty:
             self._expire(order)
             return order
-        for level_price, qty in plan:
-            levels = book.side(side)
-            self._fill(order, book, level_price, qty, maker=False)
-            levels[0][1] -= qty
-            if levels[0][1] == 0:
-                levels.pop(0)
+        self._take(order, book, plan)
         if order_type == "MARKET":
             if order.orig_qty == 0:  # quoteOrderQty: the quantity is what it bought
                 order.orig_qty = order.executed_qty
@@ -477,6 +474,15 @@ class Exchange:
         elif order.is_open and order.time_in_force == "IOC":
             self._expire(order)
         return order
+
+    def _take(self, order: Order, book: Book, plan: list[Level]) -> None:
+        """Fills ``order`` as taker against the outside levels ``plan`` names."""
+        levels = book.side(order.side)
+        for level_price, qty in plan:
+            self._fill(order, book, level_price, qty, maker=False)
+            levels[0][1] -= qty
+            if levels[0][1] == 0:
+                levels.pop(0)
 
     def _event(self, order: Order, exec_type: str, fill: Fill | None = None) -> None:
         """Records the order as it is now, for the user data stream's executionReport."""
@@ -507,14 +513,15 @@ class Exchange:
         if notional < spec.min_notional or (price is not None and notional > spec.max_notional):
             raise BinanceError(-1013, "Filter failure: NOTIONAL")
 
-    def _plan(self, book: Book, order: Order) -> list[Level]:
-        """The outside levels an incoming order would take now, as (price, qty)."""
-        if order.type in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+    def _plan(self, book: Book, order: Order, *, triggered: bool = False) -> list[Level]:
+        """The outside levels an incoming (or just triggered) order would take now, as
+        (price, qty); a stop order waiting for its stop takes nothing."""
+        if order.type in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") and not triggered:
             return []
         limit = None if order.type == "MARKET" else order.price
         step = book.spec.step_size
         plan: list[Level] = []
-        want = order.orig_qty
+        want = order.orig_qty - order.executed_qty
         budget = order.orig_quote_qty
         for level_price, level_qty in book.side(order.side):
             if not crosses(order.side, limit, level_price):
