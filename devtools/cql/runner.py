@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Self
 
@@ -13,10 +14,12 @@ CALL_TIMEOUT_S = 10.0
 
 
 class CqlEmulator:
-    """A started emulator on its own asyncio loop in a daemon thread."""
+    """A started emulator on its own asyncio loop in a daemon thread; ``clock`` (seconds
+    since the epoch) times TTLs and the writes that carry no timestamp."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.server = CqlServer(host=host, port=port)
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.server = CqlServer(host=host, port=port, clock=clock)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="cql-emulator", daemon=True)
         self._ready = threading.Event()

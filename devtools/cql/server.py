@@ -15,6 +15,8 @@ import hashlib
 import io
 import logging
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,9 +80,9 @@ class CqlServer:
     """Listens on ``host``:``port`` (0: any free port; ``port`` tells which after start)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
-                 database: Database | None = None) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
-        self.database = database or Database(address=host)
+        self.database = Database(address=host, clock=clock)
         # Prepared statements are the node's, not a connection's (a driver prepares on
         # one connection and executes on any).
         self.prepared: dict[bytes, Prepared] = {}
