@@ -475,6 +475,11 @@ ENGINE_LEASE_SECONDS = env.int("ENGINE_LEASE_SECONDS", default=15)
 ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=0.5)
 # make run: the runner in a thread of the web process.
 ENGINE_EMBEDDED = env.bool("ENGINE_EMBEDDED", default=False)
+# make run: the demo market maker in a thread of the web process (apps/core/conf.py).
+MARKETMAKER_EMBEDDED = env.bool("MARKETMAKER_EMBEDDED", default=False)
+MARKETMAKER_SYMBOL = env.str("MARKETMAKER_SYMBOL", default="")
+MARKETMAKER_REFERENCE = env.str("MARKETMAKER_REFERENCE", default="10")
+MARKETMAKER_INTERVAL_SECONDS = env.float("MARKETMAKER_INTERVAL_SECONDS", default=2.0)
 
 # --- Spot trading through ccxt (apps/spot) ------------------------------------------------
 # The exchange's REST and WebSocket origins (empty: ccxt's own; the emulator in `make run`

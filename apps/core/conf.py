@@ -245,6 +245,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("ENGINE_MARKET_PROTECTION", "0.05", _fraction,
             "a decimal fraction from 0 to below 1, as a string, such as '0.05'"),
     Setting("ENGINE_EMBEDDED", False, _boolean, "True or False"),
+    # The demo market maker (apps/ecosystem/marketmaker.py): whether the web process runs
+    # it in a thread (make run), on which ecosystem market, the price it starts quoting
+    # around (later: the market's last price), and how often it refreshes its levels.
+    Setting("MARKETMAKER_EMBEDDED", False, _boolean, "True or False"),
+    Setting("MARKETMAKER_SYMBOL", "", _string, "a market symbol such as 'ABC/USDT'"),
+    Setting("MARKETMAKER_REFERENCE", "10", _positive_amount,
+            "a positive decimal amount, as a string"),
+    Setting("MARKETMAKER_INTERVAL_SECONDS", 2.0, _positive_number, "a positive number"),
     # Deposits (apps/deposits): intents in DEPOSIT_CURRENCY paid in DEPOSIT_COIN at the rate
     # of DEPOSIT_RATE_PROVIDER; the payment chain's webhook, signed with any of
     # DEPOSIT_WEBHOOK_SECRETS (none: every delivery is refused).

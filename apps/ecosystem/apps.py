@@ -7,6 +7,7 @@ class EcosystemConfig(AppConfig):
     verbose_name = "Ecosystem (custom tokens on the internal engine)"
 
     def ready(self) -> None:
+        from apps.accounts.selectors import bot_user_ids
         from apps.ecosystem.gateway import EcosystemGateway
         from apps.ecosystem.selectors import stp_default
         from apps.engine.venues import EngineVenue, register_engine_venue
@@ -16,4 +17,6 @@ class EcosystemConfig(AppConfig):
 
         register_gateway(EcosystemGateway())
         register_book_venue(Venue.ECOSYSTEM)
-        register_engine_venue(EngineVenue(venue=Venue.ECOSYSTEM, stp_default=stp_default))
+        # The market makers' trades are marked (TradeRecord.bot): volume leaves them out.
+        register_engine_venue(EngineVenue(venue=Venue.ECOSYSTEM, stp_default=stp_default,
+                                          bot_users=bot_user_ids))
