@@ -481,6 +481,21 @@ MARKETMAKER_SYMBOL = env.str("MARKETMAKER_SYMBOL", default="")
 MARKETMAKER_REFERENCE = env.str("MARKETMAKER_REFERENCE", default="10")
 MARKETMAKER_INTERVAL_SECONDS = env.float("MARKETMAKER_INTERVAL_SECONDS", default=2.0)
 
+# --- Internal markets' order store (apps/orderstore; README "Order store") ------------------
+# "sql" (this database) or "scylla" (run `manage.py orderstore_migrate` once first).
+ORDER_STORE = env.str("ORDER_STORE", default="sql")
+SCYLLA_HOSTS = env.list("SCYLLA_HOSTS", default=["127.0.0.1"])
+SCYLLA_PORT = env.int("SCYLLA_PORT", default=9042)
+SCYLLA_KEYSPACE = env.str("SCYLLA_KEYSPACE", default="exchange_orders")
+SCYLLA_REPLICATION = env.str(
+    "SCYLLA_REPLICATION",
+    default="{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}")
+SCYLLA_LOCAL_DC = env.str("SCYLLA_LOCAL_DC", default="")
+SCYLLA_WRITE_CONSISTENCY = env.str("SCYLLA_WRITE_CONSISTENCY", default="LOCAL_QUORUM")
+SCYLLA_READ_CONSISTENCY = env.str("SCYLLA_READ_CONSISTENCY", default="LOCAL_QUORUM")
+SCYLLA_USERNAME = env.str("SCYLLA_USERNAME", default="")
+SCYLLA_PASSWORD = env.str("SCYLLA_PASSWORD", default="")
+
 # --- Spot trading through ccxt (apps/spot) ------------------------------------------------
 # The exchange's REST and WebSocket origins (empty: ccxt's own; the emulator in `make run`
 # and the tests). The keys take precedence over those stored (encrypted) on the provider.

@@ -30,6 +30,7 @@ REQUIRES: dict[str, list[str]] = {
     "apps.wallets": ["apps.core", "rest_framework"],
     "apps.marketdata": ["apps.core"],
     "apps.trading": ["apps.core", "apps.wallets", "apps.marketdata", "rest_framework"],
+    "apps.orderstore": ["apps.core", "apps.trading"],
     "apps.twelvedata": ["apps.trading", "apps.wallets", "apps.marketdata", "apps.accounts",
                         "django_celery_beat", "rest_framework"],
     "apps.trade": ["apps.trading", "apps.twelvedata", "apps.marketdata", "apps.accounts",
