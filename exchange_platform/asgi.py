@@ -34,3 +34,8 @@ if settings.PRICE_STREAM_IN_PROCESS:
     from apps.twelvedata.ingest import start_in_background  # noqa: E402
 
     start_in_background()
+
+if settings.ENGINE_EMBEDDED:
+    from apps.engine.embedded import start_in_background as start_engine  # noqa: E402
+
+    start_engine()

@@ -47,12 +47,14 @@ done
   --trending "EUR/USD,AAPL,NVDA,SPX" --hot "GBP/USD,TSLA,BTC/USD"
 # Fixed-time up/down trades on two of them (the page: /fixedtime/paper/EUR/USD/).
 "$BIN/python" manage.py fixedtime_instrument paper "EUR/USD,BTC/USD" --expiries 30,60,300
+# The demo ecosystem market (DEMO/USDT), run by the engine on a thread of the web process.
+"$BIN/python" manage.py eco_demo_setup
 # No beat without a broker: settle what a previous run left open past its expiry.
 "$BIN/python" manage.py fixedtime_settle_due
 
 echo "Serving http://${HOST}:${PORT}/  (admin: /admin/, API docs: /api/docs/)"
 echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/emulator.log)"
 echo "Deposits: POST /api/v1/deposits/intents/, open its payment_url, Pay (log: var/paychain.log)"
-PRICE_STREAM_IN_PROCESS=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
+PRICE_STREAM_IN_PROCESS=1 ENGINE_EMBEDDED=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
   DEPOSIT_PAYMENT_URL="http://127.0.0.1:${PAYCHAIN_PORT}/pay" \
   "$BIN/python" manage.py runserver "${HOST}:${PORT}"
