@@ -154,12 +154,15 @@ def bot_setup(*, username: str, market: Market, base_amount: Decimal,
               quote_amount: Decimal) -> int:
     """The bot account (``accounts.services.bot_account_ensure``), funded once in its ECO
     wallets with ``base_amount`` of the market's base and ``quote_amount`` of its quote
-    currency (deposits keyed per account and currency: running this again adds nothing).
-    Returns the bot's user id. Raises Conflict (a person's account of that name),
-    InvalidInput (a bad amount)."""
+    currency from the EXTERNAL account (deposits keyed per account and currency: running
+    this again adds nothing; a zero amount deposits nothing, for a bot its operator funds
+    otherwise). Returns the bot's user id. Raises Conflict (a person's account of that
+    name), InvalidInput (a bad amount)."""
     user_id = account_services.bot_account_ensure(username=username)
     for currency, amount in ((market.base_currency, base_amount),
                              (market.quote_currency, quote_amount)):
+        if amount == 0:
+            continue
         wallet_services.deposit(user_id=user_id, wallet_type=WalletType.ECO, currency=currency,
                                 amount=amount, key=f"marketmaker-fund:{user_id}:{currency}",
                                 memo="market maker's demo funds")

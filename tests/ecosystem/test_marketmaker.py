@@ -1,11 +1,13 @@
 """The demo market maker quotes through the core and the engine like any trader: a live
 book around its reference, kept in place while the reference holds, moved by cancels and
 replacements, and its trades marked as a bot's."""
+import io
 import threading
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import CommandError, call_command
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -114,3 +116,18 @@ def test_bot_setup_funds_once_and_never_takes_a_persons_account(market):
     UserFactory(username="alice")
     with pytest.raises(Conflict):
         bot_setup(username="alice", market=market, base_amount=D("5"), quote_amount=D("50"))
+
+
+def test_run_marketmaker_quotes_the_market_and_refuses_what_it_cannot_run(market):
+    call_command("run_marketmaker", SYMBOL, "--username", "mm", "--rounds", "1",
+                 "--interval", "0", "--walk-ticks", "0", "--levels", "2",
+                 "--fund-base", "10", "--fund-quote", "1000", stdout=io.StringIO())
+    bot = Order.objects.values_list("user_id", flat=True).first()
+    assert live_orders(bot) == {("BUY", D("9.95")), ("BUY", D("9.90")),
+                                ("SELL", D("10.05")), ("SELL", D("10.10"))}
+    for argv, message in ((["XYZ/USDT"], "No enabled ecosystem market"),
+                          ([SYMBOL, "--amount", "NaN"], "not an amount"),
+                          ([SYMBOL, "--levels", "0"], "levels must be a positive integer"),
+                          ([SYMBOL, "--reference", "0"], "above zero")):
+        with pytest.raises(CommandError, match=message):
+            call_command("run_marketmaker", *argv, "--rounds", "1", stdout=io.StringIO())
