@@ -35,6 +35,11 @@ if settings.PRICE_STREAM_IN_PROCESS:
 
     start_in_background()
 
+if settings.MARKETMAKER_EMBEDDED:  # make run: the demo market's bot (apps/ecosystem)
+    from apps.ecosystem.marketmaker import start_in_background as start_marketmaker  # noqa: E402
+
+    start_marketmaker()
+
 if settings.ENGINE_EMBEDDED:
     from apps.engine.embedded import start_in_background as start_engine  # noqa: E402
 

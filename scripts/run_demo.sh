@@ -13,6 +13,8 @@ export DJANGO_DEBUG=1
 export TWELVEDATA_BASE_URL="http://127.0.0.1:${EMULATOR_PORT}"
 export TWELVEDATA_WS_URL="ws://127.0.0.1:${EMULATOR_PORT}/v1/quotes/price"
 export TWELVEDATA_API_KEY=demo
+# A market-maker bot quotes the demo ecosystem market in the web process (a live book).
+export MARKETMAKER_EMBEDDED=1 MARKETMAKER_SYMBOL=DEMO/USDT
 mkdir -p var
 
 echo "Demo accounts (development only):"
