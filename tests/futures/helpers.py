@@ -3,6 +3,8 @@ books' invariants (docs/FUTURES.md "Money")."""
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+
 from apps.futures import margin
 from apps.futures.models import FundingCharge, Position
 from apps.futures.services import position_apply_fill
@@ -17,11 +19,24 @@ D = Decimal
 SYSTEMS = (SystemAccount.CLEARING, SystemAccount.INSURANCE, SystemAccount.FEES)
 
 
-def futures_trader(amount="10000"):
-    user = UserFactory()
+def futures_trader(amount="10000", *, user=None):
+    """A user (``UserFactory``'s, or ``user``) with ``amount`` USDT in FUTURES."""
+    user = user or UserFactory()
     ledger.deposit(user_id=user.pk, wallet_type="FUTURES", currency="USDT",
                    amount=D(amount), key=f"dep:{user.pk}")
     return user
+
+
+def many_traders(amounts: list[Decimal]) -> list:
+    """Traders funded with ``amounts``, their users inserted at once (no password hashing:
+    1,000 of them are a simulation's setup, not its subject)."""
+    User = get_user_model()
+    first = User.objects.count()
+    users = User.objects.bulk_create([User(username=f"sim{first + n}", password="!")
+                                      for n in range(len(amounts))])
+    users = list(User.objects.filter(username__in=[u.username for u in users]).order_by("pk"))
+    return [futures_trader(str(amount), user=user) for user, amount in zip(users, amounts,
+                                                                          strict=True)]
 
 
 def wallet(user) -> tuple[Decimal, Decimal]:
