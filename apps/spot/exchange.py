@@ -38,17 +38,15 @@ def _rebase(url: str, origin: str) -> str:
     return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
 
 
-def _redirect(urls: dict, *, http: str, ws: str) -> dict:
-    """Every http(s) URL of ccxt's ``urls["api"]`` moved to ``http``'s origin and every
-    ws(s) URL to ``ws``'s (empty: kept)."""
+def _redirect(urls: dict, *, http: str) -> dict:
+    """Every http(s) URL of ccxt's ``urls["api"]`` moved to ``http``'s origin (its path
+    kept)."""
     out = {}
     for name, value in urls.items():
         if isinstance(value, dict):
-            out[name] = _redirect(value, http=http, ws=ws)
-        elif isinstance(value, str) and value.startswith("http") and http:
+            out[name] = _redirect(value, http=http)
+        elif isinstance(value, str) and value.startswith("http"):
             out[name] = _rebase(value, http)
-        elif isinstance(value, str) and value.startswith("ws") and ws:
-            out[name] = _rebase(value, ws)
         else:
             out[name] = value
     return out
@@ -82,9 +80,12 @@ def build(provider: SpotProvider, *, module=ccxt) -> ccxt.Exchange:
     exchange = cls(options(provider, key=key, secret=secret))
     if provider.sandbox:
         exchange.set_sandbox_mode(True)
-    if conf.SPOT_EXCHANGE_URL or conf.SPOT_EXCHANGE_WS_URL:
-        exchange.urls["api"] = _redirect(exchange.urls["api"], http=conf.SPOT_EXCHANGE_URL,
-                                         ws=conf.SPOT_EXCHANGE_WS_URL)
+    if conf.SPOT_EXCHANGE_URL:
+        exchange.urls["api"] = _redirect(exchange.urls["api"], http=conf.SPOT_EXCHANGE_URL)
+    streams = exchange.urls["api"].get("ws")
+    if conf.SPOT_EXCHANGE_WS_URL and isinstance(streams, dict):
+        # ccxt.pro's spot market streams (the one socket URL the price stream uses).
+        streams["spot"] = streams["margin"] = conf.SPOT_EXCHANGE_WS_URL
     return exchange
 
 

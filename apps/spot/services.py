@@ -98,7 +98,7 @@ def provider_record_opening_balances(*, provider: SpotProvider) -> dict[str, str
     ``reconcile`` counts the platform's fills from); done once, before trading there.
     Raises ExchangeUnavailable."""
     totals = _exchange_totals(exchanges.build(provider))
-    provider.opening_balances = {code: str(v) for code, v in totals.items()}
+    provider.opening_balances = {code: f"{v.normalize():f}" for code, v in totals.items()}
     provider.save(update_fields=["opening_balances", "updated_at"])
     return provider.opening_balances
 
