@@ -7,7 +7,9 @@ order history and a market's trades. The engine writes it after its trades settl
 so every write here is a replayable upsert:
 
 - ``put_orders`` keeps, per order, the state with the highest ``version``; writing an
-  older or equal version changes nothing, whatever the order writes arrive in.
+  older or equal version changes nothing, whatever the order writes arrive in. A version
+  names one state: writing it again must carry the same record (a replay), never another
+  state (ScyllaDB would settle two states of one version cell by cell).
 - An order is in ``open_orders``/``user_orders(open_only=True)`` exactly when its newest
   state is open (``records.OPEN_STATUSES``); a closed order never comes back there by a
   replayed older write.
