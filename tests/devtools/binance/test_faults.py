@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from decimal import Decimal
 
 import ccxt
 import pytest
 import requests
 
-from devtools.binance import EmulatorHandle, Fault, sync_exchange
+from devtools.binance import EmulatorHandle, Fault, async_exchange, sync_exchange
 
 from .conftest import BTC
 
@@ -95,3 +97,40 @@ def test_a_probability_hits_a_seeded_share_until_cleared(emulator: EmulatorHandl
     assert 8 <= failures <= 32
     emulator.clear_faults()
     ex.fetch_ticker(BTC)
+
+
+def test_concurrent_orders_under_mixed_faults_leave_one_order_per_client_id(
+        emulator: EmulatorHandle) -> None:
+    """A short seeded storm: every client id is on the exchange at most once, and what the
+    client could not tell (timeouts, 5xx after applying, duplicates) is found by its id."""
+    emulator.inject(Fault.TIMEOUT, None, endpoint=ORDER, probability=0.3, delay=1)
+    emulator.inject(Fault.DUPLICATE, None, endpoint=ORDER, probability=0.2)
+    emulator.inject(Fault.SERVER_ERROR, None, endpoint=ORDER, probability=0.2, applied=True)
+    ids = [f"storm-{n}" for n in range(60)]
+
+    async def storm() -> dict[str, str]:
+        exchange = async_exchange(emulator, timeout=400)
+        try:
+            await exchange.load_markets()
+
+            async def one(client_id: str) -> str:
+                try:
+                    await exchange.create_order(BTC, "limit", "buy", 0.001, 50000,
+                                                {"clientOrderId": client_id})
+                except ccxt.BaseError as error:
+                    return type(error).__name__
+                return "ok"
+
+            return dict(zip(ids, await asyncio.gather(*map(one, ids)), strict=True))
+        finally:
+            await exchange.close()
+
+    seen = asyncio.run(storm())
+    assert set(seen.values()) == {"ok", "RequestTimeout", "InvalidOrder", "ExchangeNotAvailable"}
+    placed = [o["clientOrderId"] for o in emulator.orders()]
+    assert sorted(placed) == sorted(ids)  # every request applied once, none twice
+    emulator.clear_faults()
+    ex = sync_exchange(emulator)
+    ex.load_markets()
+    assert all(ex.fetch_order(None, BTC, {"clientOrderId": i})["status"] == "open" for i in ids)
+    assert emulator.account_balances()["USDT"][1] == Decimal("0.001") * 50000 * 60

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import ccxt
 import pytest
 
@@ -137,3 +139,21 @@ def test_watch_orders_and_balance_through_the_user_data_stream(
     assert balance["BTC"]["free"] == pytest.approx(10 + 0.2 * 0.999)
     assert balance["USDT"]["used"] == pytest.approx(0.3 * 59000)
     assert emulator.stats()["user_streams"] == 0
+
+
+def test_the_listen_key_stream_carries_execution_reports(emulator: EmulatorHandle,
+                                                         btc_book: None) -> None:
+    async def scenario(exchange: Any) -> dict:
+        key = (await exchange.public_post_userdatastream())["listenKey"]
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(f"{emulator.url}/ws/{key}") as ws:
+            await exchange.create_order(BTC, "limit", "sell", 0.05, 59990,
+                                        {"clientOrderId": "lk-1"})
+            while (event := json.loads(await ws.receive_str()))["e"] != "executionReport" \
+                    or event["x"] != "TRADE":
+                pass
+            return event
+
+    event = run_pro(emulator, scenario)
+    assert (event["c"], event["X"], event["l"], event["L"], event["N"]) == (
+        "lk-1", "FILLED", "0.05000000", "59990.00000000", "USDT")
