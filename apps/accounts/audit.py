@@ -47,6 +47,7 @@ API_KEY_CREATED = "api_key_created"
 API_KEY_REVOKED = "api_key_revoked"
 API_KEY_USED = "api_key_used"
 API_KEY_REFUSED = "api_key_refused"
+ORDER_CANCELLED_BY_ADMIN = "order_cancelled_by_admin"
 
 _ADMIN_KINDS = {ADDITION: ADMIN_ADD, CHANGE: ADMIN_CHANGE, DELETION: ADMIN_DELETE}
 

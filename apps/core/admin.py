@@ -1,7 +1,9 @@
 """Admin building blocks every app shares (no model is registered here)."""
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin
+from django.template.response import TemplateResponse
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,3 +31,18 @@ def fixed(value: Decimal | None, places: int | None) -> str:
         if shown == value:
             return f"{shown:f}"
     return f"{value.normalize():f}"
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def confirm_page(request, *, queryset, form, title: str, action: str,
+                 empty_text: str = "nothing") -> TemplateResponse:
+    """The page an action that asks for more (a reason, an amount) shows first: the rows it
+    applies to and ``form``; it posts back to the action with ``apply`` set."""
+    return TemplateResponse(request, "admin/confirm_action.html", {
+        **admin.site.each_context(request), "title": title, "form": form, "objects": queryset,
+        "action": action, "opts": queryset.model._meta, "empty_text": empty_text,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    })

@@ -2,10 +2,12 @@
 fills (read-only: money changes only through the services). Actions are thin."""
 from django.contrib import admin, messages
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin, ReasonForm, confirm_page, fixed
+from apps.core.errors import DomainError
 from apps.trading import services
-from apps.trading.constants import MarketStatus
+from apps.trading.constants import CANCELLABLE_STATUSES, MarketStatus
 from apps.trading.models import Fill, Market, Order, OrderList
+from apps.wallets.selectors import currency_decimals_subquery
 
 
 class MarketActions:
@@ -58,8 +60,7 @@ class MarketActions:
 @admin.register(Market)
 class MarketAdmin(MarketActions, admin.ModelAdmin):
     list_display = ("symbol", "venue", "kind", "base_currency", "quote_currency", "status",
-                    "is_trending", "is_hot", "tick_size", "lot_size", "maker_fee",
-                    "taker_fee")
+                    "is_trending", "is_hot", "tick", "lot", "maker", "taker")
     list_filter = ("venue", "status", "kind", "is_trending", "is_hot", "quote_currency")
     search_fields = ("symbol", "base_currency", "quote_currency")
     # What a venue's import owns is read-only; the admin decides the rest.
@@ -69,6 +70,22 @@ class MarketAdmin(MarketActions, admin.ModelAdmin):
               "is_trending", "is_hot", "tick_size", "lot_size", "min_amount", "max_amount",
               "min_notional", "max_notional", "maker_fee", "taker_fee", "created_at",
               "updated_at")
+
+    @admin.display(description="tick", ordering="tick_size")
+    def tick(self, market: Market) -> str:
+        return fixed(market.tick_size, None)
+
+    @admin.display(description="lot", ordering="lot_size")
+    def lot(self, market: Market) -> str:
+        return fixed(market.lot_size, None)
+
+    @admin.display(description="maker fee", ordering="maker_fee")
+    def maker(self, market: Market) -> str:
+        return fixed(market.maker_fee, None)
+
+    @admin.display(description="taker fee", ordering="taker_fee")
+    def taker(self, market: Market) -> str:
+        return fixed(market.taker_fee, None)
 
     def has_add_permission(self, request):
         return False  # markets come from their venue (catalog import or venue admin)
@@ -92,10 +109,43 @@ class SetAsideFilter(admin.SimpleListFilter):
         return queryset
 
 
-class FillInline(admin.TabularInline):
+class MarketDecimals:
+    """Prices with their market's decimals, amounts with its lot's, quote amounts and fees
+    with the quote currency's (annotated on the list's one query)."""
+
+    market_path = "market"  # from the listed row to its market
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(self.market_path).annotate(
+            quote_decimals=currency_decimals_subquery(
+                code_field=f"{self.market_path}__quote_currency"))
+
+    @staticmethod
+    def _market(obj) -> Market:
+        return obj.market if isinstance(obj, Order) else obj.order.market
+
+    @admin.display(description="price", ordering="price")
+    def price_shown(self, obj) -> str:
+        return fixed(obj.price, self._market(obj).price_precision)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj) -> str:
+        return fixed(obj.amount, self._market(obj).amount_precision)
+
+    @admin.display(description="fee", ordering="fee")
+    def fee_shown(self, obj) -> str:
+        return fixed(obj.fee, getattr(obj, "quote_decimals", None))
+
+    @admin.display(description="quote amount", ordering="quote_amount")
+    def quote_amount_shown(self, fill: Fill) -> str:
+        return fixed(fill.quote_amount, getattr(fill, "quote_decimals", None))
+
+
+class FillInline(MarketDecimals, admin.TabularInline):
     model = Fill
-    fields = ("trade_id", "price", "amount", "quote_amount", "liquidity", "fee",
-              "fee_currency", "executed_at", "settlement_key", "evidence")
+    market_path = "order__market"
+    fields = ("trade_id", "price_shown", "amount_shown", "quote_amount_shown", "liquidity",
+              "fee_shown", "fee_currency", "executed_at", "settlement_key", "evidence")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -105,17 +155,53 @@ class FillInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "venue", "user", "market", "type", "side", "time_in_force",
-                    "status", "price", "stop_price", "amount", "filled", "cost", "fee",
-                    "group", "role", "triggered_at", "created_at", "settle_error",
-                    "settle_error_at")
+class OrderAdmin(MarketDecimals, ReadOnlyAdmin):
+    # What fits a 1366 px screen; the rest (time in force, list, role, trigger) is on the
+    # order's page and in the filters.
+    list_display = ("id", "venue", "user", "market", "type", "side", "status",
+                    "price_shown", "stop_price_shown", "amount_shown", "filled_shown",
+                    "cost_shown", "fee_shown", "created_at", "settle_error")
     list_filter = (SetAsideFilter, "venue", "status", "type", "side", "time_in_force",
                    "role", "trigger_source")
     search_fields = ("user__username", "market__symbol", "client_order_id", "external_id")
     list_select_related = ("user", "market")
     inlines = [FillInline]
-    actions = ["retry_settlement"]
+    actions = ["retry_settlement", "cancel_orders"]
+
+    @admin.display(description="stop", ordering="stop_price")
+    def stop_price_shown(self, order: Order) -> str:
+        return fixed(order.stop_price, order.market.price_precision)
+
+    @admin.display(description="filled", ordering="filled")
+    def filled_shown(self, order: Order) -> str:
+        return fixed(order.filled, order.market.amount_precision)
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_shown(self, order: Order) -> str:
+        return fixed(order.cost, getattr(order, "quote_decimals", None))
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("trading.change_order")
+
+    @admin.action(description="Cancel open orders (asks for a reason)",
+                  permissions=["cancel"])
+    def cancel_orders(self, request, queryset):
+        """Cancels each selected live order as its owner would, the reason recorded on the
+        order and in the audit trail (``order_cancel_by_admin``)."""
+        queryset = queryset.filter(status__in=CANCELLABLE_STATUSES)
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return confirm_page(request, queryset=queryset, form=form, title="Cancel orders",
+                                action="cancel_orders", empty_text="nothing (no open order)")
+        for order_id in queryset.values_list("pk", flat=True):
+            try:
+                services.order_cancel_by_admin(order_id=order_id, admin_id=request.user.pk,
+                                               reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                self.message_user(request, f"Order {order_id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Order {order_id}: cancelled.", messages.SUCCESS)
+        return None
 
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("trading.change_order")
@@ -153,8 +239,10 @@ class OrderListAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Fill)
-class FillAdmin(ReadOnlyAdmin):
-    list_display = ("id", "venue", "trade_id", "order", "price", "amount", "quote_amount",
-                    "liquidity", "fee", "fee_currency", "executed_at")
+class FillAdmin(MarketDecimals, ReadOnlyAdmin):
+    market_path = "order__market"
+    list_display = ("id", "venue", "trade_id", "order", "price_shown", "amount_shown",
+                    "quote_amount_shown", "liquidity", "fee_shown", "fee_currency",
+                    "executed_at")
     list_filter = ("venue", "liquidity")
     search_fields = ("trade_id", "settlement_key", "order__client_order_id")

@@ -232,7 +232,8 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.side} {self.amount} {self.market_id}"
+        # The amount as typed (10, not the column's 10.000000000000000000).
+        return f"#{self.pk} {self.side} {self.amount.normalize():f} {self.market_id}"
 
 
 class Fill(models.Model):

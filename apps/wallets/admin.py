@@ -5,9 +5,8 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.template.response import TemplateResponse
 
-from apps.core.admin import ReadOnlyAdmin, fixed
+from apps.core.admin import ReadOnlyAdmin, ReasonForm, confirm_page, fixed
 from apps.core.errors import DomainError
 from apps.core.identifiers import is_canonical
 from apps.core.money import MAX_AMOUNT
@@ -30,18 +29,6 @@ class AdjustForm(forms.Form):
         if amount == 0:
             raise forms.ValidationError("The adjustment must not be zero.")
         return amount
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
-
-
-def _confirm_page(request, *, queryset, form, title: str, action: str) -> TemplateResponse:
-    return TemplateResponse(request, "admin/wallets/confirm_action.html", {
-        **admin.site.each_context(request), "title": title, "form": form, "objects": queryset,
-        "action": action, "opts": queryset.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    })
 
 
 @admin.register(Wallet)
@@ -78,8 +65,9 @@ class WalletAdmin(ReadOnlyAdmin):
         queryset = queryset.filter(user__isnull=False)
         form = AdjustForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return _confirm_page(request, queryset=queryset, form=form,
-                                 title="Adjust balance", action="adjust_balance")
+            return confirm_page(request, queryset=queryset, form=form,
+                                title="Adjust balance", action="adjust_balance",
+                                empty_text="nothing (system wallets cannot be adjusted)")
         token = form.cleaned_data["token"].hex
         for wallet in queryset:
             key = f"adjust:{token}:{wallet.pk}"
@@ -140,8 +128,8 @@ class JournalAdmin(ReadOnlyAdmin):
     def reverse(self, request, queryset):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return _confirm_page(request, queryset=queryset, form=form,
-                                 title="Reverse journals", action="reverse")
+            return confirm_page(request, queryset=queryset, form=form,
+                                title="Reverse journals", action="reverse")
         for journal in queryset:
             try:
                 services.reverse_journal(journal_id=journal.pk, admin_id=request.user.pk,

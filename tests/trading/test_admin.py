@@ -133,3 +133,47 @@ def test_conditional_orders_and_their_lists_are_shown_and_filtered(admin_client,
     assert b"PENDING" in detail.content or b"Pending" in detail.content
     assert admin_client.post(f"{lists}{oco.pk}/change/", {}).status_code == 403
     assert admin_client.get(f"{lists}add/").status_code == 403
+
+
+def test_an_admin_cancels_a_users_open_order_with_a_reason_recorded(admin_client, markets,
+                                                                      user):
+    from apps.accounts.models import AuditEvent
+    from apps.trading import services
+    from apps.wallets.models import Wallet
+
+    order = services.order_place(user_id=user.pk, venue="paper", symbol="EUR/USD",
+                                 side="BUY", type="LIMIT", amount=D("10"), price=D("1.01"))
+    usd = Wallet.objects.get(user=user, type="PAPER", currency="USD")
+    assert usd.held > 0
+    asked = admin_client.post(ORDERS, {"action": "cancel_orders",
+                                       ACTION_CHECKBOX_NAME: [order.pk]})
+    assert asked.status_code == 200 and b'name="reason"' in asked.content
+    blank = admin_client.post(ORDERS, {"action": "cancel_orders", "apply": "1", "reason": " ",
+                                       ACTION_CHECKBOX_NAME: [order.pk]})
+    assert blank.status_code == 200  # asked again: a reason is required
+    order.refresh_from_db()
+    assert order.status == "OPEN"
+
+    done = admin_client.post(ORDERS, {"action": "cancel_orders", "apply": "1",
+                                      "reason": "Market data error",
+                                      ACTION_CHECKBOX_NAME: [order.pk]}, follow=True)
+    assert b"cancelled" in done.content
+    order.refresh_from_db()
+    usd.refresh_from_db()
+    assert order.status == "CANCELED" and usd.held == 0
+    assert order.reason == "Cancelled by an administrator: Market data error"
+    event = AuditEvent.objects.get(kind="order_cancelled_by_admin")
+    assert (event.object_id, event.message) == (str(order.pk), "Market data error")
+    # An order no longer open is not offered again.
+    again = admin_client.post(ORDERS, {"action": "cancel_orders",
+                                       ACTION_CHECKBOX_NAME: [order.pk]})
+    assert b"nothing (no open order)" in again.content
+
+
+def test_order_list_shows_amounts_with_the_markets_decimals(admin_client, currencies):
+    OrderFactory(price=D("1.1"), amount=D("10"), cost=D("11.5"))
+    page = admin_client.get(ORDERS).content.decode()
+    assert "000000000" not in page
+    for cell in ('field-price_shown">1.10000<', 'field-amount_shown">10.00<',
+                 'field-cost_shown">11.50<'):
+        assert cell in page

@@ -16,7 +16,12 @@ from apps.trading.services.conditional import (
     order_list_place,
 )
 from apps.trading.services.markets import markets_import, markets_set_flags
-from apps.trading.services.orders import OrderSpec, order_cancel, order_place
+from apps.trading.services.orders import (
+    OrderSpec,
+    order_cancel,
+    order_cancel_by_admin,
+    order_place,
+)
 from apps.trading.services.settlement import (
     MatchResting,
     fill_resting,
@@ -30,7 +35,7 @@ from apps.trading.services.settlement import (
 
 __all__ = [
     "TRIGGER_BATCH", "MatchResting", "OrderSpec", "conditional_trigger", "fill_resting",
-    "markets_import", "markets_set_flags", "order_apply", "order_cancel",
+    "markets_import", "markets_set_flags", "order_apply", "order_cancel", "order_cancel_by_admin",
     "order_cancel_remote", "order_list_cancel", "order_list_place", "order_place",
     "order_reconcile",
     "order_submit", "orders_retry_settlement", "wallet_services",

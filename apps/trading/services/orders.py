@@ -22,6 +22,7 @@ from decimal import Decimal
 import structlog
 from django.db import IntegrityError, transaction
 
+from apps.accounts import audit
 from apps.accounts import services as account_services
 from apps.core import metrics
 from apps.core.errors import Conflict, InvalidInput, NotFound
@@ -327,8 +328,10 @@ def _replayed(order: Order, *, market: Market, spec: OrderSpec) -> Order:
 # --- cancelling ---------------------------------------------------------------------------
 
 
-def order_cancel(*, user_id: int, venue: str, order_id: int) -> Order:
-    """Cancel the user's live order on ``venue`` and release what its hold has left.
+def order_cancel(*, user_id: int, venue: str, order_id: int, reason: str = "") -> Order:
+    """Cancel the user's live order on ``venue`` and release what its hold has left;
+    ``reason`` becomes the order's reason where the cancel ends here (a held-back order,
+    a synchronous venue; an asynchronous or queued venue's answer carries its own).
 
     A leg of an OCO or of a bracket cancels its whole list (every live order of it, one
     release of the shared hold); a bracket's entry cancels itself, and its exits wait no
@@ -357,9 +360,9 @@ def order_cancel(*, user_id: int, venue: str, order_id: int) -> Order:
         pending = []
         fills = settlement.prior_fills([o for o in targets if o.filled])
         for target in targets:
-            reason = "" if target is order else "Canceled with its list."
+            why = reason if target is order else "Canceled with its list."
             if target.status in HELD_BACK_STATUSES:
-                submission = Submission(status=OrderStatus.CANCELED, reason=reason)
+                submission = Submission(status=OrderStatus.CANCELED, reason=why)
             elif is_queued(gateway):
                 # The engine cancels it in its order; the hold is released when it does.
                 gateway.enqueue(order=target, market=market, kind="cancel")
@@ -369,11 +372,30 @@ def order_cancel(*, user_id: int, venue: str, order_id: int) -> Order:
                 continue
             else:
                 submission = gateway.cancel(order=target, market=market)
-                submission = replace(submission, reason=submission.reason or reason)
+                submission = replace(submission, reason=submission.reason or why)
             pending.append(settlement.plan(
                 order=target, market=market, submission=submission, event="canceled",
                 prior=fills.get(target.pk, []), decimals=decimals))
         if pending:
             settlement.settle(pending, locked=locked)
         return order
+
+
+def order_cancel_by_admin(*, order_id: int, admin_id: int, reason: str) -> Order:
+    """An administrator cancels a user's live order (``order_cancel``, whose locks it
+    takes): the order's reason says so with ``reason``, and the audit trail records the
+    admin, the order and the reason in the same transaction (a cancel that fails records
+    nothing). Raises InvalidInput (blank reason), NotFound, Conflict (not live)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("Say why the order is cancelled.", code="reason_required")
+    owner = Order.objects.filter(pk=order_id).values("user_id", "venue").first()
+    if owner is None:
+        raise NotFound(f"No order {order_id}.")
+    with transaction.atomic():
+        order = order_cancel(user_id=owner["user_id"], venue=owner["venue"], order_id=order_id,
+                             reason=f"Cancelled by an administrator: {reason}"[:255])
+        audit.record(kind=audit.ORDER_CANCELLED_BY_ADMIN, actor_id=admin_id, obj=order,
+                     message=reason)
+    return order
 
