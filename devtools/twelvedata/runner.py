@@ -7,20 +7,17 @@ call returns, its price events have been written to the subscribers' sockets.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
+from devtools.background import ServerThread
+
 from .market import Tick
 from .server import Emulator, EmulatorConfig
 
 T = TypeVar("T")
-
-# Control calls are local and quick; a stuck loop should fail a test, not hang it.
-CALL_TIMEOUT_S = 10.0
 
 
 class EmulatorHandle:
@@ -28,45 +25,19 @@ class EmulatorHandle:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.emulator = Emulator(config)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._serve, name="twelvedata-emulator", daemon=True
-        )
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
+        self._thread = ServerThread(self.emulator, name="twelvedata-emulator")
 
     def start(self) -> Self:
         """Binds the port and starts serving; raises if the server could not start."""
         self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            raise self._startup_error
         return self
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.emulator.start())
-        except BaseException as error:  # handed to start() on the caller's thread
-            self._startup_error = error
-            self._loop.close()
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.close()
 
     def stop(self) -> None:
         """Closes the stream connections and the port, then ends the thread."""
-        if not self._loop.is_running():
-            return
-        self._call(self.emulator.stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(CALL_TIMEOUT_S)
+        self._thread.stop()
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(CALL_TIMEOUT_S)
+        return self._thread.call(coroutine)
 
     # -- where it listens ------------------------------------------------------------------
 
