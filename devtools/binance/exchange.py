@@ -138,6 +138,17 @@ class Order:
         return self.orig_qty - self.executed_qty
 
 
+@dataclass(frozen=True)
+class OrderEvent:
+    """One change of an order: the order as it was then, Binance's execution type (NEW,
+    TRADE, CANCELED, EXPIRED), the fill of a TRADE, the cancel's client id of a CANCELED."""
+
+    order: Order
+    exec_type: str
+    fill: Fill | None
+    cancel_id: str | None
+
+
 @dataclass
 class Book:
     """A symbol's outside liquidity and its 24-hour statistics (since start, here)."""
@@ -192,10 +203,9 @@ def crosses(side: str, limit: Decimal | None, level_price: Decimal) -> bool:
 class Exchange:
     """The account, its orders, and the symbols' books. All amounts are ``Decimal``.
 
-    Every mutating method leaves the affected symbols in :attr:`touched`, the orders' changes
-    in :attr:`order_events` (a copy of the order, Binance's execution type, the fill) and the
-    assets it moved in :attr:`balance_events`, for the server to publish; the server drains
-    them right after each call.
+    Every mutating method leaves the affected symbols in :attr:`touched`, the orders'
+    changes in :attr:`order_events` and the assets it moved in :attr:`balance_events`, for
+    the server to publish; the server drains them right after each call.
     """
 
     def __init__(self, *, spot: Iterable[SpotSymbol] | None = None,
@@ -228,7 +238,7 @@ class Exchange:
         self._trade_ids = itertools.count(1)
         self._random_ids = itertools.count(1)
         self.touched: set[str] = set()
-        self.order_events: list[tuple[Order, str, Fill | None]] = []
+        self.order_events: list[OrderEvent] = []
         self.balance_events: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------
@@ -301,7 +311,7 @@ class Exchange:
                            key=lambda level: -level[0])
         book.asks = sorted(([Decimal(p), Decimal(q)] for p, q in asks if Decimal(q) > 0),
                            key=lambda level: level[0])
-        self._bump(book)
+        self.touched.add(book.spec.symbol)
         for order in self._resting(book.spec.symbol):
             levels = book.side(order.side)
             while order.is_open and levels and crosses(order.side, order.price, levels[0][0]):
@@ -357,10 +367,6 @@ class Exchange:
         sells = sorted((o for o in working if o.side == "SELL"),
                        key=lambda o: (o.price, o.order_id))
         return buys + sells
-
-    def _bump(self, book: Book) -> None:
-        # The server numbers the change (update_id) when it publishes the depth diff.
-        self.touched.add(book.spec.symbol)
 
     def _record_print(self, book: Book, price: Decimal, qty: Decimal,
                       buyer_is_maker: bool) -> PublicTrade:
@@ -484,9 +490,10 @@ class Exchange:
             if levels[0][1] == 0:
                 levels.pop(0)
 
-    def _event(self, order: Order, exec_type: str, fill: Fill | None = None) -> None:
+    def _event(self, order: Order, exec_type: str, fill: Fill | None = None,
+               cancel_id: str | None = None) -> None:
         """Records the order as it is now, for the user data stream's executionReport."""
-        self.order_events.append((copy.copy(order), exec_type, fill))
+        self.order_events.append(OrderEvent(copy.copy(order), exec_type, fill, cancel_id))
 
     def _expire(self, order: Order) -> None:
         self._close(order, "EXPIRED")
@@ -600,15 +607,17 @@ class Exchange:
         order.status = status
         order.update_time = self.now_ms()
 
-    def cancel(self, params: Mapping[str, str]) -> Order:
-        """``DELETE /api/v3/order``: -2011 unless the order is open."""
+    def cancel(self, params: Mapping[str, str]) -> tuple[Order, str]:
+        """``DELETE /api/v3/order``: -2011 unless the order is open. Returns the order and
+        the cancel's own client id (``newClientOrderId``, or one made up)."""
         unknown = BinanceError(-2011, "Unknown order sent.")
         order = self.find_order(params, unknown=unknown)
         if not order.is_open:
             raise unknown
+        cancel_id = params.get("newClientOrderId") or self.new_client_id("cancel")
         self._close(order, "CANCELED")
-        self._event(order, "CANCELED")
-        return order
+        self._event(order, "CANCELED", cancel_id=cancel_id)
+        return order, cancel_id
 
     def open_orders(self, symbol: str | None) -> list[Order]:
         if symbol is not None:

@@ -361,8 +361,8 @@ class Emulator:
         if exchange.touched:
             self._send_arrays(sorted(exchange.touched), now)
         exchange.touched.clear()
-        for order, exec_type, fill in exchange.order_events:
-            self._send_user(wire.ws_execution_report(order, exec_type, fill, now))
+        for event in exchange.order_events:
+            self._send_user(wire.ws_execution_report(event, now))
         exchange.order_events.clear()
         if exchange.balance_events:
             self._send_user(wire.ws_account_position(exchange, exchange.balance_events, now))
@@ -666,8 +666,7 @@ class Emulator:
         return wire.order(order)
 
     def _order_cancel(self, params: Params, request: web.Request) -> Any:
-        order = self.exchange.cancel(params)
-        cancel_id = params.get("newClientOrderId") or self.exchange.new_client_id("cancel")
+        order, cancel_id = self.exchange.cancel(params)
         return wire.canceled_order(order, cancel_id, self.exchange.now_ms())
 
     def _open_orders(self, params: Params, request: web.Request) -> Any:
@@ -679,9 +678,8 @@ class Emulator:
         if not orders:
             raise BinanceError(-2011, "Unknown order sent.")
         now = self.exchange.now_ms()
-        return [wire.canceled_order(self.exchange.cancel(
-                    {"symbol": symbol, "orderId": str(o.order_id)}),
-                    self.exchange.new_client_id("cancel"), now) for o in orders]
+        return [wire.canceled_order(*self.exchange.cancel(
+                    {"symbol": symbol, "orderId": str(o.order_id)}), now) for o in orders]
 
     def _all_orders(self, params: Params, request: web.Request) -> Any:
         return [wire.order(o) for o in self.exchange.all_orders(params)]

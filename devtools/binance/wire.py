@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .exchange import Book, Exchange, Fill, Order, PublicTrade
+from .exchange import Book, Exchange, Fill, Order, OrderEvent, PublicTrade
 from .markets import Perpetual, SpotSymbol
 
 
@@ -268,14 +268,18 @@ def ws_trade(trade: PublicTrade) -> dict[str, Any]:
             "m": trade.buyer_is_maker, "M": True}
 
 
-def ws_execution_report(order: Order, exec_type: str, fill: Fill | None,
-                        now: int) -> dict[str, Any]:
-    """The user data stream's ``executionReport`` for one change of an order."""
+def ws_execution_report(event: OrderEvent, now: int) -> dict[str, Any]:
+    """The user data stream's ``executionReport`` for one change of an order (for a cancel,
+    ``c`` is the cancel's own client id and ``C`` the order's, as Binance sends them)."""
+    order, exec_type, fill = event.order, event.exec_type, event.fill
+    client_id, original = order.client_order_id, ""
+    if event.cancel_id is not None:
+        client_id, original = event.cancel_id, order.client_order_id
     return {
-        "e": "executionReport", "E": now, "s": order.symbol, "c": order.client_order_id,
+        "e": "executionReport", "E": now, "s": order.symbol, "c": client_id,
         "S": order.side, "o": order.type, "f": order.time_in_force, "q": d8(order.orig_qty),
         "p": d8(order.price), "P": d8(order.stop_price), "F": d8(Decimal(0)), "g": -1,
-        "C": "", "x": exec_type, "X": order.status, "r": "NONE", "i": order.order_id,
+        "C": original, "x": exec_type, "X": order.status, "r": "NONE", "i": order.order_id,
         "l": d8(fill.qty if fill else Decimal(0)),
         "z": d8(order.executed_qty), "L": d8(fill.price if fill else Decimal(0)),
         "n": d8(fill.commission if fill else Decimal(0)),

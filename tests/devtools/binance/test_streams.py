@@ -143,17 +143,27 @@ def test_watch_orders_and_balance_through_the_user_data_stream(
 
 def test_the_listen_key_stream_carries_execution_reports(emulator: EmulatorHandle,
                                                          btc_book: None) -> None:
-    async def scenario(exchange: Any) -> dict:
+    async def scenario(exchange: Any) -> tuple[dict, dict]:
         key = (await exchange.public_post_userdatastream())["listenKey"]
         async with aiohttp.ClientSession() as session, \
                 session.ws_connect(f"{emulator.url}/ws/{key}") as ws:
-            await exchange.create_order(BTC, "limit", "sell", 0.05, 59990,
-                                        {"clientOrderId": "lk-1"})
-            while (event := json.loads(await ws.receive_str()))["e"] != "executionReport" \
-                    or event["x"] != "TRADE":
-                pass
-            return event
 
-    event = run_pro(emulator, scenario)
-    assert (event["c"], event["X"], event["l"], event["L"], event["N"]) == (
-        "lk-1", "FILLED", "0.05000000", "59990.00000000", "USDT")
+            async def report(exec_type: str) -> dict:
+                while (event := json.loads(await ws.receive_str()))["e"] != "executionReport" \
+                        or event["x"] != exec_type:
+                    pass
+                return event
+
+            await exchange.create_order(BTC, "limit", "sell", 0.15, 59990,
+                                        {"clientOrderId": "lk-1"})
+            traded = await report("TRADE")
+            await exchange.cancel_order(None, BTC, {"clientOrderId": "lk-1",
+                                                    "newClientOrderId": "lk-cancel"})
+            return traded, await report("CANCELED")
+
+    traded, canceled = run_pro(emulator, scenario)
+    assert (traded["c"], traded["X"], traded["l"], traded["L"], traded["N"]) == (
+        "lk-1", "PARTIALLY_FILLED", "0.10000000", "59990.00000000", "USDT")
+    # As Binance: a cancel's report names the cancel's own id and the order's in "C".
+    assert (canceled["c"], canceled["C"], canceled["X"], canceled["z"]) == (
+        "lk-cancel", "lk-1", "CANCELED", "0.10000000")
