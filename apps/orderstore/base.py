@@ -25,7 +25,7 @@ import base64
 import binascii
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -124,6 +124,14 @@ def decode_page(kind: str, token: str | None) -> int | None:
     if prefix != kind or not number.isascii() or not number.isdigit():
         raise InvalidPage("unknown page token")
     return int(number)
+
+
+def page_of(found: list[T], *, limit: int, kind: str, key: Callable[[T], int]) -> Page[T]:
+    """The page of ``found`` (up to ``limit + 1`` items read: one more than a page says
+    whether another follows), its token resuming after the last item's ``key``."""
+    items = found[:limit]
+    more = len(found) > limit
+    return Page(items, encode_page(kind, key(items[-1])) if more else None)
 
 
 _stores: dict[int, InternalOrderStore] = {}

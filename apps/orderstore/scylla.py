@@ -53,7 +53,7 @@ from cassandra.query import (
 )
 
 from apps.core import conf
-from apps.orderstore.base import Page, check_limit, decode_page, encode_page, newest
+from apps.orderstore.base import Page, check_limit, decode_page, newest, page_of
 from apps.orderstore.records import OrderRecord, TradeRecord
 
 # Column names in OrderRecord's field order ("type" is a CQL keyword in places).
@@ -247,9 +247,7 @@ class ScyllaOrderStore:
         rows = session.execute(statement, (venue, user_id,
                                            _BEYOND if after is None else after, limit + 1))
         found = [_order(row) for row in rows]
-        more = len(found) > limit
-        found = found[:limit]
-        return Page(found, encode_page("o", found[-1].order_id) if more else None)
+        return page_of(found, limit=limit, kind="o", key=lambda record: record.order_id)
 
     def open_orders(self, *, venue: str, market: str) -> list[OrderRecord]:
         session, prepared = self._connect()
@@ -266,9 +264,7 @@ class ScyllaOrderStore:
         rows = session.execute(prepared["market_trades"],
                                (venue, market, _BEYOND if after is None else after, limit + 1))
         found = [_trade(row) for row in rows]
-        more = len(found) > limit
-        found = found[:limit]
-        return Page(found, encode_page("t", found[-1].seq) if more else None)
+        return page_of(found, limit=limit, kind="t", key=lambda record: record.seq)
 
 
 def _order_row(record: OrderRecord) -> tuple[Any, ...]:

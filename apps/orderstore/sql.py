@@ -13,7 +13,7 @@ from dataclasses import asdict, fields
 
 from django.db import transaction
 
-from apps.orderstore.base import Page, check_limit, decode_page, encode_page, newest
+from apps.orderstore.base import Page, check_limit, decode_page, newest, page_of
 from apps.orderstore.models import StoredOrder, StoredTrade
 from apps.orderstore.records import OrderRecord, TradeRecord
 
@@ -71,9 +71,7 @@ class SqlInternalOrderStore:
         if after is not None:
             rows = rows.filter(order_id__lt=after)
         found = [_order(row) for row in rows.order_by("-order_id")[:limit + 1]]
-        more = len(found) > limit
-        found = found[:limit]
-        return Page(found, encode_page("o", found[-1].order_id) if more else None)
+        return page_of(found, limit=limit, kind="o", key=lambda record: record.order_id)
 
     def open_orders(self, *, venue: str, market: str) -> list[OrderRecord]:
         rows = StoredOrder.objects.filter(venue=venue, market=market, is_open=True)
@@ -87,9 +85,7 @@ class SqlInternalOrderStore:
         if after is not None:
             rows = rows.filter(seq__lt=after)
         found = [_trade(row) for row in rows.order_by("-seq")[:limit + 1]]
-        more = len(found) > limit
-        found = found[:limit]
-        return Page(found, encode_page("t", found[-1].seq) if more else None)
+        return page_of(found, limit=limit, kind="t", key=lambda record: record.seq)
 
 
 def _order(row: StoredOrder) -> OrderRecord:

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from apps.orderstore.base import get_store
-from apps.orderstore.scylla import ScyllaOrderStore, schema_files
+from apps.orderstore.scylla import ScyllaOrderStore, migrate, schema_files
 from apps.orderstore.sql import SqlInternalOrderStore
 from devtools.cql.runner import CqlEmulator, running_emulator
 from tests.factories import OrderRecordFactory
@@ -83,3 +83,14 @@ def test_a_forked_child_uses_a_session_of_its_own(cql):
         # The parent's connections were left alone by the child.
         assert store.cluster() is parent_cluster
         assert store.order(venue="ecosystem", order_id=record.order_id) == record
+
+
+def test_a_books_open_orders_are_read_a_page_at_a_time(cql):
+    store = ScyllaOrderStore(hosts=[cql.host], port=cql.port, keyspace="paged", page_size=3)
+    migrate(store=store, replication="{'class': 'SimpleStrategy', 'replication_factor': 1}")
+    try:
+        book = [OrderRecordFactory(order_id=i) for i in range(1, 12)]
+        store.put_orders(records=book)
+        assert store.open_orders(venue="ecosystem", market="ABC/USDT") == book
+    finally:
+        store.close()
