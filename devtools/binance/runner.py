@@ -7,12 +7,12 @@ call returns, its stream events are queued to every subscriber.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Self, TypeVar
+
+from devtools.background import ServerThread
 
 from . import wire
 from .exchange import Fill, Order
@@ -20,56 +20,30 @@ from .server import Emulator, EmulatorConfig, Fault, FaultRule
 
 T = TypeVar("T")
 
-# Control calls are local and quick; a stuck loop should fail a test, not hang it.
-CALL_TIMEOUT_S = 10.0
-
 
 class EmulatorHandle:
     """A started emulator on a background thread, with a blocking control API."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.emulator = Emulator(config)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name="binance-emulator",
-                                        daemon=True)
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
+        self._thread = ServerThread(self.emulator, name="binance-emulator")
 
     def start(self) -> Self:
         """Binds the port and starts serving; raises if the server could not start."""
         self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            raise self._startup_error
         return self
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.emulator.start())
-        except BaseException as error:  # handed to start() on the caller's thread
-            self._startup_error = error
-            self._loop.close()
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.close()
 
     def stop(self) -> None:
         """Releases withheld answers, closes the streams and the port, ends the thread."""
-        if not self._loop.is_running():
-            return
-        self._call(self.emulator.stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(CALL_TIMEOUT_S)
+        self._thread.stop()
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(CALL_TIMEOUT_S)
+        return self._thread.call(coroutine)
 
-    def _read(self, read: Any) -> Any:
-        async def on_loop() -> Any:
+    def _read(self, read: Callable[[], T]) -> T:
+        """``read()`` on the emulator's loop, so it sees no half-applied request."""
+
+        async def on_loop() -> T:
             return read()
 
         return self._call(on_loop())
