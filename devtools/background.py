@@ -7,6 +7,7 @@ what it did is done on the loop.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import Coroutine
 from typing import Any, Protocol, Self, TypeVar
@@ -66,3 +67,15 @@ class ServerThread:
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Runs ``coroutine`` on the server's loop and returns its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(CALL_TIMEOUT_S)
+
+
+async def serve_until_signalled(server: Server) -> None:
+    """``python -m devtools.<emulator>``: starts ``server`` on the running loop, serves until
+    SIGINT or SIGTERM, then stops it."""
+    await server.start()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+    await server.stop()

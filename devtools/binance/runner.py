@@ -7,10 +7,10 @@ call returns, its stream events are queued to every subscriber.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from devtools.background import ServerThread
 
@@ -21,24 +21,13 @@ from .server import Emulator, EmulatorConfig, Fault, FaultRule
 T = TypeVar("T")
 
 
-class EmulatorHandle:
-    """A started emulator on a background thread, with a blocking control API."""
+class EmulatorHandle(ServerThread):
+    """A started emulator on a background thread, with a blocking control API
+    (``start()``; ``stop()`` releases withheld answers, closes the streams and the port)."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.emulator = Emulator(config)
-        self._thread = ServerThread(self.emulator, name="binance-emulator")
-
-    def start(self) -> Self:
-        """Binds the port and starts serving; raises if the server could not start."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Releases withheld answers, closes the streams and the port, ends the thread."""
-        self._thread.stop()
-
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self._thread.call(coroutine)
+        super().__init__(self.emulator, name="binance-emulator")
 
     def _read(self, read: Callable[[], T]) -> T:
         """``read()`` on the emulator's loop, so it sees no half-applied request."""
@@ -46,7 +35,7 @@ class EmulatorHandle:
         async def on_loop() -> T:
             return read()
 
-        return self._call(on_loop())
+        return self.call(on_loop())
 
     # -- where it listens ------------------------------------------------------------------
 
@@ -83,41 +72,41 @@ class EmulatorHandle:
                  asks: Iterable[Iterable[object]]) -> None:
         """Replaces the outside levels ``[[price, qty], ...]`` of a symbol (``"BTCUSDT"``);
         resting orders they cross fill at once against them."""
-        self._call(self.emulator.set_book(symbol, bids, asks))
+        self.call(self.emulator.set_book(symbol, bids, asks))
 
     def set_price(self, symbol: str, price: Decimal | str,
                   qty: Decimal | str | None = None) -> None:
         """Prints an outside trade at ``price``: resting orders at or through it fill (up
         to ``qty`` in all; None: entirely) and stop orders at it trigger."""
-        self._call(self.emulator.set_price(symbol, price, qty))
+        self.call(self.emulator.set_price(symbol, price, qty))
 
     def step(self, count: int = 1) -> None:
         """Runs ``count`` random-walk steps now, even while paused."""
-        self._call(self.emulator.step(count))
+        self.call(self.emulator.step(count))
 
     def pause(self) -> None:
-        self._call(self.emulator.pause())
+        self.call(self.emulator.pause())
 
     def resume(self) -> None:
-        self._call(self.emulator.resume())
+        self.call(self.emulator.resume())
 
     def set_balance(self, asset: str, free: Decimal | str) -> None:
-        self._call(self.emulator.set_balance(asset, free))
+        self.call(self.emulator.set_balance(asset, free))
 
     def inject(self, fault: Fault | str, count: int | None = 1, **options: Any) -> FaultRule:
         """See :meth:`Emulator.inject` (``endpoint``, ``probability``, ``delay``,
         ``status``, ``retry_after``, ``applied``)."""
-        return self._call(self.emulator.inject(fault, count, **options))
+        return self.call(self.emulator.inject(fault, count, **options))
 
     def clear_faults(self) -> None:
-        self._call(self.emulator.clear_faults())
+        self.call(self.emulator.clear_faults())
 
     def restart_ws(self) -> int:
         """Drops every WebSocket connection and subscription; state stays."""
-        return self._call(self.emulator.restart_ws())
+        return self.call(self.emulator.restart_ws())
 
     def stats(self) -> dict[str, Any]:
-        return self._call(self.emulator.stats())
+        return self.call(self.emulator.stats())
 
     # -- assertions ------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
+
+from devtools.background import serve_until_signalled
 
 from .server import Emulator, EmulatorConfig
 
@@ -34,17 +35,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(config: EmulatorConfig) -> None:
-    emulator = Emulator(config)
-    await emulator.start()
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopped.set)
-    await stopped.wait()
-    await emulator.stop()
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=args.log_level.upper(),
@@ -58,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         paused=args.paused,
         credits_per_minute=args.credits_per_minute,
     )
-    asyncio.run(serve(config))
+    asyncio.run(serve_until_signalled(Emulator(config)))
 
 
 if __name__ == "__main__":
