@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from apps.trade import views
+from apps.trade import market_views, views
 from apps.trade.selectors import PAGE_TYPES
 
 app_name = "trade"
@@ -18,6 +18,8 @@ urlpatterns = [
     *[re_path(rf"^{type}/?$", views.markets, {"type": type}, name=type) for type in PAGE_TYPES],
     re_path(r"^portfolio/?$", views.portfolio, name="portfolio"),
     path("trade/", views.switch, name="switch"),
+    # An internal market (a venue with its own books): /market/ecosystem/DEMO/USDT/.
+    path("market/<str:venue>/<path:symbol>/", market_views.market, name="market"),
     # Symbols contain "/" (EUR/USD): take the rest of the path.
     path("trade/<path:symbol>/", views.trade, name="trade"),
 ]

@@ -43,5 +43,11 @@
     this.handlers[stream] = handler;
     this.send({op: "subscribe", streams: [stream]});
   };
+  // Subscribe afresh (the server sends the stream's snapshot again): a depth@ client whose
+  // book missed an item or disagrees with its checksum (see docs/STREAMING.md).
+  Stream.prototype.resubscribe = function (stream) {
+    this.send({op: "unsubscribe", streams: [stream]});
+    this.send({op: "subscribe", streams: [stream]});
+  };
   window.PlatformStream = Stream;
 })();

@@ -1,0 +1,52 @@
+"""The trade page of an internal market (a venue that runs its own books: the ecosystem
+venue, later futures): the live order book and trades (``depth@``/``trades@``), the order
+form with the engine's order types, and the trader's orders with their partial fills."""
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from apps.core.errors import NotFound
+from apps.core.money import decimal_text
+from apps.marketdata import books, streams
+from apps.trade import selectors
+from apps.trading.selectors import market_get_enabled
+
+
+def _api(venue: str) -> dict[str, str | None]:
+    """The venue's order API (``<venue>-orders``, cancel at ``<venue>-order-cancel``) and
+    the wallets'; None where the venue has none (the page then shows no order form)."""
+    try:
+        orders = reverse(f"{venue}-orders")
+        cancel = reverse(f"{venue}-order-cancel", kwargs={"order_id": 0})
+    except NoReverseMatch:
+        orders = cancel = None
+    return {"orders": orders, "cancel": cancel, "wallets": reverse("wallet-list")}
+
+
+@ensure_csrf_cookie
+def market(request, venue: str, symbol: str):
+    """An internal market's page: the book and trades for anyone, the order form and the
+    trader's orders once logged in."""
+    if not books.is_book_venue(venue):
+        raise Http404(f"The {venue} venue has no order books.")
+    try:
+        found = market_get_enabled(venue=venue, symbol=symbol)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    config = {
+        "venue": found.venue, "symbol": found.symbol,
+        "base": found.base_currency, "quote": found.quote_currency,
+        "pricePrecision": found.price_precision, "amountPrecision": found.amount_precision,
+        "quoteDecimals": selectors.currency_places(code=found.quote_currency),
+        "tickSize": decimal_text(found.tick_size), "lotSize": decimal_text(found.lot_size),
+        "makerFee": decimal_text(found.maker_fee), "takerFee": decimal_text(found.taker_fee),
+        "streams": {kind: streams.book_stream(kind=kind, venue=found.venue,
+                                              symbol=found.symbol)
+                    for kind in (streams.DEPTH, streams.TRADES)},
+        "loggedIn": request.user.is_authenticated,
+        "api": _api(found.venue),
+    }
+    return render(request, "trade/market.html", {
+        "market": found, "config": config, "title": found.symbol,
+        "page_types": selectors.PAGE_TYPES, "switcher": selectors.switcher_markets()})

@@ -1,0 +1,237 @@
+/* The internal-market page (trade/market.html): the live order book (depth@: a snapshot,
+ * then numbered updates checked against the book's checksum, resubscribed on a gap or a
+ * mismatch: depthbook.js), the recent trades (trades@), and for a trader the order form
+ * (limit with time in force and post-only, market by amount, market buy by total) and
+ * the orders with their partial fills, refreshed on the private orders/balances streams. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var cfg = JSON.parse($("market-config").textContent);
+  var api = Platform.api, cell = Platform.cell;
+  var BOOK_ROWS = 12, TRADE_ROWS = 30;
+
+  function showPrice(text) { return Platform.price(text, cfg.pricePrecision); }
+  function showAmount(text) { return Platform.price(text, cfg.amountPrecision); }
+  function titleCase(code) {
+    var words = String(code).toLowerCase().replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  var stream = new PlatformStream(function (state) { $("stream-state").textContent = state; });
+
+  /* --- the order book --- */
+  var book = new PlatformDepth.DepthBook();
+  var resyncing = false;
+  function bookRows(body, levels, side) {
+    body.innerHTML = "";
+    levels.forEach(function (level) {
+      var row = document.createElement("tr");
+      row.className = side;
+      row.dataset.price = level[0];
+      cell(row, showPrice(level[0]), "num " + (side === "asks" ? "down" : "up"));
+      cell(row, showAmount(level[1]), "num");
+      cell(row, Platform.multiply(level[0], level[1], cfg.quoteDecimals), "num muted");
+      body.appendChild(row);
+    });
+  }
+  function renderBook() {
+    var asks = book.levels("asks", BOOK_ROWS), bids = book.levels("bids", BOOK_ROWS);
+    bookRows($("asks"), asks.slice().reverse(), "asks");
+    bookRows($("bids"), bids, "bids");
+    var spread = "—";
+    if (asks.length && bids.length) {
+      // ask - bid, exactly: both are multiples of the tick.
+      var ticks = BigInt(PlatformDepth.units(asks[0][0], cfg.tickSize)) -
+        BigInt(PlatformDepth.units(bids[0][0], cfg.tickSize));
+      spread = Platform.multiply(ticks.toString(), cfg.tickSize, cfg.pricePrecision);
+    }
+    $("spread").textContent = spread;
+    $("book-mid").textContent = "spread " + spread;
+    $("book-sequence").textContent = book.sequence === null ? "—" : "#" + book.sequence;
+    $("book-resyncs").textContent = String(book.resyncs);
+  }
+  stream.subscribe(cfg.streams.depth, function (data, frame) {
+    // After asking for a resync, live items wait for the snapshot that restarts the book.
+    if (resyncing && !frame.snapshot) return;
+    resyncing = false;
+    if (book.apply(frame) === "resync") {
+      resyncing = true;
+      stream.resubscribe(cfg.streams.depth);
+    }
+    renderBook();
+  });
+
+  /* --- trades --- */
+  var trades = [];
+  function renderTrades() {
+    var body = $("trades");
+    body.innerHTML = "";
+    trades.forEach(function (t) {
+      var row = document.createElement("tr");
+      row.dataset.id = t.id;
+      cell(row, showPrice(t.price), "num " + (t.side === "buy" ? "up" : "down"));
+      cell(row, showAmount(t.amount), "num");
+      cell(row, new Date(t.time).toLocaleTimeString(), "muted");
+      body.appendChild(row);
+    });
+    if (trades.length) $("last").textContent = showPrice(trades[0].price);
+  }
+  stream.subscribe(cfg.streams.trades, function (data, frame) {
+    // A snapshot is the latest trades as a whole; a live item is one batch, newest first.
+    trades = (frame.snapshot ? data.trades : data.trades.concat(trades)).slice(0, TRADE_ROWS);
+    renderTrades();
+  });
+
+  if (!cfg.loggedIn || !cfg.api.orders) return;
+
+  /* --- orders and balances --- */
+  var LIVE = ["NEW", "OPEN", "PARTIALLY_FILLED"];
+  function cancelUrl(id) { return cfg.api.cancel.replace("/0/", "/" + id + "/"); }
+  function cancelButton(id) {
+    var button = document.createElement("button");
+    button.type = "button"; button.textContent = "Cancel"; button.className = "link";
+    button.dataset.testid = "cancel";
+    button.addEventListener("click", function () {
+      clearMessages();
+      api("POST", cancelUrl(id)).then(refresh).catch(showError);
+    });
+    return button;
+  }
+  function filledText(o) { return showAmount(o.filled) + " / " + showAmount(o.amount); }
+  function typeText(o) {
+    var text = titleCase(o.type);
+    if (o.type === "LIMIT") text += " " + o.time_in_force + (o.post_only ? " post-only" : "");
+    return text;
+  }
+  function renderOrders(orders) {
+    var open = $("open-orders"), history = $("history");
+    open.innerHTML = ""; history.innerHTML = "";
+    orders.forEach(function (o) {
+      var row = document.createElement("tr");
+      row.dataset.id = o.id;
+      row.dataset.status = o.status;
+      cell(row, "#" + o.id);
+      cell(row, titleCase(o.side), o.side === "BUY" ? "up" : "down");
+      cell(row, typeText(o));
+      cell(row, o.price === null ? "market" : showPrice(o.price), "num");
+      cell(row, filledText(o), "num");
+      if (LIVE.indexOf(o.status) >= 0) {
+        cell(row, titleCase(o.status));
+        cell(row, "").appendChild(cancelButton(o.id));
+        open.appendChild(row);
+      } else {
+        cell(row, o.cost, "num");
+        cell(row, o.fee === "0" ? "0" : o.fee + " " + o.fee_currency, "num");
+        cell(row, titleCase(o.status));
+        cell(row, o.reason, "muted small");
+        history.appendChild(row);
+      }
+    });
+  }
+  function renderBalances(wallets) {
+    var body = $("balances");
+    body.innerHTML = "";
+    wallets.filter(function (w) {
+      return w.type === "ECO" && (w.currency === cfg.base || w.currency === cfg.quote);
+    }).forEach(function (w) {
+      var row = document.createElement("tr");
+      row.dataset.currency = w.currency;
+      cell(row, w.currency); cell(row, w.available, "num");
+      cell(row, w.held !== "0" ? "held " + w.held : "", "num muted");
+      body.appendChild(row);
+    });
+    if (!body.children.length) {
+      var row = document.createElement("tr");
+      cell(row, "No " + cfg.base + " or " + cfg.quote + " in your ECO wallets yet.", "muted");
+      body.appendChild(row);
+    }
+  }
+  function refresh() {
+    api("GET", cfg.api.orders + "?symbol=" + encodeURIComponent(cfg.symbol) + "&limit=100")
+      .then(function (page) { renderOrders(page.results); })
+      .catch(showError);
+    api("GET", cfg.api.wallets).then(renderBalances).catch(showError);
+  }
+  var pending = null;
+  function refreshSoon() {
+    if (!pending) pending = setTimeout(function () { pending = null; refresh(); }, 100);
+  }
+  stream.subscribe("orders", function (event) {
+    if (event.venue === cfg.venue && event.symbol === cfg.symbol) refreshSoon();
+  });
+  stream.subscribe("balances", refreshSoon);
+
+  /* --- the order form --- */
+  var form = $("order-form");
+  function showError(e) { $("order-ok").textContent = ""; $("order-error").textContent = e.message; }
+  function clearMessages() { $("order-error").textContent = ""; $("order-ok").textContent = ""; }
+  function value(name) { return form.elements[name].value.trim(); }
+  function chosen(name) { return form.querySelector("input[name=" + name + "]:checked").value; }
+  function syncType() {
+    var side = chosen("side");
+    if (side === "SELL" && chosen("type") === "BUDGET") {
+      form.querySelector("input[name=type][value=MARKET]").checked = true;
+    }
+    var type = chosen("type");
+    form.querySelectorAll("[data-types]").forEach(function (field) {
+      field.hidden = field.dataset.types.split(" ").indexOf(type) < 0;
+    });
+    form.querySelectorAll("[data-sides]").forEach(function (field) {
+      field.hidden = field.dataset.sides !== side;
+    });
+  }
+  function decimal(name, label) {
+    var text = value(name);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || /^[0.]+$/.test(text)) {
+      throw new Error(label + " must be a positive number, like 1.5.");
+    }
+    return text;
+  }
+  function formRequest() {
+    var type = chosen("type");
+    var body = {symbol: cfg.symbol, side: chosen("side"), type: type === "BUDGET" ? "MARKET" : type};
+    if (type === "BUDGET") {
+      body.quote_amount = decimal("quote_amount", "Spend");
+    } else {
+      body.amount = decimal("amount", "Amount");
+    }
+    if (type === "LIMIT") {
+      body.price = decimal("price", "Price");
+      body.time_in_force = value("time_in_force");
+      body.post_only = form.elements.post_only.checked;
+    }
+    return body;
+  }
+  function preview() {
+    var out = $("order-preview");
+    out.textContent = "";
+    var type = chosen("type");
+    try {
+      if (type !== "LIMIT") {
+        out.textContent = type === "BUDGET"
+          ? "Buys at the best asks until the total is spent (fee " + cfg.takerFee + " of it)."
+          : "Trades at once at the best prices; what the book cannot fill is cancelled.";
+        return;
+      }
+      var request = formRequest();
+      var total = Platform.multiply(request.amount, request.price, cfg.quoteDecimals);
+      var rate = request.post_only ? cfg.makerFee : cfg.takerFee;
+      out.textContent = "Total " + total + " " + cfg.quote + ", fee up to " +
+        Platform.multiply(total, rate, cfg.quoteDecimals) + " " + cfg.quote;
+    } catch (e) { /* incomplete: no preview yet */ }
+  }
+  form.addEventListener("change", function () { syncType(); preview(); });
+  form.addEventListener("input", function () { clearMessages(); preview(); });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearMessages();
+    var request;
+    try { request = formRequest(); } catch (e) { showError(e); return; }
+    api("POST", cfg.api.orders, request).then(function (placed) {
+      $("order-ok").textContent = "Order #" + placed.id + " placed: " + titleCase(placed.status) + ".";
+      refresh();
+    }).catch(showError);
+  });
+  syncType();
+  refresh();
+})();
