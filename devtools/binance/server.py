@@ -456,8 +456,8 @@ class Emulator:
         routes.update({key: (handler, "keyed") for key, handler in keyed.items()})
         routes.update({key: (handler, "signed") for key, handler in signed.items()})
         self._routes = routes
-        for path in {path for _, path in routes}:
-            app.router.add_route("*", path, self._rest)
+        for method, path in routes:
+            app.router.add_route(method, path, self._rest)
         for path in ("/ws", "/ws/{tail:.*}", "/stream", "/stream/{tail:.*}"):
             app.router.add_get(path, self._stream)
         app.router.add_get("/ws-api/v3", self._ws_api)
@@ -482,11 +482,7 @@ class Emulator:
         return app
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
-        key = (request.method, request.path)
-        route = self._routes.get(key)
-        if route is None:
-            return error_response(BinanceError(-1000, "Unknown method or path.", 404))
-        handler, access = route
+        handler, access = self._routes[(request.method, request.path)]
         endpoint = f"{request.method} {request.path}"
         self.requests[endpoint] += 1
         body = await request.text() if request.can_read_body else ""

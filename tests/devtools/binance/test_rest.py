@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import ccxt
 import pytest
+import requests
 
 from devtools.binance import EmulatorHandle, async_exchange, redirect, sync_exchange
 
@@ -180,3 +181,11 @@ def test_async_client_places_and_queries(emulator: EmulatorHandle, btc_book: Non
 
     placed, fetched = asyncio.run(run())
     assert placed["filled"] == 0.2 and fetched["clientOrderId"] == "async-1"
+
+
+def test_unknown_paths_and_methods_are_plain_http_errors(ex: ccxt.binance,
+                                                         emulator: EmulatorHandle) -> None:
+    assert requests.get(f"{emulator.url}/api/v3/nothing", timeout=5).status_code == 404
+    assert requests.put(f"{emulator.url}/api/v3/depth", timeout=5).status_code == 405
+    with pytest.raises(ccxt.ExchangeNotAvailable):
+        ex.public_get_historicaltrades({"symbol": "BTCUSDT"})
