@@ -14,10 +14,12 @@ Guarantees:
   maintenance jumps at an edge (cum_n = floor_n x (MMR_n - MMR_n-1) + cum_n-1).
 - ``liquidation_price`` solves WB + s(Q p - V) = maintenance(Q p) in the tier p's own
   notional falls in, and rounds it toward the position (a long's up, a short's down) to
-  ``PRICE_PLACES``: at any price strictly better than the stored one the margin balance
-  is above maintenance, and at the stored one or worse it is not (the margin balance
-  minus maintenance is strictly monotonic in the price: its slope is Q(1 - MMR) for a long,
-  -Q(1 + MMR) for a short). None where no positive price reaches it (a long with margin
+  ``PRICE_PLACES``: every price at or beyond the exact solution is at or beyond the stored
+  one (a range query on it never misses a position), and at any price strictly better than
+  the stored one the margin balance is above maintenance (the margin balance minus
+  maintenance is strictly monotonic in the price: its slope is Q(1 - MMR) for a long,
+  -Q(1 + MMR) for a short). Between the two (less than 1e-18 apart) a position is found
+  and then spared by the recheck. None where no positive price reaches it (a long with margin
   at or above its value).
 - ``funding_payment`` rounds toward the platform: what a position pays is rounded up, what
   it receives rounded down, so the payments of an interval never create money.

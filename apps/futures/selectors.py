@@ -33,12 +33,13 @@ def contract_tiers(*, contract_id: int) -> list[margin.Tier]:
 def liquidation_candidates(*, contract_id: int, mark) -> list[int]:
     """The ids of the open positions of the contract whose stored liquidation price the
     mark reached (long: at or above the mark; short: at or below), by one range per side
-    on the (contract, status, side, liquidation_price) index, in id order (the lock
-    order)."""
+    on the (contract, status, side, liquidation_price) index, sent as one UNION ALL (one
+    round trip), in id order (the lock order)."""
     base = Position.objects.filter(contract_id=contract_id, status=PositionStatus.OPEN)
     longs = base.filter(side=PositionSide.LONG, liquidation_price__gte=mark)
     shorts = base.filter(side=PositionSide.SHORT, liquidation_price__lte=mark)
-    return sorted([*longs.values_list("pk", flat=True), *shorts.values_list("pk", flat=True)])
+    return sorted(longs.values_list("pk", flat=True).union(
+        shorts.values_list("pk", flat=True), all=True))
 
 
 def positions_of(*, user_id: int) -> QuerySet[Position]:
