@@ -4,7 +4,8 @@ cassandra-driver.
 Tables (``cql/0001_initial.cql``), one per query, each row a full copy of the order's
 state: ``orders`` (by venue and id), ``orders_by_user`` and ``open_orders_by_user``
 (a user's partition, newest id first), ``open_orders_by_market`` (a market's partition,
-ascending id) and ``trades_by_market`` (newest ``seq`` first).
+ascending id) and ``trades_by_market`` (newest ``seq`` first, one partition per market and
+bucket of 65,536 sequence numbers, the non-empty buckets listed in ``trade_buckets``).
 
 Versions, not LWT. Every order write carries ``USING TIMESTAMP <version>``, the engine's
 command sequence that produced the state: Scylla's per-cell last-write-wins then keeps the
@@ -66,12 +67,16 @@ _TRADE_COLUMNS = ("venue", "market", "trade_id", "seq", "price", "amount", "take
                   "maker_fee", "taker_fee", "executed_at", "bot")
 _ORDER_TIMES = {_ORDER_COLUMNS.index("created_at"), _ORDER_COLUMNS.index("updated_at")}
 _TRADE_TIME = _TRADE_COLUMNS.index("executed_at")
+# seq >> _BUCKET_BITS: a market's trades partition (cql/0001_initial.cql says why).
+_BUCKET_BITS = 16
 _ORDER_TABLES = ("orders", "orders_by_user", "open_orders_by_user", "open_orders_by_market")
 # A key range's open end: every id and seq is below it.
 _BEYOND = 2**63 - 1
 # Trades per unlogged batch (one partition): well under Scylla's 5 KiB batch warning.
 _TRADES_PER_BATCH = 20
 _CONCURRENCY = 64
+# Buckets listed per round trip when a trades page walks them (most pages read one or two).
+_BUCKETS_PER_READ = 8
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -85,8 +90,10 @@ _STATEMENTS = {
                   "WHERE venue = ? AND user_id = ? AND order_id = ?",
     "close_market": "DELETE FROM open_orders_by_market USING TIMESTAMP ? "
                     "WHERE venue = ? AND market = ? AND order_id = ?",
-    "put_trade": f"INSERT INTO trades_by_market ({_TRADE_LIST}) VALUES "  # noqa: S608
-                 f"({', '.join('?' * len(_TRADE_COLUMNS))})",
+    "put_trade": f"INSERT INTO trades_by_market ({_TRADE_LIST}, bucket) VALUES "  # noqa: S608
+                 f"({', '.join('?' * len(_TRADE_COLUMNS))}, ?)",
+    "put_bucket": "INSERT INTO trade_buckets (venue, market, bucket) VALUES (?, ?, ?)",
+    "buckets": "SELECT bucket FROM trade_buckets WHERE venue = ? AND market = ? AND bucket <= ?",
     "order": f"SELECT {_ORDER_LIST} FROM orders WHERE venue = ? AND order_id = ?",  # noqa: S608
     "user_orders": f"SELECT {_ORDER_LIST} FROM orders_by_user "  # noqa: S608
                    "WHERE venue = ? AND user_id = ? AND order_id < ? LIMIT ?",
@@ -95,7 +102,7 @@ _STATEMENTS = {
     "open_orders": f"SELECT {_ORDER_LIST} FROM open_orders_by_market "  # noqa: S608
                    "WHERE venue = ? AND market = ?",
     "market_trades": f"SELECT {_TRADE_LIST} FROM trades_by_market "  # noqa: S608
-                     "WHERE venue = ? AND market = ? AND seq < ? LIMIT ?",
+                     "WHERE venue = ? AND market = ? AND bucket = ? AND seq < ? LIMIT ?",
 }
 _WRITES = {name for name in _STATEMENTS if name.startswith(("put_", "close_"))}
 
@@ -211,24 +218,27 @@ class ScyllaOrderStore:
             execute_concurrent(session, work, concurrency=_CONCURRENCY, raise_on_first_error=True)
 
     def put_trades(self, *, records: Sequence[TradeRecord]) -> None:
-        """Unlogged batches of one market's trades (one partition each), sent
-        concurrently; raises the first driver error (replay the batch). See
-        ``InternalOrderStore``."""
+        """Unlogged batches of one partition's trades (a market's bucket), and each
+        bucket's row in ``trade_buckets``, sent concurrently; raises the first driver
+        error (replay the batch: a bucket listed before its trades land is read as
+        empty, never wrong). See ``InternalOrderStore``."""
         session, prepared = self._connect()
-        by_market: dict[tuple[str, str], list[TradeRecord]] = {}
+        by_partition: dict[tuple[str, str, int], list[TradeRecord]] = {}
         for record in records:
-            by_market.setdefault((record.venue, record.market), []).append(record)
-        batches = []
-        for trades in by_market.values():
+            key = (record.venue, record.market, record.seq >> _BUCKET_BITS)
+            by_partition.setdefault(key, []).append(record)
+        work: list[tuple[Any, Any]] = []
+        for (venue, market, bucket), trades in by_partition.items():
+            work.append((prepared["put_bucket"], (venue, market, bucket)))
             for start in range(0, len(trades), _TRADES_PER_BATCH):
                 batch = BatchStatement(batch_type=BatchType.UNLOGGED,
                                        consistency_level=self.write_consistency)
                 batch.is_idempotent = True
                 for trade in trades[start:start + _TRADES_PER_BATCH]:
-                    batch.add(prepared["put_trade"], _trade_row(trade))
-                batches.append((batch, None))
-        if batches:
-            execute_concurrent(session, batches, concurrency=_CONCURRENCY,
+                    batch.add(prepared["put_trade"], (*_trade_row(trade), bucket))
+                work.append((batch, None))
+        if work:
+            execute_concurrent(session, work, concurrency=_CONCURRENCY,
                                raise_on_first_error=True)
 
     # -- reads -----------------------------------------------------------------------------
@@ -258,12 +268,21 @@ class ScyllaOrderStore:
 
     def market_trades(self, *, venue: str, market: str, limit: int = 50,
                       page: str | None = None) -> Page[TradeRecord]:
+        """Reads the market's buckets newest first (lazily, a few per round trip) and
+        each one's trades below the page's key until one more than a page is found."""
         check_limit(limit)
         after = decode_page("t", page)
+        below = _BEYOND if after is None else after
         session, prepared = self._connect()
-        rows = session.execute(prepared["market_trades"],
-                               (venue, market, _BEYOND if after is None else after, limit + 1))
-        found = [_trade(row) for row in rows]
+        buckets = prepared["buckets"].bind((venue, market, (below - 1) >> _BUCKET_BITS))
+        buckets.fetch_size = _BUCKETS_PER_READ
+        found: list[TradeRecord] = []
+        for row in session.execute(buckets):
+            found += [_trade(trade) for trade in session.execute(
+                prepared["market_trades"],
+                (venue, market, row["bucket"], below, limit + 1 - len(found)))]
+            if len(found) > limit:
+                break
         return page_of(found, limit=limit, kind="t", key=lambda record: record.seq)
 
 
