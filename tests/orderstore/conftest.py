@@ -13,7 +13,7 @@ from apps.orderstore.sql import SqlInternalOrderStore
 from devtools.cql.runner import running_emulator
 
 _TABLES = ("orders", "orders_by_user", "open_orders_by_user", "open_orders_by_market",
-           "trades_by_market")
+           "trades_by_market", "trade_buckets")
 
 
 @pytest.fixture(scope="session")
