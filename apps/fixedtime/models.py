@@ -52,6 +52,7 @@ class Instrument(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "fixed-time instrument"
         constraints = [
             models.CheckConstraint(
                 condition=Q(min_stake__gt=0, max_stake__gte=F("min_stake"),
@@ -140,6 +141,7 @@ class Trade(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "fixed-time trade"
         indexes = [
             models.Index(fields=["status", "expires_at"], name="fixedtime_trade_due"),
             models.Index(fields=["user", "status", "id"], name="fixedtime_trade_user"),

@@ -2,6 +2,7 @@
 orders are in the trading core's order list). Actions are thin: each calls a service."""
 from django import forms
 from django.contrib import admin, messages
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -124,12 +125,54 @@ class TwdMarketAdmin(MarketActions, admin.ModelAdmin):
         return list(queryset.values_list("market_id", flat=True))
 
 
+JOB_FIELDS = ("status", "progress", "created", "updated", "message")
+
+
 @admin.register(TwdImportJob)
 class TwdImportJobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "status", "progress_bar", "created", "updated", "message",
-                    "requested_by", "updated_at")
+    """Import jobs, run by a Celery worker (another process): each row's progress is read
+    from the database, and the list polls ``progress/`` while a job is unfinished
+    (``twelvedata/import_progress.js``), so it moves without a reload."""
+
+    list_display = ("id", "kind", "status_shown", "progress_bar", "created_shown",
+                    "updated_shown", "message_shown", "requested_by", "updated_at")
     list_filter = ("status", "kind")
 
-    @admin.display(description="Progress")
+    class Media:
+        js = ("twelvedata/import_progress.js",)
+
+    def get_urls(self):
+        return [path("progress/", self.admin_site.admin_view(self.progress_view),
+                     name="twelvedata_twdimportjob_progress"), *super().get_urls()]
+
+    def progress_view(self, request):
+        """The listed jobs' state as JSON (``?ids=1,2``); ids that are not numbers are
+        ignored."""
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()][:100]
+        jobs = TwdImportJob.objects.filter(pk__in=ids).values("id", *JOB_FIELDS)
+        return JsonResponse({"jobs": list(jobs)})
+
+    def _cell(self, obj: TwdImportJob, field: str, text: object) -> str:
+        return format_html('<span data-job="{}" data-field="{}">{}</span>', obj.pk, field, text)
+
+    @admin.display(description="Status", ordering="status")
+    def status_shown(self, obj: TwdImportJob) -> str:
+        return self._cell(obj, "status", obj.status)
+
+    @admin.display(description="Progress", ordering="progress")
     def progress_bar(self, obj: TwdImportJob) -> str:
-        return f"{obj.progress}%"
+        return format_html(
+            '<progress max="100" value="{}" data-job="{}" data-field="progress-bar"></progress>'
+            ' {}', obj.progress, obj.pk, self._cell(obj, "progress", f"{obj.progress}%"))
+
+    @admin.display(description="Created", ordering="created")
+    def created_shown(self, obj: TwdImportJob) -> str:
+        return self._cell(obj, "created", obj.created)
+
+    @admin.display(description="Updated", ordering="updated")
+    def updated_shown(self, obj: TwdImportJob) -> str:
+        return self._cell(obj, "updated", obj.updated)
+
+    @admin.display(description="Message")
+    def message_shown(self, obj: TwdImportJob) -> str:
+        return self._cell(obj, "message", obj.message)

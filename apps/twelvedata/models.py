@@ -18,6 +18,9 @@ class TwdProvider(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "TwelveData provider"
+
     def __str__(self) -> str:
         return self.title
 
@@ -46,6 +49,8 @@ class TwdMarket(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["type"], name="twd_market_type")]
+        # What the admin lists: the paper venue's instruments (not "Twd markets").
+        verbose_name = "paper market"
 
     def __str__(self) -> str:
         return self.symbol
@@ -70,6 +75,9 @@ class TwdImportJob(models.Model):
                                      on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "catalog import"
 
     def __str__(self) -> str:
         return f"import {self.kind} ({self.status} {self.progress}%)"

@@ -132,12 +132,18 @@ def catalog_import(*, kind: str, job: TwdImportJob | None = None) -> tuple[int, 
             entry = parse_catalog_entry(kind=one_kind, entry=raw)
             if entry is not None:
                 entries.setdefault(entry.symbol, entry)  # the first listing wins
-        c, u = _upsert_markets(list(entries.values()))
+        def report(done: int, total: int, c: int, u: int, step: int = step,
+                   before: tuple[int, int] = (created, updated)) -> None:
+            # Each chunk's progress is committed on its own row update, so the admin
+            # (another process than the worker) sees it move.
+            if job is not None:
+                TwdImportJob.objects.filter(pk=job.pk).update(
+                    progress=int(100 * (step + done / max(total, 1)) / len(kinds)),
+                    created=before[0] + c, updated=before[1] + u, updated_at=timezone.now())
+
+        c, u = _upsert_markets(list(entries.values()), report=report)
+        report(1, 1, c, u)
         created, updated = created + c, updated + u
-        if job is not None:
-            TwdImportJob.objects.filter(pk=job.pk).update(
-                progress=int(100 * (step + 1) / len(kinds)), created=created, updated=updated,
-                updated_at=timezone.now())
     log.info("twd_catalog_imported", kind=kind, created=created, updated=updated)
     return created, updated
 
@@ -146,7 +152,11 @@ def _step(places: int) -> Decimal:
     return Decimal(1).scaleb(-places)
 
 
-def _upsert_markets(entries: list[CatalogEntry]) -> tuple[int, int]:
+def _upsert_markets(entries: list[CatalogEntry],
+                    report: Callable[[int, int, int, int], None] | None = None
+                    ) -> tuple[int, int]:
+    """Upsert ``entries`` in chunks, calling ``report(done, total, created, updated)``
+    after each."""
     currencies = {}
     for e in entries:
         currencies.setdefault(e.quote_currency, (e.quote_currency, e.quote_currency,
@@ -178,6 +188,9 @@ def _upsert_markets(entries: list[CatalogEntry]) -> tuple[int, int]:
                            metadata=e.metadata) for e in chunk],
                 update_conflicts=True, unique_fields=["symbol"] if with_target else None,
                 update_fields=_TWD_UPSERT_FIELDS)
+        if report is not None:
+            done = start + len(chunk)
+            report(done, len(entries), created, done - created)
     return created, len(entries) - created
 
 

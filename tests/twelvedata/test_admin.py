@@ -174,3 +174,44 @@ def test_a_market_form_changes_the_admins_choices_not_the_steps_the_import_owns(
     market.refresh_from_db()
     assert (market.tick_size, market.min_amount, market.maker_fee, market.is_hot) == (
         Decimal("0.00001"), Decimal("5"), Decimal("0.0001"), True)
+
+
+def test_models_have_plain_names_in_the_admin(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    for name in ("Paper markets", "TwelveData providers", "Catalog imports",
+                 "Fixed-time instruments", "Fixed-time trades"):
+        assert f">{name}<" in index, name
+    assert "Twd markets" not in index
+
+
+def test_import_progress_moves_per_chunk_and_the_list_can_poll_it(
+        admin_client, provider, currencies, emulator, monkeypatch, settings):
+    from django.db import connection
+
+    settings.TWELVEDATA_API_KEY = emulator.apikey
+    monkeypatch.setattr(services, "_CHUNK", 5)  # the emulator's 22 forex pairs: 5 chunks
+    job = TwdImportJob.objects.create(kind="forex")
+    seen = []
+
+    def watch(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("UPDATE") and "twdimportjob" in sql:
+            seen.append(TwdImportJob.objects.values_list("progress", flat=True).get(pk=job.pk))
+        return result
+
+    with connection.execute_wrapper(watch):
+        assert services.import_job_run(job_id=job.pk).status == "DONE"
+    # A row update per chunk (a worker's progress is seen by the admin as it goes).
+    assert [p for p in seen if 0 < p < 100] == [22, 45, 68, 90]
+    assert seen == sorted(seen) and seen[-1] == 100
+
+    page = admin_client.get("/admin/twelvedata/twdimportjob/").content.decode()
+    assert "twelvedata/import_progress.js" in page
+    assert f'<progress max="100" value="100" data-job="{job.pk}"' in page
+    progress = admin_client.get("/admin/twelvedata/twdimportjob/progress/",
+                                {"ids": f"{job.pk},x,999"}).json()
+    assert progress == {"jobs": [{"id": job.pk, "status": "DONE", "progress": 100,
+                                  "created": 22, "updated": 0,
+                                  "message": "22 created, 0 updated"}]}
+    admin_client.logout()
+    assert admin_client.get("/admin/twelvedata/twdimportjob/progress/").status_code == 302

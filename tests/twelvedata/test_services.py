@@ -99,7 +99,7 @@ def test_wrong_key_is_a_gateway_error(provider, currencies):
 
 def test_an_unexpected_error_ends_the_import_job_failed_with_the_reason(provider, currencies,
                                                                         monkeypatch):
-    def lost_connection(markets):
+    def lost_connection(markets, report=None):
         raise OperationalError(2013, "Lost connection to server during query")
 
     monkeypatch.setattr(services, "_upsert_markets", lost_connection)
