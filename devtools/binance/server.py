@@ -6,8 +6,9 @@ One aiohttp application serves
   perpetuals), ``/dapi/v1/exchangeInfo`` (none) and the ``/sapi/v1`` calls ``load_markets``
   makes with a key (empty lists), in the shapes ``ccxt`` 4.5.90 parses;
 * market streams on any path under ``/ws`` and ``/stream`` (``SUBSCRIBE`` / ``UNSUBSCRIBE``
-  / ``LIST_SUBSCRIPTIONS``; payloads wrapped as ``{"stream", "data"}`` under ``/stream``,
-  raw under ``/ws``; ``/ws/<listenKey>`` is the listen-key user data stream);
+  / ``LIST_SUBSCRIPTIONS``; payloads wrapped as ``{"stream", "data"}`` on the combined
+  endpoint ``/stream?streams=a/b``, raw elsewhere; ``/ws/<listenKey>`` is the listen-key
+  user data stream);
 * the WebSocket API at ``/ws-api/v3`` for ccxt.pro's ``userDataStream.subscribe.signature``
   (``executionReport`` and ``outboundAccountPosition`` events);
 * a control API under ``/_control/`` (loopback clients only, no key) for tests in another
@@ -705,7 +706,9 @@ class Emulator:
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
         await ws.prepare(request)
-        subscriber = Subscriber(ws, wrap=request.path.startswith("/stream"))
+        # Only Binance's combined endpoint wraps payloads in {"stream", "data"}; ccxt.pro's
+        # URL here (/stream/ws/<n>) is a raw one, and ccxt cannot unwrap an array payload.
+        subscriber = Subscriber(ws, wrap=request.path == "/stream")
         tail = request.match_info.get("tail", "")
         if tail in self.listen_keys:
             subscriber.listen_key = tail

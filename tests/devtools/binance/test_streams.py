@@ -60,13 +60,21 @@ def test_watch_ticker_follows_prints_and_the_full_ticker_has_bid_and_ask(
     assert emulator.stats()["streams"] == {}  # closed with the exchange
 
 
-def test_watch_tickers_for_several_symbols(emulator: EmulatorHandle) -> None:
-    async def scenario(exchange: Any) -> dict:
-        return await until(lambda: exchange.watch_tickers([BTC, ETH]),
-                           lambda seen: True)
+def test_watch_tickers_bids_asks_and_trades(emulator: EmulatorHandle, btc_book: None) -> None:
+    async def scenario(exchange: Any) -> tuple[set, set, dict, list]:
+        some = await exchange.watch_tickers([BTC, ETH])
+        every = await until(exchange.watch_tickers, lambda seen: len(seen) == 4)
+        bid_ask = await exchange.watch_bids_asks([BTC])
+        printed = watching(exchange.watch_trades(BTC))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(emulator.set_price, "BTCUSDT", "60002", "0.03")
+        return set(some), set(every), bid_ask[BTC], await printed
 
-    tickers = run_pro(emulator, scenario)
-    assert set(tickers) <= {BTC, ETH} and tickers
+    some, every, bid_ask, trades = run_pro(emulator, scenario)
+    assert some <= {BTC, ETH} and some
+    assert every == {BTC, ETH, "SOL/USDT", "BNB/USDT"}  # !miniTicker@arr
+    assert (bid_ask["bid"], bid_ask["ask"], bid_ask["askVolume"]) == (59990, 60010, 0.2)
+    assert [(t["price"], t["amount"]) for t in trades] == [(60002, 0.03)]
 
 
 def test_watch_order_book_snapshot_then_diffs(emulator: EmulatorHandle,
@@ -167,3 +175,19 @@ def test_the_listen_key_stream_carries_execution_reports(emulator: EmulatorHandl
     # As Binance: a cancel's report names the cancel's own id and the order's in "C".
     assert (canceled["c"], canceled["C"], canceled["X"], canceled["z"]) == (
         "lk-cancel", "lk-1", "CANCELED", "0.10000000")
+
+
+def test_the_combined_endpoint_wraps_payloads_with_their_stream_name(
+        emulator: EmulatorHandle, btc_book: None) -> None:
+    async def scenario() -> tuple[dict, dict]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"{emulator.url}/stream?streams=btcusdt@bookTicker/!miniTicker@arr") as ws:
+            first = json.loads(await ws.receive_str())
+            await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 3})
+            while "id" not in (listed := json.loads(await ws.receive_str())):
+                pass
+            return first, listed
+
+    first, listed = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert first["stream"] in ("btcusdt@bookTicker", "!miniTicker@arr")
+    assert listed == {"result": ["!miniTicker@arr", "btcusdt@bookTicker"], "id": 3}
