@@ -1,0 +1,189 @@
+"""The futures services one by one: fills exactly once and bad ones refused with nothing
+written, flips, margin in and out, the mark, liquidation once, funding once."""
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.futures import services
+from apps.futures.models import AppliedFill, FundingCharge, Liquidation, Position
+from apps.futures.services import position_apply_fill
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets.services import InsufficientFunds
+from tests.factories import ContractFactory
+from tests.futures.helpers import fill_pair, futures_trader, index_quote, wallet
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+T0 = datetime(2026, 1, 1, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def contract(currencies):
+    return ContractFactory()
+
+
+def buy(contract, user, amount="1", price="60000", key="k1", leverage=10, side="BUY"):
+    return position_apply_fill(key=key, user_id=user.pk, contract_id=contract.pk, side=side,
+                               amount=D(amount), price=D(price), fee_rate=D("0.0005"),
+                               leverage=leverage, now=T0)
+
+
+def test_a_fill_applies_once_and_a_different_replay_is_a_conflict(contract):
+    alice = futures_trader()
+    first = buy(contract, alice)
+    assert buy(contract, alice).pk == first.pk
+    with pytest.raises(Conflict) as other:
+        buy(contract, alice, amount="2")
+    assert other.value.code == "idempotency_conflict"
+    assert wallet(alice) == (D("9970"), D("6000"))
+    assert AppliedFill.objects.count() == 1
+    assert wallet_selectors.reconcile() == []
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    (dict(price="60000.001"), InvalidInput),  # off the tick
+    (dict(amount="0.0005"), InvalidInput),  # off the lot
+    (dict(amount="-1"), InvalidInput),
+    (dict(leverage=0), InvalidInput),
+    (dict(leverage=126), InvalidInput),
+    (dict(leverage=True), InvalidInput),
+    (dict(side="HOLD"), InvalidInput),
+    (dict(amount="2", leverage=1), InsufficientFunds),  # 120,000 of margin
+])
+def test_a_bad_fill_changes_nothing(contract, change, error):
+    alice = futures_trader()
+    with pytest.raises(error):
+        buy(contract, alice, **change)
+    assert wallet(alice) == (D("10000"), 0)
+    assert not Position.objects.exists() and not AppliedFill.objects.exists()
+
+
+def test_an_unknown_contract_is_not_found(contract):
+    with pytest.raises(NotFound):
+        position_apply_fill(key="k", user_id=futures_trader().pk, contract_id=contract.pk + 1,
+                            side="BUY", amount=D(1), price=D(1), fee_rate=D(0), leverage=1)
+
+
+def test_a_flip_closes_the_position_and_opens_a_new_generation(contract):
+    alice = futures_trader()
+    buy(contract, alice, amount="0.1", key="open")  # margin 600, fee 3
+    fill = buy(contract, alice, amount="0.3", price="61000", key="flip", side="SELL")
+    pos = Position.objects.get(user=alice)
+    assert fill.realised_pnl == D(100)
+    assert (pos.side, pos.size, pos.generation, pos.entry_price) == ("SHORT", D("0.2"), 2,
+                                                                      D(61000))
+    assert pos.margin == D(1220)  # 0.2 x 61,000 / 10
+    # 10,000 - 3 (fee) + 100 (profit) - 9.15 (fee of 0.3 x 61,000)
+    assert wallet(alice) == (D("10087.85"), D(1220))
+    assert wallet_selectors.reconcile() == []
+
+
+def test_margin_added_and_removed_down_to_the_initial_margin_at_the_mark(contract):
+    alice, bob = futures_trader(), futures_trader()
+    fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t", now=T0)
+    pos = Position.objects.get(user=alice)
+    before = pos.liquidation_price
+    pos = services.position_margin_add(user_id=alice.pk, position_id=pos.pk, amount=D(1000),
+                                       key="a1")
+    services.position_margin_add(user_id=alice.pk, position_id=pos.pk, amount=D(1000),
+                                 key="a1")  # a retry
+    pos.refresh_from_db()
+    assert pos.margin == D(7000) and pos.liquidation_price < before
+    with pytest.raises(Conflict) as stale:  # no mark yet
+        services.position_margin_remove(user_id=alice.pk, position_id=pos.pk, amount=D(1),
+                                         key="r1")
+    assert stale.value.code == "stale_mark"
+    now = datetime.now(UTC)
+    index_quote("59000", now=now)
+    services.mark_refresh(contract=contract, now=now)
+    # at 59,000: loss 1,000, initial margin 5,900: at most 7,000 - 1,000 - 5,900 = 100
+    with pytest.raises(Conflict) as too_much:
+        services.position_margin_remove(user_id=alice.pk, position_id=pos.pk,
+                                        amount=D("100.01"), key="r2", now=now)
+    assert too_much.value.code == "margin_below_initial" and "At most 100" in \
+        too_much.value.message
+    for _ in range(2):  # a retry replays
+        services.position_margin_remove(user_id=alice.pk, position_id=pos.pk, amount=D(100),
+                                         key="r3", now=now)
+    pos.refresh_from_db()
+    assert pos.margin == D(6900) and wallet(alice)[1] == D(6900)
+    with pytest.raises(NotFound):
+        services.position_margin_add(user_id=bob.pk, position_id=pos.pk, amount=D(1),
+                                     key="b1")
+    assert wallet_selectors.reconcile() == []
+
+
+def test_the_index_is_the_median_of_fresh_sources_and_the_premium_is_bounded(contract):
+    contract.index_sources = [{"venue": "spot", "symbol": "BTC/USDT"},
+                              {"venue": "paper", "symbol": "BTC/USD"},
+                              {"venue": "spot", "symbol": "BTC/USDC"}]
+    contract.save()
+    now = datetime.now(UTC)
+    index_quote("60000", now=now)
+    index_quote("60100", now=now, venue="paper", symbol="BTC/USD")
+    index_quote("10", now=now - timedelta(seconds=11), symbol="BTC/USDC")  # stale: dropped
+    tick = services.mark_compute(contract=contract, now=now)
+    assert (tick.index, tick.premium, tick.mark) == (D(60050), 0, D(60050))
+    assert [s["price"] for s in tick.evidence()["sources"]] == ["60000", "60100"]
+    index_quote("70000", now=now, venue="futures")  # the last trade, 16.6 % above
+    tick = services.mark_compute(contract=contract, now=now)
+    assert (tick.premium, tick.mark) == (D("0.005"), D("60350.25"))
+    assert services.mark_compute(contract=contract, now=now + timedelta(seconds=11)) is None
+
+
+def test_a_liquidation_happens_once_and_a_rescued_position_is_spared(contract):
+    alice, bob, carol = futures_trader(), futures_trader("100000"), futures_trader()
+    fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t1", now=T0)
+    fill_pair(contract, buyer=carol, seller=bob, amount="1", price="60000", key="t2", now=T0)
+    carol_pos = Position.objects.get(user=carol)
+    services.position_margin_add(user_id=carol.pk, position_id=carol_pos.pk, amount=D(3000),
+                                 key="c")
+    now = datetime.now(UTC)
+    index_quote("54000", now=now)
+    tick = services.mark_refresh(contract=contract, now=now)
+    (liquidation,) = Liquidation.objects.all()
+    assert liquidation.position.user == alice
+    assert services.position_liquidate(position_id=liquidation.position_id, tick=tick) is None
+    assert services.position_liquidate(position_id=carol_pos.pk, tick=tick) is None
+    assert services.liquidate_on_mark(tick=tick) == []
+    assert Liquidation.objects.count() == 1 and wallet(alice) == (D(3970), 0)
+
+
+def test_funding_is_charged_once_per_stamp_to_positions_open_at_it(contract):
+    alice, bob, late, dave = (futures_trader() for _ in range(4))
+    fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t1", now=T0)
+    stamp = T0 + timedelta(hours=1)
+    fill_pair(contract, buyer=late, seller=dave, amount="0.1", price="60000", key="t2",
+              now=stamp + timedelta(seconds=1))  # after the stamp: pays nothing
+    at = stamp + timedelta(seconds=5)
+    index_quote("60000", now=at)
+    assert services.funding_preview(contract=contract, user_id=alice.pk, now=at).amount == \
+        D(6)
+    first = services.funding_run(contract_id=contract.pk, now=at)
+    again = services.funding_run(contract_id=contract.pk, now=at + timedelta(minutes=5))
+    assert again.pk == first.pk and first.rate == D("0.0001")
+    charges = dict(FundingCharge.objects.values_list("position__user", "amount"))
+    assert charges == {alice.pk: D(6), bob.pk: D(-6)}
+    assert wallet(alice) == (D(9964), D(5994)) and wallet(bob)[0] == D(10000 - 30 + 6)
+    preview = services.funding_preview(contract=contract, user_id=alice.pk, now=at)
+    assert preview.funding_time == stamp + timedelta(hours=8)
+
+
+def test_a_large_premium_makes_the_capped_rate(contract):
+    class Premium:
+        def premium(self, *, contract, index, now):
+            return D("0.004")
+
+    contract.max_premium = D("0.01")
+    contract.funding_rate_cap = D("0.003")
+    contract.save()
+    previous = services.premium_source_set(Premium())
+    try:
+        now = datetime.now(UTC)
+        index_quote("60000", now=now)
+        preview = services.funding_preview(contract=contract, user_id=None, now=now)
+    finally:
+        services.premium_source_set(previous)
+    assert (preview.rate, preview.mark, preview.amount) == (D("0.003"), D(60240), None)
