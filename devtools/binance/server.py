@@ -40,7 +40,14 @@ from urllib.parse import parse_qsl
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import wire
-from .exchange import BinanceError, Exchange, as_decimal, int_param, parse_levels
+from .exchange import (
+    BinanceError,
+    Exchange,
+    PublicTrade,
+    as_decimal,
+    int_param,
+    parse_levels,
+)
 from .markets import Perpetual, SpotSymbol
 
 logger = logging.getLogger(__name__)
@@ -422,7 +429,8 @@ class Emulator:
             ("GET", "/api/v3/time"): lambda p, r: {"serverTime": self.exchange.now_ms()},
             ("GET", "/api/v3/exchangeInfo"): self._exchange_info,
             ("GET", "/api/v3/depth"): self._depth,
-            ("GET", "/api/v3/trades"): self._trades,
+            ("GET", "/api/v3/trades"): self._trades(wire.public_trade),
+            ("GET", "/api/v3/aggTrades"): self._trades(wire.aggregate_trade),
             ("GET", "/api/v3/ticker/24hr"): self._tickers(wire.ticker_24hr),
             ("GET", "/api/v3/ticker"): self._tickers(wire.ticker_24hr),
             ("GET", "/api/v3/ticker/price"): self._tickers(wire.price_ticker),
@@ -628,10 +636,15 @@ class Emulator:
         limit = int_param(params, "limit") or 100
         return wire.depth(book, max(1, min(limit, 5000)))
 
-    def _trades(self, params: Params, request: web.Request) -> Any:
-        book = self.exchange.book(params.get("symbol"))
-        limit = max(1, min(int_param(params, "limit") or 500, 1000))
-        return [wire.public_trade(t) for t in self.exchange.tape[book.spec.symbol][-limit:]]
+    def _trades(self, render: Callable[[PublicTrade], dict[str, Any]]) -> Handler:
+        """The latest prints of a symbol's tape (each its own aggregate trade here)."""
+
+        def handler(params: Params, request: web.Request) -> Any:
+            book = self.exchange.book(params.get("symbol"))
+            limit = max(1, min(int_param(params, "limit") or 500, 1000))
+            return [render(t) for t in self.exchange.tape[book.spec.symbol][-limit:]]
+
+        return handler
 
     def _tickers(self, render: Callable[[Any], dict[str, Any]]) -> Handler:
         def handler(params: Params, request: web.Request) -> Any:

@@ -147,6 +147,11 @@ def public_trade(trade: PublicTrade) -> dict[str, Any]:
             "isBuyerMaker": trade.buyer_is_maker, "isBestMatch": True}
 
 
+def aggregate_trade(trade: PublicTrade) -> dict[str, Any]:
+    return {"a": trade.id, "p": d8(trade.price), "q": d8(trade.qty), "f": trade.id,
+            "l": trade.id, "T": trade.time, "m": trade.buyer_is_maker, "M": True}
+
+
 def order(order: Order) -> dict[str, Any]:
     """A query / openOrders / allOrders entry."""
     return {

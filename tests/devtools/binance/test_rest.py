@@ -48,6 +48,8 @@ def test_tickers_and_order_book_follow_the_control(ex: ccxt.binance, emulator: E
     assert book["bids"] == [[59990, 0.1], [59980, 0.4]]
     assert book["asks"] == [[60010, 0.2], [60020, 0.3]]
     assert ex.fetch_bids_asks([BTC])[BTC]["ask"] == 60010
+    assert [(t["price"], t["amount"]) for t in ex.fetch_trades(BTC)] == [(60001.5, 0.25)]
+    assert abs(ex.fetch_time() - ex.milliseconds()) < 5000
 
 
 def test_limit_buy_takes_the_book_rests_then_fills_partially_and_fully(
