@@ -36,7 +36,26 @@ Handle (:class:`EmulatorHandle`, blocking, thread-safe):
   ``IP_BAN`` (418) with ``Retry-After`` (ccxt ``DDoSProtection``); ``endpoint`` is
   ``"POST /api/v3/order"``, a path, or None for every REST call; ``count=None`` with
   ``probability=p`` hits each matching request with chance p (seeded) until
-  ``clear_faults()``; ``restart_ws()`` drops every WebSocket and its subscriptions; ``stats()``.
+  ``clear_faults()``; several rules are tried in the order given (the first that hits
+  wins); ``restart_ws()`` drops every WebSocket and its subscriptions (ccxt.pro reconnects
+  on its next watch; a watch pending at that moment gets ``NetworkError``); ``stats()``
+  (requests per endpoint, faults hit, connections, streams, ``ws_accepted``).
+
+Config (:class:`EmulatorConfig`, the options of ``running_emulator``): ``paused`` (no
+random walk: prices move only by the control), ``push_interval`` (tickers, book tickers,
+partial depths and ``!miniTicker@arr`` repeat that often, 1 s; depth diffs and
+``@trade`` only on a change), ``balances``, ``maker_fee``/``taker_fee`` (0.001),
+``unique_client_ids`` ("open" or "all"), ``check_timestamp`` (-1021; ccxt signs with the
+real clock, so keep it off with a fake ``clock``), ``spot``/``perpetuals`` (listings),
+``seed``, ``interval``, ``api_key``/``api_secret``.
+
+Streams: ``<sym>@ticker|miniTicker|bookTicker|trade|depth[@100ms]|depth5|10|20``,
+``!miniTicker@arr``, ``!ticker@arr`` on any path under ``/ws`` or ``/stream`` (raw
+payloads; wrapped ``{"stream", "data"}`` on the combined ``/stream?streams=a/b``); the
+user data stream through the WebSocket API (``userDataStream.subscribe.signature``, what
+ccxt.pro 4.5.90's ``watch_orders``/``watch_balance``/``watch_my_trades`` use) or a listen
+key (``POST /api/v3/userDataStream``, then ``/ws/<listenKey>``): ``executionReport`` per
+NEW/TRADE/CANCELED/EXPIRED and ``outboundAccountPosition``.
 
 Matching rules: see :mod:`devtools.binance.exchange` (incoming orders take the outside
 book; resting limits fill on ``set_book`` levels or ``set_price`` prints through them;
