@@ -124,24 +124,27 @@ def test_a_watch_waiting_through_a_restart_gets_a_network_error(
     run_pro(emulator, scenario)
 
 
-def test_watch_orders_and_balance_through_the_user_data_stream(
+def test_watch_orders_balance_and_my_trades_through_the_user_data_stream(
         emulator: EmulatorHandle, btc_book: None) -> None:
     def seen(orders: list[dict]) -> list[tuple]:
         # ccxt updates the orders it returned in place: keep what each watch said.
         return [(o["clientOrderId"], o["status"], o["filled"], o["remaining"]) for o in orders]
 
-    async def scenario(exchange: Any) -> tuple[list[tuple], list[tuple], dict]:
+    async def scenario(exchange: Any) -> tuple[list[tuple], list[tuple], dict, list]:
         placed = watching(exchange.watch_orders(BTC))
         await asyncio.sleep(0.2)  # subscribed before the order goes in
         await exchange.create_order(BTC, "limit", "buy", 0.5, 59000, {"clientOrderId": "ws-1"})
         new = seen(await placed)
         traded = watching(exchange.watch_orders(BTC))
         balance = watching(exchange.watch_balance())
+        mine = watching(exchange.watch_my_trades(BTC))
         await asyncio.sleep(0.1)
         await asyncio.to_thread(emulator.set_price, "BTCUSDT", "58990", "0.2")
-        return new, seen(await traded), await balance
+        return new, seen(await traded), await balance, await mine
 
-    new, traded, balance = run_pro(emulator, scenario)
+    new, traded, balance, mine = run_pro(emulator, scenario)
+    assert [(t["side"], t["price"], t["amount"], t["takerOrMaker"], t["fee"]["cost"])
+            for t in mine] == [("buy", 59000, 0.2, "maker", 0.0002)]
     assert new == [("ws-1", "open", 0, 0.5)]
     assert traded == [("ws-1", "open", 0.2, 0.3)]
     assert balance["BTC"]["free"] == pytest.approx(10 + 0.2 * 0.999)
