@@ -199,12 +199,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     # those stored on the provider), ccxt's request timeout, how old a quote may size a
     # MARKET order, how far above the ask a MARKET BUY may fill (it is sent as a LIMIT IOC
     # there, so its hold always covers it), how long a NEW order waits before the
-    # tracker resubmits it, and the tracker's period.
+    # tracker sends it itself, and the tracker's period.
     Setting("SPOT_EXCHANGE_URL", "", _string, "an http(s) URL, or empty"),
     Setting("SPOT_EXCHANGE_WS_URL", "", _string, "a ws(s) URL, or empty"),
     Setting("SPOT_API_KEY", "", _string, "a string (empty: the key stored in the admin)"),
     Setting("SPOT_API_SECRET", "", _string, "a string (empty: the secret stored in the admin)"),
     Setting("SPOT_REQUEST_TIMEOUT_MS", 10_000, _positive_int, "a positive integer"),
+    # How long a signed request stays valid at the exchange (Binance's recvWindow): an
+    # order is never sent again until this and the request timeout have passed since
+    # its last send (the exchange may still act on that request until then).
+    Setting("SPOT_RECV_WINDOW_MS", 5_000, _int_up_to(60_000), "an integer from 1 to 60000"),
     Setting("SPOT_QUOTE_MAX_AGE_SECONDS", 30, _positive_int, "a positive integer"),
     Setting("SPOT_MARKET_BUY_SLIPPAGE", "0.02", _fraction,
             "a decimal fraction from 0 to below 1, as a string, such as '0.02'"),

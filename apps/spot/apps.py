@@ -8,9 +8,13 @@ class SpotConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.crypto import register_encrypted_field
+        from apps.marketdata.services import register_listener
         from apps.spot.gateway import SpotGateway
+        from apps.spot.tasks import on_quote
+        from apps.trading.constants import Venue
         from apps.trading.venues import register_gateway
 
         register_encrypted_field("spot.SpotProvider", "api_key_encrypted")
         register_encrypted_field("spot.SpotProvider", "api_secret_encrypted")
         register_gateway(SpotGateway())
+        register_listener(on_quote, venues=[Venue.SPOT])

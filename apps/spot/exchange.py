@@ -28,7 +28,7 @@ _client: tuple[tuple, ccxt.Exchange] | None = None
 def _stamp(provider: SpotProvider, key: str, secret: str) -> tuple:
     return (provider.pk, provider.exchange_id, provider.sandbox, provider.updated_at, key,
             secret, conf.SPOT_EXCHANGE_URL, conf.SPOT_EXCHANGE_WS_URL,
-            conf.SPOT_REQUEST_TIMEOUT_MS)
+            conf.SPOT_REQUEST_TIMEOUT_MS, conf.SPOT_RECV_WINDOW_MS)
 
 
 def _rebase(url: str, origin: str) -> str:
@@ -58,6 +58,7 @@ def options(provider: SpotProvider, *, key: str, secret: str) -> dict:
         "apiKey": key, "secret": secret, "timeout": conf.SPOT_REQUEST_TIMEOUT_MS,
         "enableRateLimit": True,
         "options": {
+            "recvWindow": conf.SPOT_RECV_WINDOW_MS,
             # load_markets reads the markets only (no wallet or margin endpoints).
             "fetchCurrencies": False, "fetchMargins": False,
             "fetchMarkets": {"types": MARKET_TYPES},

@@ -12,8 +12,14 @@ through ``ccxt`` (the one module here that places, queries and cancels orders th
   Anything else (a timeout, a 5xx, a rate limit, a network error) is raised: the core
   writes the order UNKNOWN and only ``fetch`` (reconciliation) decides it.
 - ``fetch`` asks for the order by its client order id, with its trades; an order the
-  exchange never received (not found, NEW or UNKNOWN here, last tried more than
-  ``SPOT_RESUBMIT_AFTER_SECONDS`` ago) is submitted again under the same id.
+  exchange never received (not found, NEW or UNKNOWN here) is submitted again under the
+  same id, but never while an earlier request for it may still reach the exchange: each
+  send claims the order's ``SpotSubmission`` row first (``claim_send``), and a request is
+  valid there for ``SPOT_RECV_WINDOW_MS`` only (``resend_after``).
+- Binance keeps client order ids unique among OPEN orders only: a second request for an
+  order that already closed would place it again. The claim makes sure no such request
+  leaves the platform; a network that delivers one request twice can still do it (the
+  emulator's tests use unique ids among all orders for that fault).
 - Executions are keyed ``<exchange symbol>-<trade id>`` (Binance numbers trades per
   symbol), so the core settles each exactly once however often it is reported.
 - A MARKET BUY is sent as a LIMIT IOC at the price its hold was sized at
@@ -36,6 +42,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import ccxt
 import structlog
+from django.db import transaction
 from django.utils import timezone
 
 from apps.core import conf
@@ -43,7 +50,7 @@ from apps.core.errors import Conflict
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.spot import exchange as exchanges
-from apps.spot.models import SpotMarket
+from apps.spot.models import SpotMarket, SpotSubmission
 from apps.trading.constants import (
     Liquidity,
     OrderStatus,
@@ -98,6 +105,29 @@ def native_conditional_types(ex: ccxt.Exchange) -> frozenset[str]:
     if features.get("takeProfitPrice"):
         native.add(OrderType.TAKE_PROFIT_LIMIT)
     return frozenset(native)
+
+
+def resend_after() -> timedelta:
+    """How long after a send the exchange may still act on its request: its signed
+    timestamp's window (``SPOT_RECV_WINDOW_MS``) and the request's timeout, plus a
+    second for the clocks."""
+    return timedelta(milliseconds=conf.SPOT_RECV_WINDOW_MS + conf.SPOT_REQUEST_TIMEOUT_MS
+                     + 1000)
+
+
+def claim_send(order: Order) -> bool:
+    """Take the right to send ``order`` to the exchange now: False if it was sent less
+    than ``resend_after()`` ago. Locks the order's ``SpotSubmission`` row (its own short
+    transaction: called outside any), so two senders never both pass."""
+    now = timezone.now()
+    with transaction.atomic():
+        SpotSubmission.objects.get_or_create(order_id=order.pk)
+        row = SpotSubmission.objects.select_for_update().get(order_id=order.pk)
+        if row.sent_at is not None and now - row.sent_at < resend_after():
+            return False
+        row.sent_at, row.attempts = now, row.attempts + 1
+        row.save(update_fields=["sent_at", "attempts"])
+    return True
 
 
 class SpotGateway:
@@ -185,6 +215,10 @@ class SpotGateway:
         ex = exchanges.client()
         spot = SpotMarket.objects.get(market=market)
         kind, price, params = self._terms(order, ex)
+        if not claim_send(order):
+            # Sent moments ago (another worker, the tracker): that request may still
+            # reach the exchange, so this one must not; its answer or the tracker decides.
+            return Submission(status=order.status)
         try:
             answer = ex.create_order(spot.ccxt_symbol, kind, order.side.lower(),
                                      str(order.amount), None if price is None else str(price),
@@ -192,7 +226,7 @@ class SpotGateway:
         except ccxt.InvalidOrder as exc:
             if _DUPLICATE in str(exc):
                 # Placed before (a retried or repeated submit): what it became there.
-                return self._query(order, spot, ex)
+                return self._query(order, spot, ex, resubmit=False)
             return Submission(status=OrderStatus.REJECTED, reason=f"Exchange: {exc}"[:255])
         except _REFUSALS as exc:
             return Submission(status=OrderStatus.REJECTED, reason=f"Exchange: {exc}"[:255])
@@ -242,10 +276,10 @@ class SpotGateway:
         try:
             found = ex.fetch_order(None, spot.ccxt_symbol, {"clientOrderId": client_id(order)})
         except ccxt.OrderNotFound:
-            quiet = timezone.now() - order.updated_at > timedelta(
-                seconds=conf.SPOT_RESUBMIT_AFTER_SECONDS)
-            if resubmit and quiet and order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
-                log.info("spot_order_resubmitted", order_id=order.pk)
+            if resubmit and order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
+                # Never received (or not yet: ``submit`` sends again only once the last
+                # request can no longer reach the exchange).
+                log.info("spot_order_resubmit", order_id=order.pk)
                 return self.submit(order=order, market=spot.market)
             return Submission(status=order.status)  # nothing to say yet
         trades = []

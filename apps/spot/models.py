@@ -97,3 +97,19 @@ class SpotImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"spot import ({self.status} {self.progress}%)"
+
+
+class SpotSubmission(models.Model):
+    """When the platform last sent an order to the exchange (``gateway.SpotGateway``
+    claims this row, locked, before each send): a request may still reach the exchange
+    until its ``recvWindow`` has passed, so the order is not sent again before
+    ``gateway.resend_after()`` (two senders, or a sender and the tracker, never have two
+    requests for one order in flight)."""
+
+    order = models.OneToOneField("trading.Order", on_delete=models.PROTECT, primary_key=True,
+                                 related_name="+")
+    sent_at = models.DateTimeField(null=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} sent {self.attempts}x"

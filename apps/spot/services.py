@@ -21,12 +21,15 @@ from django.utils import timezone
 
 from apps.core import conf
 from apps.core.crypto import encrypt_secret
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, NotFound
 from apps.core.identifiers import is_canonical
+from apps.marketdata.quotes import Quote
+from apps.marketdata.selectors import latest_quotes
 from apps.spot import exchange as exchanges
 from apps.spot import selectors
 from apps.spot.gateway import client_id
 from apps.spot.models import SpotImportJob, SpotMarket, SpotProvider
+from apps.trading import selectors as trading_selectors
 from apps.trading import services as trading_services
 from apps.trading.constants import (
     LIVE_STATUSES,
@@ -286,8 +289,9 @@ def orders_track() -> dict[str, int]:
     (its worker died between commit and submit, or during it) is submitted again under
     its client order id; UNKNOWN ones are reconciled (found there, or submitted again);
     resting ones are compared with the exchange's open orders per market and reconciled
-    when they differ (filled more, or no longer open). Each order on its own: one that
-    fails is logged and left for the next run. Returns counts."""
+    when they differ (filled more, or no longer open); the pending conditional orders get
+    the latest quotes again (``triggers_sweep``). Each order on its own: one that fails
+    is logged and left for the next run. Returns counts."""
     cutoff = timezone.now() - timedelta(seconds=conf.SPOT_RESUBMIT_AFTER_SECONDS)
     counts = {"submitted": 0, "reconciled": 0, "failed": 0}
     stale_new = list(Order.objects.filter(venue=Venue.SPOT, status=OrderStatus.NEW,
@@ -300,6 +304,7 @@ def orders_track() -> dict[str, int]:
         counts["reconciled" if _each(trading_services.order_reconcile, pk) else "failed"] += 1
     for pk in _resting_changed():
         counts["reconciled" if _each(trading_services.order_reconcile, pk) else "failed"] += 1
+    counts["triggered"] = triggers_sweep()
     return counts
 
 
@@ -335,6 +340,34 @@ def _resting_changed() -> list[int]:
             if there is None or Decimal(str(there.get("filled") or 0)) != order.filled:
                 changed.append(order.pk)
     return changed
+
+
+# --- platform-triggered conditional orders ------------------------------------------------
+
+
+def quote_trigger(*, quote: Quote) -> int:
+    """Fire the platform-triggered conditional spot orders ``quote`` reaches
+    (``trading.services.conditional_trigger``: the fired order is then sent to the
+    exchange after commit like any); returns how many fired. A stale quote, or one of a
+    market not enabled, fires nothing."""
+    if quote.venue != Venue.SPOT or quote.age_seconds() > conf.SPOT_QUOTE_MAX_AGE_SECONDS:
+        return 0
+    try:
+        market = trading_selectors.market_get_enabled(venue=Venue.SPOT, symbol=quote.symbol)
+    except NotFound:
+        return 0
+    return trading_services.conditional_trigger(market=market, quote=quote)
+
+
+def triggers_sweep() -> int:
+    """The safety net of ``quote_trigger`` (run by the tracker): offer each market with
+    pending orders its latest quote again (firing is idempotent)."""
+    symbols = set(Order.objects.filter(venue=Venue.SPOT, status=OrderStatus.PENDING)
+                  .values_list("market__symbol", flat=True).distinct())
+    fired = 0
+    for quote in latest_quotes(venue=Venue.SPOT, symbols=sorted(symbols)).values():
+        fired += quote_trigger(quote=quote)
+    return fired
 
 
 # --- reconciliation -----------------------------------------------------------------------

@@ -3,6 +3,7 @@ placing transaction commits (``gateway.SpotGateway.dispatch``); a worker killed 
 way leaves the order NEW (or UNKNOWN), which the tracker picks up."""
 from celery import shared_task
 
+from apps.marketdata.quotes import Quote
 from apps.spot import services
 from apps.trading import services as trading_services
 
@@ -26,3 +27,13 @@ def track_task() -> dict[str, int]:
 @shared_task(name="spot.import_markets")
 def import_markets_task(job_id: int) -> str:
     return services.import_job_run(job_id=job_id).status
+
+
+@shared_task(name="spot.quote_trigger")
+def quote_trigger_task(quote: dict) -> int:
+    return services.quote_trigger(quote=Quote.from_dict(quote))
+
+
+def on_quote(quote: Quote) -> None:
+    """Quote-bus listener of the spot venue: fire the conditional orders it reaches."""
+    quote_trigger_task.delay(quote.to_dict())

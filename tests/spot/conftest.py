@@ -38,6 +38,7 @@ def exchange_settings(settings, binance):
     settings.SPOT_API_KEY = binance.api_key
     settings.SPOT_API_SECRET = binance.api_secret
     settings.SPOT_REQUEST_TIMEOUT_MS = 1500
+    settings.SPOT_RECV_WINDOW_MS = 1000
     settings.SPOT_RESUBMIT_AFTER_SECONDS = 1
     exchange.reset()
     yield settings

@@ -118,3 +118,33 @@ def test_admin_sets_up_and_a_trader_trades_through_the_exchange(
     assert btc_there == D("10") + D("0.8") * D("0.999") - D("0.1")
     assert wallet_selectors.reconcile() == []
     call_command("spot_reconcile")  # raises CommandError on any difference
+
+
+def test_a_stop_limit_is_the_exchanges_and_a_stop_market_the_platforms(
+        spot, trader, binance, django_capture_on_commit_callbacks, api):
+    # Conditional orders (#18): native where ccxt's features say the exchange takes
+    # trigger prices for the type, triggered by the platform on the spot quotes otherwise.
+    native = place(api, django_capture_on_commit_callbacks, type="STOP_LIMIT", side="SELL",
+                   amount="0.1", price="57000", stop_price="57500")
+    platform = place(api, django_capture_on_commit_callbacks, type="STOP_MARKET", side="SELL",
+                     amount="0.1", stop_price="57500")
+    native.refresh_from_db()
+    platform.refresh_from_db()
+    assert (native.status, platform.status) == ("OPEN", "PENDING")
+    assert [o["type"] for o in binance.orders()] == ["STOP_LOSS_LIMIT"]
+    shown = {o["id"]: o["trigger_by"] for o in api.get("/api/v1/spot/orders/").json()[
+        "results"]}
+    assert shown == {native.pk: "venue", platform.pk: "platform"}
+    # A print at the stop: the exchange fires its own; the platform's fires on the quote.
+    binance.set_book("BTCUSDT", bids=[["57400", "1"]], asks=[["57420", "1"]])
+    binance.set_price("BTCUSDT", "57400")
+    with django_capture_on_commit_callbacks(execute=True):
+        prices.poll(publish=lambda quote: publish(quote=quote))
+    services.orders_track()
+    native.refresh_from_db()
+    platform.refresh_from_db()
+    assert (platform.status, platform.filled) == ("FILLED", D("0.1"))
+    assert D(platform.trigger_evidence["quote"]["price"]) == D("57400")
+    assert (native.status, native.filled) == ("FILLED", D("0.1"))
+    assert [o["type"] for o in binance.orders()] == ["STOP_LOSS_LIMIT", "MARKET"]
+    assert wallet_selectors.reconcile() == []
