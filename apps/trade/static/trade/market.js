@@ -30,7 +30,7 @@
       row.dataset.price = level[0];
       cell(row, showPrice(level[0]), "num " + (side === "asks" ? "down" : "up"));
       cell(row, showAmount(level[1]), "num");
-      cell(row, Platform.multiply(level[0], level[1], cfg.quoteDecimals), "num muted");
+      cell(row, Platform.multiply(level[0], level[1], cfg.pricePrecision), "num muted");
       body.appendChild(row);
     });
   }
