@@ -3,6 +3,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from apps.marketdata import streams
 from tests.factories import UserFactory
 
 
@@ -21,6 +22,16 @@ def api(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What would reach the channel layer, as (group, message) pairs, instead of sending
+    it (a module may define its own ``sent`` with another shape)."""
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(streams, "send_to_groups",
+                        lambda messages: calls.extend(messages) or True)
+    return calls
 
 
 @pytest.fixture(autouse=True)

@@ -18,15 +18,6 @@ VENUE, SYMBOL = "ecosystem", "ABC/USDT"
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """What reaches the channel layer, instead of sending it."""
-    calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(streams, "send_to_groups",
-                        lambda messages: calls.extend(messages) or True)
-    return calls
-
-
 class Client:
     """What docs/STREAMING.md tells a depth@ client to do, in Decimal: a snapshot replaces
     the book, an update sets each level's total (0 removes it), and the checksum over the

@@ -87,15 +87,6 @@ def test_names_refuse_a_malformed_venue(venue):
             name(venue=venue, symbol="EUR/USD")
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Record what reaches the channel layer instead of sending it."""
-    calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(streams, "send_to_groups",
-                        lambda messages: calls.extend(messages) or True)
-    return calls
-
-
 def test_publish_sends_the_quote_to_its_ticker_group(sent, monkeypatch):
     monkeypatch.setattr(services, "_listeners", {})
     services.publish(quote=quote(symbol="EUR/USD"))

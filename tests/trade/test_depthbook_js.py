@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.marketdata import books, streams
+from apps.marketdata import books
 from apps.matching.book import OrderBook
 from apps.matching.types import MarketSpec, OrderType, Side
 
@@ -40,14 +40,6 @@ def run(frames: list[dict]) -> dict:
     done = subprocess.run([NODE, "-e", HARNESS, str(SCRIPT)], capture_output=True, text=True,
                           input=json.dumps(frames), timeout=30, check=True)
     return json.loads(done.stdout)
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(streams, "send_to_groups",
-                        lambda messages: calls.extend(messages) or True)
-    return calls
 
 
 def frame(message: dict, *, snapshot: bool = False) -> dict:
