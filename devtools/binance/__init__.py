@@ -29,17 +29,19 @@ Handle (:class:`EmulatorHandle`, blocking, thread-safe):
 * account: ``set_balance(asset, free)``, ``account_balances()`` -> {asset: (free, locked)},
   ``orders(symbol=None)`` / ``trades(symbol=None)`` (Binance's query / myTrades JSON);
 * faults: ``inject(fault, count=1, endpoint=None, probability=None, delay=60, status=503,
-  retry_after=1, applied=False)`` with :class:`Fault` ``TIMEOUT`` (applied, answer held back
-  ``delay`` s), ``LOST`` (not applied, no answer), ``DUPLICATE`` (delivered twice, the
-  client sees the second answer: "Duplicate order sent."), ``SERVER_ERROR`` (HTML 5xx,
-  ccxt ``ExchangeNotAvailable``; ``applied=True`` executes first), ``RATE_LIMIT`` (429) and
-  ``IP_BAN`` (418) with ``Retry-After`` (ccxt ``DDoSProtection``); ``endpoint`` is
-  ``"POST /api/v3/order"``, a path, or None for every REST call; ``count=None`` with
-  ``probability=p`` hits each matching request with chance p (seeded) until
-  ``clear_faults()``; several rules are tried in the order given (the first that hits
-  wins); ``restart_ws()`` drops every WebSocket and its subscriptions (ccxt.pro reconnects
-  on its next watch; a watch pending at that moment gets ``NetworkError``); ``stats()``
-  (requests per endpoint, faults hit, connections, streams, ``ws_accepted``).
+  retry_after=1, applied=False)`` with :class:`Fault` ``TIMEOUT`` (applied, answer held
+  back ``delay`` s), ``LOST`` (not applied, no answer), ``DUPLICATE`` (delivered twice,
+  the client sees the second answer: "Duplicate order sent." while the first is open; an
+  order that closed at once is placed twice unless ``unique_client_ids="all"``),
+  ``SERVER_ERROR`` (HTML 5xx, ccxt ``ExchangeNotAvailable``; ``applied=True`` executes
+  first), ``RATE_LIMIT`` (429) and ``IP_BAN`` (418) with ``Retry-After`` (ccxt
+  ``DDoSProtection``); ``endpoint`` is ``"POST /api/v3/order"``, a path, or None for every
+  REST call; ``count=None`` with ``probability=p`` hits each matching request with chance
+  p (seeded) until ``clear_faults()``; several rules are tried in the order given (the
+  first that hits wins); ``restart_ws()`` drops every WebSocket and its subscriptions
+  (ccxt.pro reconnects on its next watch; a watch pending at that moment gets
+  ``NetworkError``); ``stats()`` (requests per endpoint, faults hit, connections, streams,
+  ``ws_accepted``).
 
 Config (:class:`EmulatorConfig`, the options of ``running_emulator``): ``paused`` (no
 random walk: prices move only by the control), ``push_interval`` (tickers, book tickers,

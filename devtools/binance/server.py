@@ -71,7 +71,9 @@ class Fault(enum.StrEnum):
     * ``LOST``: the request never arrives: nothing is applied and no answer comes.
     * ``DUPLICATE``: the request is delivered twice (a retry that raced its original); the
       client gets the second answer, for a new order "Duplicate order sent." (-2010) although
-      the first delivery placed it.
+      the first delivery placed it. Binance refuses a client id only while its order is
+      open, so an order that closed at once (MARKET, IOC, FOK, filled) is placed twice
+      unless ``EmulatorConfig(unique_client_ids="all")``, as a blind retry would be.
     * ``SERVER_ERROR``: HTTP ``status`` (default 503) with a gateway's HTML body; applied
       first when ``applied=True`` (Binance: a 5xx means "execution status unknown").
     * ``RATE_LIMIT``: HTTP 429, -1003, ``Retry-After``; nothing applied.
