@@ -6,24 +6,20 @@ phone width go to the test's tmp dir."""
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from apps.marketdata import books, streams
-from apps.matching.book import OrderBook
-from apps.matching.types import MarketSpec, Side
+from apps.matching.types import Side
 from tests.engine.helpers import eco_market
+from tests.streaming.test_book_streams import Engine
 from tests.trade.test_browser import CHROMIUM, CHROMIUM_ARGS, watch_csp
 
 STATIC = Path(__file__).resolve().parents[2] / "apps/trade/static"
 SYMBOL = "ABC/USDT"
 URL = f"/market/ecosystem/{SYMBOL}/"
-SPEC = MarketSpec(market_id=f"ecosystem:{SYMBOL}", tick_size=Decimal("0.01"),
-                  lot_size=Decimal("0.001"))
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -86,29 +82,6 @@ def _page(context):
     return page
 
 
-class Engine:
-    def __init__(self) -> None:
-        self.book = OrderBook(SPEC)
-        self.next_id = 0
-
-    def depth(self):
-        return self.book.depth(levels=books.DEPTH_LEVELS)
-
-    def load(self) -> None:
-        books.depth_snapshot_set(venue="ecosystem", symbol=SYMBOL, spec=SPEC, depth=self.depth())
-
-    def batch(self, *orders: tuple[Side, int, int]) -> None:
-        events = []
-        for side, price, qty in orders:
-            self.next_id += 1
-            events += self.book.place(order_id=self.next_id, owner=self.next_id, side=side,
-                                      qty=qty, price=price)
-        books.depth_publish(venue="ecosystem", symbol=SYMBOL, spec=SPEC, depth=self.depth(),
-                            changes=events)
-        books.trades_publish(venue="ecosystem", symbol=SYMBOL, spec=SPEC, trades=events,
-                             executed_at=datetime.now(UTC))
-
-
 def prices(page, side: str) -> list[str]:
     return page.locator(f"#{side} tr").evaluate_all(
         "rows => rows.map(r => r.dataset.price)")
@@ -146,11 +119,11 @@ def test_the_book_follows_the_stream_and_resyncs_on_a_gap_or_a_bad_checksum(
     assert prices(page, "bids") == ["10", "9.99", "9.95"]
 
     # An item whose checksum is not the book's: resync again, and the right book.
-    depth = engine.depth()
+    depth = engine.book.depth(levels=books.DEPTH_LEVELS)
     seq = off_loop(streams.next_book_seq, kind="depth", venue="ecosystem", symbol=SYMBOL)
     off_loop(streams.send_book, kind="depth", venue="ecosystem", symbol=SYMBOL, seq=seq, data={
         "type": "update", "venue": "ecosystem", "symbol": SYMBOL, "sequence": depth.seq,
-        "tick_size": "0.01", "lot_size": "0.001", "levels": books.DEPTH_LEVELS,
+        "tick_size": "0.01", "lot_size": "0.0001", "levels": books.DEPTH_LEVELS,
         "bids": [["9.5", "1"]], "asks": [], "checksum": depth.checksum})
     expect(page.get_by_test_id("book-resyncs")).to_have_text("2")
     expect(page.locator("#bids tr")).to_have_count(3)
