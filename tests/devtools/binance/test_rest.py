@@ -127,6 +127,12 @@ def test_cancel_by_id_and_by_client_order_id(ex: ccxt.binance, emulator: Emulato
     with pytest.raises(ccxt.OrderNotFound):
         ex.cancel_order(first["id"], BTC)
     assert [o["status"] for o in ex.fetch_orders(BTC)] == ["canceled", "canceled"]
+    ex.create_order(BTC, "limit", "buy", 0.01, 50000)
+    ex.create_order(BTC, "limit", "sell", 0.01, 70000)
+    assert [o["status"] for o in ex.cancel_all_orders(BTC)] == ["canceled", "canceled"]
+    assert emulator.account_balances()["BTC"] == (Decimal(10), Decimal(0))
+    with pytest.raises(ccxt.OrderNotFound):
+        ex.cancel_all_orders(BTC)
 
 
 def test_order_errors_are_binances(ex: ccxt.binance, emulator: EmulatorHandle) -> None:
