@@ -1,17 +1,20 @@
 """The SQL backend of ``InternalOrderStore`` (``base``'s contract), on the default database.
 
-Writes are bulk: ``put_orders`` inserts the orders it has never seen in one statement
-(duplicates ignored), reads the stored versions in one query, and updates only the
-orders whose stored version is older, each with ``WHERE version < new`` so a concurrent
-writer with a newer state is never overwritten (no row locks are taken or needed). Pages
-are key ranges on the indexes of ``models``.
+``put_orders`` is one conditional upsert per chunk of orders: ``INSERT ... ON DUPLICATE
+KEY UPDATE col = IF(new version > version, new, col)`` on MariaDB/MySQL, ``INSERT ... ON
+CONFLICT DO UPDATE ... WHERE excluded.version > version`` on SQLite and PostgreSQL. The
+condition is checked on the row's current state under its lock, so a concurrent writer's
+newer state is never overwritten; each row is locked once, for writing (an insert that
+ignored duplicates and updated them after would take a shared lock first, and two
+writers upgrading theirs deadlock), in (venue, order_id) order. Django's ``bulk_create``
+cannot say "only if newer", hence the SQL. Pages are key ranges on ``models``' indexes.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 
-from django.db import transaction
+from django.db import connection
 
 from apps.orderstore.base import Page, check_limit, decode_page, newest, page_of
 from apps.orderstore.models import StoredOrder, StoredTrade
@@ -19,37 +22,53 @@ from apps.orderstore.records import OrderRecord, TradeRecord
 
 _ORDER_FIELDS = [f.name for f in fields(OrderRecord)]
 _TRADE_FIELDS = [f.name for f in fields(TradeRecord)]
-# What a newer state rewrites (the key and the creation never change).
-_STATE_FIELDS = [name for name in _ORDER_FIELDS if name not in ("venue", "order_id")]
+_COLUMNS = [*_ORDER_FIELDS, "is_open"]
+# What a newer state rewrites: all but the key, the version last (MySQL assigns left to
+# right, each later condition reading the row as updated so far).
+_STATE = [name for name in _COLUMNS if name not in ("venue", "order_id", "version")]
+# Rows per statement (SQLite allows 32,766 parameters).
+_CHUNK = 500
+
+
+def _upsert_sql(rows: int) -> str:
+    qn = connection.ops.quote_name
+    table = qn(StoredOrder._meta.db_table)
+    columns = ", ".join(qn(name) for name in _COLUMNS)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"] * rows)
+    version = qn("version")
+    if connection.vendor == "mysql":
+        newer = f"VALUES({version}) > {version}"
+        sets = [f"{qn(name)} = IF({newer}, VALUES({qn(name)}), {qn(name)})" for name in _STATE]
+        sets.append(f"{version} = GREATEST({version}, VALUES({version}))")
+        tail = f"ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+    else:
+        sets = [f"{qn(name)} = excluded.{qn(name)}" for name in [*_STATE, "version"]]
+        tail = (f"ON CONFLICT ({qn('venue')}, {qn('order_id')}) DO UPDATE SET "
+                f"{', '.join(sets)} WHERE excluded.{version} > {table}.{version}")
+    # Identifiers come from the model's meta; every value is a parameter.
+    return f"INSERT INTO {table} ({columns}) VALUES {values} {tail}"  # noqa: S608
 
 
 class SqlInternalOrderStore:
     """Orders and trades of the internal markets in the default SQL database."""
 
     def put_orders(self, *, records: Sequence[OrderRecord]) -> None:
-        """Locks nothing; one transaction (or the caller's). See ``InternalOrderStore``."""
-        records = newest(records)
-        if not records:
-            return
-        with transaction.atomic():
-            StoredOrder.objects.bulk_create(
-                [StoredOrder(**asdict(record), is_open=record.is_open) for record in records],
-                ignore_conflicts=True)
-            by_venue: dict[str, list[int]] = {}
-            for record in records:
-                by_venue.setdefault(record.venue, []).append(record.order_id)
-            stored: dict[tuple[str, int], int] = {}
-            for venue, ids in by_venue.items():
-                stored.update(((venue, order_id), version) for order_id, version in
-                              StoredOrder.objects.filter(venue=venue, order_id__in=ids)
-                              .values_list("order_id", "version"))
-            for record in records:
-                if stored[record.venue, record.order_id] < record.version:
-                    state = {name: getattr(record, name) for name in _STATE_FIELDS}
-                    StoredOrder.objects.filter(
-                        venue=record.venue, order_id=record.order_id,
-                        version__lt=record.version,
-                    ).update(**state, is_open=record.is_open)
+        """One statement per 500 orders (each its own transaction, or part of the
+        caller's); locks the rows it writes, in (venue, order_id) order. See
+        ``InternalOrderStore``."""
+        records = sorted(newest(records), key=lambda record: (record.venue, record.order_id))
+        meta = StoredOrder._meta
+        prepare = [meta.get_field(name).get_db_prep_save for name in _COLUMNS]
+        with connection.cursor() as cursor:
+            for start in range(0, len(records), _CHUNK):
+                chunk = records[start:start + _CHUNK]
+                params = []
+                for record in chunk:
+                    values = [*(getattr(record, name) for name in _ORDER_FIELDS),
+                              record.is_open]
+                    params += [to_db(value, connection)
+                               for to_db, value in zip(prepare, values, strict=True)]
+                cursor.execute(_upsert_sql(len(chunk)), params)
 
     def put_trades(self, *, records: Sequence[TradeRecord]) -> None:
         """Locks nothing; one statement. See ``InternalOrderStore``."""
