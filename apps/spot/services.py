@@ -17,6 +17,7 @@ from decimal import Decimal
 import ccxt
 import structlog
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core import conf
@@ -285,22 +286,23 @@ def import_job_run(*, job_id: int) -> SpotImportJob:
 
 def orders_track() -> dict[str, int]:
     """Bring the spot venue's unfinished orders up to date with the exchange (the beat
-    task, every SPOT_TRACK_SECONDS): a NEW order not sent for SPOT_RESUBMIT_AFTER_SECONDS
-    (its worker died between commit and submit, or during it) is submitted again under
-    its client order id; UNKNOWN ones are reconciled (found there, or submitted again);
+    task, every SPOT_TRACK_SECONDS): a NEW order untouched for SPOT_RESUBMIT_AFTER_SECONDS
+    (its worker died between commit and submit, or during it) and the UNKNOWN ones are
+    reconciled: asked for by client order id, and sent (again) only if the exchange does
+    not have them (``gateway.SpotGateway.fetch``, one send at a time);
     resting ones are compared with the exchange's open orders per market and reconciled
     when they differ (filled more, or no longer open); the pending conditional orders get
     the latest quotes again (``triggers_sweep``). Each order on its own: one that fails
     is logged and left for the next run. Returns counts."""
     cutoff = timezone.now() - timedelta(seconds=conf.SPOT_RESUBMIT_AFTER_SECONDS)
-    counts = {"submitted": 0, "reconciled": 0, "failed": 0}
-    stale_new = list(Order.objects.filter(venue=Venue.SPOT, status=OrderStatus.NEW,
-                                          updated_at__lt=cutoff).values_list("pk", flat=True))
-    unknown = list(Order.objects.filter(venue=Venue.SPOT, status=OrderStatus.UNKNOWN)
-                   .values_list("pk", flat=True))
-    for pk in stale_new:
-        counts["submitted" if _each(trading_services.order_submit, pk) else "failed"] += 1
-    for pk in unknown:
+    counts = {"reconciled": 0, "failed": 0}
+    # A NEW one is asked for before it is sent again: its worker may have sent it and
+    # died before the answer (and an order that closed at once there would be placed
+    # twice by a blind resend: client ids are unique among open orders only).
+    uncertain = list(Order.objects.filter(
+        Q(status=OrderStatus.NEW, updated_at__lt=cutoff) | Q(status=OrderStatus.UNKNOWN),
+        venue=Venue.SPOT).values_list("pk", flat=True))
+    for pk in uncertain:
         counts["reconciled" if _each(trading_services.order_reconcile, pk) else "failed"] += 1
     for pk in _resting_changed():
         counts["reconciled" if _each(trading_services.order_reconcile, pk) else "failed"] += 1

@@ -48,7 +48,9 @@ def exchange_settings(settings, binance):
 @pytest.fixture
 def provider(db, currencies, exchange_settings, binance):
     """The active provider with the emulator's account as its opening balances."""
-    provider = SpotProvider.objects.get(name="binance")
+    # The migration's row (a transactional test's flush may have removed it).
+    provider, _ = SpotProvider.objects.get_or_create(
+        name="binance", defaults={"title": "Binance", "exchange_id": "binance"})
     services.provider_activate(provider_id=provider.pk)
     provider.refresh_from_db()
     services.provider_record_opening_balances(provider=provider)
