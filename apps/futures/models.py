@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.fields import ExactCharField
-from apps.core.money import money_field
+from apps.core.money import ROUNDING, money_field
 from apps.futures.constants import PositionSide, PositionStatus
 from apps.trading.models import Market, fee_rate_field
 
@@ -137,7 +137,11 @@ class Position(models.Model):
 
     @property
     def entry_price(self) -> Decimal | None:
-        return self.value / self.size if self.size else None
+        """value / size, to the money columns' 18 places."""
+        if not self.size:
+            return None
+        return ROUNDING.divide(self.value, self.size).quantize(Decimal("1e-18"),
+                                                               context=ROUNDING)
 
 
 class AppliedFill(models.Model):

@@ -56,6 +56,7 @@ def test_the_preview_starts_from_the_users_position(contract):
     ({"price": "60000.001"}, 400, "invalid"),
     ({"price": "NaN"}, 400, "invalid"),
     ({"amount": "-1"}, 400, "invalid"),
+    ({"amount": "100000000000000", "price": "100000000"}, 400, "invalid"),
     ({"side": "buy"}, 400, "invalid"),
     ({"symbol": "ETH/USDT"}, 404, "not_found"),
     ({"symbol": "BTC USDT"}, 400, "invalid"),

@@ -28,7 +28,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.money import EXACT, ROUNDING, AmountError, quantize_exact, round_down
+from apps.core.money import (
+    EXACT,
+    MAX_AMOUNT,
+    ROUNDING,
+    AmountError,
+    quantize_exact,
+    round_down,
+)
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus, sign
 from apps.futures.models import AppliedFill, Contract, Position
@@ -39,6 +46,10 @@ from apps.wallets import services as ledger
 from apps.wallets.constants import JournalKind, SystemAccount, WalletType
 
 ZERO = Decimal(0)
+# Below a tenth of what a money column holds: a short's liquidation price (about twice its
+# entry at 1x) and every sum of notionals still fit.
+_LARGEST = MAX_AMOUNT / 10
+_PLACES = Decimal(1).scaleb(-margin.PRICE_PLACES)
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,8 @@ def _check_order(*, contract: Contract, side: str, amount: Decimal, price: Decim
             or not 1 <= leverage <= contract.max_leverage:
         raise InvalidInput(f"The leverage is a whole number from 1 to "
                            f"{contract.max_leverage}.", code="invalid_leverage")
+    if price >= _LARGEST or EXACT.multiply(amount, price) >= _LARGEST:
+        raise InvalidInput("The price or the notional is too large.")
     try:
         quantize_exact(EXACT.multiply(amount, price), decimals=decimals)
     except AmountError:
@@ -394,7 +407,8 @@ def liquidation_price_preview(*, user_id: int, contract: Contract, side: str,
         raise InvalidInput(f"A position of notional {after.value.normalize():f} allows at "
                            f"most {tier.max_leverage}x.", code="leverage_too_high")
     args = dict(side=after.side, size=after.size, value=after.value, margin=after.margin)
-    return Preview(after.side, after.size, ROUNDING.divide(after.value, after.size),
+    entry = ROUNDING.divide(after.value, after.size).quantize(_PLACES, context=ROUNDING)
+    return Preview(after.side, after.size, entry,
                    after.margin, plan.initial_margin, plan.fee, plan.realised, tier.mmr,
                    tier.max_leverage, margin.liquidation_price(**args, tiers=tiers),
                    margin.bankruptcy_price(**args))
