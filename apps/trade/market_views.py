@@ -3,25 +3,36 @@ venue, later futures): the live order book and trades (``depth@``/``trades@``), 
 form with the engine's order types, and the trader's orders with their partial fills."""
 from django.http import Http404
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.core.errors import NotFound
 from apps.core.money import decimal_text
 from apps.marketdata import books, streams
 from apps.trade import selectors
+from apps.trading.constants import Venue
 from apps.trading.selectors import market_get_enabled
 
+# The URL names' prefix of a venue's API where it is not the venue's name.
+_API_PREFIX = {Venue.ECOSYSTEM: "eco"}
 
-def _api(venue: str) -> dict[str, str | None]:
-    """The venue's order API (``<venue>-orders``, cancel at ``<venue>-order-cancel``) and
-    the wallets'; None where the venue has none (the page then shows no order form)."""
+
+def _api(venue: str) -> dict[str, str | bool | None]:
+    """The venue's order API (``<prefix>-orders``, cancel at ``<prefix>-order-cancel``),
+    whether it takes a market buy by quote budget (a ``quote_amount`` in its place input)
+    and the wallets' API; None where the venue has no order API (the page then shows no
+    order form)."""
+    prefix = _API_PREFIX.get(venue, venue)
     try:
-        orders = reverse(f"{venue}-orders")
-        cancel = reverse(f"{venue}-order-cancel", kwargs={"order_id": 0})
+        orders = reverse(f"{prefix}-orders")
+        cancel = reverse(f"{prefix}-order-cancel", kwargs={"order_id": 0})
     except NoReverseMatch:
-        orders = cancel = None
-    return {"orders": orders, "cancel": cancel, "wallets": reverse("wallet-list")}
+        return {"orders": None, "cancel": None, "budget": False,
+                "wallets": reverse("wallet-list")}
+    place_input = getattr(resolve(orders).func.view_class, "PlaceInput", None)
+    budget = place_input is not None and "quote_amount" in place_input().fields
+    return {"orders": orders, "cancel": cancel, "budget": budget,
+            "wallets": reverse("wallet-list")}
 
 
 @ensure_csrf_cookie
