@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/v1/accounts/", include("apps.accounts.api_urls")),
     path("api/v1/wallets/", include("apps.wallets.urls")),
     path("api/v1/twd/", include("apps.twelvedata.urls")),
+    path("api/v1/ecosystem/", include("apps.ecosystem.urls")),
     path("api/v1/spot/", include("apps.spot.urls")),
     path("api/v1/fixedtime/", include("apps.fixedtime.urls")),
     path("api/v1/deposits/", include("apps.deposits.urls")),

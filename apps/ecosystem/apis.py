@@ -1,0 +1,126 @@
+"""Ecosystem endpoints under /api/v1/ecosystem/ (thin: parse, call, render). Orders use the
+trading core's views and renderings (``apps.trading.apis``) with this venue's inputs: the
+plain types only (no conditional orders here yet), and the engine's self-trade
+prevention mode per order."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import AmountField, QueryInput
+from apps.core.errors import InvalidInput
+from apps.core.identifiers import IdentifierField
+from apps.core.schema import error_responses
+from apps.ecosystem import selectors
+from apps.matching import StpMode
+from apps.orderstore.base import InvalidPage, get_store
+from apps.trading import services as trading_services
+from apps.trading.apis import OrderOutput, VenueOrderCancelApi, VenueOrdersApi
+from apps.trading.constants import OrderType, Side, TimeInForce, Venue
+
+
+class MarketOutput(serializers.Serializer):
+    symbol = serializers.CharField(source="market.symbol")
+    base_currency = serializers.CharField(source="market.base_currency")
+    quote_currency = serializers.CharField(source="market.quote_currency")
+    token_name = serializers.CharField(source="base_token.name")
+    chain = serializers.CharField(source="base_token.chain.name")
+    chain_id = serializers.IntegerField(source="base_token.chain.chain_id")
+    contract_address = serializers.CharField(source="base_token.contract_address")
+    price_precision = serializers.IntegerField(source="market.price_precision")
+    amount_precision = serializers.IntegerField(source="market.amount_precision")
+    tick_size = AmountField(source="market.tick_size")
+    lot_size = AmountField(source="market.lot_size")
+    min_amount = AmountField(source="market.min_amount", allow_zero=True)
+    max_amount = AmountField(source="market.max_amount", allow_null=True)
+    min_notional = AmountField(source="market.min_notional", allow_zero=True)
+    max_notional = AmountField(source="market.max_notional", allow_null=True)
+    maker_fee = serializers.DecimalField(source="market.maker_fee", max_digits=8,
+                                         decimal_places=6)
+    taker_fee = serializers.DecimalField(source="market.taker_fee", max_digits=8,
+                                         decimal_places=6)
+    stp_default = serializers.CharField()
+
+
+class MarketListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=MarketOutput(many=True))
+    def get(self, request):
+        return Response(MarketOutput(selectors.markets_enabled(), many=True).data)
+
+
+class OrderListCreateApi(VenueOrdersApi):
+    venue = Venue.ECOSYSTEM
+
+    class PlaceInput(serializers.Serializer):
+        symbol = IdentifierField(kind="symbol")
+        side = serializers.ChoiceField(choices=Side.choices)
+        type = serializers.ChoiceField(choices=[OrderType.LIMIT, OrderType.MARKET], help_text=(
+            "MARKET fills now within ENGINE_MARKET_PROTECTION of the best opposite price "
+            "(its hold is sized there); the rest expires."))
+        amount = AmountField()
+        price = AmountField(required=False, allow_null=True, help_text="LIMIT only.")
+        time_in_force = serializers.ChoiceField(choices=TimeInForce.choices,
+                                                default=TimeInForce.GTC)
+        post_only = serializers.BooleanField(default=False)
+        client_order_id = IdentifierField(kind="client_id", required=False)
+        stp = serializers.ChoiceField(
+            choices=list(StpMode.__members__), required=False, allow_null=True, help_text=(
+                "Self-trade prevention when it meets your own resting order: NONE trades, "
+                "CANCEL_TAKER (default unless the market says otherwise), CANCEL_MAKER, "
+                "CANCEL_BOTH."))
+
+    @extend_schema(request=PlaceInput,
+                   responses={201: OrderOutput, **error_responses(404, 409)})
+    def post(self, request):
+        data = self.PlaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        stp = fields.pop("stp", None)
+        order = trading_services.order_place(user_id=request.user.pk, venue=self.venue,
+                                             venue_options={"stp": stp}, **fields)
+        return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderCancelApi(VenueOrderCancelApi):
+    venue = Venue.ECOSYSTEM
+
+
+class TradeOutput(serializers.Serializer):
+    trade_id = serializers.CharField()
+    price = AmountField()
+    amount = AmountField()
+    taker_side = serializers.CharField()
+    executed_at = serializers.DateTimeField()
+    bot = serializers.BooleanField(help_text="A market maker's trade (left out of volume).")
+
+
+class TradeListApi(APIView):
+    """A market's trades, newest first, from the order store."""
+
+    permission_classes = [AllowAny]
+
+    class Input(QueryInput):
+        symbol = IdentifierField(kind="symbol")
+        limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+        page = serializers.CharField(required=False, max_length=200)
+
+    class Output(serializers.Serializer):
+        trades = TradeOutput(many=True)
+        next_page = serializers.CharField(allow_null=True)
+
+    @extend_schema(parameters=[Input], responses={200: Output, **error_responses(404)})
+    def get(self, request):
+        query = self.Input(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        market = selectors.market_get_enabled(symbol=query.validated_data["symbol"])
+        try:
+            page = get_store().market_trades(venue=Venue.ECOSYSTEM, market=market.symbol,
+                                             limit=query.validated_data["limit"],
+                                             page=query.validated_data.get("page"))
+        except InvalidPage:
+            raise InvalidInput("page is not a page token this server gave.",
+                               code="invalid_page") from None
+        return Response(self.Output({"trades": page.items, "next_page": page.next_page}).data)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.ecosystem import apis
+
+urlpatterns = [
+    path("markets/", apis.MarketListApi.as_view(), name="eco-markets"),
+    path("orders/", apis.OrderListCreateApi.as_view(), name="eco-orders"),
+    path("orders/<int:order_id>/cancel/", apis.OrderCancelApi.as_view(),
+         name="eco-order-cancel"),
+    path("trades/", apis.TradeListApi.as_view(), name="eco-trades"),
+]
