@@ -6,15 +6,18 @@ CONFLICT DO UPDATE ... WHERE excluded.version > version`` on SQLite and PostgreS
 condition is checked on the row's current state under its lock, so a concurrent writer's
 newer state is never overwritten; each row is locked once, for writing (an insert that
 ignored duplicates and updated them after would take a shared lock first, and two
-writers upgrading theirs deadlock), in (venue, order_id) order. Django's ``bulk_create``
-cannot say "only if newer", hence the SQL. Pages are key ranges on ``models``' indexes.
+writers upgrading theirs deadlock), in (venue, order_id) order. ``put_trades`` is the
+same insert leaving a stored trade alone. Django's ``bulk_create`` cannot say "only if
+newer", hence the SQL. Pages are key ranges on ``models``' indexes.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
+from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 
 from apps.orderstore.base import Page, check_limit, decode_page, newest, page_of
 from apps.orderstore.models import StoredOrder, StoredTrade
@@ -22,31 +25,50 @@ from apps.orderstore.records import OrderRecord, TradeRecord
 
 _ORDER_FIELDS = [f.name for f in fields(OrderRecord)]
 _TRADE_FIELDS = [f.name for f in fields(TradeRecord)]
-_COLUMNS = [*_ORDER_FIELDS, "is_open"]
+_ORDER_COLUMNS = [*_ORDER_FIELDS, "is_open"]
 # What a newer state rewrites: all but the key, the version last (MySQL assigns left to
 # right, each later condition reading the row as updated so far).
-_STATE = [name for name in _COLUMNS if name not in ("venue", "order_id", "version")]
+_STATE = [name for name in _ORDER_COLUMNS if name not in ("venue", "order_id", "version")]
 # Rows per statement (SQLite allows 32,766 parameters).
 _CHUNK = 500
 
 
-def _upsert_sql(rows: int) -> str:
-    qn = connection.ops.quote_name
-    table = qn(StoredOrder._meta.db_table)
-    columns = ", ".join(qn(name) for name in _COLUMNS)
-    values = ", ".join(["(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"] * rows)
+def _insert(model: type[Model], columns: list[str], keys: list[str],
+            rows: list[list[Any]], *, newer_state: list[str] | None = None) -> None:
+    """Insert ``rows`` (values in ``columns`` order), ``_CHUNK`` per statement. A row whose
+    ``keys`` are taken is left as stored, or, given ``newer_state``, has those columns
+    and its ``version`` replaced when its version is higher. Not ``INSERT IGNORE``: that
+    would also turn a value the column cannot hold into a warning and a clipped value."""
+    qn, meta = connection.ops.quote_name, model._meta
+    prepare = [meta.get_field(name).get_db_prep_save for name in columns]
+    table = qn(meta.db_table)
+    names = ", ".join(qn(name) for name in columns)
     version = qn("version")
     if connection.vendor == "mysql":
-        newer = f"VALUES({version}) > {version}"
-        sets = [f"{qn(name)} = IF({newer}, VALUES({qn(name)}), {qn(name)})" for name in _STATE]
-        sets.append(f"{version} = GREATEST({version}, VALUES({version}))")
+        if newer_state is None:  # the key set to itself: a duplicate changes nothing
+            sets = [f"{qn(keys[0])} = {qn(keys[0])}"]
+        else:
+            newer = f"VALUES({version}) > {version}"
+            sets = [f"{qn(name)} = IF({newer}, VALUES({qn(name)}), {qn(name)})"
+                    for name in newer_state]
+            sets.append(f"{version} = GREATEST({version}, VALUES({version}))")
         tail = f"ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+    elif newer_state is None:
+        tail = f"ON CONFLICT ({', '.join(qn(key) for key in keys)}) DO NOTHING"
     else:
-        sets = [f"{qn(name)} = excluded.{qn(name)}" for name in [*_STATE, "version"]]
-        tail = (f"ON CONFLICT ({qn('venue')}, {qn('order_id')}) DO UPDATE SET "
+        sets = [f"{qn(name)} = excluded.{qn(name)}" for name in [*newer_state, "version"]]
+        tail = (f"ON CONFLICT ({', '.join(qn(key) for key in keys)}) DO UPDATE SET "
                 f"{', '.join(sets)} WHERE excluded.{version} > {table}.{version}")
-    # Identifiers come from the model's meta; every value is a parameter.
-    return f"INSERT INTO {table} ({columns}) VALUES {values} {tail}"  # noqa: S608
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start:start + _CHUNK]
+            params = [to_db(value, connection) for row in chunk
+                      for to_db, value in zip(prepare, row, strict=True)]
+            # Identifiers come from the model's meta; every value is a parameter.
+            sql = (f"INSERT INTO {table} ({names}) "  # noqa: S608
+                   f"VALUES {', '.join([row_marks] * len(chunk))} {tail}")
+            cursor.execute(sql, params)
 
 
 class SqlInternalOrderStore:
@@ -57,24 +79,17 @@ class SqlInternalOrderStore:
         caller's); locks the rows it writes, in (venue, order_id) order. See
         ``InternalOrderStore``."""
         records = sorted(newest(records), key=lambda record: (record.venue, record.order_id))
-        meta = StoredOrder._meta
-        prepare = [meta.get_field(name).get_db_prep_save for name in _COLUMNS]
-        with connection.cursor() as cursor:
-            for start in range(0, len(records), _CHUNK):
-                chunk = records[start:start + _CHUNK]
-                params = []
-                for record in chunk:
-                    values = [*(getattr(record, name) for name in _ORDER_FIELDS),
-                              record.is_open]
-                    params += [to_db(value, connection)
-                               for to_db, value in zip(prepare, values, strict=True)]
-                cursor.execute(_upsert_sql(len(chunk)), params)
+        _insert(StoredOrder, _ORDER_COLUMNS, ["venue", "order_id"],
+                [[*(getattr(record, name) for name in _ORDER_FIELDS), record.is_open]
+                 for record in records], newer_state=_STATE)
 
     def put_trades(self, *, records: Sequence[TradeRecord]) -> None:
-        """Locks nothing; one statement. See ``InternalOrderStore``."""
-        if records:
-            StoredTrade.objects.bulk_create([StoredTrade(**asdict(r)) for r in records],
-                                            ignore_conflicts=True)
+        """One statement per 500 trades, rows locked in (venue, market, trade_id) order.
+        See ``InternalOrderStore``."""
+        records = sorted(records, key=lambda record: (record.venue, record.market,
+                                                      record.trade_id))
+        _insert(StoredTrade, _TRADE_FIELDS, ["venue", "market", "trade_id"],
+                [[getattr(record, name) for name in _TRADE_FIELDS] for record in records])
 
     def order(self, *, venue: str, order_id: int) -> OrderRecord | None:
         row = StoredOrder.objects.filter(venue=venue, order_id=order_id).first()

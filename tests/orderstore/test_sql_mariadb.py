@@ -1,17 +1,18 @@
-"""The SQL backend's writers racing on a real MariaDB: threads with their own connections
-write the same orders' states at once."""
+"""The SQL backend on a real MariaDB: writers racing (threads with their own connections
+write the same orders' states at once), and values the columns cannot hold."""
 from __future__ import annotations
 
 import random
 import threading
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 
 from apps.orderstore.records import OPEN_STATUSES
 from apps.orderstore.sql import SqlInternalOrderStore
-from tests.factories import OrderRecordFactory
+from tests.factories import OrderRecordFactory, TradeRecordFactory
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 STATUSES = ["OPEN", "PARTIALLY_FILLED", "FILLED", "CANCELED"]
@@ -87,3 +88,13 @@ def test_a_writer_whose_snapshot_predates_the_insert_still_writes_its_newer_stat
 
     assert errors == []
     assert store.order(venue="ecosystem", order_id=older.order_id) == newer
+
+
+def test_a_value_a_column_cannot_hold_is_refused_never_clipped():
+    store = SqlInternalOrderStore()
+    with pytest.raises(DataError):
+        store.put_trades(records=[TradeRecordFactory(amount=Decimal("1e19"))])
+    with pytest.raises(DataError):
+        store.put_orders(records=[OrderRecordFactory(cost=Decimal("-1e19"))])
+    assert store.market_trades(venue="ecosystem", market="ABC/USDT").items == []
+    assert store.user_orders(venue="ecosystem", user_id=7).items == []
