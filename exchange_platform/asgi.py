@@ -44,3 +44,8 @@ if settings.ENGINE_EMBEDDED:
     from apps.engine.embedded import start_in_background as start_engine  # noqa: E402
 
     start_engine()
+
+if settings.SPOT_EMBEDDED:  # make run: the spot venue's prices and tracker (apps/spot)
+    from apps.spot.embedded import start_in_background as start_spot  # noqa: E402
+
+    start_spot()

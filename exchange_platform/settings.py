@@ -504,6 +504,9 @@ SPOT_EXCHANGE_WS_URL = env.str("SPOT_EXCHANGE_WS_URL", default="")
 SPOT_API_KEY = env.str("SPOT_API_KEY", default="")
 SPOT_API_SECRET = env.str("SPOT_API_SECRET", default="")
 SPOT_TRACK_SECONDS = env.int("SPOT_TRACK_SECONDS", default=5)
+# Embedded mode (`make run`): the spot price stream and order tracker on threads of the
+# web process (no Celery worker or beat there).
+SPOT_EMBEDDED = env.bool("SPOT_EMBEDDED", default=False)
 
 # --- Fixed-time trades (apps/fixedtime) ----------------------------------------------------
 # A trade opens only on a quote at most this old (else 409 stale_quote): an entry price

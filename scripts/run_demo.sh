@@ -9,10 +9,15 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 EMULATOR_PORT=${EMULATOR_PORT:-8765}
 PAYCHAIN_PORT=${PAYCHAIN_PORT:-8766}
+BINANCE_PORT=${BINANCE_PORT:-8767}
 export DJANGO_DEBUG=1
 export TWELVEDATA_BASE_URL="http://127.0.0.1:${EMULATOR_PORT}"
 export TWELVEDATA_WS_URL="ws://127.0.0.1:${EMULATOR_PORT}/v1/quotes/price"
 export TWELVEDATA_API_KEY=demo
+# The spot venue routes to the Binance emulator (devtools/binance) through ccxt.
+export SPOT_EXCHANGE_URL="http://127.0.0.1:${BINANCE_PORT}"
+export SPOT_EXCHANGE_WS_URL="ws://127.0.0.1:${BINANCE_PORT}/stream/ws"
+export SPOT_API_KEY=demo-key SPOT_API_SECRET=demo-secret
 # A market-maker bot quotes the demo ecosystem market in the web process (a live book).
 export MARKETMAKER_EMBEDDED=1 MARKETMAKER_SYMBOL=DEMO/USDT
 mkdir -p var
@@ -37,7 +42,15 @@ PAYCHAIN_LINK_SECRET=$link_secret PAYCHAIN_WEBHOOK_SECRET=$webhook_secret \
   --webhook-url "http://${webhook_host}:${PORT}/api/v1/deposits/webhook/" \
   > var/paychain.log 2>&1 &
 paychain=$!
-trap 'kill $emulator $paychain 2>/dev/null' EXIT
+"$BIN/python" -m devtools.binance --port "$BINANCE_PORT" --api-key demo-key \
+  --api-secret demo-secret > var/binance.log 2>&1 &
+binance=$!
+trap 'kill $emulator $paychain $binance 2>/dev/null' EXIT
+for _ in $(seq 1 50); do
+  "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', $BINANCE_PORT), 1)" \
+    2>/dev/null && break
+  sleep 0.2
+done
 for _ in $(seq 1 50); do
   "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', $EMULATOR_PORT), 1)" \
     2>/dev/null && break
@@ -51,12 +64,16 @@ done
 "$BIN/python" manage.py fixedtime_instrument paper "EUR/USD,BTC/USD" --expiries 30,60,300
 # The demo ecosystem market (DEMO/USDT), run by the engine on a thread of the web process.
 "$BIN/python" manage.py eco_demo_setup
+# The spot venue: the Binance provider active, its markets imported, a few enabled.
+"$BIN/python" manage.py spot_import --activate binance --enable "BTC/USDT,ETH/USDT,SOL/USDT" \
+  --trending "BTC/USDT" --hot "SOL/USDT"
 # No beat without a broker: settle what a previous run left open past its expiry.
 "$BIN/python" manage.py fixedtime_settle_due
 
 echo "Serving http://${HOST}:${PORT}/  (admin: /admin/, API docs: /api/docs/)"
 echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/emulator.log)"
 echo "Deposits: POST /api/v1/deposits/intents/, open its payment_url, Pay (log: var/paychain.log)"
-PRICE_STREAM_IN_PROCESS=1 ENGINE_EMBEDDED=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
+echo "Spot: Binance emulator on 127.0.0.1:${BINANCE_PORT} (log: var/binance.log), /api/v1/spot/"
+PRICE_STREAM_IN_PROCESS=1 ENGINE_EMBEDDED=1 SPOT_EMBEDDED=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
   DEPOSIT_PAYMENT_URL="http://127.0.0.1:${PAYCHAIN_PORT}/pay" \
   "$BIN/python" manage.py runserver "${HOST}:${PORT}"
