@@ -260,6 +260,7 @@ class Prepared:
     pk_indexes: list[int]
     result: list[tuple[str, type]]
     table: tuple[str, str] | None
+    text: str
 
 
 @dataclass
@@ -268,6 +269,7 @@ class Options:
     page_size: int | None = None
     paging_state: bytes | None = None
     timestamp: int | None = None
+    consistency: int = 0
 
 
 class Database:
@@ -322,7 +324,7 @@ class Database:
         if sorted(binds) != list(range(count)):
             raise invalid("bind markers must name columns, TIMESTAMP, TTL or LIMIT")
         return Prepared(statement, keyspace, [binds[i] for i in range(count)], pk_indexes,
-                        result, table_key)
+                        result, table_key, text)
 
     @staticmethod
     def _pk_indexes(table: Table, statement: p.Statement) -> list[int]:

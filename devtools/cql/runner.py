@@ -8,7 +8,7 @@ from typing import Self
 
 from devtools.background import ServerThread
 
-from .server import CqlServer
+from .server import CqlServer, Request
 
 
 class CqlEmulator:
@@ -28,6 +28,14 @@ class CqlEmulator:
     def stop(self) -> None:
         """Closes the connections and the port, then ends the thread."""
         self._thread.stop()
+
+    def requests(self) -> list[Request]:
+        """The statements asked for so far (the latest 10,000), oldest first."""
+
+        async def copy() -> list[Request]:
+            return list(self.server.requests)
+
+        return self._thread.call(copy())
 
     @property
     def host(self) -> str:

@@ -16,6 +16,7 @@ import io
 import logging
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,16 @@ def _columns(f: io.BytesIO, keyspace: str, table: str, columns: list[tuple[str, 
         write_type(f, kind)
 
 
+@dataclass(frozen=True)
+class Request:
+    """A statement the server was asked to run (QUERY, EXECUTE, or one of a BATCH), with
+    the consistency level the client asked for (``cassandra.ConsistencyLevel``'s value)."""
+
+    kind: str
+    text: str
+    consistency: int
+
+
 @dataclass
 class Connection:
     keyspace: str | None = None
@@ -86,6 +97,8 @@ class CqlServer:
         # Prepared statements are the node's, not a connection's (a driver prepares on
         # one connection and executes on any).
         self.prepared: dict[bytes, Prepared] = {}
+        # The latest statements asked for, for tests to check what a client sent.
+        self.requests: deque[Request] = deque(maxlen=10_000)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -160,6 +173,7 @@ class CqlServer:
                 text = read_longstring(body)
                 prepared = self.database.prepare(text, connection.keyspace)
                 options, skip = _read_options(body)
+                self.requests.append(Request("QUERY", text, options.consistency))
                 return RESULT, self._execute(connection, prepared, options, skip)
             if opcode == PREPARE:
                 text = read_longstring(body)
@@ -171,6 +185,7 @@ class CqlServer:
             if opcode == EXECUTE:
                 prepared = self._lookup(body)
                 options, skip = _read_options(body)
+                self.requests.append(Request("EXECUTE", prepared.text, options.consistency))
                 return RESULT, self._execute(connection, prepared, options, skip)
             if opcode == BATCH:
                 return RESULT, self._batch(connection, body)
@@ -212,13 +227,15 @@ class CqlServer:
                 prepared = self._lookup(body)
             values = [_read_value(body) for _ in range(read_short(body))]
             statements.append((prepared, values))
-        read_short(body)  # consistency: one node has every replica
+        consistency = read_short(body)
         flags = read_byte(body)
         if flags & 0x10:
             read_short(body)
         timestamp = struct.unpack(">q", body.read(8))[0] if flags & 0x20 else None
         if flags & 0x40:
             raise CqlError(engine.PROTOCOL_ERROR, "named values are not supported")
+        self.requests.extend(Request("BATCH", prepared.text, consistency)
+                             for prepared, _ in statements)
         for prepared, _ in statements:
             statement = prepared.statement
             if not isinstance(statement, engine.p.Insert | engine.p.Update | engine.p.Delete):
@@ -267,9 +284,9 @@ def _read_value(f: io.BytesIO) -> Any:
 
 
 def _read_options(f: io.BytesIO) -> tuple[Options, bool]:
-    read_short(f)  # consistency: one node has every replica, every level is met
+    # Every consistency level is met (one node holds every replica); it is recorded only.
+    options = Options(consistency=read_short(f))
     flags = read_byte(f)
-    options = Options()
     if flags & 0x40:
         raise CqlError(engine.PROTOCOL_ERROR, "named values are not supported")
     if flags & 0x01:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
+from cassandra import ConsistencyLevel
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -12,7 +13,7 @@ from apps.orderstore.base import get_store
 from apps.orderstore.scylla import ScyllaOrderStore, migrate, schema_files
 from apps.orderstore.sql import SqlInternalOrderStore
 from devtools.cql.runner import CqlEmulator, running_emulator
-from tests.factories import OrderRecordFactory
+from tests.factories import OrderRecordFactory, TradeRecordFactory
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,29 @@ def test_a_books_open_orders_are_read_a_page_at_a_time(cql):
         assert store.open_orders(venue="ecosystem", market="ABC/USDT") == book
     finally:
         store.close()
+
+
+def test_statements_are_prepared_and_sent_at_the_configured_consistency(cql):
+    store = ScyllaOrderStore(hosts=[cql.host], port=cql.port, keyspace="levels",
+                             write_consistency="QUORUM", read_consistency="LOCAL_ONE")
+    migrate(store=store, replication="{'class': 'SimpleStrategy', 'replication_factor': 1}")
+    try:
+        before = len(cql.requests())
+        opened = OrderRecordFactory()
+        store.put_orders(records=[opened, OrderRecordFactory(status="FILLED")])
+        store.put_trades(records=TradeRecordFactory.build_batch(2))
+        store.order(venue="ecosystem", order_id=opened.order_id)
+        store.user_orders(venue="ecosystem", user_id=7, open_only=True)
+        store.open_orders(venue="ecosystem", market="ABC/USDT")
+        store.market_trades(venue="ecosystem", market="ABC/USDT")
+        sent = [r for r in cql.requests()[before:] if "system." not in r.text]
+    finally:
+        store.close()
+
+    writes = [r for r in sent if r.text.startswith(("INSERT", "DELETE"))]
+    reads = [r for r in sent if r.text.startswith("SELECT")]
+    assert {r.kind for r in writes} == {"EXECUTE", "BATCH"}  # prepared; trades batched
+    assert {r.kind for r in reads} == {"EXECUTE"}
+    assert {r.consistency for r in writes} == {ConsistencyLevel.QUORUM}
+    assert {r.consistency for r in reads} == {ConsistencyLevel.LOCAL_ONE}
+    assert all("USING TIMESTAMP" in r.text for r in writes if "orders" in r.text)
