@@ -4,10 +4,12 @@ from typing import Final
 
 from django.db import models
 
-# The mark prices are quotes of their own pseudo-venue on the quote bus: cached, streamed
-# and heard by the liquidation listener like any venue's quotes, never mixed with the
-# futures venue's last trades (``futures``), which feed the premium.
-MARK_VENUE: Final = "mark"
+from apps.marketdata import streams
+
+# The mark prices are quotes of their own pseudo-venue on the quote bus (cached and
+# streamed as ``mark@<SYMBOL>``), never mixed with the futures venue's last trades
+# (``futures``), which feed the premium.
+MARK_VENUE: Final = streams.MARK_VENUE
 # The default bound of the interest-rate clamp of the funding formula (the reference's
 # ±0.05 %).
 FUNDING_CLAMP: Final = Decimal("0.0005")

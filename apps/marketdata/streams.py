@@ -70,6 +70,10 @@ UNQUALIFIED_TICKER_VENUE: Final = "paper"
 DEPTH: Final = "depth"
 TRADES: Final = "trades"
 BOOK_STREAMS: Final = frozenset({DEPTH, TRADES})
+# The futures contracts' mark prices are quotes of this pseudo-venue (``apps.futures``),
+# cached as its latest quotes and streamed as ``mark@<SYMBOL>``.
+MARK_VENUE: Final = "mark"
+MARK_PREFIX: Final = "mark@"
 ORDERS: Final = "orders"
 BALANCES: Final = "balances"
 # A user's fixed-time trades (``apps.fixedtime``): opened, then settled.
@@ -87,10 +91,13 @@ SEND_TIMEOUT_SECONDS: Final = 5.0
 
 def ticker_stream(*, venue: str, symbol: str) -> str:
     """The public stream name of ``symbol``'s quotes on ``venue``: ``ticker@SYMBOL`` on the
-    paper venue, ``ticker@venue:SYMBOL`` on the others. A paper symbol holding the
+    paper venue, ``mark@SYMBOL`` for the mark prices (``MARK_VENUE``),
+    ``ticker@venue:SYMBOL`` on the others. A paper symbol holding the
     separator (no market's does) is qualified too, so that no paper name can equal
     another venue's."""
     check_venue(venue)
+    if venue == MARK_VENUE:
+        return f"{MARK_PREFIX}{symbol}"
     if venue == UNQUALIFIED_TICKER_VENUE and VENUE_SEPARATOR not in symbol:
         return f"{TICKER_PREFIX}{symbol}"
     return f"{TICKER_PREFIX}{venue}{VENUE_SEPARATOR}{symbol}"

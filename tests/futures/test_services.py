@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.futures import services
+from apps.futures import selectors, services
 from apps.futures.models import AppliedFill, FundingCharge, Liquidation, Position
 from apps.futures.services import position_apply_fill
 from apps.wallets import selectors as wallet_selectors
@@ -130,6 +130,8 @@ def test_the_index_is_the_median_of_fresh_sources_and_the_premium_is_bounded(con
     index_quote("70000", now=now, venue="futures")  # the last trade, 16.6 % above
     tick = services.mark_compute(contract=contract, now=now)
     assert (tick.premium, tick.mark) == (D("0.005"), D("60350.25"))
+    contract.market.tick_size = D("0.5")  # a mark is a multiple of the tick
+    assert str(services.mark_compute(contract=contract, now=now).mark) == "60350.0"
     assert services.mark_compute(contract=contract, now=now + timedelta(seconds=11)) is None
 
 
@@ -187,3 +189,18 @@ def test_a_large_premium_makes_the_capped_rate(contract):
     finally:
         services.premium_source_set(previous)
     assert (preview.rate, preview.mark, preview.amount) == (D("0.003"), D(60240), None)
+
+
+def test_a_mark_tick_is_streamed_on_mark_at_its_symbol(contract, monkeypatch):
+    from apps.marketdata import streams
+
+    sent = []
+    monkeypatch.setattr(streams, "send_to_group",
+                        lambda group, message: sent.append((group, message)) or True)
+    now = datetime.now(UTC)
+    index_quote("60000", now=now)
+    services.mark_refresh(contract=contract, now=now)
+    marks = [message for _, message in sent if message["stream"] == "mark@BTC/USDT"]
+    assert marks and {m["data"]["price"] for m in marks} == {"60000.00"}
+    assert services.mark_compute(contract=contract, now=now).mark == D(60000)
+    assert selectors.latest_mark(contract=contract).price == D(60000)

@@ -5,8 +5,8 @@ older than ``contract.index_max_age_seconds``; the stale ones are dropped, and w
 fresh there is no mark (nothing is liquidated on a guess; the sweep tries again).
 premium = the premium source's (``PremiumSource``: the engine's book will feed it; until
 then ``LastQuotePremium``, the futures venue's last quote against the index, 0 without a
-fresh one), clamped to ±``contract.max_premium``. mark = index x (1 + premium), rounded to
-the market's tick (so that size x mark is exact money).
+fresh one), clamped to ±``contract.max_premium``. mark = index x (1 + premium), rounded
+half-even to a multiple of the market's tick (so that size x mark is exact money).
 
 ``mark_refresh`` publishes the tick on the quote bus (venue ``mark``: the latest-mark cache
 and the ``mark@<SYMBOL>`` stream) and then liquidates what it reaches, so that after every
@@ -98,8 +98,10 @@ def mark_compute(*, contract: Contract, now: datetime | None = None) -> MarkTick
     bound = contract.max_premium
     premium = margin.clamp(_premium_source.premium(contract=contract, index=index, now=now),
                            -bound, bound)
-    mark = ROUNDING.multiply(index, 1 + premium).quantize(
-        contract.market.tick_size, rounding=ROUND_HALF_EVEN, context=ROUNDING)
+    market = contract.market
+    ticks = ROUNDING.divide(ROUNDING.multiply(index, 1 + premium), market.tick_size)
+    mark = ROUNDING.multiply(ticks.to_integral_value(rounding=ROUND_HALF_EVEN, context=ROUNDING),
+                             market.tick_size).quantize(Decimal(1).scaleb(-market.price_precision))
     sources = tuple({"venue": q.venue, "symbol": q.symbol, "price": str(q.price),
                      "timestamp": q.timestamp.isoformat()} for q in quotes)
     return MarkTick(contract_id=contract.pk, symbol=contract.market.symbol, mark=mark,

@@ -1,0 +1,55 @@
+"""Races against a real MariaDB: the same fill delivered by several workers at once, a
+liquidation run by several ticks at once while the trader adds margin."""
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from apps.futures import services
+from apps.futures.models import AppliedFill, Liquidation, Position
+from apps.futures.services import MarkTick
+from apps.wallets import selectors as wallet_selectors
+from tests.factories import ContractFactory
+from tests.futures.helpers import fill_pair, futures_trader, wallet
+from tests.wallets.test_concurrency import run_threads
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
+D = Decimal
+
+
+def test_one_fill_delivered_by_eight_workers_at_once_applies_once(currencies):
+    contract, alice = ContractFactory(), futures_trader()
+    outcomes = run_threads(8, lambda i: services.position_apply_fill(
+        key="trade-1:b", user_id=alice.pk, contract_id=contract.pk, side="BUY", amount=D(1),
+        price=D(60000), fee_rate=D("0.0005"), leverage=10))
+    assert outcomes == {"ok": 8}
+    assert AppliedFill.objects.count() == 1 and Position.objects.count() == 1
+    assert wallet(alice) == (D(9970), D(6000))
+    assert wallet_selectors.reconcile() == []
+
+
+def test_a_liquidation_raced_by_ticks_and_margin_happens_at_most_once(currencies):
+    contract = ContractFactory()
+    alice, bob = futures_trader(), futures_trader()
+    fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t")
+    position = Position.objects.get(user=alice)
+    tick = MarkTick(contract_id=contract.pk, symbol="BTC/USDT", mark=D(54000), index=D(54000),
+                    premium=D(0), timestamp=datetime.now(UTC))
+
+    def work(i: int) -> None:
+        if i % 4 == 3:  # the trader tops up meanwhile: before the lock it saves the position
+            services.position_margin_add(user_id=alice.pk, position_id=position.pk,
+                                         amount=D(500), key=f"top-{i}")
+        else:
+            services.position_liquidate(position_id=position.pk, tick=tick)
+
+    outcomes = run_threads(8, work)
+    assert set(outcomes) <= {"ok", "Conflict"}  # a top-up after the liquidation: closed
+    position.refresh_from_db()
+    liquidations = Liquidation.objects.count()
+    assert liquidations <= 1
+    if liquidations:
+        assert position.status == "FLAT" and wallet(alice)[1] == 0
+    else:
+        assert position.margin == wallet(alice)[1] > D(6000)
+    assert wallet_selectors.reconcile() == []
