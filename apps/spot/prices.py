@@ -1,5 +1,6 @@
 """The spot venue's prices: the exchange's tickers for the enabled spot markets, published
-to the quote bus under the spot venue.
+to the quote bus under the spot venue, and their order books as ``depth@spot:<symbol>``
+snapshots (``book_publish``), which the market page (/market/spot/<symbol>/) shows.
 
 ``poll`` reads them once (``fetch_tickers``, one request); ``PriceStream`` keeps them
 coming from ccxt.pro's ``watch_tickers`` (the exchange's ticker streams, with bid and ask)
@@ -16,10 +17,14 @@ from decimal import Decimal, InvalidOperation
 import ccxt
 import structlog
 
+from apps.marketdata import books
 from apps.marketdata.quotes import Quote
+from apps.matching.book import depth_checksum
+from apps.matching.types import DepthSnapshot, MarketSpec, PrecisionError
 from apps.spot import exchange as exchanges
 from apps.spot import selectors
 from apps.trading.constants import Venue
+from apps.trading.models import Market
 
 log = structlog.get_logger(__name__)
 
@@ -49,22 +54,22 @@ def quote_from_ticker(*, symbol: str, ticker: dict, source: str) -> Quote | None
                  ask_size=_decimal(ticker.get("askVolume")))
 
 
-def enabled() -> dict[str, str]:
-    """The enabled spot markets: ccxt symbol -> the platform's symbol."""
-    return {m.ccxt_symbol: m.market.symbol for m in selectors.market_list_enabled()}
+def enabled() -> dict[str, Market]:
+    """The enabled spot markets by ccxt symbol."""
+    return {m.ccxt_symbol: m.market for m in selectors.market_list_enabled()}
 
 
 def poll(*, publish: Callable[[Quote], None]) -> int:
     """Publish the current ticker of every enabled spot market; returns how many. Raises
     ccxt's errors."""
-    symbols = enabled()
-    if not symbols:
+    markets = enabled()
+    if not markets:
         return 0
     ex = exchanges.client()
     count = 0
-    for ccxt_symbol, ticker in ex.fetch_tickers(list(symbols)).items():
-        symbol = symbols.get(ccxt_symbol)
-        quote = symbol and quote_from_ticker(symbol=symbol, ticker=ticker,
+    for ccxt_symbol, ticker in ex.fetch_tickers(list(markets)).items():
+        market = markets.get(ccxt_symbol)
+        quote = market and quote_from_ticker(symbol=market.symbol, ticker=ticker,
                                              source=f"{ex.id}:rest")
         if quote is not None:
             publish(quote)
@@ -72,13 +77,46 @@ def poll(*, publish: Callable[[Quote], None]) -> int:
     return count
 
 
+def depth_of(*, market: Market, book: dict, seq: int) -> DepthSnapshot | None:
+    """A ccxt order book as the market's depth snapshot (top DEPTH_LEVELS per side, in
+    the market's ticks and lots, with its checksum); None if a level is off the market's
+    steps (the exchange's and the platform's steps differ: the import is stale)."""
+    spec = MarketSpec(market_id=str(market.pk), tick_size=market.tick_size,
+                      lot_size=market.lot_size)
+    try:
+        sides = [tuple((spec.to_ticks(_decimal(price)), spec.to_lots(_decimal(qty)))
+                       for price, qty, *_ in levels[:books.DEPTH_LEVELS]
+                       if _decimal(price) and _decimal(qty))
+                 for levels in (book.get("bids") or [], book.get("asks") or [])]
+    except PrecisionError:
+        log.warning("spot_book_off_steps", symbol=market.symbol)
+        return None
+    bids, asks = sides
+    return DepthSnapshot(seq=seq, bids=bids, asks=asks, checksum=depth_checksum(bids, asks))
+
+
+def book_publish(*, market: Market, book: dict, seq: int) -> bool:
+    """Publish the exchange's order book of ``market`` as a ``depth@spot:<symbol>``
+    snapshot (each replaces the subscribers' book). Returns whether it was published."""
+    depth = depth_of(market=market, book=book, seq=seq)
+    if depth is None:
+        return False
+    spec = MarketSpec(market_id=str(market.pk), tick_size=market.tick_size,
+                      lot_size=market.lot_size)
+    books.depth_snapshot_set(venue=Venue.SPOT, symbol=market.symbol, spec=spec, depth=depth)
+    return True
+
+
 class PriceStream:
     """``run(stop=)`` blocks until ``stop`` is set, publishing the enabled markets'
-    tickers as they stream (ccxt.pro) or every ``poll_seconds`` (polling)."""
+    tickers as they stream (ccxt.pro) or every ``poll_seconds`` (polling), and with
+    ``books`` their order books (ccxt.pro ``watch_order_book``)."""
 
     def __init__(self, *, publish: Callable[[Quote], None], refresh_seconds: float = 30,
-                 poll_seconds: float = 2, max_backoff_seconds: float = 30) -> None:
+                 poll_seconds: float = 2, max_backoff_seconds: float = 30,
+                 books: bool = True) -> None:
         self.publish = publish
+        self.books = books
         self.refresh_seconds = refresh_seconds
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
@@ -109,25 +147,48 @@ class PriceStream:
             await pro.load_markets()
             loop = asyncio.get_running_loop()
             while not stop.is_set():
-                symbols = await asyncio.to_thread(enabled)
-                if not symbols:
+                markets = await asyncio.to_thread(enabled)
+                if not markets:
                     await asyncio.sleep(self.poll_seconds)
                     continue
                 deadline = loop.time() + self.refresh_seconds
-                while not stop.is_set() and loop.time() < deadline:
-                    try:
-                        tickers = await asyncio.wait_for(
-                            pro.watch_tickers(list(symbols), {"name": "ticker"}),
-                            timeout=self.refresh_seconds)
-                    except TimeoutError:
-                        continue
-                    for ccxt_symbol, ticker in tickers.items():
-                        quote = symbols.get(ccxt_symbol) and quote_from_ticker(
-                            symbol=symbols[ccxt_symbol], ticker=ticker, source=f"{pro.id}:ws")
-                        if quote is not None:
-                            await asyncio.to_thread(self.publish, quote)
+                watching = [self._tickers(pro, markets, stop, deadline)]
+                if self.books and pro.has.get("watchOrderBook"):
+                    watching += [self._book(pro, ccxt_symbol, market, stop, deadline)
+                                 for ccxt_symbol, market in markets.items()]
+                await asyncio.gather(*watching)
         finally:
             await pro.close()
+
+    async def _tickers(self, pro, markets: dict[str, Market], stop: threading.Event,
+                       deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set() and loop.time() < deadline:
+            try:
+                tickers = await asyncio.wait_for(
+                    pro.watch_tickers(list(markets), {"name": "ticker"}),
+                    timeout=max(deadline - loop.time(), 0.1))
+            except TimeoutError:
+                continue
+            for ccxt_symbol, ticker in tickers.items():
+                quote = ccxt_symbol in markets and quote_from_ticker(
+                    symbol=markets[ccxt_symbol].symbol, ticker=ticker, source=f"{pro.id}:ws")
+                if quote is not None:
+                    await asyncio.to_thread(self.publish, quote)
+
+    async def _book(self, pro, ccxt_symbol: str, market: Market, stop: threading.Event,
+                    deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        seq = 0
+        while not stop.is_set() and loop.time() < deadline:
+            try:
+                book = await asyncio.wait_for(pro.watch_order_book(ccxt_symbol),
+                                              timeout=max(deadline - loop.time(), 0.1))
+            except TimeoutError:
+                continue
+            seq += 1
+            await asyncio.to_thread(book_publish, market=market, book=book,
+                                    seq=book.get("nonce") or seq)
 
     async def _poll(self, stop: threading.Event) -> None:
         while not stop.is_set():
