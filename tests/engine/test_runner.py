@@ -57,3 +57,17 @@ def test_cancel_is_a_command_too_and_releases_the_hold(market):
     drain(r)
     assert fresh(bid).status == OrderStatus.CANCELED
     assert balance(buyer, "USDT") == (D("100000"), D(0))
+
+
+def test_orders_ending_unfilled_in_one_batch_release_their_holds_once(market):
+    users = [trader() for _ in range(3)]
+    r = runner(market)
+    bids = [place(u, side="BUY", price="9.00", amount="1", time_in_force="IOC") for u in users]
+    bids.append(place(users[0], side="BUY", price="9.50", amount="1"))
+    from apps.trading import services
+    services.order_cancel(user_id=users[0].pk, venue="ecosystem", order_id=bids[-1].pk)
+    assert drain(r) == 5
+    assert [fresh(b).status for b in bids] == [OrderStatus.EXPIRED] * 3 + [
+        OrderStatus.CANCELED]
+    assert [balance(u, "USDT") for u in users] == [(D("100000"), D(0))] * 3
+    assert books_clean() == []

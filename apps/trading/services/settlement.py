@@ -310,8 +310,8 @@ def settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
     release = sorted({p.order.hold_key for p in pending
                       if p.order.status in FINAL_STATUSES and p.was not in FINAL_STATUSES
                       and p.was != OrderStatus.WAITING and not lives_on(p.order)} - closed)
-    for key in release:
-        wallet_services.hold_release(key=key)
+    if release:
+        wallet_services.holds_release(keys=release)
     if mates:
         pending += _bracket_exits(pending, locked)
     store = store_for(pending[0].order.venue) if pending else None

@@ -33,6 +33,7 @@ from apps.wallets.services.ledger import (
     grant_paper_funds,
     hold_create,
     hold_release,
+    holds_release,
     reverse_journal,
     settle_trade,
     settle_trades,
@@ -60,7 +61,8 @@ __all__ = [
     "ClearingFlow", "InsufficientFunds", "Leg", "Posting", "TradeParty", "TradeSettlement",
     "WalletOwner", "admin_adjust", "currencies_ensure", "deposit", "fixed_time_house",
     "grant_paper_funds",
-    "hold_create", "hold_release", "liquidate_position", "margin_add", "margin_release",
+    "hold_create", "hold_release", "holds_release", "liquidate_position", "margin_add",
+    "margin_release",
     "post", "post_journals", "reverse_journal", "settle_clearing", "settle_trade",
     "settle_fixed_time", "settle_trades", "transfer", "wallets_lock", "withdraw",
 ]

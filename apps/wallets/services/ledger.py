@@ -27,6 +27,7 @@ from apps.wallets.services.posting import (
     post,
     post_journals,
     publish_balance,
+    publish_balances,
     wallet_ids,
 )
 from apps.wallets.services.posting import currencies as _currencies
@@ -140,11 +141,15 @@ def transfer(*, user_id: int, currency: str, amount: Decimal, from_type: str, to
 
 
 def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decimal,
-                key: str) -> Hold:
+                key: str, new_key: bool = False) -> Hold:
     """Reserve ``amount`` of the wallet's available balance under ``key``.
 
     Locks the wallet. Raises InsufficientFunds if available < amount; Conflict if ``key``
     already names a hold on another wallet or amount. A replay returns the first hold.
+    ``new_key``: the caller proved that no hold has ``key`` (it inserted, in this
+    transaction, the unique row the key is made of, as an order's client id), so the
+    replay lookup is skipped; a hold with that key anyway fails on the hold's unique key
+    (IntegrityError), never making a second hold.
     Inside the caller's transaction it opens no savepoint: it raises before it writes a
     hold or a balance (a missing wallet it created, empty, stays), so a caller that
     catches InsufficientFunds or Conflict (settlement does) keeps a usable transaction,
@@ -153,14 +158,14 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
     _wallet_type(wallet_type)
     if transaction.get_connection().in_atomic_block:
         return _hold_create(user_id=user_id, wallet_type=wallet_type, currency=currency,
-                            amount=amount, key=key)
+                            amount=amount, key=key, new_key=new_key)
     with transaction.atomic():
         return _hold_create(user_id=user_id, wallet_type=wallet_type, currency=currency,
-                            amount=amount, key=key)
+                            amount=amount, key=key, new_key=new_key)
 
 
 def _hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decimal,
-                 key: str) -> Hold:
+                 key: str, new_key: bool) -> Hold:
     # The wallet's id and its currency's row in one plain read (the lock is by pk, as
     # every wallet lock is); a missing wallet is created as wallets_lock would.
     found = (Wallet.objects.filter(user_id=user_id, type=wallet_type, currency_id=currency)
@@ -174,7 +179,7 @@ def _hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decim
         owner = (user_id, None, wallet_type, cur.code)
         wallet_id = wallet_ids([owner])[owner]
     wallet = lock_user_wallets([wallet_id])[wallet_id]
-    existing = Hold.objects.filter(key=key).first()
+    existing = None if new_key else Hold.objects.filter(key=key).first()
     if existing is not None:
         if existing.wallet_id != wallet_id or existing.amount != amount:
             log.error("hold_replay_conflict", key=key, hold_id=existing.pk,
@@ -219,6 +224,36 @@ def hold_release(*, key: str, amount: Decimal | None = None) -> Hold:
                                                        updated_at=timezone.now())
             publish_balance(wallet)
         return hold
+
+
+def holds_release(*, keys: Sequence[str]) -> list[Hold]:
+    """``hold_release`` of everything each of ``keys`` has left, in one transaction: the
+    wallets locked once (pk order), then the holds (pk order), each wallet written once.
+    Idempotent (a closed hold releases nothing). Raises NotFound for an unknown key."""
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    with transaction.atomic():
+        wallet_of = dict(Hold.objects.filter(key__in=keys).values_list("key", "wallet_id"))
+        missing = [k for k in keys if k not in wallet_of]
+        if missing:
+            raise NotFound(f"No hold {missing[0]!r}.")
+        wallets = lock_user_wallets(wallet_of.values())
+        holds = list(Hold.objects.select_for_update().filter(key__in=keys).order_by("pk"))
+        now = timezone.now()
+        changed: set[int] = set()
+        for hold in holds:
+            release, hold.remaining = hold.remaining, ZERO
+            hold.status, hold.updated_at = Hold.Status.CLOSED, now
+            if release:
+                wallet = wallets[hold.wallet_id]
+                wallet.held = EXACT.subtract(wallet.held, release)
+                changed.add(wallet.pk)
+        Hold.objects.bulk_update(holds, ["remaining", "status", "updated_at"])
+        for pk in sorted(changed):
+            Wallet.objects.filter(pk=pk).update(held=wallets[pk].held, updated_at=now)
+        publish_balances([wallets[pk] for pk in sorted(changed)])
+        return holds
 
 
 # --- trades -----------------------------------------------------------------------------
