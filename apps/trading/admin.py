@@ -2,7 +2,7 @@
 fills (read-only: money changes only through the services). Actions are thin."""
 from django.contrib import admin, messages
 
-from apps.core.admin import ReadOnlyAdmin, ReasonForm, confirm_page, fixed
+from apps.core.admin import CompactListAdmin, ReadOnlyAdmin, ReasonForm, confirm_page, fixed
 from apps.core.errors import DomainError
 from apps.trading import services
 from apps.trading.constants import CANCELLABLE_STATUSES, MarketStatus
@@ -58,7 +58,7 @@ class MarketActions:
 
 
 @admin.register(Market)
-class MarketAdmin(MarketActions, admin.ModelAdmin):
+class MarketAdmin(MarketActions, CompactListAdmin):
     list_display = ("symbol", "venue", "kind", "base_currency", "quote_currency", "status",
                     "is_trending", "is_hot", "tick", "lot", "maker", "taker")
     list_filter = ("venue", "status", "kind", "is_trending", "is_hot", "quote_currency")
@@ -156,21 +156,17 @@ class FillInline(MarketDecimals, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(MarketDecimals, ReadOnlyAdmin):
-    # What fits a 1366 px screen; the rest (time in force, list, role, trigger) is on the
-    # order's page and in the filters.
-    list_display = ("id", "venue", "user", "market", "type", "side", "status",
-                    "price_shown", "stop_price_shown", "amount_shown", "filled_shown",
-                    "cost_shown", "fee_shown", "created_at", "settle_error")
+    # What fits a 1366 px screen; the rest (time in force, stop price, list, role,
+    # trigger) is on the order's page and in the filters; the market names its venue.
+    list_display = ("id", "user", "market", "type", "side", "status", "price_shown",
+                    "amount_shown", "filled_shown", "cost_shown", "fee_shown", "created_at",
+                    "settle_error")
     list_filter = (SetAsideFilter, "venue", "status", "type", "side", "time_in_force",
                    "role", "trigger_source")
     search_fields = ("user__username", "market__symbol", "client_order_id", "external_id")
     list_select_related = ("user", "market")
     inlines = [FillInline]
     actions = ["retry_settlement", "cancel_orders"]
-
-    @admin.display(description="stop", ordering="stop_price")
-    def stop_price_shown(self, order: Order) -> str:
-        return fixed(order.stop_price, order.market.price_precision)
 
     @admin.display(description="filled", ordering="filled")
     def filled_shown(self, order: Order) -> str:

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.core.admin import CompactListAdmin, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.trading.admin import MarketActions
 from apps.twelvedata import gateway, services
@@ -66,7 +66,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(TwdMarket)
-class TwdMarketAdmin(MarketActions, admin.ModelAdmin):
+class TwdMarketAdmin(MarketActions, CompactListAdmin):
     """TwelveData's instruments. Their trading side (status, flags, fees, steps, limits)
     is the paper venue's market, in the trading core's one market list (these actions
     change it too)."""

@@ -158,7 +158,9 @@ class Shots:
 
 def log_in(page) -> None:
     page.goto(f"/trade/{SYMBOL}/")
-    assert "/login/" in page.url  # the trade page is for logged-in traders only
+    # A visitor sees the market; placing an order asks to log in first.
+    page.get_by_test_id("login-link").click()
+    page.wait_for_url(re.compile(r"/login/"))
     page.fill("input[name=login]", "trader")  # the accounts' login: username or e-mail
     page.fill("input[name=password]", "trader-demo-pass")
     page.click("main form button[type=submit]")
@@ -268,7 +270,8 @@ def test_trader_places_fills_and_cancels_limit_orders(platform, page):
     page.wait_for_url(re.compile(r"/forex$"))
     assert page.get_by_role("button", name="Log out").count() == 0
     page.goto(f"/trade/{SYMBOL}/")
-    assert "/login/" in page.url
+    expect(page.get_by_test_id("login-link")).to_be_visible()
+    assert page.locator("#order-form").count() == 0
     shot("logged-out")
     assert page.csp_violations == []  # all of it ran under the Content-Security-Policy
 

@@ -52,7 +52,7 @@ def test_stop_limit_trailing_and_oco_from_the_form_to_their_triggers(platform, p
     # A buy stop-limit above the market: pending, its trigger shown.
     page.fill("input[name=price]", "")
     place(page, type_="STOP", amount="1000", stop_price="1.25500", price="1.25600")
-    expect(ok).to_contain_text("pending")
+    expect(ok).to_contain_text("Pending")
     stop_row = page.locator("#open-orders tr[data-status=PENDING]").first
     stop_row.wait_for()
     stop_id = stop_row.get_attribute("data-order")
@@ -65,7 +65,7 @@ def test_stop_limit_trailing_and_oco_from_the_form_to_their_triggers(platform, p
     for name in ("stop_price", "price"):
         page.fill(f"input[name={name}]", "")
     place(page, type_="TRAILING_STOP", amount="100", trailing_delta="0.01000")
-    expect(ok).to_contain_text("pending")
+    expect(ok).to_contain_text("Pending")
     trailing = page.locator("#open-orders tr", has_text="TRAILING_STOP")
     expect(trailing.get_by_test_id("trigger")).to_have_text("≥ 1.26000")
     trailing_id = trailing.get_attribute("data-order")
