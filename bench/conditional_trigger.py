@@ -47,10 +47,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from apps.marketdata.quotes import Quote  # noqa: E402
 from apps.trading.constants import (  # noqa: E402
@@ -73,19 +72,6 @@ MID = Decimal("1.10000")
 USERS = 100
 TRIGGER_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_MARKET,
                  OrderType.TAKE_PROFIT_LIMIT)
-
-
-def recreate_database() -> None:
-    db = settings.DATABASES["default"]
-    if connection.vendor != "mysql" or not db["NAME"].endswith("_bench"):
-        sys.exit("DATABASE_URL must point at MariaDB, at a database whose name ends in _bench")
-    name = db["NAME"]
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    call_command("loaddata", "fixtures/currencies.json", verbosity=0)
 
 
 def _quote(last: Decimal) -> Quote:

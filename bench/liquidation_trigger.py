@@ -41,10 +41,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from apps.futures import margin, selectors  # noqa: E402
 from apps.futures.constants import PositionSide, PositionStatus  # noqa: E402
@@ -57,19 +56,6 @@ MID = Decimal(60000)
 TIERS = [("0", "50000", 125, "0.004", "0"), ("50000", "600000", 100, "0.005", "50"),
          ("600000", "3000000", 75, "0.0065", "950"), ("3000000", None, 50, "0.01", "11450")]
 BATCH = 10_000
-
-
-def recreate_database() -> None:
-    db = settings.DATABASES["default"]
-    if connection.vendor != "mysql" or not db["NAME"].endswith("_bench"):
-        sys.exit("DATABASE_URL must point at MariaDB, at a database whose name ends in _bench")
-    name = db["NAME"]
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    call_command("loaddata", "fixtures/currencies.json", verbosity=0)
 
 
 def _to_tick(value: Decimal) -> Decimal:

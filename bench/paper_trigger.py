@@ -41,10 +41,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from apps.marketdata.quotes import Quote  # noqa: E402
 from apps.marketdata.services import publish  # noqa: E402
@@ -58,19 +57,6 @@ from apps.twelvedata.paper import fill_crossing  # noqa: E402
 SYMBOLS = 100
 TICKS = 20
 TICK = Decimal("0.00001")
-
-
-def recreate_database() -> None:
-    db = settings.DATABASES["default"]
-    if connection.vendor != "mysql" or not db["NAME"].endswith("_bench"):
-        sys.exit("DATABASE_URL must point at MariaDB, at a database whose name ends in _bench")
-    name = db["NAME"]
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    call_command("loaddata", "fixtures/currencies.json", verbosity=0)
 
 
 def setup(*, orders: int, near: int, rng: random.Random) -> tuple[list[Market], dict]:

@@ -38,10 +38,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections, transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from apps.wallets import selectors, services  # noqa: E402
 from apps.wallets.constants import JournalKind, SystemAccount  # noqa: E402
@@ -51,19 +50,6 @@ CENT = Decimal("0.01")
 FEE_RATE = Decimal("0.001")
 GRANT = Decimal("1000000")
 HOLD = Decimal("500000")
-
-
-def recreate_database() -> None:
-    db = settings.DATABASES["default"]
-    if connection.vendor != "mysql" or not db["NAME"].endswith("_bench"):
-        sys.exit("DATABASE_URL must point at MariaDB, at a database whose name ends in _bench")
-    name = db["NAME"]
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    call_command("loaddata", "fixtures/currencies.json", verbosity=0)
 
 
 def dataset(prefix: str, users: int) -> list[int]:
