@@ -16,31 +16,23 @@ from apps.ecosystem import selectors
 from apps.matching import StpMode
 from apps.orderstore.base import InvalidPage, get_store
 from apps.trading import services as trading_services
-from apps.trading.apis import OrderOutput, VenueOrderCancelApi, VenueOrdersApi
+from apps.trading.apis import (
+    MarketFieldsOutput,
+    OrderOutput,
+    VenueOrderCancelApi,
+    VenueOrdersApi,
+)
 from apps.trading.constants import OrderType, Side, TimeInForce, Venue
 
 
-class MarketOutput(serializers.Serializer):
-    symbol = serializers.CharField(source="market.symbol")
-    base_currency = serializers.CharField(source="market.base_currency")
-    quote_currency = serializers.CharField(source="market.quote_currency")
-    token_name = serializers.CharField(source="base_token.name")
-    chain = serializers.CharField(source="base_token.chain.name")
-    chain_id = serializers.IntegerField(source="base_token.chain.chain_id")
-    contract_address = serializers.CharField(source="base_token.contract_address")
-    price_precision = serializers.IntegerField(source="market.price_precision")
-    amount_precision = serializers.IntegerField(source="market.amount_precision")
-    tick_size = AmountField(source="market.tick_size")
-    lot_size = AmountField(source="market.lot_size")
-    min_amount = AmountField(source="market.min_amount", allow_zero=True)
-    max_amount = AmountField(source="market.max_amount", allow_null=True)
-    min_notional = AmountField(source="market.min_notional", allow_zero=True)
-    max_notional = AmountField(source="market.max_notional", allow_null=True)
-    maker_fee = serializers.DecimalField(source="market.maker_fee", max_digits=8,
-                                         decimal_places=6)
-    taker_fee = serializers.DecimalField(source="market.taker_fee", max_digits=8,
-                                         decimal_places=6)
-    stp_default = serializers.CharField()
+class MarketOutput(MarketFieldsOutput):
+    """An ecosystem market: the core's terms, its token and the engine's STP default."""
+
+    token_name = serializers.CharField(source="eco.base_token.name")
+    chain = serializers.CharField(source="eco.base_token.chain.name")
+    chain_id = serializers.IntegerField(source="eco.base_token.chain.chain_id")
+    contract_address = serializers.CharField(source="eco.base_token.contract_address")
+    stp_default = serializers.CharField(source="eco.stp_default")
 
 
 class MarketListApi(APIView):

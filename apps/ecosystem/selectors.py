@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from apps.ecosystem.models import EcoMarket
 from apps.matching import StpMode
 from apps.trading import selectors as trading_selectors
-from apps.trading.constants import MarketStatus, Venue
+from apps.trading.constants import Venue
 from apps.trading.models import Market
 
 
@@ -14,10 +14,10 @@ def stp_default(market: Market) -> StpMode:
     return StpMode[mode] if mode else StpMode.CANCEL_TAKER
 
 
-def markets_enabled() -> QuerySet[EcoMarket]:
-    """The enabled ecosystem markets with their token and chain."""
-    return (EcoMarket.objects.filter(market__status=MarketStatus.ENABLED)
-            .select_related("market", "base_token__chain").order_by("market__symbol"))
+def markets_enabled() -> QuerySet[Market]:
+    """The enabled ecosystem markets with their token and chain (``market.eco``)."""
+    return (trading_selectors.markets_enabled(venue=Venue.ECOSYSTEM)
+            .select_related("eco__base_token__chain").order_by("symbol"))
 
 
 def market_get_enabled(*, symbol: str) -> Market:

@@ -25,6 +25,25 @@ from apps.trading.constants import (
 from apps.trading.models import Fill, Order, OrderList
 
 
+class MarketFieldsOutput(serializers.Serializer):
+    """A core ``Market``'s trading terms, as every venue's market list shows them (a venue
+    subclasses it and adds its own fields, sourced through the market's venue row)."""
+
+    symbol = serializers.CharField()
+    base_currency = serializers.CharField()
+    quote_currency = serializers.CharField()
+    price_precision = serializers.IntegerField()
+    amount_precision = serializers.IntegerField()
+    tick_size = AmountField()
+    lot_size = AmountField()
+    min_amount = AmountField(allow_zero=True)
+    max_amount = AmountField(allow_null=True)
+    min_notional = AmountField(allow_zero=True)
+    max_notional = AmountField(allow_null=True)
+    maker_fee = serializers.DecimalField(max_digits=8, decimal_places=6)
+    taker_fee = serializers.DecimalField(max_digits=8, decimal_places=6)
+
+
 class FillOutput(serializers.Serializer):
     trade_id = serializers.CharField()
     price = AmountField()
