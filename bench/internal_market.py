@@ -47,10 +47,10 @@ import django  # noqa: E402
 
 django.setup()
 
+from benchdb import recreate_database  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from apps.accounts.models import KycApplication  # noqa: E402
 from apps.core.errors import DomainError  # noqa: E402
@@ -64,21 +64,6 @@ from apps.wallets import selectors as wallet_selectors  # noqa: E402
 from apps.wallets import services as wallet_services  # noqa: E402
 
 D = Decimal
-
-
-def recreate_database() -> None:
-    db = settings.DATABASES["default"]
-    if connection.vendor != "mysql" or not db["NAME"].endswith("_bench"):
-        sys.exit("DATABASE_URL must point at MariaDB, at a database whose name ends in _bench")
-    if not getattr(settings, "REDIS_URL", ""):
-        sys.exit("REDIS_URL must be set (the quote cache, the streams and the wake-ups)")
-    name = db["NAME"]
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    call_command("loaddata", "fixtures/currencies.json", verbosity=0)
 
 
 def setup(users: int):
@@ -186,6 +171,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
+    if not getattr(settings, "REDIS_URL", ""):
+        sys.exit("REDIS_URL must be set (the quote cache, the streams and the wake-ups)")
     recreate_database()
     (batched, per_order, sustained), traders = setup(args.users)
     plan = workload(orders=args.orders, traders=traders, seed=args.seed)
