@@ -107,6 +107,13 @@ def native_conditional_types(ex: ccxt.Exchange) -> frozenset[str]:
     return frozenset(native)
 
 
+def _spot_of(market: Market) -> SpotMarket:
+    # By venue and symbol, not the row's id: the core may hand over a market object it
+    # cached (``trading.selectors``), whose symbol is what the order was checked against.
+    return SpotMarket.objects.select_related("market").get(market__venue=market.venue,
+                                                           market__symbol=market.symbol)
+
+
 def resend_after() -> timedelta:
     """How long after a send the exchange may still act on its request: its signed
     timestamp's window (``SPOT_RECV_WINDOW_MS``) and the request's timeout, plus a
@@ -170,7 +177,7 @@ class SpotGateway:
     def order_check(self, *, market: Market, spec) -> None:
         """Refuse what the exchange does not offer for ``market`` (InvalidInput)."""
         ex = exchanges.client()
-        spot = SpotMarket.objects.get(market=market)
+        spot = _spot_of(market)
         offered = set(spot.order_types)
         features = _features(ex)
         tifs = features.get("timeInForce") or {}
@@ -213,7 +220,7 @@ class SpotGateway:
 
     def submit(self, *, order: Order, market: Market) -> Submission:
         ex = exchanges.client()
-        spot = SpotMarket.objects.get(market=market)
+        spot = _spot_of(market)
         kind, price, params = self._terms(order, ex)
         if not claim_send(order):
             # Sent moments ago (another worker, the tracker): that request may still
@@ -253,7 +260,7 @@ class SpotGateway:
 
     def cancel(self, *, order: Order, market: Market) -> Submission:
         ex = exchanges.client()
-        spot = SpotMarket.objects.get(market=market)
+        spot = _spot_of(market)
         try:
             ex.cancel_order(None, spot.ccxt_symbol, {"clientOrderId": client_id(order)})
         except ccxt.OrderNotFound:
@@ -268,7 +275,7 @@ class SpotGateway:
 
     def fetch(self, *, order: Order, market: Market) -> Submission:
         ex = exchanges.client()
-        spot = SpotMarket.objects.get(market=market)
+        spot = _spot_of(market)
         return self._query(order, spot, ex)
 
     def _query(self, order: Order, spot: SpotMarket, ex: ccxt.Exchange, *,

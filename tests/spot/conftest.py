@@ -45,12 +45,17 @@ def exchange_settings(settings, binance):
     exchange.reset()
 
 
+def binance_provider() -> SpotProvider:
+    """The migration's provider row (a transactional test's flush may have removed it)."""
+    provider, _ = SpotProvider.objects.get_or_create(
+        name="binance", defaults={"title": "Binance", "exchange_id": "binance"})
+    return provider
+
+
 @pytest.fixture
 def provider(db, currencies, exchange_settings, binance):
     """The active provider with the emulator's account as its opening balances."""
-    # The migration's row (a transactional test's flush may have removed it).
-    provider, _ = SpotProvider.objects.get_or_create(
-        name="binance", defaults={"title": "Binance", "exchange_id": "binance"})
+    provider = binance_provider()
     services.provider_activate(provider_id=provider.pk)
     provider.refresh_from_db()
     services.provider_record_opening_balances(provider=provider)

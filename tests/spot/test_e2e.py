@@ -10,11 +10,12 @@ from django.core.management import call_command
 
 from apps.marketdata.services import publish
 from apps.spot import prices, services
-from apps.spot.models import SpotImportJob, SpotMarket, SpotProvider
+from apps.spot.models import SpotImportJob, SpotMarket
 from apps.trading.models import Fill, Market, Order
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets.models import Hold
 from tests.factories import UserFactory
+from tests.spot.conftest import binance_provider
 from tests.trading.helpers import wallet
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,7 @@ def test_admin_sets_up_and_a_trader_trades_through_the_exchange(
         admin_client, api, trader, currencies, exchange_settings, binance,
         django_capture_on_commit_callbacks):
     capture = django_capture_on_commit_callbacks
-    provider = SpotProvider.objects.get(name="binance")
+    provider = binance_provider()
     action(admin_client, "spotprovider", "activate", [provider.pk])
     action(admin_client, "spotprovider", "test_connection", [provider.pk])
     action(admin_client, "spotprovider", "record_opening_balances", [provider.pk])
