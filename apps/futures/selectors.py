@@ -9,15 +9,19 @@ from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus
 from apps.futures.models import Contract, Liquidation, MarginTier, Position
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
-from apps.trading.constants import Venue
+from apps.trading.constants import MarketStatus, Venue
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def contract_get(*, symbol: str) -> Contract:
-    """The contract of the futures market ``symbol`` (exact); NotFound otherwise."""
+    """The contract of the futures market ``symbol`` (exact), enabled or halted (a halted
+    market's positions still have a liquidation price and funding); NotFound otherwise
+    (unknown, disabled, delisted)."""
     contract = (Contract.objects.select_related("market")
-                .filter(market__venue=Venue.FUTURES, market__symbol=symbol).first())
+                .filter(market__venue=Venue.FUTURES, market__symbol=symbol,
+                        market__status__in=[MarketStatus.ENABLED, MarketStatus.HALTED])
+                .first())
     if contract is None or contract.market.symbol != symbol:
         raise NotFound(f"No futures contract {symbol!r}.")
     return contract

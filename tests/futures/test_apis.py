@@ -69,6 +69,16 @@ def test_a_bad_preview_is_a_4xx(contract, change, status, code):
     assert answer.json()["error"]["code"] == code
 
 
+def test_a_disabled_contract_is_not_found(contract):
+    contract.market.status = "disabled"
+    contract.market.save()
+    answer = client_of(futures_trader()).get(PREVIEW, {
+        "symbol": "BTC/USDT", "side": "BUY", "amount": "1", "price": "60000", "leverage": "1"})
+    assert answer.status_code == 404
+    funding = APIClient().get("/api/v1/futures/funding/", {"symbol": "BTC/USDT"})
+    assert funding.status_code == 404
+
+
 def test_the_preview_needs_a_login(contract):
     assert APIClient().get(PREVIEW, {"symbol": "BTC/USDT"}).status_code in (401, 403)
 
