@@ -1,4 +1,4 @@
-"""The emulator's storage and the semantics of each statement, as ScyllaDB has them.
+"""The semantics of each statement, as ScyllaDB has them (on ``storage``'s tables).
 
 - Tables hold partitions (ordered by the Murmur3 token of their key, as the driver's
   routing computes it), each holding rows ordered by their clustering columns (ASC or
@@ -27,221 +27,44 @@ does not support is an ``InvalidRequest``, both reported as CQL ERRORs, never a 
 """
 from __future__ import annotations
 
-import base64
-import json
-import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import total_ordering
 from typing import Any
 
-from cassandra import cqltypes
-from cassandra.murmur3 import murmur3
-
 from . import parser as p
-
-PROTOCOL_VERSION = 4
-
-# Error codes of the native protocol (v4 spec, section 9).
-SERVER_ERROR = 0x0000
-PROTOCOL_ERROR = 0x000A
-SYNTAX_ERROR = 0x2000
-INVALID = 0x2200
-ALREADY_EXISTS = 0x2400
-UNPREPARED = 0x2500
-
-
-class CqlError(Exception):
-    def __init__(self, code: int, message: str, *, keyspace: str = "", table: str = "",
-                 statement_id: bytes = b"") -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-        self.keyspace, self.table, self.statement_id = keyspace, table, statement_id
-
-
-def invalid(message: str) -> CqlError:
-    return CqlError(INVALID, message)
-
-
-class Unset:
-    """A bind value the client left unset (-2): the column is not written."""
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET = Unset()
-
-TYPES: dict[str, type] = {name: cls for name, cls in cqltypes._cqltypes.items()
-                          if name in {"ascii", "bigint", "blob", "boolean", "decimal", "double",
-                                      "float", "int", "text", "timestamp", "uuid", "varchar",
-                                      "varint", "timeuuid", "inet", "date", "time", "smallint",
-                                      "tinyint"}}
-LONG, INT, BOOLEAN, TEXT = TYPES["bigint"], TYPES["int"], TYPES["boolean"], TYPES["text"]
-
-
-def serialize(kind: type, value: Any) -> bytes | None:
-    return None if value is None else kind.serialize(value, PROTOCOL_VERSION)
-
-
-def deserialize(kind: type, raw: bytes | None) -> Any:
-    return None if raw is None else kind.deserialize(raw, PROTOCOL_VERSION)
-
-
-# -- results -----------------------------------------------------------------------------------
-
-@dataclass
-class Void:
-    pass
-
-
-@dataclass
-class SetKeyspace:
-    keyspace: str
-
-
-@dataclass
-class SchemaChange:
-    change: str  # CREATED, UPDATED, DROPPED
-    target: str  # KEYSPACE, TABLE
-    keyspace: str
-    table: str = ""
-
-
-@dataclass
-class Rows:
-    keyspace: str
-    table: str
-    columns: list[tuple[str, type]]
-    rows: list[list[bytes | None]]
-    paging_state: bytes | None = None
-
-
-Result = Void | SetKeyspace | SchemaChange | Rows
-
-
-# -- storage -----------------------------------------------------------------------------------
-
-@dataclass
-class Cell:
-    timestamp: int
-    value: Any  # None: a tombstone
-    expires: float | None = None
-
-    def live(self, shadow: int, now: float) -> bool:
-        return (self.value is not None and self.timestamp > shadow
-                and (self.expires is None or now < self.expires))
-
-
-@dataclass
-class Row:
-    marker: Cell | None = None
-    deleted_at: int = -(2**63)
-    cells: dict[str, Cell] = field(default_factory=dict)
-
-
-@dataclass
-class Partition:
-    deleted_at: int = -(2**63)
-    rows: dict[tuple[Any, ...], Row] = field(default_factory=dict)
-
-
-def _wins(new: Cell, old: Cell | None, kind: type) -> bool:
-    if old is None or new.timestamp > old.timestamp:
-        return True
-    if new.timestamp < old.timestamp:
-        return False
-    if new.value is None or old.value is None:
-        return new.value is None
-    return serialize(kind, new.value) > serialize(kind, old.value)
-
-
-@total_ordering
-class _Descending:
-    """A clustering value in a DESC column: sorts the other way round."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Descending) and self.value == other.value
-
-    def __lt__(self, other: _Descending) -> bool:
-        return self.value > other.value
-
-    def __hash__(self) -> int:
-        return hash(self.value)
-
-
-@dataclass
-class Table:
-    keyspace: str
-    name: str
-    types: dict[str, type]  # in declaration order
-    partition_key: list[str]
-    clustering: list[str]
-    descending: set[str]
-    partitions: dict[tuple[Any, ...], Partition] = field(default_factory=dict)
-
-    @property
-    def key_columns(self) -> list[str]:
-        return self.partition_key + self.clustering
-
-    @property
-    def regular(self) -> list[str]:
-        return [name for name in self.types if name not in self.key_columns]
-
-    def star(self) -> list[str]:
-        """``SELECT *``'s columns: partition key, clustering, then the rest by name."""
-        return self.key_columns + sorted(self.regular)
-
-    def routing_key(self, key: tuple[Any, ...]) -> bytes:
-        parts = [serialize(self.types[name], value) for name, value in
-                 zip(self.partition_key, key, strict=True)]
-        if len(parts) == 1:
-            return parts[0]
-        return b"".join(struct.pack(">H", len(part)) + part + b"\x00" for part in parts)
-
-    def partition_order(self, key: tuple[Any, ...]) -> tuple[int, bytes]:
-        routing = self.routing_key(key)
-        return murmur3(routing), routing
-
-    def clustering_order(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(_Descending(value) if name in self.descending else value
-                     for name, value in zip(self.clustering, key, strict=True))
-
-
-# -- the database --------------------------------------------------------------------------------
-
-HOST_ID = uuid.UUID("6c0f7a4e-0000-4000-8000-000000000001")
-SCHEMA_VERSION = uuid.UUID("6c0f7a4e-0000-4000-8000-0000000000aa")
-SET_OF_TEXT = cqltypes.SetType.apply_parameters((TEXT,))
-INET = TYPES["inet"]
-UUID_TYPE = TYPES["uuid"]
-
-
-def _system_local(address: str) -> dict[str, tuple[type, Any]]:
-    return {
-        "key": (TEXT, "local"), "bootstrapped": (TEXT, "COMPLETED"),
-        "broadcast_address": (INET, address), "cluster_name": (TEXT, "cql-emulator"),
-        "cql_version": (TEXT, "3.3.1"), "data_center": (TEXT, "datacenter1"),
-        "host_id": (UUID_TYPE, HOST_ID), "listen_address": (INET, address),
-        "native_protocol_version": (TEXT, "4"),
-        "partitioner": (TEXT, "org.apache.cassandra.dht.Murmur3Partitioner"),
-        "rack": (TEXT, "rack1"), "release_version": (TEXT, "3.0.8"),
-        "rpc_address": (INET, address), "schema_version": (UUID_TYPE, SCHEMA_VERSION),
-        "tokens": (SET_OF_TEXT, {"0"}),
-    }
-
-
-_PEERS = {"peer": INET, "data_center": TEXT, "host_id": UUID_TYPE, "preferred_ip": INET,
-          "rack": TEXT, "release_version": TEXT, "rpc_address": INET,
-          "schema_version": UUID_TYPE, "tokens": SET_OF_TEXT}
+from .storage import (
+    Cell,
+    Partition,
+    Row,
+    Table,
+    beyond,
+    read_paging_state,
+    wins,
+    write_paging_state,
+)
+from .system import is_system, system_rows
+from .values import (
+    ALREADY_EXISTS,
+    BOOLEAN,
+    INT,
+    LONG,
+    TEXT,
+    TYPES,
+    UNSET,
+    UUID_TYPE,
+    CqlError,
+    Result,
+    Rows,
+    SchemaChange,
+    SetKeyspace,
+    Void,
+    deserialize,
+    invalid,
+    serialize,
+)
 
 
 @dataclass
@@ -296,7 +119,7 @@ class Database:
             if isinstance(term, p.Bind):
                 binds[term.index] = BindSpec(name, kind)
 
-        if isinstance(statement, p.Select) and self._is_system(statement.table, keyspace):
+        if isinstance(statement, p.Select) and is_system(statement.table, keyspace):
             if count:
                 raise invalid("bind markers are not supported on system tables")
         elif isinstance(statement, p.Insert | p.Update | p.Delete | p.Select):
@@ -366,8 +189,8 @@ class Database:
 
     def execute(self, prepared: Prepared, options: Options, keyspace: str | None) -> Result:
         statement = prepared.statement
-        if isinstance(statement, p.Select) and self._is_system(statement.table, keyspace):
-            return self._system(statement)
+        if isinstance(statement, p.Select) and is_system(statement.table, keyspace):
+            return system_rows(statement, self.address)
         if isinstance(statement, p.CreateKeyspace):
             return self._create_keyspace(statement)
         if isinstance(statement, p.CreateTable):
@@ -403,29 +226,6 @@ class Database:
             except Exception as error:  # the driver's decoders raise struct/Value errors
                 raise invalid(f"Invalid value for {spec.name}: {error}") from None
         return values
-
-    def _is_system(self, name: p.TableName, keyspace: str | None) -> bool:
-        space = name.keyspace or keyspace or ""
-        return space.startswith("system")
-
-    def _system(self, statement: p.Select) -> Rows:
-        space, name = statement.table.keyspace or "system", statement.table.name
-        if space == "system" and name == "local":
-            local = _system_local(self.address)
-            names = list(local) if statement.columns is None else statement.columns
-            missing = [n for n in names if n not in local]
-            if missing:
-                raise invalid(f"Undefined column name {missing[0]}")
-            return Rows(space, name, [(n, local[n][0]) for n in names],
-                        [[serialize(local[n][0], local[n][1]) for n in names]])
-        if space == "system" and name == "peers_v2":  # ScyllaDB has none
-            raise invalid("unconfigured table peers_v2")
-        if space == "system" and name == "peers":
-            names = list(_PEERS) if statement.columns is None else statement.columns
-            return Rows(space, name, [(n, _PEERS.get(n, TEXT)) for n in names], [])
-        # No rows; a "*" still names a column (the driver reads no metadata as "none").
-        names = ["keyspace_name"] if statement.columns is None else statement.columns
-        return Rows(space, name, [(n, TEXT) for n in names], [])
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -561,7 +361,7 @@ class Database:
                     return self._not_applied(table, current, table.star())
             row = self._row(table, key)
             marker = Cell(timestamp, True, expires)
-            if _wins(marker, row.marker, BOOLEAN):
+            if wins(marker, row.marker, BOOLEAN):
                 row.marker = marker
             self._set(table, row, given, timestamp, expires)
             return self._applied() if statement.if_not_exists else Void()
@@ -598,7 +398,7 @@ class Database:
                                       "be a PRIMARY KEY part)")
                     self.column(table, name)
                     tombstone = Cell(timestamp, None)
-                    if _wins(tombstone, row.cells.get(name), table.types[name]):
+                    if wins(tombstone, row.cells.get(name), table.types[name]):
                         row.cells[name] = tombstone
             else:
                 row.deleted_at = max(row.deleted_at, timestamp)
@@ -616,7 +416,7 @@ class Database:
             if name in table.key_columns or value is UNSET:
                 continue
             cell = Cell(timestamp, value, expires if value is not None else None)
-            if _wins(cell, row.cells.get(name), table.types[name]):
+            if wins(cell, row.cells.get(name), table.types[name]):
                 row.cells[name] = cell
 
     def _partition(self, table: Table, key: tuple[Any, ...]) -> Partition:
@@ -713,7 +513,7 @@ class Database:
             return Rows(table.keyspace, table.name, prepared.result,
                         [[serialize(LONG, total)]])
         names = [name for name, _ in prepared.result]
-        after, handed = _read_paging_state(table, options.paging_state)
+        after, handed = read_paging_state(table, options.paging_state)
         if limit is not None:
             limit -= handed
         page_size = options.page_size if options.page_size and options.page_size > 0 else None
@@ -721,7 +521,7 @@ class Database:
         last: tuple[Any, ...] | None = None
         more = False
         for position, key, row in rows:
-            if after is not None and not _beyond(position, after, reverse):
+            if after is not None and not beyond(position, after, reverse):
                 continue
             if (limit is not None and len(found) >= limit) or (
                     page_size is not None and len(found) >= page_size):
@@ -731,7 +531,7 @@ class Database:
             last = key
         state = None
         if more and last is not None:
-            state = _write_paging_state(table, last, handed + len(found))
+            state = write_paging_state(table, last, handed + len(found))
         return Rows(table.keyspace, table.name, prepared.result, found, state)
 
     def _scan(self, table: Table, partition_eq: dict[str, Any],
@@ -765,50 +565,3 @@ _OPS = {"=": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a, b: a 
 
 def _holds(value: Any, op: str, bound: Any) -> bool:
     return bound is not None and _OPS[op](value, bound)
-
-
-def _beyond(position: tuple[Any, ...], after: tuple[Any, ...], reverse: bool) -> bool:
-    # Partitions always come in token order; only the rows of one partition reverse.
-    if position[0] != after[0]:
-        return position[0] > after[0]
-    return position[1] < after[1] if reverse else position[1] > after[1]
-
-
-# A paging state names the last row handed out (its table's key values, typed) and how
-# many rows the pages so far held (what LIMIT still allows).
-def _tag(value: Any) -> list[Any]:
-    for tag, kind in (("b", bool), ("i", int), ("s", str), ("d", Decimal), ("u", uuid.UUID),
-                      ("f", float)):
-        if isinstance(value, kind):
-            return [tag, value if tag in "bis" else str(value)]
-    if isinstance(value, bytes):
-        return ["x", value.hex()]
-    raise invalid(f"cannot page on a key of type {type(value).__name__}")
-
-
-_UNTAG = {"b": bool, "i": int, "s": str, "d": Decimal, "u": uuid.UUID, "f": float,
-          "x": bytes.fromhex}
-
-
-def _write_paging_state(table: Table, key: tuple[Any, ...], handed: int) -> bytes:
-    body = {"t": [table.keyspace, table.name], "k": [_tag(v) for v in key], "n": handed,
-            "p": len(table.partition_key)}
-    return base64.b64encode(json.dumps(body).encode())
-
-
-def _read_paging_state(table: Table, state: bytes | None
-                        ) -> tuple[tuple[Any, ...] | None, int]:
-    """(the position to resume after, rows handed so far) of a paging state of ``table``."""
-    if not state:
-        return None, 0
-    try:
-        body = json.loads(base64.b64decode(state, validate=True))
-        key = tuple(_UNTAG[tag](value) for tag, value in body["k"])
-        handed, size = int(body["n"]), int(body["p"])
-        if body["t"] != [table.keyspace, table.name] or size != len(table.partition_key) \
-                or len(key) != len(table.key_columns):
-            raise ValueError("not a paging state of this table")
-        position = (table.partition_order(key[:size]), table.clustering_order(key[size:]))
-    except (ValueError, KeyError, TypeError, struct.error) as error:
-        raise CqlError(PROTOCOL_ERROR, f"Invalid value for the paging state: {error}") from None
-    return position, handed

@@ -1,4 +1,4 @@
-"""The CQL native protocol v4 server: frames in, ``engine.Database`` results out.
+"""The CQL native protocol v4 server: frames in, ``Database`` results out.
 
 Requests (client to server): OPTIONS, STARTUP, REGISTER, QUERY, PREPARE, EXECUTE, BATCH;
 answers READY, SUPPORTED, RESULT (Void, Rows, Set_keyspace, Prepared, Schema_change) or
@@ -38,9 +38,10 @@ from cassandra.protocol import (
     write_value,
 )
 
-from . import engine
-from .engine import UNSET, CqlError, Database, Options, Prepared
+from . import parser, values
+from .engine import Database, Options, Prepared
 from .parser import CqlSyntaxError
+from .values import UNSET, CqlError
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class CqlServer:
                 body = await reader.readexactly(length)
                 if version != 0x04:
                     reply = self._error(CqlError(
-                        engine.PROTOCOL_ERROR,
+                        values.PROTOCOL_ERROR,
                         f"Invalid or unsupported protocol version ({version & 0x7F}); "
                         "supported versions are (4/v4)"))
                     writer.write(HEADER.pack(0x80 | (version & 0x7F), 0, stream, ERROR,
@@ -138,7 +139,7 @@ class CqlServer:
                     continue
                 if flags & 0x01:
                     opcode, reply = ERROR, self._error(CqlError(
-                        engine.PROTOCOL_ERROR, "compression is not supported"))
+                        values.PROTOCOL_ERROR, "compression is not supported"))
                 else:
                     opcode, reply = self._handle(connection, opcode, io.BytesIO(body))
                 writer.write(HEADER.pack(RESPONSE_VERSION, 0, stream, opcode, len(reply)) + reply)
@@ -161,11 +162,11 @@ class CqlServer:
             if opcode == STARTUP:
                 options = read_stringmap(body)
                 if "COMPRESSION" in options:
-                    raise CqlError(engine.PROTOCOL_ERROR, "compression is not supported")
+                    raise CqlError(values.PROTOCOL_ERROR, "compression is not supported")
                 connection.started = True
                 return READY, b""
             if not connection.started:
-                raise CqlError(engine.PROTOCOL_ERROR, "the first message must be STARTUP")
+                raise CqlError(values.PROTOCOL_ERROR, "the first message must be STARTUP")
             if opcode == REGISTER:
                 read_stringlist(body)
                 return READY, b""
@@ -189,83 +190,83 @@ class CqlServer:
                 return RESULT, self._execute(connection, prepared, options, skip)
             if opcode == BATCH:
                 return RESULT, self._batch(connection, body)
-            raise CqlError(engine.PROTOCOL_ERROR, f"unknown opcode 0x{opcode:02X}")
+            raise CqlError(values.PROTOCOL_ERROR, f"unknown opcode 0x{opcode:02X}")
         except CqlSyntaxError as error:
-            return ERROR, self._error(CqlError(engine.SYNTAX_ERROR, str(error)))
+            return ERROR, self._error(CqlError(values.SYNTAX_ERROR, str(error)))
         except CqlError as error:
             return ERROR, self._error(error)
         except (struct.error, UnicodeDecodeError, EOFError) as error:
-            return ERROR, self._error(CqlError(engine.PROTOCOL_ERROR, f"malformed frame: {error}"))
+            return ERROR, self._error(CqlError(values.PROTOCOL_ERROR, f"malformed frame: {error}"))
         except Exception as error:  # a bug here answers an ERROR; the connection lives on
             log.exception("CQL emulator: unexpected failure")
-            return ERROR, self._error(CqlError(engine.SERVER_ERROR, repr(error)))
+            return ERROR, self._error(CqlError(values.SERVER_ERROR, repr(error)))
 
     def _lookup(self, body: io.BytesIO) -> Prepared:
         statement_id = body.read(read_short(body))
         prepared = self.prepared.get(statement_id)
         if prepared is None:
-            raise CqlError(engine.UNPREPARED, "Prepared query with ID "
+            raise CqlError(values.UNPREPARED, "Prepared query with ID "
                            f"{statement_id.hex()} not found", statement_id=statement_id)
         return prepared
 
     def _execute(self, connection: Connection, prepared: Prepared, options: Options,
                  skip_metadata: bool) -> bytes:
         result = self.database.execute(prepared, options, connection.keyspace)
-        if isinstance(result, engine.SetKeyspace):
+        if isinstance(result, values.SetKeyspace):
             connection.keyspace = result.keyspace
         return _result(result, skip_metadata)
 
     def _batch(self, connection: Connection, body: io.BytesIO) -> bytes:
         kind = read_byte(body)
         if kind not in (0, 1):
-            raise engine.invalid("only LOGGED and UNLOGGED batches are supported")
+            raise values.invalid("only LOGGED and UNLOGGED batches are supported")
         statements = []
         for _ in range(read_short(body)):
             if read_byte(body) == 0:
                 prepared = self.database.prepare(read_longstring(body), connection.keyspace)
             else:
                 prepared = self._lookup(body)
-            values = [_read_value(body) for _ in range(read_short(body))]
-            statements.append((prepared, values))
+            bound = [_read_value(body) for _ in range(read_short(body))]
+            statements.append((prepared, bound))
         consistency = read_short(body)
         flags = read_byte(body)
         if flags & 0x10:
             read_short(body)
         timestamp = struct.unpack(">q", body.read(8))[0] if flags & 0x20 else None
         if flags & 0x40:
-            raise CqlError(engine.PROTOCOL_ERROR, "named values are not supported")
+            raise CqlError(values.PROTOCOL_ERROR, "named values are not supported")
         self.requests.extend(Request("BATCH", prepared.text, consistency)
                              for prepared, _ in statements)
         for prepared, _ in statements:
             statement = prepared.statement
-            if not isinstance(statement, engine.p.Insert | engine.p.Update | engine.p.Delete):
-                raise engine.invalid("Invalid statement in batch: only UPDATE, INSERT and "
+            if not isinstance(statement, parser.Insert | parser.Update | parser.Delete):
+                raise values.invalid("Invalid statement in batch: only UPDATE, INSERT and "
                                      "DELETE statements are allowed.")
             if getattr(statement, "if_not_exists", False) or getattr(
                     statement, "if_exists", False) or getattr(statement, "conditions", None):
-                raise engine.invalid("conditional batches are not supported by this emulator")
+                raise values.invalid("conditional batches are not supported by this emulator")
         # One timestamp for the whole batch (the client's, else the server's now).
         if timestamp is None:
             timestamp = self.database.now_micros()
         # Checked whole before anything is applied: a bad statement changes nothing.
         checked = []
-        for prepared, values in statements:
+        for prepared, bound in statements:
             table = self.database.table(prepared.statement.table, prepared.keyspace)
             checked.append((table, prepared.statement,
-                            self.database.bind_values(prepared, values)))
-        for table, statement, values in checked:
-            self.database.write(table, statement, values, timestamp)
-        return _result(engine.Void(), False)
+                            self.database.bind_values(prepared, bound)))
+        for table, statement, given in checked:
+            self.database.write(table, statement, given, timestamp)
+        return _result(values.Void(), False)
 
     @staticmethod
     def _error(error: CqlError) -> bytes:
         out = io.BytesIO()
         write_int(out, error.code)
         write_string(out, error.message)
-        if error.code == engine.ALREADY_EXISTS:
+        if error.code == values.ALREADY_EXISTS:
             write_string(out, error.keyspace)
             write_string(out, error.table)
-        elif error.code == engine.UNPREPARED:
+        elif error.code == values.UNPREPARED:
             write_short(out, len(error.statement_id))
             out.write(error.statement_id)
         return out.getvalue()
@@ -288,7 +289,7 @@ def _read_options(f: io.BytesIO) -> tuple[Options, bool]:
     options = Options(consistency=read_short(f))
     flags = read_byte(f)
     if flags & 0x40:
-        raise CqlError(engine.PROTOCOL_ERROR, "named values are not supported")
+        raise CqlError(values.PROTOCOL_ERROR, "named values are not supported")
     if flags & 0x01:
         options.values = [_read_value(f) for _ in range(read_short(f))]
     if flags & 0x04:
@@ -302,11 +303,11 @@ def _read_options(f: io.BytesIO) -> tuple[Options, bool]:
     return options, bool(flags & 0x02)
 
 
-def _result(result: engine.Result, skip_metadata: bool) -> bytes:
+def _result(result: values.Result, skip_metadata: bool) -> bytes:
     out = io.BytesIO()
-    if isinstance(result, engine.Void):
+    if isinstance(result, values.Void):
         write_int(out, 0x0001)
-    elif isinstance(result, engine.Rows):
+    elif isinstance(result, values.Rows):
         write_int(out, 0x0002)
         flags = 0x0002 if result.paging_state is not None else 0
         flags |= 0x0004 if skip_metadata else 0x0001
@@ -321,10 +322,10 @@ def _result(result: engine.Result, skip_metadata: bool) -> bytes:
         for row in result.rows:
             for value in row:
                 write_value(out, value)
-    elif isinstance(result, engine.SetKeyspace):
+    elif isinstance(result, values.SetKeyspace):
         write_int(out, 0x0003)
         write_string(out, result.keyspace)
-    elif isinstance(result, engine.SchemaChange):
+    elif isinstance(result, values.SchemaChange):
         write_int(out, 0x0005)
         write_string(out, result.change)
         write_string(out, result.target)
