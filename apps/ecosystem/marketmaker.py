@@ -11,9 +11,12 @@ as a bot (``accounts.services.bot_account_ensure``), so the engine marks its tra
 Contract:
 - ``refresh`` moves the reference by a seeded random walk (whole ticks), then makes the
   bot's live orders match the wanted levels: an order at a wanted (side, price) stays
-  (it keeps its queue position), every other one is cancelled, and each missing level is
-  placed. A cancel is a command the engine applies later, so an order asked to cancel is
-  not asked again while it is still live.
+  (it keeps its queue position), each missing level is placed, then every other order is
+  cancelled (placed first, so the book never stands empty; for a moment that holds the
+  funds of both, and a level it cannot fund waits for a later round). A cancel is a
+  command the engine applies later, so an order asked to cancel is not asked again while
+  it is still live. The walk must stay under twice the spread (``Quoting`` checks), so
+  that a new level never crosses an old one of the other side.
 - Orders are post-only LIMIT GTC: the bot never takes liquidity, and a level the book has
   moved through is rejected by the engine rather than traded.
 - A level the bot cannot fund (InsufficientFunds) or that the venue refuses (Conflict,
@@ -72,6 +75,8 @@ class Quoting:
                 raise InvalidInput(f"{name} must be a positive integer.")
         if type(self.walk_ticks) is not int or self.walk_ticks < 0:  # noqa: E721
             raise InvalidInput("walk_ticks must be an integer, zero or more.")
+        if self.walk_ticks >= 2 * self.spread_ticks:
+            raise InvalidInput("walk_ticks must stay under twice spread_ticks.")
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite() or self.amount <= 0:
             raise InvalidInput("amount must be a positive amount.")
 
@@ -123,19 +128,16 @@ class MarketMaker:
             user_id=self.user_id, venue=VENUE, symbol=self.market.symbol)
             .filter(status__in=LIVE_STATUSES))
         self._cancelling &= {order.pk for order in live}
-        covered, cancels = set(), 0
+        covered, stale = set(), []
         for order in live:
             key = (order.side, order.price)
             if key in wanted and key not in covered and order.pk not in self._cancelling:
                 covered.add(key)
             elif order.pk not in self._cancelling:
-                try:
-                    trading_services.order_cancel(user_id=self.user_id, venue=VENUE,
-                                                  order_id=order.pk)
-                    cancels += 1
-                except (Conflict, NotFound) as exc:  # it ended meanwhile
-                    log.info("marketmaker_cancel_skipped", order=order.pk, reason=str(exc))
-                self._cancelling.add(order.pk)
+                stale.append(order)
+        # The new levels first, the old ones cancelled after: the book never stands empty
+        # between (post-only levels around the new reference cross none of the old ones
+        # while the walk stays under twice the spread).
         placed = 0
         for side, price in sorted(wanted - covered):
             try:
@@ -147,6 +149,15 @@ class MarketMaker:
             except (Conflict, InvalidInput) as exc:  # InsufficientFunds is a Conflict
                 log.warning("marketmaker_level_skipped", symbol=self.market.symbol,
                             side=side, price=str(price), reason=str(exc))
+        cancels = 0
+        for order in stale:
+            try:
+                trading_services.order_cancel(user_id=self.user_id, venue=VENUE,
+                                              order_id=order.pk)
+                cancels += 1
+            except (Conflict, NotFound) as exc:  # it ended meanwhile
+                log.info("marketmaker_cancel_skipped", order=order.pk, reason=str(exc))
+            self._cancelling.add(order.pk)
         return placed, cancels
 
 

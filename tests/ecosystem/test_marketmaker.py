@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=1, max_value=5),
        st.integers(min_value=1, max_value=50), st.integers(min_value=1, max_value=50))
 def test_wanted_levels_never_cross_and_stay_positive(reference, levels, spread, step):
-    quoting = Quoting(levels=levels, spread_ticks=spread, step_ticks=step)
+    quoting = Quoting(levels=levels, spread_ticks=spread, step_ticks=step, walk_ticks=0)
     wanted = wanted_levels(reference_ticks=reference, quoting=quoting)
     bids = [p for side, p in wanted if side == Side.BUY]
     asks = [p for side, p in wanted if side == Side.SELL]
@@ -128,6 +128,7 @@ def test_run_marketmaker_quotes_the_market_and_refuses_what_it_cannot_run(market
     for argv, message in ((["XYZ/USDT"], "No enabled ecosystem market"),
                           ([SYMBOL, "--amount", "NaN"], "not an amount"),
                           ([SYMBOL, "--levels", "0"], "levels must be a positive integer"),
-                          ([SYMBOL, "--reference", "0"], "above zero")):
+                          ([SYMBOL, "--reference", "0"], "above zero"),
+                          ([SYMBOL, "--walk-ticks", "10"], "under twice spread_ticks")):
         with pytest.raises(CommandError, match=message):
             call_command("run_marketmaker", *argv, "--rounds", "1", stdout=io.StringIO())
