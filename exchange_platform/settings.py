@@ -139,6 +139,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         {"charset": "utf8mb4", "isolation_level": "read committed"}
     )
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # make run's threads (the price stream, the engine, the market maker) write at once: a
+    # transaction takes the write lock when it begins (a deferred one that reads first fails
+    # at once with "database is locked" when it tries to write) and waits for it up to 20 s.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20})
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
