@@ -91,6 +91,19 @@ def decimal_text(value: Decimal | int | None) -> str | None:
     return None if value is None else f"{EXACT.normalize(Decimal(value)):f}"
 
 
+def positive_decimal(value: object) -> Decimal | None:
+    """A number a library parsed from a feed's JSON (a float, or a string) as the exact
+    decimal that was sent (``str`` of a float is its shortest exact form), or None unless
+    it is finite and above zero."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() and result > 0 else None
+
+
 def quantize_exact(amount: Decimal, *, decimals: int) -> Decimal:
     """``amount`` with exactly ``decimals`` places; raises ``AmountError`` if that would
     change its value (rounding must be an explicit decision, never a side effect)."""

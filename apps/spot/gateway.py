@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from apps.core import conf
 from apps.core.errors import Conflict
+from apps.core.money import positive_decimal
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.spot import exchange as exchanges
@@ -85,11 +86,6 @@ _TIF_FEATURE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK:
 def client_id(order: Order) -> str:
     """The order's client order id at the exchange (``^[a-zA-Z0-9-_]{1,36}$``)."""
     return f"x-ep-{order.pk}"
-
-
-def _decimal(value) -> Decimal | None:
-    # ccxt parses numbers to float; repr gives back the exchange's short decimal string.
-    return None if value is None else Decimal(str(value))
 
 
 def _features(ex: ccxt.Exchange) -> dict:
@@ -308,20 +304,21 @@ class SpotGateway:
         out = []
         for t in trades:
             trade_id = t.get("id") or (t.get("info") or {}).get("tradeId")
-            if trade_id is None:
+            price, amount = positive_decimal(t.get("price")), positive_decimal(t.get("amount"))
+            if trade_id is None or price is None or amount is None:
                 continue
             ms = t.get("timestamp") or order.get("timestamp")
             when = datetime.fromtimestamp(ms / 1000, UTC) if ms else timezone.now()
             fee = t.get("fee") or {}
             out.append(Execution(
-                price=_decimal(t["price"]), amount=_decimal(t["amount"]),
+                price=price, amount=amount,
                 liquidity=Liquidity.MAKER if t.get("takerOrMaker") == "maker"
                 else Liquidity.TAKER,
                 executed_at=when, trade_id=f"{spot.exchange_symbol}-{trade_id}",
                 evidence={"trade": {
                     "id": str(trade_id), "order": str(order.get("id") or ""),
-                    "price": str(_decimal(t["price"])), "amount": str(_decimal(t["amount"])),
-                    "fee": str(_decimal(fee.get("cost")) or 0),
+                    "price": str(price), "amount": str(amount),
+                    "fee": str(positive_decimal(fee.get("cost")) or 0),
                     "fee_currency": fee.get("currency") or "",
                 }}))
         return tuple(out)

@@ -12,11 +12,11 @@ import asyncio
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 import ccxt
 import structlog
 
+from apps.core.money import positive_decimal
 from apps.marketdata import books
 from apps.marketdata.quotes import Quote
 from apps.matching.book import depth_checksum
@@ -29,29 +29,18 @@ from apps.trading.models import Market
 log = structlog.get_logger(__name__)
 
 
-def _decimal(value: object) -> Decimal | None:
-    # ccxt parses numbers to float; str() gives back the exchange's short decimal.
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return result if result.is_finite() and result > 0 else None
-
-
 def quote_from_ticker(*, symbol: str, ticker: dict, source: str) -> Quote | None:
     """A ccxt ticker as the spot market ``symbol``'s quote; None without a price."""
-    price = _decimal(ticker.get("last")) or _decimal(ticker.get("close"))
+    price = positive_decimal(ticker.get("last")) or positive_decimal(ticker.get("close"))
     if price is None:
         return None
     ms = ticker.get("timestamp")
     when = (datetime.fromtimestamp(ms / 1000, UTC) if isinstance(ms, int | float)
             else datetime.now(UTC))
     return Quote(venue=Venue.SPOT, symbol=symbol, price=price, timestamp=when, source=source,
-                 bid=_decimal(ticker.get("bid")), ask=_decimal(ticker.get("ask")),
-                 bid_size=_decimal(ticker.get("bidVolume")),
-                 ask_size=_decimal(ticker.get("askVolume")))
+                 bid=positive_decimal(ticker.get("bid")), ask=positive_decimal(ticker.get("ask")),
+                 bid_size=positive_decimal(ticker.get("bidVolume")),
+                 ask_size=positive_decimal(ticker.get("askVolume")))
 
 
 def enabled() -> dict[str, Market]:
@@ -84,9 +73,9 @@ def depth_of(*, market: Market, book: dict, seq: int) -> DepthSnapshot | None:
     spec = MarketSpec(market_id=str(market.pk), tick_size=market.tick_size,
                       lot_size=market.lot_size)
     try:
-        sides = [tuple((spec.to_ticks(_decimal(price)), spec.to_lots(_decimal(qty)))
+        sides = [tuple((spec.to_ticks(positive_decimal(price)), spec.to_lots(positive_decimal(qty)))
                        for price, qty, *_ in levels[:books.DEPTH_LEVELS]
-                       if _decimal(price) and _decimal(qty))
+                       if positive_decimal(price) and positive_decimal(qty))
                  for levels in (book.get("bids") or [], book.get("asks") or [])]
     except PrecisionError:
         log.warning("spot_book_off_steps", symbol=market.symbol)

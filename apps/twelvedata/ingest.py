@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 import structlog
 
 from apps.core import conf
+from apps.core.money import positive_decimal
 from apps.marketdata.quotes import Quote
 from apps.trading.constants import Venue
 from apps.twelvedata import gateway
@@ -25,29 +25,17 @@ from apps.twelvedata import gateway
 log = structlog.get_logger(__name__)
 
 
-def _decimal(value: object) -> Decimal | None:
-    # The library has already parsed the frame with json.loads, so numbers arrive as
-    # floats; str() gives their shortest exact decimal form, which is what was sent.
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return result if result.is_finite() and result > 0 else None
-
-
 def quote_from_event(event: dict) -> Quote | None:
     """A TwelveData ``price`` event as a Quote; None for any other or malformed event."""
     if event.get("event") != "price" or not isinstance(event.get("symbol"), str):
         return None
-    price = _decimal(event.get("price"))
+    price = positive_decimal(event.get("price"))
     timestamp = event.get("timestamp")
     if price is None or not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
         return None
     # TwelveData prices the paper venue; its events carry no bid or ask size.
     return Quote(venue=Venue.PAPER, symbol=event["symbol"], price=price,
-                 bid=_decimal(event.get("bid")), ask=_decimal(event.get("ask")),
+                 bid=positive_decimal(event.get("bid")), ask=positive_decimal(event.get("ask")),
                  source="twelvedata", timestamp=datetime.fromtimestamp(timestamp, UTC))
 
 

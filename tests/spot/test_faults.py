@@ -14,7 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from apps.spot import services
+from apps.marketdata.services import publish
+from apps.spot import prices, services
 from apps.trading import services as trading_services
 from apps.trading.models import Fill, Order
 from apps.wallets import selectors as wallet_selectors
@@ -76,6 +77,8 @@ def _run(count: int, *, trader, binance, settings) -> None:
         try:
             while not stop.is_set():
                 services.orders_track()
+                # The price stream's part: MARKET orders need a fresh quote.
+                prices.poll(publish=lambda quote: publish(quote=quote))
                 time.sleep(0.2)
         finally:
             connection.close()
