@@ -1,16 +1,12 @@
-"""``python -m devtools.cql --port 9042``: the CQL emulator in the foreground."""
+"""``python -m devtools.cql --port 9042``: the CQL emulator in the foreground, until SIGINT
+or SIGTERM."""
 import argparse
 import asyncio
 import logging
 
+from devtools.background import serve_until_signalled
+
 from .server import CqlServer
-
-
-async def _main(host: str, port: int) -> None:
-    server = CqlServer(host=host, port=port)
-    await server.start()
-    logging.getLogger(__name__).warning("CQL emulator listening on %s:%s", host, server.port)
-    await asyncio.Event().wait()
 
 
 def main() -> None:
@@ -19,10 +15,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9042)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    try:
-        asyncio.run(_main(arguments.host, arguments.port))
-    except KeyboardInterrupt:
-        pass
+    logging.getLogger(__name__).info("CQL emulator on %s:%s", arguments.host, arguments.port)
+    asyncio.run(serve_until_signalled(CqlServer(host=arguments.host, port=arguments.port)))
 
 
 if __name__ == "__main__":

@@ -238,4 +238,4 @@ def test_it_runs_on_its_own_from_the_command_line():
             cluster.shutdown()
     finally:
         process.terminate()
-        process.wait(10)
+    assert process.wait(10) == 0  # SIGTERM stops it cleanly
