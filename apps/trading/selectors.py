@@ -1,4 +1,5 @@
 """Reads of the trading core: markets and orders of every venue."""
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -7,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from apps.core.errors import Conflict, NotFound
 from apps.trading.constants import MarketStatus, OrderRole, OrderStatus
 from apps.trading.models import Fill, Market, Order, OrderList
+from apps.wallets import selectors as wallet_selectors
 
 
 def market_for_trading(*, venue: str, symbol: str) -> Market:
@@ -14,13 +16,60 @@ def market_for_trading(*, venue: str, symbol: str) -> Market:
     is compared exactly in Python too (a database folding case must not match a
     look-alike). Raises NotFound (unknown or disabled), Conflict (halted or delisted)."""
     market = Market.objects.filter(venue=venue, symbol=symbol).first()
+    _tradeable(market, venue=venue, symbol=symbol)
+    return market
+
+
+def _tradeable(market: Market | None, *, venue: str, symbol: str) -> None:
     if market is None or market.symbol != symbol or market.status == MarketStatus.DISABLED:
         raise NotFound(f"No enabled {venue} market {symbol!r}.", code="unknown_market")
     if market.status != MarketStatus.ENABLED:
         raise Conflict(f"Trading in {symbol} is halted." if market.status == MarketStatus.HALTED
                        else f"{symbol} is {market.get_status_display().lower()}.",
                        code=f"market_{market.status}")
-    return market
+
+
+# The fields an order's checks and terms use: a cached market is good while these are.
+TRADING_FIELDS = ("venue", "symbol", "base_currency", "quote_currency", "tick_size",
+                  "lot_size", "min_amount", "max_amount", "min_notional", "max_notional",
+                  "maker_fee", "taker_fee", "status")
+# Per process: (venue, symbol) -> (market, its quote currency's decimals), for placing
+# orders without reading them each time. It may be stale (another process's admin edit):
+# the placer confirms it under the order insert's lock (``market_unchanged``).
+_placing: dict[tuple[str, str], tuple[Market, int]] = {}
+
+
+def market_for_placing(*, venue: str, symbol: str,
+                       cached: bool = True) -> tuple[Market, int, bool]:
+    """``market_for_trading``'s market, its quote currency's decimals, and whether they
+    came from this process's cache (``cached``: look there first; a miss reads both in
+    one query and remembers them). A cached pair may be stale: the caller confirms it
+    with ``services.orders.market_unchanged(market, decimals=...)`` inside its
+    transaction and, if that raises, asks again with ``cached=False``. Each call returns
+    its own copy of the market. Raises NotFound (unknown or disabled), Conflict (halted
+    or delisted)."""
+    key = (venue, symbol)
+    hit = _placing.get(key) if cached else None
+    if hit is not None:
+        return copy.copy(hit[0]), hit[1], True
+    market = (Market.objects.filter(venue=venue, symbol=symbol)
+              .annotate(quote_decimals=wallet_selectors.currency_decimals_subquery(
+                  code_field="quote_currency")).first())
+    _tradeable(market, venue=venue, symbol=symbol)
+    if market.quote_decimals is None:
+        raise NotFound(f"Unknown currency {market.quote_currency!r}.",
+                       code="unknown_currency")
+    _placing[key] = (copy.copy(market), market.quote_decimals)
+    return market, market.quote_decimals, False
+
+
+def market_forget(*, venue: str | None = None, symbol: str | None = None) -> None:
+    """Drop this process's cached market ``(venue, symbol)`` (all of them if not given):
+    on every save or delete of a market, and when a placer found it stale."""
+    if venue is None or symbol is None:
+        _placing.clear()
+    else:
+        _placing.pop((venue, symbol), None)
 
 
 def market_get_enabled(*, venue: str, symbol: str) -> Market:

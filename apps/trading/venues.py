@@ -91,7 +91,8 @@ class VenueGateway(Protocol):
 
     def before_place(self, *, user_id: int) -> None:
         """Prepare the user's account (e.g. grant the paper demo balance); outside any
-        transaction."""
+        transaction. ``order_place`` asks only when an order that passed every check found
+        the funds short, then places it once more."""
         ...
 
     def submit(self, *, order: "Order", market: "Market") -> Submission:

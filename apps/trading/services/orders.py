@@ -160,6 +160,13 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     (``venue_options`` go with it). A replay with the same ``client_order_id`` returns
     the first order.
 
+    The market and its quote currency's decimals come from this process's cache
+    (``selectors.market_for_placing``); the re-read under the insert's lock compares every
+    field the checks used, and a difference rolls back and places once more from a fresh
+    read, so a stale copy costs a retry, never a wrong order. Where the hold finds the
+    funds short, the venue prepares the user's account (``before_place``: the paper
+    demo balance) and the order is placed once more.
+
     A conditional type (``stop_price``, ``trigger_source``, ``trailing_delta`` /
     ``trailing_rate``, ``activation_price``: ``rules.conditional_parse`` and
     ``rules.conditional_trigger_check``) that the venue does not trigger itself is written
@@ -175,42 +182,70 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     """
     account_services.kyc_require(user_id=user_id, action=(
         account_services.TRADE_PAPER if venue == Venue.PAPER else account_services.TRADE_LIVE))
-    market = selectors.market_for_trading(venue=venue, symbol=symbol)
+    terms = {"side": side, "type": type, "amount": amount, "price": price,
+             "time_in_force": time_in_force, "post_only": post_only,
+             "stop_price": stop_price, "trigger_source": trigger_source,
+             "trailing_delta": trailing_delta, "trailing_rate": trailing_rate,
+             "activation_price": activation_price}
     gateway = gateway_for(venue)
-    spec = order_spec(market=market, gateway=gateway, side=side, type=type, amount=amount,
-                      price=price, time_in_force=time_in_force, post_only=post_only,
-                      stop_price=stop_price, trigger_source=trigger_source,
-                      trailing_delta=trailing_delta, trailing_rate=trailing_rate,
-                      activation_price=activation_price)
     store = store_for(venue)
-    if client_order_id is None:
-        client_order_id = uuid.uuid4().hex  # new by construction: no replay to look for
-    else:
-        existing = store.user_orders(user_id=user_id, venue=venue).filter(
-            client_order_id=client_order_id).first()
-        if existing is not None:
+    market, decimals, cached = selectors.market_for_placing(venue=venue, symbol=symbol)
+    given_id = client_order_id
+    prepared = False
+    while True:
+        spec = order_spec(market=market, gateway=gateway, **terms)
+        # A server-made id is new by construction: no replay to look for.
+        client_order_id = given_id or uuid.uuid4().hex
+        if given_id is not None:
+            existing = store.user_orders(user_id=user_id, venue=venue).filter(
+                client_order_id=client_order_id).first()
+            if existing is not None:
+                return _replayed(existing, market=market, spec=spec)
+        order = order_new(market=market, gateway=gateway, spec=spec, user_id=user_id,
+                          client_order_id=client_order_id,
+                          hold_key=f"order:{venue}:{user_id}:{client_order_id}")
+        rules.check_limits(market, amount=order.amount, reference=order.reference_price,
+                           decimals=decimals)
+        try:
+            return _place(order=order, market=market, gateway=gateway, decimals=decimals,
+                          venue_options=venue_options)
+        except wallet_services.InsufficientFunds:
+            if prepared:
+                raise
+            # The account may not be ready (the paper venue's demo balance comes with a
+            # first order): prepared only for an order that passed every check, and
+            # asked for no more once it is.
+            gateway.before_place(user_id=user_id)
+            prepared = True
+            continue
+        except Conflict as exc:
+            if not cached or exc.code not in MARKET_MOVED:
+                raise
+        except IntegrityError:
+            # A concurrent request with the same client_order_id won the unique key.
+            existing = store.user_orders(user_id=user_id, venue=venue).filter(
+                client_order_id=client_order_id).first()
+            if existing is None:
+                raise
             return _replayed(existing, market=market, spec=spec)
-    order = order_new(market=market, gateway=gateway, spec=spec, user_id=user_id,
-                      client_order_id=client_order_id,
-                      hold_key=f"order:{venue}:{user_id}:{client_order_id}")
-    decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
-    rules.check_limits(market, amount=order.amount, reference=order.reference_price,
-                       decimals=decimals)
-    gateway.before_place(user_id=user_id)
-    try:
-        with transaction.atomic():
-            order = store.create(order=order)
-            market_unchanged(market)
-            start(order=order, market=market, gateway=gateway, decimals=decimals,
-                  hold=rules.order_hold(order, decimals=decimals),
-                  venue_options=venue_options)
-    except IntegrityError:
-        # A concurrent request with the same client_order_id won the unique key.
-        existing = store.user_orders(user_id=user_id, venue=venue).filter(
-            client_order_id=client_order_id).first()
-        if existing is None:
-            raise
-        return _replayed(existing, market=market, spec=spec)
+        # This process's copy of the market was stale (an edit elsewhere): nothing was
+        # written; once more, with the market as it is now and checked as if new.
+        selectors.market_forget(venue=venue, symbol=symbol)
+        market, decimals, cached = selectors.market_for_placing(venue=venue, symbol=symbol,
+                                                                cached=False)
+
+
+def _place(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
+           venue_options: Mapping[str, object] | None) -> Order:
+    """``order_place``'s transaction: insert, confirm the market, hold and start. The
+    order's client id is unique per user and venue and its hold key is made of it, so the
+    insert proves that key new (no hold lookup; the hold's unique key still guards)."""
+    with transaction.atomic():
+        order = store_for(order.venue).create(order=order)
+        market_unchanged(market, decimals=decimals)
+        start(order=order, market=market, gateway=gateway, decimals=decimals,
+              hold=rules.order_hold(order, decimals=decimals), venue_options=venue_options,
+              hold_key_new=True)
     return order
 
 
@@ -253,24 +288,39 @@ def order_new(*, market: Market, gateway: VenueGateway, spec: OrderSpec, user_id
     return order
 
 
-def market_unchanged(market: Market) -> None:
-    """Re-read the market after an order's insert took its row's shared lock. Raises
-    Conflict if it was disabled or changed meanwhile."""
-    now = Market.objects.filter(pk=market.pk).values(
-        "status", "base_currency", "quote_currency").first()
-    if now is None or now["status"] != MarketStatus.ENABLED:
+# The Conflict codes of ``market_unchanged``.
+MARKET_MOVED = frozenset({"market_disabled", "market_changed"})
+
+
+def market_unchanged(market: Market, *, decimals: int | None = None) -> None:
+    """Re-read the market after an order's insert took its row's shared lock (and, given
+    ``decimals``, its quote currency's decimals). Raises Conflict if it was disabled
+    meanwhile, or if any field an order's checks and terms use
+    (``selectors.TRADING_FIELDS``: steps, limits, fees, currencies, status) or the
+    decimals differ from what the caller checked with: the caller's copy may come from a
+    per-process cache, so this is what makes that copy safe."""
+    rows = Market.objects.filter(pk=market.pk)
+    fields = selectors.TRADING_FIELDS
+    if decimals is not None:
+        rows = rows.annotate(quote_decimals=wallet_selectors.currency_decimals_subquery(
+            code_field="quote_currency"))
+        fields = (*fields, "quote_decimals")
+    now = rows.values_list(*fields).first()
+    if now is None or now[fields.index("status")] != MarketStatus.ENABLED:
         raise Conflict(f"Market {market.symbol} was just disabled.", code="market_disabled")
-    if (now["base_currency"], now["quote_currency"]) != (market.base_currency,
-                                                         market.quote_currency):
+    used = tuple(getattr(market, name) for name in selectors.TRADING_FIELDS)
+    if now != (used if decimals is None else (*used, decimals)):
         raise Conflict(f"Market {market.symbol} just changed; try again.",
                        code="market_changed")
 
 
 def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
           hold: Decimal | None, locked: Sequence[Order] = (),
-          venue_options: Mapping[str, object] | None = None) -> None:
+          venue_options: Mapping[str, object] | None = None,
+          hold_key_new: bool = False) -> None:
     """Hand the just inserted ``order`` to its venue and hold its funds (``hold``; None:
-    a hold made by the caller), in the caller's transaction. A synchronous venue answers
+    a hold made by the caller; ``hold_key_new``: the caller proved its key unused, see
+    ``wallet_services.hold_create``), in the caller's transaction. A synchronous venue answers
     at once (REJECTED: Conflict, everything rolls back); an asynchronous one is sent the
     order after commit; a queued one gets its command now, after the hold (its last
     write: the command log's per-market sequence row is locked until commit); a PENDING
@@ -303,7 +353,8 @@ def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
                                                  (order.user_id, None, wallet_type, other)])
     if hold is not None:
         wallet_services.hold_create(user_id=order.user_id, wallet_type=wallet_type,
-                                    currency=held, key=order.hold_key, amount=hold)
+                                    currency=held, key=order.hold_key, amount=hold,
+                                    new_key=hold_key_new)
     if submission is None:
         events.publish_order(order, market=market, event="placed")
         if order.status == OrderStatus.NEW and is_queued(gateway):
