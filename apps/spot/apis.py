@@ -6,33 +6,20 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField
 from apps.spot import selectors
-from apps.trading.apis import VenueOrderCancelApi, VenueOrdersApi
+from apps.trading.apis import MarketFieldsOutput, VenueOrderCancelApi, VenueOrdersApi
 from apps.trading.constants import Venue
 
 
-class SpotMarketOutput(serializers.Serializer):
-    symbol = serializers.CharField(source="market.symbol")
-    exchange_symbol = serializers.CharField()
-    base_currency = serializers.CharField(source="market.base_currency")
-    quote_currency = serializers.CharField(source="market.quote_currency")
-    order_types = serializers.ListField(child=serializers.CharField(), help_text=(
-        "The exchange's order types for this market."))
-    is_trending = serializers.BooleanField(source="market.is_trending")
-    is_hot = serializers.BooleanField(source="market.is_hot")
-    price_precision = serializers.IntegerField(source="market.price_precision")
-    amount_precision = serializers.IntegerField(source="market.amount_precision")
-    tick_size = AmountField(source="market.tick_size")
-    lot_size = AmountField(source="market.lot_size")
-    min_amount = AmountField(source="market.min_amount", allow_zero=True)
-    max_amount = AmountField(source="market.max_amount", allow_null=True)
-    min_notional = AmountField(source="market.min_notional", allow_zero=True)
-    max_notional = AmountField(source="market.max_notional", allow_null=True)
-    maker_fee = serializers.DecimalField(source="market.maker_fee", max_digits=8,
-                                         decimal_places=6)
-    taker_fee = serializers.DecimalField(source="market.taker_fee", max_digits=8,
-                                         decimal_places=6)
+class SpotMarketOutput(MarketFieldsOutput):
+    """A spot market: the core's terms and what the exchange says of it."""
+
+    exchange_symbol = serializers.CharField(source="spot.exchange_symbol")
+    order_types = serializers.ListField(source="spot.order_types",
+                                        child=serializers.CharField(),
+                                        help_text="The exchange's order types for this market.")
+    is_trending = serializers.BooleanField()
+    is_hot = serializers.BooleanField()
 
 
 class SpotMarketListApi(APIView):
@@ -40,7 +27,7 @@ class SpotMarketListApi(APIView):
 
     @extend_schema(responses=SpotMarketOutput(many=True))
     def get(self, request):
-        return Response(SpotMarketOutput(selectors.market_list_enabled(), many=True).data)
+        return Response(SpotMarketOutput(selectors.markets_enabled(), many=True).data)
 
 
 class SpotOrdersApi(VenueOrdersApi):

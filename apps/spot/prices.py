@@ -45,7 +45,7 @@ def quote_from_ticker(*, symbol: str, ticker: dict, source: str) -> Quote | None
 
 def enabled() -> dict[str, Market]:
     """The enabled spot markets by ccxt symbol."""
-    return {m.ccxt_symbol: m.market for m in selectors.market_list_enabled()}
+    return {m.spot.ccxt_symbol: m for m in selectors.markets_enabled()}
 
 
 def poll(*, publish: Callable[[Quote], None]) -> int:

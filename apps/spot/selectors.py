@@ -4,8 +4,9 @@ from django.db.models import QuerySet
 from apps.core import conf
 from apps.core.crypto import decrypt_secret
 from apps.core.errors import Conflict
-from apps.spot.models import SpotMarket, SpotProvider
+from apps.spot.models import SpotProvider
 from apps.trading.constants import MarketStatus, Venue
+from apps.trading.models import Market
 
 
 def provider_active() -> SpotProvider:
@@ -25,12 +26,9 @@ def provider_credentials(provider: SpotProvider) -> tuple[str, str]:
     return key, secret
 
 
-def market_list_enabled() -> QuerySet[SpotMarket]:
-    """The spot venue's enabled markets with their exchange details, by symbol."""
-    return (SpotMarket.objects.select_related("market")
-            .filter(market__venue=Venue.SPOT, market__status=MarketStatus.ENABLED)
-            .order_by("market__symbol"))
-
-
-def spot_market_of(*, market_id: int) -> SpotMarket:
-    return SpotMarket.objects.get(market_id=market_id)
+def markets_enabled() -> QuerySet[Market]:
+    """The spot venue's enabled markets with their exchange details (``market.spot``),
+    by symbol."""
+    return (Market.objects.select_related("spot")
+            .filter(venue=Venue.SPOT, status=MarketStatus.ENABLED, spot__isnull=False)
+            .order_by("symbol"))
