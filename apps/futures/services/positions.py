@@ -167,14 +167,24 @@ def _contract(contract_id: int) -> Contract:
     return contract
 
 
+def ensure_position(*, user_id: int, contract: Contract) -> None:
+    """Create the user's flat position row in ``contract`` if it is missing. Called before
+    the fill's transaction: outside any transaction the insert commits at once, so that
+    workers delivering a first fill together never hold the new row's key while waiting to
+    lock it (InnoDB deadlocks them: each holds a shared lock on the duplicate and wants
+    the exclusive one). Inside a caller's transaction (the engine's settlement: one writer
+    per market) it is a savepoint."""
+    if Position.objects.filter(user_id=user_id, contract=contract).exists():
+        return
+    try:
+        with transaction.atomic():
+            Position.objects.create(user_id=user_id, contract=contract)
+    except IntegrityError:
+        pass  # a concurrent first fill made it: the row is what both lock next
+
+
 def lock_position(*, user_id: int, contract: Contract) -> Position:
-    """The user's position row in ``contract``, created flat if missing, locked."""
-    if not Position.objects.filter(user_id=user_id, contract=contract).exists():
-        try:
-            with transaction.atomic():
-                Position.objects.create(user_id=user_id, contract=contract)
-        except IntegrityError:
-            pass  # a concurrent first fill made it: the row is what both lock below
+    """The user's position row in ``contract`` (``ensure_position`` made it), locked."""
     return Position.objects.select_for_update().get(user_id=user_id, contract=contract)
 
 
@@ -221,6 +231,7 @@ def position_apply_fill(*, key: str, user_id: int, contract_id: int, side: str,
     if not isinstance(fee_rate, Decimal) or not 0 <= fee_rate < 1:
         raise InvalidInput("The fee rate is a Decimal from 0 to below 1.")
     now = now or timezone.now()
+    ensure_position(user_id=user_id, contract=contract)
     with transaction.atomic():
         position = lock_position(user_id=user_id, contract=contract)
         done = AppliedFill.objects.filter(key=key).first()
