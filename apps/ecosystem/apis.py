@@ -1,7 +1,7 @@
 """Ecosystem endpoints under /api/v1/ecosystem/ (thin: parse, call, render). Orders use the
-trading core's views and renderings (``apps.trading.apis``) with this venue's inputs: the
-plain types only (no conditional orders here yet), and the engine's self-trade
-prevention mode per order."""
+trading core's views and renderings (``apps.trading.apis``), with the engine's self-trade
+prevention mode per order; conditional types wait PENDING in the core and are triggered
+on the engine's quotes."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -22,7 +22,7 @@ from apps.trading.apis import (
     VenueOrderCancelApi,
     VenueOrdersApi,
 )
-from apps.trading.constants import OrderType, Side, TimeInForce, Venue
+from apps.trading.constants import Venue
 
 
 class MarketOutput(MarketFieldsOutput):
@@ -46,18 +46,9 @@ class MarketListApi(APIView):
 class OrderListCreateApi(VenueOrdersApi):
     venue = Venue.ECOSYSTEM
 
-    class PlaceInput(serializers.Serializer):
-        symbol = IdentifierField(kind="symbol")
-        side = serializers.ChoiceField(choices=Side.choices)
-        type = serializers.ChoiceField(choices=[OrderType.LIMIT, OrderType.MARKET], help_text=(
-            "MARKET fills now within ENGINE_MARKET_PROTECTION of the best opposite price "
-            "(its hold is sized there); the rest expires."))
-        amount = AmountField()
-        price = AmountField(required=False, allow_null=True, help_text="LIMIT only.")
-        time_in_force = serializers.ChoiceField(choices=TimeInForce.choices,
-                                                default=TimeInForce.GTC)
-        post_only = serializers.BooleanField(default=False)
-        client_order_id = IdentifierField(kind="client_id", required=False)
+    class PlaceInput(VenueOrdersApi.PlaceInput):
+        """The core's order, and the engine's self-trade prevention mode."""
+
         stp = serializers.ChoiceField(
             choices=list(StpMode.__members__), required=False, allow_null=True, help_text=(
                 "Self-trade prevention when it meets your own resting order: NONE trades, "

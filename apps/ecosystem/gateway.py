@@ -16,7 +16,7 @@ from apps.engine import books
 from apps.engine.services import command_enqueue
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
-from apps.trading.constants import Side, Venue
+from apps.trading.constants import Side, TriggerSource, Venue
 from apps.trading.models import Market, Order
 from apps.trading.venues import Submission
 from apps.wallets.constants import SystemAccount
@@ -27,9 +27,10 @@ class EcosystemGateway:
     synchronous = False
     queued = True
     counterparty = SystemAccount.CLEARING
-    # Conditional orders are not offered on this venue yet (issue #18).
+    # Conditional orders wait PENDING in the core and the platform triggers them on the
+    # engine's quotes (the last trade; the book's bid/ask): none are the engine's own.
     conditional_types: frozenset[str] = frozenset()
-    trigger_sources: frozenset[str] = frozenset()
+    trigger_sources: frozenset[str] = frozenset({TriggerSource.LAST, TriggerSource.BID_ASK})
 
     def reference_price(self, *, market: Market, side: str) -> Decimal:
         """The best opposite price the engine last published, moved by
@@ -45,8 +46,13 @@ class EcosystemGateway:
         return price
 
     def trigger_quote(self, *, market: Market) -> Quote:
-        raise Conflict("Conditional orders are not offered on the ecosystem venue.",
-                       code="not_supported")
+        """The engine's latest quote of ``market`` (the book's state after its last
+        batch: it does not go stale while nothing trades). Raises Conflict (no_price)
+        before the market's first order."""
+        quote = latest_quote(venue=self.venue, symbol=market.symbol)
+        if quote is None:
+            raise Conflict(f"{market.symbol} has no price yet.", code="no_price")
+        return quote
 
     def before_place(self, *, user_id: int) -> None:
         return None

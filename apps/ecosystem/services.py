@@ -12,7 +12,9 @@ from apps.core.errors import Conflict, InvalidInput
 from apps.core.money import EXACT
 from apps.ecosystem.models import Blockchain, EcoMarket, Status, Token
 from apps.engine.services import sequences_ensure
+from apps.marketdata.quotes import Quote
 from apps.matching import StpMode
+from apps.trading import services as trading_services
 from apps.trading.constants import MarketStatus, Venue
 from apps.trading.models import Market
 from apps.wallets import selectors as wallet_selectors
@@ -76,3 +78,15 @@ def market_create(*, base_token: Token, quote_currency: str, tick_size: Decimal,
         raise Conflict(f"Market {symbol} already exists on the ecosystem venue.",
                        code="market_exists") from None
     return eco
+
+
+def quote_trigger(*, quote: Quote) -> int:
+    """Fire the PENDING conditional orders of the quote's ecosystem market that it
+    reaches (``trading.services.conditional_trigger``: locks, idempotence and batches are
+    its); a fired order's command goes to the engine in its firing transaction. Returns
+    how many fired; an unknown or disabled market fires nothing."""
+    market = Market.objects.filter(venue=Venue.ECOSYSTEM, symbol=quote.symbol,
+                                   status=MarketStatus.ENABLED).first()
+    if market is None or market.symbol != quote.symbol:
+        return 0
+    return trading_services.conditional_trigger(market=market, quote=quote)

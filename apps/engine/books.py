@@ -6,10 +6,12 @@ the same ones, so a book restored from a snapshot plus replay equals one replaye
 first command.
 
 How a core order meets the book: a LIMIT order GTC rests (``LIMIT``; post-only:
-``POST_ONLY``), IOC and FOK are the book's own types; a MARKET order is sent as an IOC (or
-FOK) at its ``reference_price``, the protective limit its hold was sized at (the best
+``POST_ONLY``), IOC and FOK are the book's own types; a MARKET order (and a triggered
+conditional order whose child is one) is sent as an IOC (or FOK) at its
+``reference_price``, the protective limit its hold was sized at (the best
 opposite price and ``ENGINE_MARKET_PROTECTION`` when it was placed), so it never fills
-beyond what it holds. Self-trade prevention: the order's ``stp`` option, else the
+beyond what it holds; a triggered sell stop's market child has no limit (it holds the
+amount it sells). Self-trade prevention: the order's ``stp`` option, else the
 market's default.
 """
 from collections.abc import Mapping
@@ -31,7 +33,15 @@ from apps.matching import (
 )
 from apps.matching import OrderType as BookType
 from apps.matching import Side as BookSide
-from apps.trading.constants import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from apps.trading.constants import (
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    executes_as,
+    is_conditional,
+)
 from apps.trading.models import Market, Order
 from apps.trading.venues import Execution
 
@@ -56,7 +66,7 @@ def market_spec(market: Market, *, stp_default: StpMode = StpMode.CANCEL_TAKER) 
 def _book_type(order: Order) -> BookType:
     if order.time_in_force == TimeInForce.FOK:
         return BookType.FOK
-    if order.time_in_force == TimeInForce.IOC or order.type == OrderType.MARKET:
+    if order.time_in_force == TimeInForce.IOC or executes_as(order.type) == OrderType.MARKET:
         return BookType.IOC
     return BookType.POST_ONLY if order.post_only else BookType.LIMIT
 
@@ -72,11 +82,18 @@ def command_payload(*, order: Order, market: Market, kind: str,
     stp = options.get("stp")
     if stp is not None and stp not in STP_MODES:
         raise ValueError(f"unknown self-trade prevention mode {stp!r}")
+    if order.price is not None:
+        price = spec.to_ticks(order.price)
+    elif is_conditional(order.type) and order.side == Side.SELL:
+        price = 1  # a triggered sell stop fills at the market however far it gapped
+    else:
+        # A MARKET order's protective limit; a triggered buy's market child fills up to
+        # what its hold covers (its trigger plus CONDITIONAL_MARKET_HOLD_MARGIN).
+        price = spec.to_ticks(order.reference_price)
     return {"order_id": order.pk, "owner": order.user_id,
             "side": int(BookSide.BUY if order.side == Side.BUY else BookSide.SELL),
             "type": int(_book_type(order)),
-            "price": spec.to_ticks(order.reference_price if order.price is None
-                                   else order.price),
+            "price": price,
             "qty": spec.to_lots(order.amount),
             "stp": None if stp is None else int(STP_MODES[stp])}
 

@@ -38,7 +38,7 @@ from apps.trading.constants import (
 from apps.trading.models import Market, Order, OrderList
 from apps.trading.services import events, orders, rules, settlement
 from apps.trading.stores import store_for
-from apps.trading.venues import Submission, gateway_for
+from apps.trading.venues import Submission, gateway_for, is_queued
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 
@@ -361,7 +361,8 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote,
     (checked again on the locked rows), in one transaction: lock them and their lists'
     orders (id order), record the trigger and its evidence, hand each to its venue (a
     synchronous one answers now, through ``execute`` if given: fills settle, a limit child
-    rests; an asynchronous one gets it NEW after commit) and cancel the OCO siblings
+    rests; an asynchronous one gets it NEW after commit, a queued one NEW with its command
+    written now) and cancel the OCO siblings
     (``orders.settle``)."""
     store = store_for(market.venue)
     gateway = gateway_for(market.venue)
@@ -383,6 +384,10 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote,
             if gateway.synchronous:
                 submission = (execute(order) if execute is not None
                               else gateway.submit(order=order, market=market))
+            elif is_queued(gateway):
+                # The engine gets the child now, in this transaction (its order's command).
+                submission = Submission(status=OrderStatus.NEW)
+                gateway.enqueue(order=order, market=market, kind="place")
             else:
                 submission = Submission(status=OrderStatus.NEW)
                 settlement.send_after_commit(order=order, action="submit")
