@@ -7,7 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.spot import selectors
-from apps.trading.apis import MarketFieldsOutput, VenueOrderCancelApi, VenueOrdersApi
+from apps.trading.apis import (
+    MarketFieldsOutput,
+    VenueOrderCancelApi,
+    VenueOrderListCancelApi,
+    VenueOrderListDetailApi,
+    VenueOrderListsApi,
+    VenueOrdersApi,
+)
 from apps.trading.constants import Venue
 
 
@@ -39,4 +46,19 @@ class SpotOrdersApi(VenueOrdersApi):
 
 
 class SpotOrderCancelApi(VenueOrderCancelApi):
+    venue = Venue.SPOT
+
+
+class SpotOrderListsApi(VenueOrderListsApi):
+    """OCO pairs and brackets on the spot venue: their stop legs are the platform's
+    (triggered on the spot quotes), their limit legs and entries the exchange's."""
+
+    venue = Venue.SPOT
+
+
+class SpotOrderListDetailApi(VenueOrderListDetailApi):
+    venue = Venue.SPOT
+
+
+class SpotOrderListCancelApi(VenueOrderListCancelApi):
     venue = Venue.SPOT

@@ -15,6 +15,7 @@ from apps.trading import services as trading_services
 from apps.trading.constants import (
     CANCELLABLE_STATUSES,
     CONDITIONAL_TYPES,
+    OrderListKind,
     OrderRole,
     OrderStatus,
     OrderType,
@@ -270,3 +271,77 @@ class OrderListOutput(serializers.Serializer):
     @extend_schema_field(OrderOutput(many=True))
     def get_orders(self, group: OrderList) -> list[dict]:
         return OrderOutput(group.orders.all(), many=True).data
+
+
+class VenueOrderListsApi(APIView):
+    """A venue's OCO pairs and brackets: list them, place one (a subclass sets
+    ``venue``)."""
+
+    venue: str
+
+    pagination_class = CursorPage
+
+    class OrderListPlaceInput(serializers.Serializer):
+        symbol = IdentifierField(kind="symbol")
+        kind = serializers.ChoiceField(choices=OrderListKind.choices, help_text=(
+            "OCO: a LIMIT leg at price and a stop leg at stop_price, one cancels the other. "
+            "BRACKET: an entry (entry_type at price) whose take-profit and stop-loss become "
+            "an OCO once it fills."))
+        side = serializers.ChoiceField(choices=Side.choices, help_text=(
+            "OCO: both legs' side. BRACKET: the entry's (the exits take the other)."))
+        amount = AmountField()
+        price = AmountField(required=False, allow_null=True, help_text=(
+            "OCO: the limit leg's price. BRACKET: the LIMIT entry's price."))
+        stop_price = AmountField(help_text="The stop leg's trigger price.")
+        stop_limit_price = AmountField(required=False, allow_null=True, help_text=(
+            "The stop leg's limit (STOP_LIMIT); without it the stop leg is a STOP_MARKET."))
+        take_profit_price = AmountField(required=False, allow_null=True, help_text=(
+            "BRACKET only: the take-profit LIMIT leg's price."))
+        entry_type = serializers.ChoiceField(
+            choices=[OrderType.LIMIT, OrderType.MARKET], default=OrderType.LIMIT,
+            help_text="BRACKET only: the entry's type.")
+        trigger_source = trigger_source_field()
+        client_order_id = IdentifierField(kind="client_id", required=False)
+
+    class FilterInput(QueryInput):
+        kind = serializers.ChoiceField(choices=OrderListKind.choices, required=False)
+        symbol = IdentifierField(kind="symbol", required=False)
+
+    @extend_schema(parameters=[FilterInput], responses=OrderListOutput(many=True))
+    def get(self, request):
+        query = self.FilterInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        lists = trading_selectors.order_lists(user_id=request.user.pk, venue=self.venue,
+                                              **query.validated_data)
+        return paged_response(self, request, lists, OrderListOutput)
+
+    @extend_schema(request=OrderListPlaceInput,
+                   responses={201: OrderListOutput, **error_responses(404, 409)})
+    def post(self, request):
+        data = self.OrderListPlaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = trading_services.order_list_place(user_id=request.user.pk, venue=self.venue,
+                                                  **data.validated_data)
+        group = trading_selectors.order_list_get(user_id=request.user.pk, venue=self.venue,
+                                                 list_id=group.pk)
+        return Response(OrderListOutput(group).data, status=status.HTTP_201_CREATED)
+
+
+class VenueOrderListDetailApi(APIView):
+    venue: str
+
+    @extend_schema(responses={200: OrderListOutput, **error_responses(404)})
+    def get(self, request, list_id: int):
+        group = trading_selectors.order_list_get(user_id=request.user.pk, venue=self.venue,
+                                                 list_id=list_id)
+        return Response(OrderListOutput(group).data)
+
+
+class VenueOrderListCancelApi(APIView):
+    venue: str
+
+    @extend_schema(request=None, responses={200: OrderListOutput, **error_responses(404, 409)})
+    def post(self, request, list_id: int):
+        group = trading_services.order_list_cancel(user_id=request.user.pk, venue=self.venue,
+                                                   list_id=list_id)
+        return Response(OrderListOutput(group).data)

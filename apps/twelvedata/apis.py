@@ -1,27 +1,23 @@
 """Paper-trading endpoints under /api/v1/twd/ (thin: parse, call, render)."""
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, CursorPage, QueryInput, paged_response
+from apps.core.api import AmountField, QueryInput
 from apps.core.errors import NotFound
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.marketdata.selectors import latest_quote
-from apps.trading import selectors as trading_selectors
-from apps.trading import services as trading_services
 from apps.trading.apis import (
-    OrderListOutput,
     VenueOrderCancelApi,
+    VenueOrderListCancelApi,
+    VenueOrderListDetailApi,
+    VenueOrderListsApi,
     VenueOrdersApi,
-    trigger_source_field,
 )
 from apps.trading.constants import (
-    OrderListKind,
-    OrderType,
-    Side,
     Venue,
 )
 from apps.twelvedata import selectors
@@ -127,68 +123,15 @@ class OrderCancelApi(VenueOrderCancelApi):
     venue = Venue.PAPER
 
 
-class OrderListsApi(APIView):
+class OrderListsApi(VenueOrderListsApi):
     """OCO pairs and brackets of the paper venue."""
 
-    pagination_class = CursorPage
-
-    class OrderListPlaceInput(serializers.Serializer):
-        symbol = IdentifierField(kind="symbol")
-        kind = serializers.ChoiceField(choices=OrderListKind.choices, help_text=(
-            "OCO: a LIMIT leg at price and a stop leg at stop_price, one cancels the other. "
-            "BRACKET: an entry (entry_type at price) whose take-profit and stop-loss become "
-            "an OCO once it fills."))
-        side = serializers.ChoiceField(choices=Side.choices, help_text=(
-            "OCO: both legs' side. BRACKET: the entry's (the exits take the other)."))
-        amount = AmountField()
-        price = AmountField(required=False, allow_null=True, help_text=(
-            "OCO: the limit leg's price. BRACKET: the LIMIT entry's price."))
-        stop_price = AmountField(help_text="The stop leg's trigger price.")
-        stop_limit_price = AmountField(required=False, allow_null=True, help_text=(
-            "The stop leg's limit (STOP_LIMIT); without it the stop leg is a STOP_MARKET."))
-        take_profit_price = AmountField(required=False, allow_null=True, help_text=(
-            "BRACKET only: the take-profit LIMIT leg's price."))
-        entry_type = serializers.ChoiceField(
-            choices=[OrderType.LIMIT, OrderType.MARKET], default=OrderType.LIMIT,
-            help_text="BRACKET only: the entry's type.")
-        trigger_source = trigger_source_field()
-        client_order_id = IdentifierField(kind="client_id", required=False)
-
-    class FilterInput(QueryInput):
-        kind = serializers.ChoiceField(choices=OrderListKind.choices, required=False)
-        symbol = IdentifierField(kind="symbol", required=False)
-
-    @extend_schema(parameters=[FilterInput], responses=OrderListOutput(many=True))
-    def get(self, request):
-        query = self.FilterInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        lists = trading_selectors.order_lists(user_id=request.user.pk, venue=Venue.PAPER,
-                                              **query.validated_data)
-        return paged_response(self, request, lists, OrderListOutput)
-
-    @extend_schema(request=OrderListPlaceInput,
-                   responses={201: OrderListOutput, **error_responses(404, 409)})
-    def post(self, request):
-        data = self.OrderListPlaceInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        group = trading_services.order_list_place(user_id=request.user.pk, venue=Venue.PAPER,
-                                                  **data.validated_data)
-        group = trading_selectors.order_list_get(user_id=request.user.pk, venue=Venue.PAPER,
-                                                 list_id=group.pk)
-        return Response(OrderListOutput(group).data, status=status.HTTP_201_CREATED)
+    venue = Venue.PAPER
 
 
-class OrderListDetailApi(APIView):
-    @extend_schema(responses={200: OrderListOutput, **error_responses(404)})
-    def get(self, request, list_id: int):
-        group = trading_selectors.order_list_get(user_id=request.user.pk, venue=Venue.PAPER,
-                                                 list_id=list_id)
-        return Response(OrderListOutput(group).data)
+class OrderListDetailApi(VenueOrderListDetailApi):
+    venue = Venue.PAPER
 
 
-class OrderListCancelApi(APIView):
-    @extend_schema(request=None, responses={200: OrderListOutput, **error_responses(404, 409)})
-    def post(self, request, list_id: int):
-        group = trading_services.order_list_cancel(user_id=request.user.pk, venue=Venue.PAPER,
-                                                   list_id=list_id)
-        return Response(OrderListOutput(group).data)
+class OrderListCancelApi(VenueOrderListCancelApi):
+    venue = Venue.PAPER

@@ -149,3 +149,28 @@ def test_a_stop_limit_is_the_exchanges_and_a_stop_market_the_platforms(
     assert (native.status, native.filled) == ("FILLED", D("0.1"))
     assert [o["type"] for o in binance.orders()] == ["STOP_LOSS_LIMIT", "MARKET"]
     assert wallet_selectors.reconcile() == []
+
+
+def test_an_oco_on_spot_its_stop_fired_by_the_platform_cancels_its_limit_on_the_exchange(
+        spot, trader, binance, django_capture_on_commit_callbacks, api):
+    capture = django_capture_on_commit_callbacks
+    with capture(execute=True):
+        response = api.post("/api/v1/spot/order-lists/", {
+            "symbol": "BTC/USDT", "kind": "OCO", "side": "SELL", "amount": "0.2",
+            "price": "62000", "stop_price": "57500"}, format="json")
+    assert response.status_code == 201, response.json()
+    legs = {o["role"]: o for o in response.json()["orders"]}
+    assert (legs["LIMIT"]["trigger_by"], legs["STOP"]["trigger_by"]) == ("", "platform")
+    assert [o["status"] for o in binance.orders()] == ["NEW"]  # the limit leg rests there
+    binance.set_book("BTCUSDT", bids=[["57400", "1"]], asks=[["57420", "1"]])
+    binance.set_price("BTCUSDT", "57410")
+    with capture(execute=True):
+        prices.poll(publish=lambda quote: publish(quote=quote))
+    group = api.get(f"/api/v1/spot/order-lists/{response.json()['id']}/").json()
+    legs = {o["role"]: o for o in group["orders"]}
+    assert (legs["STOP"]["status"], legs["STOP"]["filled"]) == ("FILLED", "0.2")
+    assert (legs["LIMIT"]["status"], group["executed_role"]) == ("CANCELED", "STOP")
+    assert sorted(o["status"] for o in binance.orders()) == ["CANCELED", "FILLED"]
+    assert wallet(trader, "BTC", "SPOT").held == 0
+    assert wallet_selectors.reconcile() == []
+    call_command("spot_reconcile")
