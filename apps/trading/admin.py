@@ -1,6 +1,7 @@
 """Admin of the trading core: one market list across venues, and every venue's orders and
 fills (read-only: money changes only through the services). Actions are thin."""
 from django.contrib import admin, messages
+from django.utils.timezone import localtime
 
 from apps.core.admin import CompactListAdmin, ReadOnlyAdmin, ReasonForm, confirm_page, fixed
 from apps.core.errors import DomainError
@@ -156,10 +157,10 @@ class FillInline(MarketDecimals, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(MarketDecimals, ReadOnlyAdmin):
-    # What fits a 1366 px screen; the rest (time in force, stop price, list, role,
-    # trigger) is on the order's page and in the filters; the market names its venue.
-    list_display = ("id", "user", "market", "type", "side", "status", "price_shown",
-                    "amount_shown", "filled_shown", "cost_shown", "fee_shown", "created_at",
+    # What fits a 1366 px screen; the rest (time in force, list, role, trigger) is on the
+    # order's page and in the filters; the market names its venue.
+    list_display = ("id", "user", "market", "type", "side", "status", "price_and_stop",
+                    "amount_shown", "filled_shown", "cost_shown", "fee_shown", "placed",
                     "settle_error")
     list_filter = (SetAsideFilter, "venue", "status", "type", "side", "time_in_force",
                    "role", "trigger_source")
@@ -167,6 +168,18 @@ class OrderAdmin(MarketDecimals, ReadOnlyAdmin):
     list_select_related = ("user", "market")
     inlines = [FillInline]
     actions = ["retry_settlement", "cancel_orders"]
+
+    @admin.display(description="price / stop", ordering="price")
+    def price_and_stop(self, order: Order) -> str:
+        places = order.market.price_precision
+        price = "market" if order.price is None else fixed(order.price, places)
+        if order.stop_price is None:
+            return price
+        return f"{price} / stop {fixed(order.stop_price, places)}"
+
+    @admin.display(description="placed", ordering="created_at")
+    def placed(self, order: Order) -> str:
+        return localtime(order.created_at).strftime("%Y-%m-%d %H:%M:%S")
 
     @admin.display(description="filled", ordering="filled")
     def filled_shown(self, order: Order) -> str:

@@ -50,8 +50,11 @@ class DemoPlatform:
         self.log_file = self.log_path.open("w")
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("DATABASE_", "REDIS_", "CELERY_", "MAKE", "MFLAGS"))}
+        # Every emulator on a free port: another `make run` on this machine (a developer's,
+        # another test run's) holds the defaults.
         env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
-                   EMULATOR_PORT=str(self.emulator_port))
+                   EMULATOR_PORT=str(self.emulator_port), PAYCHAIN_PORT=str(free_port()),
+                   BINANCE_PORT=str(free_port()))
         env.pop("SECRET_KEY", None)
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "run", "HOST=127.0.0.1", f"PORT={self.port}"],

@@ -118,7 +118,7 @@ def test_conditional_orders_and_their_lists_are_shown_and_filtered(admin_client,
     OrderFactory(market=market)  # a plain order, in neither filter
     page = admin_client.get(f"{ORDERS}?status__exact=PENDING&type__exact=STOP_MARKET")
     assert {o.pk for o in page.context["cl"].result_list} == {stop.pk}
-    assert b"1.098" in page.content
+    assert b"market / stop 1.09800" in page.content
     page = admin_client.get(f"{ORDERS}?role__exact=LIMIT")
     assert {o.pk for o in page.context["cl"].result_list} == {limit.pk}
     detail = admin_client.get(f"{ORDERS}{stop.pk}/change/")
@@ -174,6 +174,6 @@ def test_order_list_shows_amounts_with_the_markets_decimals(admin_client, curren
     OrderFactory(price=D("1.1"), amount=D("10"), cost=D("11.5"))
     page = admin_client.get(ORDERS).content.decode()
     assert "000000000" not in page
-    for cell in ('field-price_shown">1.10000<', 'field-amount_shown">10.00<',
+    for cell in ('field-price_and_stop">1.10000<', 'field-amount_shown">10.00<',
                  'field-cost_shown">11.50<'):
         assert cell in page
