@@ -507,6 +507,8 @@ SCYLLA_PASSWORD = env.str("SCYLLA_PASSWORD", default="")
 # and the tests). The keys take precedence over those stored (encrypted) on the provider.
 SPOT_EXCHANGE_URL = env.str("SPOT_EXCHANGE_URL", default="")
 SPOT_EXCHANGE_WS_URL = env.str("SPOT_EXCHANGE_WS_URL", default="")
+# ccxt.pro's WebSocket API, where the private order stream logs in.
+SPOT_EXCHANGE_WS_API_URL = env.str("SPOT_EXCHANGE_WS_API_URL", default="")
 SPOT_API_KEY = env.str("SPOT_API_KEY", default="")
 SPOT_API_SECRET = env.str("SPOT_API_SECRET", default="")
 SPOT_TRACK_SECONDS = env.int("SPOT_TRACK_SECONDS", default=5)

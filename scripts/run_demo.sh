@@ -17,6 +17,7 @@ export TWELVEDATA_API_KEY=demo
 # The spot venue routes to the Binance emulator (devtools/binance) through ccxt.
 export SPOT_EXCHANGE_URL="http://127.0.0.1:${BINANCE_PORT}"
 export SPOT_EXCHANGE_WS_URL="ws://127.0.0.1:${BINANCE_PORT}/stream/ws"
+export SPOT_EXCHANGE_WS_API_URL="ws://127.0.0.1:${BINANCE_PORT}/ws-api/v3"
 export SPOT_API_KEY=demo-key SPOT_API_SECRET=demo-secret
 # A market-maker bot quotes the demo ecosystem market in the web process (a live book).
 export MARKETMAKER_EMBEDDED=1 MARKETMAKER_SYMBOL=DEMO/USDT

@@ -202,6 +202,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     # tracker sends it itself, and the tracker's period.
     Setting("SPOT_EXCHANGE_URL", "", _string, "an http(s) URL, or empty"),
     Setting("SPOT_EXCHANGE_WS_URL", "", _string, "a ws(s) URL, or empty"),
+    Setting("SPOT_EXCHANGE_WS_API_URL", "", _string, "a ws(s) URL, or empty"),
     Setting("SPOT_API_KEY", "", _string, "a string (empty: the key stored in the admin)"),
     Setting("SPOT_API_SECRET", "", _string, "a string (empty: the secret stored in the admin)"),
     Setting("SPOT_REQUEST_TIMEOUT_MS", 10_000, _positive_int, "a positive integer"),

@@ -1,7 +1,8 @@
 """The spot venue inside the web process (``make run``, ``SPOT_EMBEDDED``): the price
-stream and the order tracker on daemon threads, since the embedded mode has no Celery
-worker or beat and its cache and channel layer exist only in this process. Production
-runs ``spot_stream_prices`` and beat's ``spot.track`` instead."""
+stream, the private order stream and the order tracker on daemon threads, since the
+embedded mode has no Celery worker or beat and its cache and channel layer exist only in
+this process. Production runs ``spot_stream_prices``, ``spot_stream_orders`` and beat's
+``spot.track`` instead."""
 import threading
 
 import structlog
@@ -12,12 +13,13 @@ log = structlog.get_logger(__name__)
 
 
 def start_in_background() -> threading.Event:
-    """Start the price stream and the tracker; returns the event that stops both."""
+    """Start the streams and the tracker; returns the event that stops them."""
     from django.db import connection
 
     from apps.marketdata.services import publish
     from apps.spot import services
     from apps.spot.prices import PriceStream
+    from apps.spot.private import OrderStream
 
     stop = threading.Event()
 
@@ -34,5 +36,7 @@ def start_in_background() -> threading.Event:
                 connection.close()
 
     threading.Thread(target=stream, name="spot-prices", daemon=True).start()
+    threading.Thread(target=lambda: OrderStream().run(stop=stop), name="spot-orders",
+                     daemon=True).start()
     threading.Thread(target=track, name="spot-tracker", daemon=True).start()
     return stop

@@ -28,7 +28,7 @@ _client: tuple[tuple, ccxt.Exchange] | None = None
 def _stamp(provider: SpotProvider, key: str, secret: str) -> tuple:
     return (provider.pk, provider.exchange_id, provider.sandbox, provider.updated_at, key,
             secret, conf.SPOT_EXCHANGE_URL, conf.SPOT_EXCHANGE_WS_URL,
-            conf.SPOT_REQUEST_TIMEOUT_MS, conf.SPOT_RECV_WINDOW_MS)
+            conf.SPOT_EXCHANGE_WS_API_URL, conf.SPOT_REQUEST_TIMEOUT_MS, conf.SPOT_RECV_WINDOW_MS)
 
 
 def _rebase(url: str, origin: str) -> str:
@@ -87,6 +87,9 @@ def build(provider: SpotProvider, *, module=ccxt) -> ccxt.Exchange:
     if conf.SPOT_EXCHANGE_WS_URL and isinstance(streams, dict):
         # ccxt.pro's spot market streams (the one socket URL the price stream uses).
         streams["spot"] = streams["margin"] = conf.SPOT_EXCHANGE_WS_URL
+    if conf.SPOT_EXCHANGE_WS_API_URL and isinstance((streams or {}).get("ws-api"), dict):
+        # Where ccxt.pro logs in for the account's private streams.
+        streams["ws-api"]["spot"] = conf.SPOT_EXCHANGE_WS_API_URL
     return exchange
 
 

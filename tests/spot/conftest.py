@@ -35,6 +35,7 @@ def binance(emulator_options):
 def exchange_settings(settings, binance):
     settings.SPOT_EXCHANGE_URL = binance.url
     settings.SPOT_EXCHANGE_WS_URL = binance.ws_url
+    settings.SPOT_EXCHANGE_WS_API_URL = binance.ws_api_url
     settings.SPOT_API_KEY = binance.api_key
     settings.SPOT_API_SECRET = binance.api_secret
     settings.SPOT_REQUEST_TIMEOUT_MS = 1500
