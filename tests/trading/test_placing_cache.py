@@ -78,11 +78,12 @@ def test_an_order_with_the_market_cached_runs_only_the_statements_it_needs(cache
     statements = [q["sql"].split()[0].upper() + " " + _table(q["sql"])
                   for q in queries.captured_queries
                   if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))]
-    # No market read before the insert, no currency read, no hold-key lookup: the
-    # market is re-read (with the decimals) under the insert's lock, the wallet locked.
+    # No market read before the insert, no currency read, no hold-key lookup, no read of
+    # the wallet before its lock: the market is re-read (with the decimals) under the
+    # insert's lock, the wallet locked by its cached id.
     assert statements == ["INSERT trading_order", "SELECT trading_market",
-                          "SELECT wallets_wallet", "SELECT wallets_wallet",
-                          "INSERT wallets_hold", "UPDATE wallets_wallet"]
+                          "SELECT wallets_wallet", "INSERT wallets_hold",
+                          "UPDATE wallets_wallet"]
 
 
 def _table(sql: str) -> str:

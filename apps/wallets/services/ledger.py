@@ -164,21 +164,37 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
                             amount=amount, key=key, new_key=new_key)
 
 
+# Per process: a user wallet's id and its currency's decimals, by (user, type, currency
+# code), so that a hold locks its wallet without reading it first. A wallet's owner and
+# currency never change and a currency's decimals are fixed once it exists (its admin
+# makes them read-only): an entry goes wrong only if its rows were deleted, and the lock
+# names the owner as well as the id, so a vanished wallet locks nothing and is read
+# afresh (on MariaDB an id is never reused; a test database's reused ids are cleared by
+# the Currency signals, apps.py). Bounded: emptied when full.
+_hold_wallets: dict[tuple[int, str, str], tuple[int, int]] = {}
+HOLD_WALLETS_MAX = 100_000
+
+
+def hold_wallets_forget() -> None:
+    """Empty this process's cache of wallet ids and decimals (a currency was saved or
+    deleted)."""
+    _hold_wallets.clear()
+
+
 def _hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decimal,
                  key: str, new_key: bool) -> Hold:
-    # The wallet's id and its currency's row in one plain read (the lock is by pk, as
-    # every wallet lock is); a missing wallet is created as wallets_lock would.
-    found = (Wallet.objects.filter(user_id=user_id, type=wallet_type, currency_id=currency)
-             .values_list("pk", "currency__code", "currency__decimals").first())
-    exists = found is not None and found[1] == currency  # exact: never a look-alike's
-    cur = Currency(code=found[1], decimals=found[2]) if exists else _currency(currency)
-    amount = exact(amount, cur)
-    if exists:
-        wallet_id = found[0]
-    else:
-        owner = (user_id, None, wallet_type, cur.code)
-        wallet_id = wallet_ids([owner])[owner]
-    wallet = lock_user_wallets([wallet_id])[wallet_id]
+    known = _hold_wallets.get((user_id, wallet_type, currency))
+    wallet = None
+    if known is not None:
+        wallet_id, decimals = known
+        amount = exact(amount, Currency(code=currency, decimals=decimals))
+        wallet = (Wallet.objects.select_for_update().defer("created_at")
+                  .filter(pk=wallet_id, user_id=user_id, type=wallet_type,
+                          currency_id=currency).first())
+    if wallet is None:
+        wallet, amount = _hold_wallet(user_id=user_id, wallet_type=wallet_type,
+                                      currency=currency, amount=amount)
+    wallet_id = wallet.pk
     existing = None if new_key else Hold.objects.filter(key=key).first()
     if existing is not None:
         if existing.wallet_id != wallet_id or existing.amount != amount:
@@ -195,6 +211,29 @@ def _hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decim
     Wallet.objects.filter(pk=wallet_id).update(held=wallet.held, updated_at=timezone.now())
     publish_balance(wallet)
     return hold
+
+
+def _hold_wallet(*, user_id: int, wallet_type: str, currency: str,
+                 amount: Decimal) -> tuple[Wallet, Decimal]:
+    """The user's wallet, locked (created empty if missing, as wallets_lock would), and
+    ``amount`` checked against its currency; remembered in ``_hold_wallets``."""
+    # The wallet's id and its currency's row in one plain read (the lock is by pk, as
+    # every wallet lock is).
+    found = (Wallet.objects.filter(user_id=user_id, type=wallet_type, currency_id=currency)
+             .values_list("pk", "currency__code", "currency__decimals").first())
+    exists = found is not None and found[1] == currency  # exact: never a look-alike's
+    cur = Currency(code=found[1], decimals=found[2]) if exists else _currency(currency)
+    amount = exact(amount, cur)
+    if exists:
+        wallet_id = found[0]
+    else:
+        owner = (user_id, None, wallet_type, cur.code)
+        wallet_id = wallet_ids([owner])[owner]
+    wallet = lock_user_wallets([wallet_id])[wallet_id]
+    if len(_hold_wallets) >= HOLD_WALLETS_MAX:
+        _hold_wallets.clear()
+    _hold_wallets[(user_id, wallet_type, cur.code)] = (wallet_id, cur.decimals)
+    return wallet, amount
 
 
 def hold_release(*, key: str, amount: Decimal | None = None) -> Hold:
