@@ -320,8 +320,14 @@ def _cumulative(stats: pstats.Stats, file_part: str, function: str) -> float:
 def _query_shape(sql: str) -> str:
     words = sql.split()
     verb = words[0].upper() if words else "?"
-    table = next((w.strip("`") for k, w in zip(words, words[1:], strict=False)
-                  if k.upper() in ("FROM", "INTO", "UPDATE")), "")
+    # The statement's own table: a FROM inside a subquery's parentheses is not it.
+    spaced = sql.replace("(", " ( ").replace(")", " ) ").split()
+    depth, table = 0, ""
+    for word, following in zip(spaced, spaced[1:], strict=False):
+        depth += (word == "(") - (word == ")")
+        if depth == 0 and word.upper() in ("FROM", "INTO", "UPDATE"):
+            table = following.strip("`")
+            break
     if verb == "UPDATE":
         table = words[1].strip("`")
     lock = " FOR UPDATE" if "FOR UPDATE" in sql.upper() else ""
