@@ -4,6 +4,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from apps.marketdata import streams
+from apps.trading import selectors as trading_selectors
 from tests.factories import UserFactory
 
 
@@ -36,7 +37,11 @@ def sent(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def clear_cache():
-    """Latest quotes live in the cache: no test may see another's prices."""
+    """Latest quotes live in the cache: no test may see another's prices. The placing
+    cache of markets too: a test's markets are gone after it (rolled back), and on MariaDB
+    the next test's get new ids (an order would name a market that no longer exists)."""
     cache.clear()
+    trading_selectors.market_forget()
     yield
     cache.clear()
+    trading_selectors.market_forget()
