@@ -10,6 +10,8 @@ PORT=${PORT:-8000}
 EMULATOR_PORT=${EMULATOR_PORT:-8765}
 PAYCHAIN_PORT=${PAYCHAIN_PORT:-8766}
 BINANCE_PORT=${BINANCE_PORT:-8767}
+# Extra runserver options: the browser tests pass --noreload (an edit elsewhere in the
+# checkout must not restart the server under a test).
 export DJANGO_DEBUG=1
 export TWELVEDATA_BASE_URL="http://127.0.0.1:${EMULATOR_PORT}"
 export TWELVEDATA_WS_URL="ws://127.0.0.1:${EMULATOR_PORT}/v1/quotes/price"
@@ -77,4 +79,4 @@ echo "Deposits: POST /api/v1/deposits/intents/, open its payment_url, Pay (log: 
 echo "Spot: Binance emulator on 127.0.0.1:${BINANCE_PORT} (log: var/binance.log), /api/v1/spot/"
 PRICE_STREAM_IN_PROCESS=1 ENGINE_EMBEDDED=1 SPOT_EMBEDDED=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
   DEPOSIT_PAYMENT_URL="http://127.0.0.1:${PAYCHAIN_PORT}/pay" \
-  "$BIN/python" manage.py runserver "${HOST}:${PORT}"
+  "$BIN/python" manage.py runserver ${RUNSERVER_ARGS:-} "${HOST}:${PORT}"

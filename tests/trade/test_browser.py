@@ -54,7 +54,7 @@ class DemoPlatform:
         # another test run's) holds the defaults.
         env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
                    EMULATOR_PORT=str(self.emulator_port), PAYCHAIN_PORT=str(free_port()),
-                   BINANCE_PORT=str(free_port()))
+                   BINANCE_PORT=str(free_port()), RUNSERVER_ARGS="--noreload")
         env.pop("SECRET_KEY", None)
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "run", "HOST=127.0.0.1", f"PORT={self.port}"],
