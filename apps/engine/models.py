@@ -46,6 +46,8 @@ class EngineCommand(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["market", "seq"],
                                                name="engine_command_market_seq")]
+        # A cancel looks for the order's earlier one (command_enqueue).
+        indexes = [models.Index(fields=["order_id", "kind"], name="engine_command_order")]
 
     def __str__(self) -> str:
         return f"{self.market_id}#{self.seq} {self.kind} {self.order_id}"

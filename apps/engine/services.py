@@ -23,10 +23,17 @@ def command_enqueue(*, order: Order, market: Market, kind: str,
                     options: Mapping[str, object] | None = None) -> EngineCommand:
     """Append ``kind`` ("place" or "cancel") of ``order`` to ``market``'s command log, in
     the caller's transaction. Locks the market's sequence row until the caller commits.
+    An order's cancel is logged once: a repeated cancel (the order stays live until the
+    engine takes the first) returns the logged one, so repeats cannot grow the log; the
+    caller holds the order's row lock, so two cancels never both append.
     Raises ValueError for an unknown kind or an order the book cannot take (the core
     validated it against the same tick and lot first)."""
     if kind not in EngineCommand.Kind.values:
         raise ValueError(f"unknown engine command {kind!r}")
+    if kind == EngineCommand.Kind.CANCEL:
+        logged = EngineCommand.objects.filter(order_id=order.pk, kind=kind).first()
+        if logged is not None:
+            return logged
     payload = command_payload(order=order, market=market, kind=kind, options=options or {})
     bumped = EngineSequence.objects.filter(pk=market.pk).update(last_seq=F("last_seq") + 1)
     if not bumped:
