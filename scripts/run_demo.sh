@@ -77,6 +77,7 @@ echo "Serving http://${HOST}:${PORT}/  (admin: /admin/, API docs: /api/docs/)"
 echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/emulator.log)"
 echo "Deposits: POST /api/v1/deposits/intents/, open its payment_url, Pay (log: var/paychain.log)"
 echo "Spot: Binance emulator on 127.0.0.1:${BINANCE_PORT} (log: var/binance.log), /api/v1/spot/"
+echo "Ecosystem: /market/ecosystem/DEMO/USDT/ (the engine and a market-maker bot run in the web process)"
 PRICE_STREAM_IN_PROCESS=1 ENGINE_EMBEDDED=1 SPOT_EMBEDDED=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
   DEPOSIT_PAYMENT_URL="http://127.0.0.1:${PAYCHAIN_PORT}/pay" \
   "$BIN/python" manage.py runserver ${RUNSERVER_ARGS:-} "${HOST}:${PORT}"
