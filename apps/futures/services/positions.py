@@ -173,7 +173,8 @@ def ensure_position(*, user_id: int, contract: Contract) -> None:
     workers delivering a first fill together never hold the new row's key while waiting to
     lock it (InnoDB deadlocks them: each holds a shared lock on the duplicate and wants
     the exclusive one). Inside a caller's transaction (the engine's settlement: one writer
-    per market) it is a savepoint."""
+    per market) it is a savepoint. A fill refused afterwards (insufficient funds) leaves
+    the row flat and empty: no size, no margin, no money."""
     if Position.objects.filter(user_id=user_id, contract=contract).exists():
         return
     try:
