@@ -8,18 +8,23 @@ unknown ``/api/`` URLs and renders Django's own errors there, and ``apps.core.mi
 refuses bodies over ``API_MAX_BODY_BYTES`` (413) and bodies that are not JSON (415) before
 a view sees them. (Neither imports DRF's views: DRF's settings import this module.)
 """
+import binascii
 import json
 import re
+from base64 import b64decode
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.core import signing
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination, _positive_int
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.core.errors import DomainError, error_body
@@ -154,15 +159,28 @@ class JsonNegotiation(DefaultContentNegotiation):
 
 class QueryInput(serializers.Serializer):
     """Query parameters: one given but empty (``?type=``) is an error, not an absent one
-    (DRF reads an empty optional query value as missing and would silently ignore it)."""
+    (DRF reads an empty optional query value as missing and would silently ignore it); one
+    given twice is an error (DRF would take the last: a proxy or log may read the first);
+    a whole number is ASCII digits (DRF's ``int()`` takes "10.0", "１０" and "١٠")."""
 
     def to_internal_value(self, data):
-        blank = {name: ["May not be empty: give a value or leave the parameter out."]
-                 for name, field in self.fields.items()
-                 if data.get(name) == "" and not getattr(field, "allow_blank", False)}
-        if blank:
-            raise serializers.ValidationError(blank)
+        errors = {name: ["May not be empty: give a value or leave the parameter out."]
+                  for name, field in self.fields.items()
+                  if data.get(name) == "" and not getattr(field, "allow_blank", False)}
+        if hasattr(data, "getlist"):
+            errors |= {name: ["Given more than once: give it once."]
+                       for name in self.fields if len(data.getlist(name)) > 1}
+        errors |= {name: ["A whole number of ASCII digits."]
+                   for name, field in self.fields.items()
+                   if isinstance(field, serializers.IntegerField)
+                   and isinstance(data.get(name), str) and data.get(name)
+                   and not _WHOLE.fullmatch(data.get(name))}
+        if errors:
+            raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+_WHOLE = re.compile(r"-?[0-9]{1,19}", re.ASCII)
 
 
 _PAGE_SIZE = re.compile(r"[1-9][0-9]{0,5}", re.ASCII)
@@ -186,23 +204,42 @@ class CursorPage(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
+        if len(request.query_params.getlist(self.page_size_query_param)) > 1:
+            raise serializers.ValidationError({self.page_size_query_param: [
+                "Given more than once: give it once."]})
         if not _PAGE_SIZE.fullmatch(raw) or int(raw) > self.max_page_size:
             raise serializers.ValidationError({self.page_size_query_param: [
                 f"A whole number from 1 to {self.max_page_size}."]})
         return int(raw)
 
+    # A cursor is signed: one this server did not make (forged, or garbage that DRF's
+    # lenient base64 decodes to an empty cursor, the first page) is refused.
+    _signer = signing.Signer(salt="apps.core.api.CursorPage")
+
+    def encode_cursor(self, cursor) -> str:
+        url = super().encode_cursor(cursor)
+        token = parse_qs(urlsplit(url).query)[self.cursor_query_param][0]
+        return replace_query_param(url, self.cursor_query_param, self._signer.sign(token))
+
     def decode_cursor(self, request):
         invalid = serializers.ValidationError({self.cursor_query_param: [
             "Not a cursor from this list: use a next or previous link as given."]})
-        if request.query_params.get(self.cursor_query_param) == "":
-            raise invalid
+        given = request.query_params.getlist(self.cursor_query_param)
+        if not given:
+            return None
         try:
-            cursor = super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise invalid
-        if cursor is not None and cursor.position is not None and (
-                not _ID_POSITION.fullmatch(cursor.position)
-                or int(cursor.position) >= 2 ** 63):
+            if len(given) > 1:
+                raise ValueError("repeated")
+            tokens = parse_qs(b64decode(self._signer.unsign(given[0]), validate=True)
+                              .decode("ascii"), keep_blank_values=True, strict_parsing=True)
+            cursor = Cursor(offset=_positive_int(tokens.get("o", ["0"])[0],
+                                                 cutoff=self.offset_cutoff),
+                            reverse=tokens.get("r", ["0"])[0] == "1",
+                            position=tokens.get("p", [None])[0])
+        except (signing.BadSignature, binascii.Error, UnicodeDecodeError, ValueError):
+            raise invalid from None
+        if cursor.position is not None and (not _ID_POSITION.fullmatch(cursor.position)
+                                            or int(cursor.position) >= 2 ** 63):
             raise invalid
         return cursor
 

@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from django.core import signing
+
 from apps.core import conf
 from apps.orderstore.records import OrderRecord, TradeRecord
 
@@ -107,9 +109,14 @@ def check_limit(limit: int) -> None:
 
 # Both backends page by key (the last id handed out), so a token is the same on both:
 # "o:<id>" for order pages, "t:<seq>" for trade pages, urlsafe base64 so callers treat it
-# as opaque.
+# as opaque, and signed: a token this server did not hand out (forged, padded, or naming
+# a key of its own choosing) is refused.
+_PAGE_SIGNER = signing.Signer(salt="apps.orderstore.page")
+
+
 def encode_page(kind: str, after: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{after}".encode()).decode().rstrip("=")
+    return _PAGE_SIGNER.sign(
+        base64.urlsafe_b64encode(f"{kind}:{after}".encode()).decode().rstrip("="))
 
 
 def decode_page(kind: str, token: str | None) -> int | None:
@@ -117,8 +124,9 @@ def decode_page(kind: str, token: str | None) -> int | None:
     if token is None:
         return None
     try:
+        token = _PAGE_SIGNER.unsign(token)
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (signing.BadSignature, binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidPage("unknown page token") from None
     prefix, _, number = text.partition(":")
     if prefix != kind or not number.isascii() or not number.isdigit():

@@ -282,6 +282,10 @@ def test_a_disallowed_host_under_the_api_is_a_json_400(db):
     ("cursor=zzz", "cursor"), ("cursor=", "cursor"),
     ("cursor=" + base64.b64encode(b"p=abc").decode(), "cursor"),  # was a 500
     ("cursor=" + base64.b64encode(b"p=99999999999999999999").decode(), "cursor"),
+    # A cursor's form with no signature (a forgery), garbage DRF's base64 reads as the
+    # first page, a limit or cursor given twice.
+    ("cursor=" + base64.b64encode(b"p=1").decode(), "cursor"), ("cursor=!!!", "cursor"),
+    ("cursor=" + "A" * 1000, "cursor"), ("limit=1&limit=2", "limit"),
 ])
 def test_a_bad_pagination_parameter_is_a_400(api, funded, query, field):
     for url in ("/api/v1/wallets/SPOT/USDT/ledger/", "/api/v1/twd/orders/"):
@@ -298,10 +302,23 @@ def test_a_bad_pagination_parameter_is_a_400(api, funded, query, field):
     ("/api/v1/twd/ticker/?symbol=", "symbol"),
     ("/api/v1/twd/candles/?symbol=EUR/USD&interval=", "interval"),
     ("/api/v1/twd/candles/?symbol=EUR/USD&outputsize=abc", "outputsize"),
+    # Given twice (DRF took the last), a whole number that is not ASCII digits (int()
+    # took these).
+    ("/api/v1/twd/orders/?status=NEW&status=FILLED", "status"),
+    ("/api/v1/twd/candles/?symbol=EUR/USD&outputsize=10.0", "outputsize"),
+    ("/api/v1/twd/candles/?symbol=EUR/USD&outputsize=%D9%A1%D9%A0", "outputsize"),
 ])
 def test_a_bad_filter_parameter_is_a_400(api, url, field):
     error = assert_error(api.get(url), 400, "invalid")
     assert field in error["fields"]
+
+
+def test_a_cursor_the_server_made_pages_on(api, funded, user):
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                            amount=Decimal("1"), key="test:second-deposit")
+    first = api.get("/api/v1/wallets/SPOT/USDT/ledger/?limit=1").json()
+    second = api.get(first["next"]).json()
+    assert len(second["results"]) == 1 and second["results"] != first["results"]
 
 
 def test_a_good_limit_still_pages(api, funded):

@@ -147,6 +147,18 @@ def test_a_trade_page_token_is_no_order_page_token(store):
         store.user_orders(venue="ecosystem", user_id=7, page=token)
 
 
+def test_a_page_token_the_store_did_not_hand_out_is_refused(store):
+    """A token's form with a key of the caller's choosing, or padded, is not one given."""
+    store.put_trades(records=TradeRecordFactory.build_batch(3))
+    given = store.market_trades(venue="ecosystem", market="ABC/USDT", limit=1).next_page
+    for forged in ("dDox", "dDox====", "dDo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", given + "x",
+                   given.upper()):
+        with pytest.raises(InvalidPage):
+            store.market_trades(venue="ecosystem", market="ABC/USDT", page=forged)
+    assert len(store.market_trades(venue="ecosystem", market="ABC/USDT",
+                                   page=given).items) == 2
+
+
 @pytest.mark.parametrize("limit", [0, -1, MAX_PAGE_LIMIT + 1, True])
 def test_a_page_limit_out_of_range_is_refused(store, limit):
     with pytest.raises(ValueError, match="limit"):
