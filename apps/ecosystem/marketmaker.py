@@ -124,6 +124,13 @@ class MarketMaker:
         """One round (see the module docstring): returns (orders placed, cancels asked)."""
         wanted = {(side, self.market.tick_size * ticks) for side, ticks in
                   wanted_levels(reference_ticks=self.reference_ticks(), quoting=self.quoting)}
+        # A level another trader's order already crosses would be refused (post-only):
+        # leave it out. The bot's own old levels never cross its new ones (``Quoting``).
+        quote = latest_quote(venue=VENUE, symbol=self.market.symbol)
+        if quote is not None:
+            wanted = {(side, price) for side, price in wanted
+                      if not (side == Side.SELL and quote.bid is not None and price <= quote.bid)
+                      and not (side == Side.BUY and quote.ask is not None and price >= quote.ask)}
         live = list(trading_selectors.order_list(
             user_id=self.user_id, venue=VENUE, symbol=self.market.symbol)
             .filter(status__in=LIVE_STATUSES))

@@ -85,6 +85,28 @@ def test_the_bot_keeps_a_book_around_its_reference_and_moves_it(market):
     assert len(live_orders(bot)) == 4
 
 
+def test_the_bot_leaves_out_levels_another_traders_order_crosses(market):
+    r = runner(market)
+    bot = bot_setup(username="mm", market=market, base_amount=D("100"),
+                    quote_amount=D("10000"))
+    maker = MarketMaker(user_id=bot, market=market, reference=D("10.00"),
+                        quoting=Quoting(levels=3, spread_ticks=5, step_ticks=5,
+                                        amount=D("1"), walk_ticks=0))
+    maker.refresh()
+    drain(r)
+    # A trader takes the bot's three asks (the last at 10.15) and bids on at 10.30.
+    place(trader(), side="BUY", price="10.30", amount="5")
+    drain(r)
+    maker.refresh()
+    drain(r)
+    # Around the last price the asks would be 10.20, 10.25 and 10.30, all under or at
+    # that bid: left out, instead of being sent post-only and refused.
+    assert [p for s, p in live_orders(bot) if s == "SELL"] == []
+    assert sorted(p for s, p in live_orders(bot) if s == "BUY") == [
+        D("10.00"), D("10.05"), D("10.10")]
+    assert not Order.objects.filter(user_id=bot, status="REJECTED").exists()
+
+
 def test_a_trade_between_people_is_not_a_bots(market):
     r = runner(market)
     bot_setup(username="mm", market=market, base_amount=D("1"), quote_amount=D("10"))
