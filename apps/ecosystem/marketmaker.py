@@ -17,8 +17,9 @@ Contract:
   command the engine applies later, so an order asked to cancel is not asked again while
   it is still live. The walk must stay under twice the spread (``Quoting`` checks), so
   that a new level never crosses an old one of the other side.
-- Orders are post-only LIMIT GTC: the bot never takes liquidity, and a level the book has
-  moved through is rejected by the engine rather than traded.
+- Orders are post-only LIMIT GTC: the bot never takes liquidity. A level that another
+  trader's order crosses (by the engine's last quote) is left out; one the book moved
+  through since is refused by the engine rather than traded.
 - A level the bot cannot fund (InsufficientFunds) or that the venue refuses (Conflict,
   InvalidInput) is skipped and logged; ``refresh`` never raises for one level.
 - Run it from one thread or process per market (``run_marketmaker``, or the web process's
