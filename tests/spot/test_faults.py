@@ -92,7 +92,9 @@ def _run(count: int, *, trader, binance, settings) -> None:
         stop.set()
         tracker.join()
     hits = binance.stats()["faults_hit"]
-    assert sum(hits.values()) > count / 3, hits  # the faults did happen
+    # The faults did happen: timeouts on about a third, and each of the others.
+    assert hits[Fault.TIMEOUT.value] > count / 4, hits
+    assert min(hits[f.value] for f in (Fault.DUPLICATE, Fault.SERVER_ERROR)) > 0, hits
     binance.clear_faults()
     _settle_down()
     binance.set_price("BTCUSDT", "58900")  # every resting buy fills
