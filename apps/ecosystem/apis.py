@@ -2,7 +2,7 @@
 trading core's views and renderings (``apps.trading.apis``), with the engine's self-trade
 prevention mode per order; conditional types wait PENDING in the core and are triggered
 on the engine's quotes."""
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -25,6 +25,9 @@ from apps.trading.apis import (
 from apps.trading.constants import Venue
 
 
+# Named in the schema apart from the paper venue's and the core's classes of the same name
+# (drf-spectacular would give both one component: one of the two schemas wrong).
+@extend_schema_serializer(component_name="EcoMarketOutput")
 class MarketOutput(MarketFieldsOutput):
     """An ecosystem market: the core's terms, its token and the engine's STP default."""
 
@@ -46,6 +49,7 @@ class MarketListApi(APIView):
 class OrderListCreateApi(VenueOrdersApi):
     venue = Venue.ECOSYSTEM
 
+    @extend_schema_serializer(component_name="EcoOrderPlaceInput")
     class PlaceInput(VenueOrdersApi.PlaceInput):
         """The core's order, and the engine's self-trade prevention mode."""
 
@@ -90,6 +94,7 @@ class TradeListApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
         page = serializers.CharField(required=False, max_length=200)
 
+    @extend_schema_serializer(component_name="EcoTradePage")
     class Output(serializers.Serializer):
         trades = TradeOutput(many=True)
         next_page = serializers.CharField(allow_null=True)
