@@ -46,6 +46,9 @@ mkdir -p "$REPORT_DIR"
 "$BIN/python" manage.py loaddata fixtures/currencies.json -v 0
 # demo_setup refuses to run without DEBUG (well-known passwords): only this command has it.
 DJANGO_DEBUG=1 "$BIN/python" manage.py demo_setup >/dev/null
+# An ecosystem market (DEMO/USDT) with the demo trader funded: its orders are accepted
+# and queued (no engine runs here: they stay NEW, their holds taken).
+DJANGO_DEBUG=1 "$BIN/python" manage.py eco_demo_setup >/dev/null
 token=$("$BIN/python" manage.py drf_create_token trader | awk '{print $3}')
 
 "$BIN/python" -m devtools.twelvedata --port "$EMULATOR_PORT" --apikey demo --interval 1 \
