@@ -24,6 +24,7 @@ from apps.core import conf
 from apps.core.crypto import encrypt_secret
 from apps.core.errors import DomainError, NotFound
 from apps.core.identifiers import is_canonical
+from apps.core.jobs import job_run
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quotes
 from apps.spot import exchange as exchanges
@@ -262,23 +263,9 @@ def import_job_start(*, requested_by_id: int | None,
 
 def import_job_run(*, job_id: int) -> SpotImportJob:
     """Run one queued import job, recording its outcome on the job row: DONE, or FAILED
-    with the reason whatever the error (logged, not raised)."""
-    SpotImportJob.objects.filter(pk=job_id).update(status=SpotImportJob.Status.RUNNING)
-    try:
-        created, updated = markets_import(job=SpotImportJob.objects.get(pk=job_id))
-    except DomainError as exc:
-        SpotImportJob.objects.filter(pk=job_id).update(status=SpotImportJob.Status.FAILED,
-                                                       message=exc.message)
-    except Exception as exc:
-        # Left RUNNING, the admin would wait for it forever.
-        log.exception("spot_import_job_crashed", job_id=job_id)
-        SpotImportJob.objects.filter(pk=job_id).update(status=SpotImportJob.Status.FAILED,
-                                                       message=f"{type(exc).__name__}: {exc}")
-    else:
-        SpotImportJob.objects.filter(pk=job_id).update(
-            status=SpotImportJob.Status.DONE, progress=100, created=created, updated=updated,
-            message=f"{created} created, {updated} updated")
-    return SpotImportJob.objects.get(pk=job_id)
+    with the reason whatever the error (``core.jobs.job_run``)."""
+    return job_run(model=SpotImportJob, job_id=job_id,
+                   work=lambda job: markets_import(job=job))
 
 
 # --- tracking -----------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from apps.core import conf
 from apps.core.crypto import decrypt_secret, encrypt_secret
-from apps.core.errors import Conflict, DomainError, InvalidInput
+from apps.core.errors import Conflict, InvalidInput
 from apps.core.identifiers import is_canonical
+from apps.core.jobs import job_run
 from apps.trading import services as trading_services
 from apps.trading.constants import MarketKind, Venue
 from apps.trading.models import Market
@@ -196,26 +197,9 @@ def _upsert_markets(entries: list[CatalogEntry],
 
 def import_job_run(*, job_id: int) -> TwdImportJob:
     """Run one queued import job, recording its outcome on the job row: DONE, or FAILED
-    with the reason whatever the error (it is logged, not raised)."""
-    job = TwdImportJob.objects.get(pk=job_id)
-    TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.RUNNING)
-    try:
-        created, updated = catalog_import(kind=job.kind, job=job)
-    except DomainError as exc:
-        TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.FAILED,
-                                                      message=exc.message)
-    except Exception as exc:
-        # Anything else (a bug, a lost database connection) must still end the job: left
-        # RUNNING, the admin would wait for it forever.
-        log.exception("twd_import_job_crashed", job_id=job_id)
-        TwdImportJob.objects.filter(pk=job_id).update(status=TwdImportJob.Status.FAILED,
-                                                      message=f"{type(exc).__name__}: {exc}")
-    else:
-        TwdImportJob.objects.filter(pk=job_id).update(
-            status=TwdImportJob.Status.DONE, progress=100, created=created, updated=updated,
-            message=f"{created} created, {updated} updated")
-    job.refresh_from_db()
-    return job
+    with the reason whatever the error (``core.jobs.job_run``)."""
+    return job_run(model=TwdImportJob, job_id=job_id,
+                   work=lambda job: catalog_import(kind=job.kind, job=job))
 
 
 def import_job_start(*, kind: str, requested_by_id: int | None,
