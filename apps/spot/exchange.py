@@ -9,14 +9,19 @@ calls are then shared by the process's threads (ccxt's synchronous exchanges kee
 per-call state that two calls could mix up beyond the last response's headers, which
 nothing here reads).
 """
+import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
+import structlog
 
 from apps.core import conf
 from apps.spot import selectors
 from apps.spot.models import SpotProvider
+
+log = structlog.get_logger(__name__)
 
 # The markets the import reads: spot, and the linear perpetuals the futures venue lists.
 MARKET_TYPES = ["spot", "linear"]
@@ -116,3 +121,33 @@ def reset() -> None:
     with _lock:
         _client = None
 
+
+def run_streaming(stream: Callable[["ccxt.pro.Exchange", threading.Event], Awaitable[None]],
+                  *, stop: threading.Event, event: str,
+                  max_backoff_seconds: float = 30) -> None:
+    """Run ``stream(pro, stop)`` with a ccxt.pro exchange object of the active provider
+    (a new one for each attempt, closed after it) until ``stop`` is set. No error ends
+    it: each is logged as ``event`` and the stream started again after a backoff (1 s,
+    doubling up to ``max_backoff_seconds``). Blocks; runs its own event loop."""
+    asyncio.run(_supervise(stream, stop=stop, event=event,
+                           max_backoff_seconds=max_backoff_seconds))
+
+
+async def _supervise(stream, *, stop: threading.Event, event: str,
+                     max_backoff_seconds: float) -> None:
+    import ccxt.pro
+
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            provider = await asyncio.to_thread(selectors.provider_active)
+            pro = build(provider, module=ccxt.pro)
+            try:
+                await stream(pro, stop)
+            finally:
+                await pro.close()
+            backoff = 1.0
+        except Exception:
+            log.warning(event, exc_info=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_seconds)

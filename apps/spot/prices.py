@@ -111,43 +111,26 @@ class PriceStream:
         self.max_backoff_seconds = max_backoff_seconds
 
     def run(self, *, stop: threading.Event) -> None:
-        asyncio.run(self._run(stop))
+        exchanges.run_streaming(self._stream, stop=stop, event="spot_price_stream_failed",
+                                max_backoff_seconds=self.max_backoff_seconds)
 
-    async def _run(self, stop: threading.Event) -> None:
-        backoff = 1.0
+    async def _stream(self, pro, stop: threading.Event) -> None:
+        if not pro.has.get("watchTickers"):
+            await self._poll(stop)
+            return
+        await pro.load_markets()
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
-            try:
-                await self._stream(stop)
-                backoff = 1.0
-            except Exception:
-                log.warning("spot_price_stream_failed", exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_seconds)
-
-    async def _stream(self, stop: threading.Event) -> None:
-        import ccxt.pro
-
-        provider = await asyncio.to_thread(selectors.provider_active)
-        pro = exchanges.build(provider, module=ccxt.pro)
-        try:
-            if not pro.has.get("watchTickers"):
-                await self._poll(stop)
-                return
-            await pro.load_markets()
-            loop = asyncio.get_running_loop()
-            while not stop.is_set():
-                markets = await asyncio.to_thread(enabled)
-                if not markets:
-                    await asyncio.sleep(self.poll_seconds)
-                    continue
-                deadline = loop.time() + self.refresh_seconds
-                watching = [self._tickers(pro, markets, stop, deadline)]
-                if self.books and pro.has.get("watchOrderBook"):
-                    watching += [self._book(pro, ccxt_symbol, market, stop, deadline)
-                                 for ccxt_symbol, market in markets.items()]
-                await asyncio.gather(*watching)
-        finally:
-            await pro.close()
+            markets = await asyncio.to_thread(enabled)
+            if not markets:
+                await asyncio.sleep(self.poll_seconds)
+                continue
+            deadline = loop.time() + self.refresh_seconds
+            watching = [self._tickers(pro, markets, stop, deadline)]
+            if self.books and pro.has.get("watchOrderBook"):
+                watching += [self._book(pro, ccxt_symbol, market, stop, deadline)
+                             for ccxt_symbol, market in markets.items()]
+            await asyncio.gather(*watching)
 
     async def _tickers(self, pro, markets: dict[str, Market], stop: threading.Event,
                        deadline: float) -> None:

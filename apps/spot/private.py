@@ -9,10 +9,10 @@ import asyncio
 import re
 import threading
 
+import ccxt
 import structlog
 
 from apps.spot import exchange as exchanges
-from apps.spot import selectors
 from apps.trading import services as trading_services
 
 log = structlog.get_logger(__name__)
@@ -40,35 +40,18 @@ class OrderStream:
         self.max_backoff_seconds = max_backoff_seconds
 
     def run(self, *, stop: threading.Event) -> None:
-        asyncio.run(self._run(stop))
+        exchanges.run_streaming(self._stream, stop=stop, event="spot_order_stream_failed",
+                                max_backoff_seconds=self.max_backoff_seconds)
 
-    async def _run(self, stop: threading.Event) -> None:
-        backoff = 1.0
+    async def _stream(self, pro, stop: threading.Event) -> None:
+        if not pro.has.get("watchOrders"):
+            await asyncio.to_thread(stop.wait)
+            return
+        await pro.load_markets()
         while not stop.is_set():
             try:
-                await self._stream(stop)
-                backoff = 1.0
-            except Exception:
-                log.warning("spot_order_stream_failed", exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_seconds)
-
-    async def _stream(self, stop: threading.Event) -> None:
-        import ccxt.pro
-
-        provider = await asyncio.to_thread(selectors.provider_active)
-        pro = exchanges.build(provider, module=ccxt.pro)
-        try:
-            if not pro.has.get("watchOrders"):
-                await asyncio.to_thread(stop.wait)
-                return
-            await pro.load_markets()
-            while not stop.is_set():
-                try:
-                    updates = await asyncio.wait_for(pro.watch_orders(), timeout=5)
-                except (TimeoutError, ccxt.RequestTimeout):
-                    continue
-                for pk in sorted({order_id_of(o.get("clientOrderId")) for o in updates} - {None}):
-                    await asyncio.to_thread(reconcile_quietly, pk)
-        finally:
-            await pro.close()
+                updates = await asyncio.wait_for(pro.watch_orders(), timeout=5)
+            except (TimeoutError, ccxt.RequestTimeout):
+                continue
+            for pk in sorted({order_id_of(o.get("clientOrderId")) for o in updates} - {None}):
+                await asyncio.to_thread(reconcile_quietly, pk)
