@@ -51,7 +51,15 @@ from apps.engine.models import (
 from apps.marketdata import books as book_streams
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish as quote_publish
-from apps.matching import CrossedBookError, InternalStateError, OrderBook, StpMode, Trade
+from apps.matching import (
+    CrossedBookError,
+    InternalStateError,
+    OrderBook,
+    RestingOrder,
+    StpMode,
+    Trade,
+)
+from apps.matching import Side as BookSide
 from apps.orderstore.base import get_store
 from apps.orderstore.records import OrderRecord, TradeRecord
 from apps.trading.constants import OrderStatus
@@ -201,13 +209,26 @@ class Runner:
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None and bid >= ask:
             raise RestoreRefused(f"{market}: crossed book (bid {bid} >= ask {ask})")
-        stored = {r.order_id: r.remaining for r in
-                  get_store().open_orders(venue=market.venue, market=market.symbol)}
+        records = get_store().open_orders(venue=market.venue, market=market.symbol)
+        stored = {r.order_id: r.remaining for r in records}
         mine = {o.order_id: book.spec.qty(o.qty) for o in book.open_orders()}
         if stored != mine:
             differ = sorted(set(stored.items()) ^ set(mine.items()))[:5]
             raise RestoreRefused(f"{market}: the book and the order store's open orders "
                                  f"differ (e.g. {differ})")
+        # The book rebuilt from the store (refused if crossed) has the same levels.
+        spec = book.spec
+        try:
+            rebuilt = OrderBook.rebuild(spec=spec, orders=[RestingOrder(
+                r.order_id, r.user_id, BookSide.BUY if r.side == "BUY" else BookSide.SELL,
+                spec.to_ticks(r.price), spec.to_lots(r.remaining)) for r in records
+                if r.price is not None])
+        except CrossedBookError as exc:
+            raise RestoreRefused(f"{market}: the order store's book: {exc}") from exc
+        levels = max(len(book), 1)
+        if rebuilt.depth(levels=levels)[1:3] != book.depth(levels=levels)[1:3]:
+            raise RestoreRefused(f"{market}: the book rebuilt from the order store has "
+                                 f"other price levels")
         decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
         log.info("engine_restored", market=str(market), market_id=market.pk,
                  applied_seq=lease.applied_seq, book_seq=book.seq, orders=len(book),

@@ -73,3 +73,15 @@ def test_a_crossed_snapshot_is_refused(market):
                                   book=book)
     with pytest.raises(RestoreRefused, match="crossed"):
         _take_over(market)
+
+
+def test_a_book_whose_levels_differ_from_the_order_stores_is_refused(market):
+    first = runner(market)
+    place(trader(), side="BUY", price="9.00", amount="1")
+    drain(first)
+    record = get_store().open_orders(venue="ecosystem", market="ABC/USDT")[0]
+    from dataclasses import replace
+    get_store().put_orders(records=[replace(record, price=record.price - 1,
+                                            version=record.version + 1)])
+    with pytest.raises(RestoreRefused, match="other price levels"):
+        _take_over(market)
