@@ -219,7 +219,7 @@ def portfolio_orders(*, user_id: int, venue: str | None = None, symbol: str | No
     # tables.
     if since:
         orders = orders.filter(created_at__gte=_day_start(since))
-    if until:
+    if until and until < datetime.date.max:  # the last day has no next one (OverflowError)
         orders = orders.filter(created_at__lt=_day_start(until + datetime.timedelta(days=1)))
     return orders
 

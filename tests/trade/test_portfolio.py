@@ -80,6 +80,8 @@ def test_orders_are_filtered_by_venue_market_status_and_date(traded):
     assert len(ids(since=today, until=today)) == 3
     assert ids(since=today + datetime.timedelta(days=1)) == []
     assert ids(until=today - datetime.timedelta(days=1)) == []
+    # The last day a date field takes (an edge a query string can name: was a 500).
+    assert len(ids(since=datetime.date.min, until=datetime.date.max)) == 3
     other = UserFactory()
     assert selectors.portfolio_orders(user_id=other.pk).count() == 0
 
