@@ -295,9 +295,9 @@ def test_admin_cancels_an_open_order_with_a_reason_the_trader_sees(platform, tra
     # The trader's page hears it: the order in the history, cancelled, with the reason.
     row = trader.locator(f"#history tr[data-order='{order_id}']")
     row.wait_for()
-    assert row.locator("td").nth(2).inner_text() == "Cancelled"
+    assert row.locator("td").nth(2).inner_text() == "Canceled"
     expect(row.get_by_test_id("note")).to_contain_text(
-        "Cancelled by an administrator: Quote feed incident")
+        "Canceled by an administrator: Quote feed incident")
     at_both_widths(trader, "trader-sees-admin-cancel")
 
 

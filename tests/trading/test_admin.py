@@ -161,7 +161,7 @@ def test_an_admin_cancels_a_users_open_order_with_a_reason_recorded(admin_client
     order.refresh_from_db()
     usd.refresh_from_db()
     assert order.status == "CANCELED" and usd.held == 0
-    assert order.reason == "Cancelled by an administrator: Market data error"
+    assert order.reason == "Canceled by an administrator: Market data error"
     event = AuditEvent.objects.get(kind="order_cancelled_by_admin")
     assert (event.object_id, event.message) == (str(order.pk), "Market data error")
     # An order no longer open is not offered again.

@@ -445,7 +445,7 @@ def order_cancel_by_admin(*, order_id: int, admin_id: int, reason: str) -> Order
         raise NotFound(f"No order {order_id}.")
     with transaction.atomic():
         order = order_cancel(user_id=owner["user_id"], venue=owner["venue"], order_id=order_id,
-                             reason=f"Cancelled by an administrator: {reason}"[:255])
+                             reason=f"Canceled by an administrator: {reason}"[:255])
         audit.record(kind=audit.ORDER_CANCELLED_BY_ADMIN, actor_id=admin_id, obj=order,
                      message=reason)
     return order

@@ -78,7 +78,7 @@
 
   /* --- orders and balances --- */
   var STATUS_NAMES = {NEW: "New", OPEN: "Open", PARTIALLY_FILLED: "Partially filled",
-    FILLED: "Filled", CANCELED: "Cancelled", REJECTED: "Rejected", EXPIRED: "Expired",
+    FILLED: "Filled", CANCELED: "Canceled", REJECTED: "Rejected", EXPIRED: "Expired",
     UNKNOWN: "Unknown", PENDING: "Pending", WAITING: "Waiting"};
   function statusName(status) { return STATUS_NAMES[status] || status; }
   var LIVE = ["OPEN", "PARTIALLY_FILLED", "PENDING", "WAITING"];
