@@ -32,5 +32,4 @@ def fixedtime(request, venue: str, symbol: str):
     }
     return render(request, "trade/fixedtime.html", {
         "market": market, "instrument": instrument, "config": config, "quote": quote,
-        "expiries": sorted(instrument.expiries), "page_types": selectors.PAGE_TYPES,
-        "switcher": selectors.switcher_markets()})
+        "expiries": sorted(instrument.expiries), **selectors.page_nav()})

@@ -60,4 +60,4 @@ def market(request, venue: str, symbol: str):
     }
     return render(request, "trade/market.html", {
         "market": found, "config": config, "title": found.symbol,
-        "page_types": selectors.PAGE_TYPES, "switcher": selectors.switcher_markets()})
+        "type": found.venue, **selectors.page_nav()})

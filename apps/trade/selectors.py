@@ -11,8 +11,10 @@ from django.db.models import QuerySet
 from apps.core import conf
 from apps.core.errors import DomainError
 from apps.core.money import EXACT
+from apps.marketdata import books
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote, latest_quotes
+from apps.trading import selectors as trading_selectors
 from apps.trading.constants import MarketStatus, Side, Venue
 from apps.trading.models import Fill, Market, Order
 from apps.twelvedata import selectors as twd_selectors
@@ -68,6 +70,25 @@ def market_rows(*, type: str) -> list[MarketRow]:
 def switcher_markets() -> list[TwdMarket]:
     """Every enabled paper market, for the trade pages' symbol search."""
     return list(twd_selectors.market_list_enabled().order_by("symbol"))
+
+
+def venue_pages() -> dict[str, str]:
+    """The venues that run their own books (each market has an internal market page),
+    venue -> its name in the navigation, in the venues' order."""
+    return {venue.value: venue.value.capitalize() for venue in Venue
+            if books.is_book_venue(venue.value)}
+
+
+def venue_markets(*, venue: str) -> list[Market]:
+    """The enabled markets of a book venue, for its list page (hot and trending first)."""
+    return list(trading_selectors.markets_enabled(venue=venue))
+
+
+def page_nav() -> dict[str, object]:
+    """What every trade page's header shows: the paper list pages, the book venues' list
+    pages and the symbol switcher's markets."""
+    return {"page_types": PAGE_TYPES, "venue_pages": venue_pages(),
+            "switcher": switcher_markets()}
 
 
 # --- the portfolio ---------------------------------------------------------------------

@@ -17,6 +17,8 @@ urlpatterns = [
     # The list pages answer with and without a trailing slash (links use the short form).
     *[re_path(rf"^{type}/?$", views.markets, {"type": type}, name=type) for type in PAGE_TYPES],
     re_path(r"^portfolio/?$", views.portfolio, name="portfolio"),
+    # A book venue's markets (ecosystem, spot, futures), linked to their market pages.
+    re_path(r"^markets/(?P<venue>[a-z]+)/?$", views.venue_markets, name="venue-markets"),
     path("trade/", views.switch, name="switch"),
     # An internal market (a venue with its own books): /market/ecosystem/DEMO/USDT/.
     path("market/<str:venue>/<path:symbol>/", market_views.market, name="market"),

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.core import conf
 from apps.core.errors import NotFound
+from apps.marketdata import books
 from apps.marketdata.selectors import latest_quote
 from apps.trade import selectors
 from apps.trading.constants import OrderStatus, Venue
@@ -19,9 +20,7 @@ CHART_INTERVALS = ("1min", "5min", "15min", "1h", "1day")
 def _page(request, template: str, context: dict, status: int = 200):
     """Renders a trade page with what every one of them shows: the list pages' navigation
     and the symbol switcher."""
-    return render(request, template, {"page_types": selectors.PAGE_TYPES,
-                                       "switcher": selectors.switcher_markets(), **context},
-                  status=status)
+    return render(request, template, {**selectors.page_nav(), **context}, status=status)
 
 
 def home(request):
@@ -32,6 +31,15 @@ def markets(request, type: str):
     return _page(request, "trade/markets.html", {
         "rows": selectors.market_rows(type=type), "type": type,
         "title": selectors.PAGE_TYPES[type]})
+
+
+def venue_markets(request, venue: str):
+    """A book venue's markets, each linked to its internal market page."""
+    if not books.is_book_venue(venue):
+        raise Http404(f"The {venue} venue has no order books.")
+    return _page(request, "trade/venue_markets.html", {
+        "markets": selectors.venue_markets(venue=venue), "venue": venue, "type": venue,
+        "title": f"{selectors.venue_pages()[venue]} markets"})
 
 
 def switch(request):

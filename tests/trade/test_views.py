@@ -216,7 +216,8 @@ def test_every_list_page_answers_with_and_without_a_slash(client, markets, path)
     page = rendered(response)
     # ETF and crypto have their own nav entries, the page's own marked active.
     nav = {a.text: a.attrs for a in page.find("nav").find_all("a")}
-    assert list(nav) == ["Forex", "Stocks", "Indices", "ETF", "Crypto"]
+    assert list(nav) == ["Forex", "Stocks", "Indices", "ETF", "Crypto", "Spot", "Ecosystem",
+                         "Futures"]
     assert nav["ETF"]["href"] == "/etf" and nav["Crypto"]["href"] == "/crypto"
     assert [name for name, attrs in nav.items() if attrs.get("class") == "active"] == [
         page.find("h1").text]
