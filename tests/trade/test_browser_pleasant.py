@@ -11,6 +11,8 @@ import json
 import re
 import sqlite3
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -58,8 +60,10 @@ def at_both_widths(page, name: str) -> None:
     page.set_viewport_size(DESKTOP)
 
 
-@pytest.fixture
-def visitor(browser, platform):
+@contextmanager
+def own_page(browser, platform) -> Iterator:
+    """A desktop page in a context of its own (its own session), which must end with no
+    Content-Security-Policy violation."""
     context = browser.new_context(base_url=platform.url, viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -67,6 +71,12 @@ def visitor(browser, platform):
     yield page
     assert page.csp_violations == []
     context.close()
+
+
+@pytest.fixture
+def visitor(browser, platform):
+    with own_page(browser, platform) as page:
+        yield page
 
 
 @pytest.fixture
@@ -216,12 +226,16 @@ def test_portfolio_values_balances_and_lists_orders_with_filters(platform, trade
     at_both_widths(page, "portfolio-filtered")
 
 
-def admin_log_in(page) -> None:
-    page.goto("/admin/")
-    page.fill("input[name=login]", "admin")
-    page.fill("input[name=password]", "admin-demo-pass")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
+@pytest.fixture
+def admin(browser, platform):
+    """A page of its own, logged in to the admin as the demo admin."""
+    with own_page(browser, platform) as page:
+        page.goto("/admin/")
+        page.fill("input[name=login]", "admin")
+        page.fill("input[name=password]", "admin-demo-pass")
+        page.click("main form button[type=submit]")
+        page.wait_for_url(re.compile(r"/admin/$"))
+        yield page
 
 
 # (The import jobs' list is shot by the import test, which gives it a row.)
@@ -229,7 +243,7 @@ CHANGELISTS = ["wallets/wallet", "wallets/hold", "trading/order", "trading/fill"
                "trading/market", "twelvedata/twdmarket"]
 
 
-def test_admin_lists_fit_1366_px_and_name_models_plainly(platform, trader, browser):
+def test_admin_lists_fit_1366_px_and_name_models_plainly(platform, trader, admin):
     # Orders and fills to list: the trader's own (this module's earlier tests add more).
     show_price(platform, trader, "1.25000", bid="1.24990", ask="1.25010")
     trader.check("input[name=type][value=LIMIT]")
@@ -238,33 +252,25 @@ def test_admin_lists_fit_1366_px_and_name_models_plainly(platform, trader, brows
     trader.get_by_test_id("submit").click()
     expect(trader.get_by_test_id("order-ok")).to_contain_text("Open")
 
-    context = browser.new_context(base_url=platform.url, viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.csp_violations = watch_csp(page)
-    try:
-        admin_log_in(page)
-        index = page.locator("#content-main").inner_text()
-        assert "Paper markets" in index and "Twd markets" not in index
-        for changelist in CHANGELISTS:
-            page.goto(f"/admin/{changelist}/")
-            page.locator("#result_list").wait_for()
-            # No column clipped: the list is no wider than its scrolling box.
-            widths = page.evaluate("""() => {
-                const box = document.querySelector('#changelist .results');
-                return [box.scrollWidth, box.clientWidth];
-            }""")
-            assert widths[0] <= widths[1], f"{changelist}: {widths}"
-            assert "000000000" not in page.locator("#result_list").inner_text(), changelist
-            snap(page, "admin-" + changelist.replace("/", "-"))
-        page.goto("/admin/wallets/wallet/")
-        expect(page.locator("th.column-available")).to_be_visible()
-        assert page.csp_violations == []
-    finally:
-        context.close()
+    page = admin
+    index = page.locator("#content-main").inner_text()
+    assert "Paper markets" in index and "Twd markets" not in index
+    for changelist in CHANGELISTS:
+        page.goto(f"/admin/{changelist}/")
+        page.locator("#result_list").wait_for()
+        # No column clipped: the list is no wider than its scrolling box.
+        widths = page.evaluate("""() => {
+            const box = document.querySelector('#changelist .results');
+            return [box.scrollWidth, box.clientWidth];
+        }""")
+        assert widths[0] <= widths[1], f"{changelist}: {widths}"
+        assert "000000000" not in page.locator("#result_list").inner_text(), changelist
+        snap(page, "admin-" + changelist.replace("/", "-"))
+    page.goto("/admin/wallets/wallet/")
+    expect(page.locator("th.column-available")).to_be_visible()
 
 
-def test_admin_cancels_an_open_order_with_a_reason_the_trader_sees(platform, trader, browser):
+def test_admin_cancels_an_open_order_with_a_reason_the_trader_sees(platform, trader, admin):
     show_price(platform, trader, "1.25000", bid="1.24990", ask="1.25010")
     trader.check("input[name=type][value=LIMIT]")
     trader.fill("input[name=amount]", "10")
@@ -273,24 +279,18 @@ def test_admin_cancels_an_open_order_with_a_reason_the_trader_sees(platform, tra
     expect(trader.get_by_test_id("order-ok")).to_contain_text("Open")
     order_id = re.search(r"#(\d+)", trader.get_by_test_id("order-ok").inner_text())[1]
 
-    context = browser.new_context(base_url=platform.url, viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        admin_log_in(page)
-        page.goto("/admin/trading/order/?status__exact=OPEN")
-        page.check(f"input.action-select[value='{order_id}']")
-        page.select_option("select[name=action]", "cancel_orders")
-        page.click("button[name=index]")
-        page.fill("textarea[name=reason]", "Quote feed incident")
-        snap(page, "admin-cancel-reason")
-        page.click("input[type=submit][value=Apply]")
-        expect(page.locator(".messagelist")).to_contain_text(f"Order {order_id}: cancelled.")
-        snap(page, "admin-cancelled")
-        page.goto("/admin/accounts/auditevent/?q=Quote+feed+incident")
-        expect(page.locator("#result_list")).to_contain_text("order_cancelled_by_admin")
-    finally:
-        context.close()
+    page = admin
+    page.goto("/admin/trading/order/?status__exact=OPEN")
+    page.check(f"input.action-select[value='{order_id}']")
+    page.select_option("select[name=action]", "cancel_orders")
+    page.click("button[name=index]")
+    page.fill("textarea[name=reason]", "Quote feed incident")
+    snap(page, "admin-cancel-reason")
+    page.click("input[type=submit][value=Apply]")
+    expect(page.locator(".messagelist")).to_contain_text(f"Order {order_id}: cancelled.")
+    snap(page, "admin-cancelled")
+    page.goto("/admin/accounts/auditevent/?q=Quote+feed+incident")
+    expect(page.locator("#result_list")).to_contain_text("order_cancelled_by_admin")
 
     # The trader's page hears it: the order in the history, cancelled, with the reason.
     row = trader.locator(f"#history tr[data-order='{order_id}']")
@@ -301,7 +301,7 @@ def test_admin_cancels_an_open_order_with_a_reason_the_trader_sees(platform, tra
     at_both_widths(trader, "trader-sees-admin-cancel")
 
 
-def test_an_imports_progress_moves_on_the_open_admin_page(platform, browser):
+def test_an_imports_progress_moves_on_the_open_admin_page(platform, admin):
     # The worker is another process: it writes the job's row; the page polls it.
     database = platform.log_path.parent / "db.sqlite3"
     with sqlite3.connect(database) as db:
@@ -309,28 +309,20 @@ def test_an_imports_progress_moves_on_the_open_admin_page(platform, browser):
             "INSERT INTO twelvedata_twdimportjob (kind, status, progress, created, updated,"
             " message, created_at, updated_at) VALUES ('etf', 'RUNNING', 10, 3, 0, '',"
             " datetime('now'), datetime('now'))").lastrowid
-    context = browser.new_context(base_url=platform.url, viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.csp_violations = watch_csp(page)
-    try:
-        admin_log_in(page)
-        page.goto("/admin/twelvedata/twdimportjob/")
-        progress = page.locator(f"[data-job='{job_id}'][data-field=progress]")
-        expect(progress).to_have_text("10%")
-        snap(page, "admin-import-running")
-        with sqlite3.connect(database) as db:
-            db.execute("UPDATE twelvedata_twdimportjob SET progress = 60, created = 40"
-                       " WHERE id = ?", (job_id,))
-        expect(progress).to_have_text("60%")  # no reload: the page asked for it
-        assert page.locator(f"progress[data-job='{job_id}']").get_attribute("value") == "60"
-        with sqlite3.connect(database) as db:
-            db.execute("UPDATE twelvedata_twdimportjob SET progress = 100, status = 'DONE',"
-                       " message = '52 created, 0 updated' WHERE id = ?", (job_id,))
-        expect(page.locator(f"[data-job='{job_id}'][data-field=status]")).to_have_text("DONE")
-        expect(page.locator(f"[data-job='{job_id}'][data-field=message]")).to_have_text(
-            "52 created, 0 updated")
-        at_both_widths(page, "admin-import-done")
-        assert page.csp_violations == []
-    finally:
-        context.close()
+    page = admin
+    page.goto("/admin/twelvedata/twdimportjob/")
+    progress = page.locator(f"[data-job='{job_id}'][data-field=progress]")
+    expect(progress).to_have_text("10%")
+    snap(page, "admin-import-running")
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE twelvedata_twdimportjob SET progress = 60, created = 40"
+                   " WHERE id = ?", (job_id,))
+    expect(progress).to_have_text("60%")  # no reload: the page asked for it
+    assert page.locator(f"progress[data-job='{job_id}']").get_attribute("value") == "60"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE twelvedata_twdimportjob SET progress = 100, status = 'DONE',"
+                   " message = '52 created, 0 updated' WHERE id = ?", (job_id,))
+    expect(page.locator(f"[data-job='{job_id}'][data-field=status]")).to_have_text("DONE")
+    expect(page.locator(f"[data-job='{job_id}'][data-field=message]")).to_have_text(
+        "52 created, 0 updated")
+    at_both_widths(page, "admin-import-done")
