@@ -1,5 +1,5 @@
 """Races against a real MariaDB: the same fill delivered by several workers at once, a
-liquidation run by several ticks at once while the trader adds margin."""
+liquidation run by several ticks at once while the trader adds margin, or removes it."""
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,7 +10,7 @@ from apps.futures.models import AppliedFill, Liquidation, Position
 from apps.futures.services import MarkTick
 from apps.wallets import selectors as wallet_selectors
 from tests.factories import ContractFactory
-from tests.futures.helpers import fill_pair, futures_trader, wallet
+from tests.futures.helpers import fill_pair, futures_trader, index_quote, wallet
 from tests.wallets.test_concurrency import run_threads
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -51,5 +51,42 @@ def test_a_liquidation_raced_by_ticks_and_margin_happens_at_most_once(currencies
     if liquidations:
         assert position.status == "FLAT" and wallet(alice)[1] == 0
     else:
-        assert position.margin == wallet(alice)[1] > D(6000)
+        assert position.margin == wallet(alice)[1] >= D(6000)  # ticks before removals
+    assert wallet_selectors.reconcile() == []
+
+
+def test_a_liquidation_raced_by_margin_removals_happens_at_most_once(currencies):
+    """The trader takes margin out (judged at the stored mark) while ticks at a lower mark
+    liquidate: every writer locks the position first, so neither deadlocks, the margin
+    leaves once per key, and a position liquidated is flat with nothing held."""
+    contract = ContractFactory()
+    alice, bob = futures_trader(), futures_trader()
+    fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t")
+    position = Position.objects.get(user=alice)
+    services.position_margin_add(user_id=alice.pk, position_id=position.pk, amount=D(2000),
+                                 key="top")
+    now = datetime.now(UTC)
+    index_quote("60000", now=now)
+    services.mark_refresh(contract=contract, now=now)
+    # At 54,100 the position is below maintenance only with all four removals made (margin
+    # 6,000, equity 100): a liquidation then, and never a gap past bankruptcy (INSURANCE
+    # would pay it: a race outcome this test does not look for).
+    tick = MarkTick(contract_id=contract.pk, symbol="BTC/USDT", mark=D(54100), index=D(54100),
+                    premium=D(0), timestamp=now)
+
+    def work(i: int) -> None:
+        if i % 2:  # 2,000 of margin is removable at 60,000: four removals of 500
+            services.position_margin_remove(user_id=alice.pk, position_id=position.pk,
+                                            amount=D(500), key=f"out-{i}", now=now)
+        else:
+            services.position_liquidate(position_id=position.pk, tick=tick)
+
+    outcomes = run_threads(8, work)
+    assert outcomes == {"ok": 8}, outcomes
+    position.refresh_from_db()
+    assert Liquidation.objects.count() <= 1
+    if Liquidation.objects.exists():  # a tick after all four removals
+        assert position.status == "FLAT" and wallet(alice)[1] == 0
+    else:
+        assert position.margin == wallet(alice)[1] >= D(6000)  # ticks before removals
     assert wallet_selectors.reconcile() == []
