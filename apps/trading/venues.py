@@ -64,6 +64,14 @@ class VenueGateway(Protocol):
     after commit its own way, e.g. as a Celery task (``settlement.send_after_commit``;
     without it they run in the committing process).
 
+    A ``margined`` venue (futures) holds its quote currency on either side; two more
+    optional methods go with it: ``order_hold(order=, decimals=, options=)`` sizes an
+    order's hold (``rules.order_hold``; ``options`` are the venue options it was placed
+    with), and ``settle_fills(order=, fills=, close_hold=)`` settles an order's new fills
+    itself, in the settlement's transaction, instead of the exchange of base for quote
+    (``settlement.settle``), releasing the order's hold as it goes (all of it with
+    ``close_hold``).
+
     Conditional orders (``constants.CONDITIONAL_TYPES``): a venue lists in
     ``conditional_types`` those it keeps and triggers itself (an exchange's native stop
     orders: they are submitted like any order); the platform triggers the others
@@ -91,8 +99,8 @@ class VenueGateway(Protocol):
 
     def before_place(self, *, user_id: int) -> None:
         """Prepare the user's account (e.g. grant the paper demo balance); outside any
-        transaction. ``order_place`` asks only when an order that passed every check found
-        the funds short, then places it once more."""
+        transaction. ``order_place`` asks only for an order that passed every check: when
+        its hold found the funds short (then places it once more), else after commit."""
         ...
 
     def submit(self, *, order: "Order", market: "Market") -> Submission:

@@ -16,8 +16,10 @@ from tests.trading.helpers import DEMO, D, hold_of, place, wallet
 
 @pytest.fixture
 def cached(market, user):
-    """``market`` in this process's cache, through a first order of ``user``."""
+    """``market`` in this process's cache, through orders of ``user`` (the second one
+    finds the demo balance granted and remembers it, as every later order will)."""
     selectors.market_forget()
+    place(user, price="1.10000", amount="10")
     place(user, price="1.10000", amount="10")
     assert ("paper", "EUR/USD") in selectors._placing
     return market
@@ -48,7 +50,7 @@ def test_a_lot_size_changed_elsewhere_refuses_an_amount_off_the_new_lot(cached, 
     with pytest.raises(InvalidInput) as refused:
         place(user, price="1.10000", amount="10")
     assert "amount" in refused.value.fields
-    assert Order.objects.filter(user=user).count() == 1
+    assert Order.objects.filter(user=user).count() == 2
 
 
 def test_the_quote_currencys_decimals_are_checked_with_the_market(cached, user):

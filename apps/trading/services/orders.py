@@ -163,9 +163,10 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     The market and its quote currency's decimals come from this process's cache
     (``selectors.market_for_placing``); the re-read under the insert's lock compares every
     field the checks used, and a difference rolls back and places once more from a fresh
-    read, so a stale copy costs a retry, never a wrong order. Where the hold finds the
-    funds short, the venue prepares the user's account (``before_place``: the paper
-    demo balance) and the order is placed once more.
+    read, so a stale copy costs a retry, never a wrong order. The venue prepares the
+    user's account (``before_place``: the paper demo balance) once the order passed every
+    check: where the hold finds the funds short (the order is then placed once more),
+    else after commit.
 
     A conditional type (``stop_price``, ``trigger_source``, ``trailing_delta`` /
     ``trailing_rate``, ``activation_price``: ``rules.conditional_parse`` and
@@ -207,14 +208,18 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
         rules.check_limits(market, amount=order.amount, reference=order.reference_price,
                            decimals=decimals)
         try:
-            return _place(order=order, market=market, gateway=gateway, decimals=decimals,
-                          venue_options=venue_options)
+            order = _place(order=order, market=market, gateway=gateway, decimals=decimals,
+                           venue_options=venue_options)
+            if not prepared:
+                # A first order that held nothing (an IOC over at once) still opens the
+                # account, as any accepted order does.
+                gateway.before_place(user_id=user_id)
+            return order
         except wallet_services.InsufficientFunds:
             if prepared:
                 raise
             # The account may not be ready (the paper venue's demo balance comes with a
-            # first order): prepared only for an order that passed every check, and
-            # asked for no more once it is.
+            # first order): prepared only for an order that passed every check.
             gateway.before_place(user_id=user_id)
             prepared = True
             continue
@@ -244,7 +249,8 @@ def _place(*, order: Order, market: Market, gateway: VenueGateway, decimals: int
         order = store_for(order.venue).create(order=order)
         market_unchanged(market, decimals=decimals)
         start(order=order, market=market, gateway=gateway, decimals=decimals,
-              hold=rules.order_hold(order, decimals=decimals), venue_options=venue_options,
+              hold=rules.order_hold(order, decimals=decimals, options=venue_options),
+              venue_options=venue_options,
               hold_key_new=True)
     return order
 
