@@ -20,6 +20,14 @@ through ``ccxt`` (the one module here that places, queries and cancels orders th
   order that already closed would place it again. The claim makes sure no such request
   leaves the platform; a network that delivers one request twice can still do it (the
   emulator's tests use unique ids among all orders for that fault).
+- Cancels (``cancel``) claim the same row (``claim_cancel``): an order never sent is
+  CANCELED at once and never sent after; one whose request may still reach the exchange
+  is never called CANCELED from "not found": it stays UNKNOWN ("Cancel pending") until the
+  exchange has it (cancelled there, or its fills settled) or, once ``resend_after()`` has
+  passed, surely never had it. A send that lands after the cancel cancels it there
+  itself, and reconciliation (``fetch``) of an order whose cancel was requested cancels
+  it there again: a cancel whose answer was lost is UNKNOWN until then. The hold is
+  released only by that final answer.
 - Executions are keyed ``<exchange symbol>-<trade id>`` (Binance numbers trades per
   symbol), so the core settles each exactly once however often it is reported.
 - A MARKET BUY is sent as a LIMIT IOC at the price its hold was sized at
@@ -118,19 +126,44 @@ def resend_after() -> timedelta:
                      + 1000)
 
 
+def _locked_submission(order: Order) -> SpotSubmission:
+    SpotSubmission.objects.get_or_create(order_id=order.pk)
+    return SpotSubmission.objects.select_for_update().get(order_id=order.pk)
+
+
 def claim_send(order: Order) -> bool:
     """Take the right to send ``order`` to the exchange now: False if it was sent less
-    than ``resend_after()`` ago. Locks the order's ``SpotSubmission`` row (its own short
-    transaction: called outside any), so two senders never both pass."""
+    than ``resend_after()`` ago, or its cancel was requested (never sent after that).
+    Locks the order's ``SpotSubmission`` row (its own short transaction: called outside
+    any), so two senders, or a sender and a cancel, never both pass."""
     now = timezone.now()
     with transaction.atomic():
-        SpotSubmission.objects.get_or_create(order_id=order.pk)
-        row = SpotSubmission.objects.select_for_update().get(order_id=order.pk)
-        if row.sent_at is not None and now - row.sent_at < resend_after():
+        row = _locked_submission(order)
+        if row.cancel_requested_at is not None or (
+                row.sent_at is not None and now - row.sent_at < resend_after()):
             return False
         row.sent_at, row.attempts = now, row.attempts + 1
         row.save(update_fields=["sent_at", "attempts"])
     return True
+
+
+def claim_cancel(order: Order) -> datetime | None:
+    """Record that ``order`` is being cancelled (no send after this: ``claim_send``) and
+    return when it was last sent (None: never, and now never will be). Locks the order's
+    ``SpotSubmission`` row in its own short transaction, so a send either claimed the row
+    first (its request may be in flight: the caller must not finalise from "not found")
+    or is refused."""
+    with transaction.atomic():
+        row = _locked_submission(order)
+        if row.cancel_requested_at is None:
+            row.cancel_requested_at = timezone.now()
+            row.save(update_fields=["cancel_requested_at"])
+    return row.sent_at
+
+
+def _cancel_requested(order: Order) -> SpotSubmission | None:
+    return SpotSubmission.objects.filter(order_id=order.pk,
+                                         cancel_requested_at__isnull=False).first()
 
 
 class SpotGateway:
@@ -221,7 +254,9 @@ class SpotGateway:
         if not claim_send(order):
             # Sent moments ago (another worker, the tracker): that request may still
             # reach the exchange, so this one must not; its answer or the tracker decides.
-            return Submission(status=order.status)
+            # Or cancelled meanwhile: as it stands now (it may have closed since read).
+            return Submission(status=Order.objects.values_list("status", flat=True)
+                              .get(pk=order.pk))
         try:
             answer = ex.create_order(spot.ccxt_symbol, kind, order.side.lower(),
                                      str(order.amount), None if price is None else str(price),
@@ -233,6 +268,11 @@ class SpotGateway:
             return Submission(status=OrderStatus.REJECTED, reason=f"Exchange: {exc}"[:255])
         except _REFUSALS as exc:
             return Submission(status=OrderStatus.REJECTED, reason=f"Exchange: {exc}"[:255])
+        pending = _cancel_requested(order)
+        if pending is not None:
+            # Cancelled while this request was in flight, and that cancel may have found
+            # nothing there yet: the order is there now, so it is cancelled there now.
+            return self._cancel_there(order, spot, ex, sent_at=pending.sent_at)
         return self._answer(answer, spot, executions=self._executions(
             answer.get("trades") or [], spot, answer))
 
@@ -255,36 +295,67 @@ class SpotGateway:
         return "limit", order.price, params
 
     def cancel(self, *, order: Order, market: Market) -> Submission:
+        """Cancel ``order`` by its client order id. Never sent (and, from here, never
+        will be: ``claim_cancel``): CANCELED at once. Otherwise what the exchange says;
+        where it knows no such order while a request for it may still arrive, UNKNOWN
+        with a "cancel pending" reason, for reconciliation (``fetch``) to finish."""
         ex = exchanges.client()
         spot = _spot_of(market)
+        sent_at = claim_cancel(order)
+        if sent_at is None and order.status == OrderStatus.NEW:
+            return Submission(status=OrderStatus.CANCELED, reason="Canceled before it "
+                                                                  "reached the exchange.")
+        return self._cancel_there(order, spot, ex, sent_at=sent_at)
+
+    def _cancel_there(self, order: Order, spot: SpotMarket, ex: ccxt.Exchange, *,
+                      sent_at: datetime | None) -> Submission:
         try:
             ex.cancel_order(None, spot.ccxt_symbol, {"clientOrderId": client_id(order)})
         except ccxt.OrderNotFound:
-            pass  # already closed there, or never placed: what it is says fetch
-        answer = self._query(order, spot, ex, resubmit=False)
-        if answer.status == order.status and order.status in (OrderStatus.NEW,
-                                                              OrderStatus.UNKNOWN):
-            # The exchange never received it: nothing there to cancel.
-            return Submission(status=OrderStatus.CANCELED, reason="Canceled before it "
-                                                                  "reached the exchange.")
-        return answer
+            pass  # already closed there, or not placed (yet): what it is says the lookup
+        answer = self._lookup(order, spot, ex)
+        if answer is not None:
+            return answer
+        if order.status not in (OrderStatus.NEW, OrderStatus.UNKNOWN):
+            return Submission(status=order.status)  # nothing to say yet
+        if sent_at is not None and timezone.now() - sent_at < resend_after():
+            return Submission(status=OrderStatus.UNKNOWN, reason=(
+                "Cancel pending: the exchange has not seen the order yet, but may still "
+                "receive it."))
+        # Its last request can no longer reach the exchange, and none follows a cancel.
+        return Submission(status=OrderStatus.CANCELED, reason="Canceled: the exchange never "
+                                                              "received it.")
 
     def fetch(self, *, order: Order, market: Market) -> Submission:
+        """What became of ``order`` there; one whose cancel was requested is cancelled
+        there (again: a cancel whose answer was lost, or that came before the order did)
+        and decided as ``cancel`` does; one the exchange never received is sent (again)."""
         ex = exchanges.client()
         spot = _spot_of(market)
+        pending = _cancel_requested(order)
+        if pending is not None:
+            return self._cancel_there(order, spot, ex, sent_at=pending.sent_at)
         return self._query(order, spot, ex)
 
     def _query(self, order: Order, spot: SpotMarket, ex: ccxt.Exchange, *,
                resubmit: bool = True) -> Submission:
+        answer = self._lookup(order, spot, ex)
+        if answer is not None:
+            return answer
+        if resubmit and order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
+            # Never received (or not yet: ``submit`` sends again only once the last
+            # request can no longer reach the exchange).
+            log.info("spot_order_resubmit", order_id=order.pk)
+            return self.submit(order=order, market=spot.market)
+        return Submission(status=order.status)  # nothing to say yet
+
+    def _lookup(self, order: Order, spot: SpotMarket,
+                ex: ccxt.Exchange) -> Submission | None:
+        """The order as the exchange has it, with its trades; None if it knows none."""
         try:
             found = ex.fetch_order(None, spot.ccxt_symbol, {"clientOrderId": client_id(order)})
         except ccxt.OrderNotFound:
-            if resubmit and order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
-                # Never received (or not yet: ``submit`` sends again only once the last
-                # request can no longer reach the exchange).
-                log.info("spot_order_resubmit", order_id=order.pk)
-                return self.submit(order=order, market=spot.market)
-            return Submission(status=order.status)  # nothing to say yet
+            return None
         trades = []
         if found.get("filled"):
             trades = ex.fetch_my_trades(spot.ccxt_symbol, None, None,

@@ -104,12 +104,15 @@ class SpotSubmission(models.Model):
     claims this row, locked, before each send): a request may still reach the exchange
     until its ``recvWindow`` has passed, so the order is not sent again before
     ``gateway.resend_after()`` (two senders, or a sender and the tracker, never have two
-    requests for one order in flight)."""
+    requests for one order in flight). ``cancel_requested_at``: the owner asked to cancel
+    it; from then on it is never sent again, and it is only called CANCELED once the
+    exchange has it cancelled or, past the lease, surely never had it."""
 
     order = models.OneToOneField("trading.Order", on_delete=models.PROTECT, primary_key=True,
                                  related_name="+")
     sent_at = models.DateTimeField(null=True)
     attempts = models.PositiveIntegerField(default=0)
+    cancel_requested_at = models.DateTimeField(null=True)
 
     def __str__(self) -> str:
         return f"order {self.order_id} sent {self.attempts}x"
