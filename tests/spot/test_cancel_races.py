@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from apps.spot import services
+from apps.spot import exchange, services
 from apps.spot.gateway import claim_send, client_id, resend_after
 from apps.trading import services as trading_services
 from apps.trading.models import Fill, Order
@@ -82,6 +82,24 @@ def test_a_cancel_while_the_send_is_in_flight_waits_for_the_exchange(
     assert Fill.objects.filter(order=order).count() == (1 if final == "FILLED" else 0)
     assert wallet_selectors.reconcile() == []
     assert services.reconcile() == []
+
+
+def test_a_send_that_lands_after_the_cancel_cancels_it_there_itself(
+        spot, trader, binance, monkeypatch):
+    order = _place(trader, "50000")
+    ex = exchange.client()
+    create = ex.create_order
+
+    def cancelled_on_the_way(*args, **kwargs):
+        # The user cancels after the worker claimed the send, before the request lands.
+        assert _cancel(trader, order).status == "UNKNOWN"
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(ex, "create_order", cancelled_on_the_way)
+    assert trading_services.order_submit(order_id=order.pk).status == "CANCELED"
+    assert [o["status"] for o in binance.orders("BTCUSDT")] == ["CANCELED"]
+    assert wallet(trader, "USDT", "SPOT").held == 0
+    assert wallet_selectors.reconcile() == []
 
 
 def test_a_cancel_of_a_send_that_never_arrives_ends_once_the_lease_has_passed(
