@@ -1,10 +1,8 @@
 """Reads of the engine: which markets a runner runs."""
 from apps.core import conf
-from apps.trading.constants import MarketStatus, Venue
+from apps.engine.venues import engine_venues
+from apps.trading.constants import MarketStatus
 from apps.trading.models import Market
-
-# The venues whose markets run on the engine.
-ENGINE_VENUES = (Venue.ECOSYSTEM,)
 
 
 def markets_of_runner(*, runner: str, symbols: list[str] | None = None) -> list[Market]:
@@ -12,7 +10,7 @@ def markets_of_runner(*, runner: str, symbols: list[str] | None = None) -> list[
     ``symbols`` ("venue:SYMBOL") if given, else those ENGINE_RUNNER_MARKETS maps to it
     (an unmapped market runs on "default")."""
     markets = list(Market.objects.filter(
-        venue__in=ENGINE_VENUES,
+        venue__in=engine_venues(),
         status__in=[MarketStatus.ENABLED, MarketStatus.HALTED]).order_by("pk"))
     if symbols:
         wanted = set(symbols)

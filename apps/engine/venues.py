@@ -22,6 +22,11 @@ def register_engine_venue(venue: EngineVenue) -> None:
     _venues[venue.venue] = venue
 
 
+def engine_venues() -> list[str]:
+    """The venues whose markets run on the engine (those registered)."""
+    return list(_venues)
+
+
 def stp_default_of(market: Market) -> StpMode:
     found = _venues.get(market.venue)
     return found.stp_default(market) if found else StpMode.CANCEL_TAKER

@@ -8,8 +8,21 @@ class FuturesConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import conf
+        from apps.engine.venues import EngineVenue, register_engine_venue
         from apps.futures import tasks
+        from apps.futures.gateway import FuturesGateway
+        from apps.marketdata.books import register_book_venue
         from apps.marketdata.services import register_listener
+        from apps.matching import StpMode
+        from apps.trading.constants import Venue
+        from apps.trading.venues import register_gateway
+
+        # Orders on the internal engine; a trader's own orders never trade together
+        # (the taker is cancelled, as on the ecosystem markets by default).
+        register_gateway(FuturesGateway())
+        register_book_venue(Venue.FUTURES)
+        register_engine_venue(EngineVenue(venue=Venue.FUTURES,
+                                          stp_default=lambda market: StpMode.CANCEL_TAKER))
 
         # An index source's quote recomputes (and acts on) the marks built on it.
         register_listener(tasks.on_index_quote, venues=conf.FUTURES_INDEX_VENUES)

@@ -144,6 +144,21 @@ class Position(models.Model):
                                                                context=ROUNDING)
 
 
+class OrderTerms(models.Model):
+    """What a futures order on the engine carries beyond the core's ``trading.Order``:
+    its leverage and whether it may only reduce its trader's position. Written with the
+    order's engine command (``FuturesGateway.enqueue``), read when its fills settle."""
+
+    order = models.OneToOneField("trading.Order", on_delete=models.PROTECT,
+                                 primary_key=True, related_name="futures_terms")
+    leverage = models.PositiveSmallIntegerField()
+    reduce_only = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        flag = " reduce-only" if self.reduce_only else ""
+        return f"order {self.order_id}: {self.leverage}x{flag}"
+
+
 class AppliedFill(models.Model):
     """A futures fill applied to one position, once per ``key`` (the engine's trade id and
     side): what a replay must repeat, and what it did."""

@@ -163,6 +163,11 @@ def hold_change_exists(*, key: str) -> bool:
     return HoldChange.objects.filter(key=key).exists()
 
 
+def hold_remaining(*, key: str) -> Decimal | None:
+    """What the hold ``key`` has left (0 once closed), or None if there is none."""
+    return Hold.objects.filter(key=key).values_list("remaining", flat=True).first()
+
+
 def journal_exists(*, key: str) -> bool:
     """Whether a journal was posted under ``key`` (a cheap check before an idempotent
     post that is usually a replay)."""

@@ -144,7 +144,9 @@ def test_an_unknown_market_or_a_look_alike_of_a_known_one_is_not_found(market, u
     nothing_written(user)
 
 
-def test_a_venue_without_a_gateway_is_refused_before_anything_is_written(currencies, user):
+def test_a_venue_without_a_gateway_is_refused_before_anything_is_written(currencies, user,
+                                                                        monkeypatch):
+    monkeypatch.delitem(venues._gateways, "futures")  # every venue has one now
     MarketFactory(venue="futures", symbol="EUR/USD")
     identity_reviewed(user)  # past the live venues' KYC check
     with pytest.raises(InvalidInput) as refused:

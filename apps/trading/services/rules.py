@@ -5,6 +5,7 @@ compares, which way it fires, where a trailing stop's trigger stands).
 Nothing here reads or writes a row; every function raises InvalidInput (a 4xx with field
 errors) for input it refuses.
 """
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
@@ -22,6 +23,7 @@ from apps.trading.constants import (
     trigger_direction,
 )
 from apps.trading.models import Market, Order
+from apps.trading.venues import gateway_for
 
 ZERO = Decimal(0)
 # A trailing stop's callback rate, as Binance bounds it (0.1% to 20%).
@@ -79,8 +81,14 @@ def hold_amount(*, side: str, amount: Decimal, reference: Decimal, rate: Decimal
     return cost + round_up(EXACT.multiply(cost, rate), decimals=decimals)
 
 
-def order_hold(order: Order, *, decimals: int) -> Decimal:
-    """What ``order`` holds (``hold_amount`` at its reference price)."""
+def order_hold(order: Order, *, decimals: int,
+               options: Mapping[str, object] | None = None) -> Decimal:
+    """What ``order`` holds: ``hold_amount`` at its reference price, or what its venue's
+    ``order_hold`` says (a margined venue: its margin and fee, from the order's
+    ``options``, the venue's terms beyond the core's order)."""
+    sizing = getattr(gateway_for(order.venue), "order_hold", None)
+    if sizing is not None:
+        return sizing(order=order, decimals=decimals, options=options or {})
     return hold_amount(side=order.side, amount=order.amount,
                              reference=order.reference_price,
                              rate=max(order.maker_fee_rate, order.taker_fee_rate),
@@ -88,7 +96,10 @@ def order_hold(order: Order, *, decimals: int) -> Decimal:
 
 
 def held_currencies(market: Market, side: str) -> tuple[str, str]:
-    """The currency an order of ``side`` holds, then the other one."""
+    """The currency an order of ``side`` holds, then the other one. A margined venue's
+    orders (futures: no base to deliver) hold the quote currency either way."""
+    if getattr(gateway_for(market.venue), "margined", False):
+        return market.quote_currency, market.base_currency
     return ((market.quote_currency, market.base_currency) if side == Side.BUY
             else (market.base_currency, market.quote_currency))
 

@@ -298,6 +298,15 @@ def settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
 
     trades, closed = [], set()
     for p in pending:
+        settle_fills = getattr(gateway_for(p.order.venue), "settle_fills", None)
+        if p.trades and settle_fills is not None:
+            # A margined venue's fills move margin and PnL, not base for quote: the venue
+            # settles them (and its hold) itself, in this transaction.
+            final = p.order.status in FINAL_STATUSES and not lives_on(p.order)
+            settle_fills(order=p.order, fills=p.fills, close_hold=final)
+            if final:
+                closed.add(p.order.hold_key)
+            continue
         if p.trades and p.order.status in FINAL_STATUSES and not lives_on(p.order):
             # The last fill releases whatever the hold has left.
             payer = "buyer" if p.order.side == Side.BUY else "seller"

@@ -1,0 +1,34 @@
+"""The futures venue as the trading core sees it: a queued venue on the internal engine
+(``apps.engine.gateway.EngineGateway``) whose fills move margin and PnL.
+
+``margined``: its orders hold the contract's quote currency on either side, sized by
+``order_hold`` (margin plus fee, ``services.orders.order_hold_amount``), and the
+settlement hands it each order's fills (``settle_fills``: positions, not base for
+quote). An order's leverage and reduce-only flag come as the core's venue options and are
+recorded with its engine command.
+"""
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from apps.engine.gateway import EngineGateway
+from apps.futures.services import orders
+from apps.trading.constants import Venue
+from apps.trading.models import Fill, Market, Order
+
+
+class FuturesGateway(EngineGateway):
+    venue = Venue.FUTURES
+    margined = True
+
+    def order_hold(self, *, order: Order, decimals: int,
+                   options: Mapping[str, object]) -> Decimal:
+        return orders.order_hold_amount(order=order, decimals=decimals, options=options)
+
+    def enqueue(self, *, order: Order, market: Market, kind: str,
+                options: Mapping[str, object] | None = None) -> None:
+        if kind == "place":
+            orders.terms_record(order=order, options=options or {})
+        super().enqueue(order=order, market=market, kind=kind, options=options)
+
+    def settle_fills(self, *, order: Order, fills: Sequence[Fill], close_hold: bool) -> None:
+        orders.fills_settle(order=order, fills=fills, close_hold=close_hold)

@@ -1,0 +1,41 @@
+"""Futures orders under /api/v1/futures/orders/ (thin): the trading core's order views
+and renderings (``apps.trading.apis``) with the futures inputs, leverage and
+reduce-only, placed by ``services.orders.futures_order_place``. Conditional types (TP/SL
+on the mark price) are not taken here yet."""
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.core.schema import error_responses
+from apps.futures.services.orders import futures_order_place
+from apps.trading.apis import OrderOutput, VenueOrderCancelApi, VenueOrdersApi
+from apps.trading.constants import OrderType, Venue
+
+
+class OrderListCreateApi(VenueOrdersApi):
+    venue = Venue.FUTURES
+
+    @extend_schema_serializer(component_name="FuturesOrderPlaceInput")
+    class PlaceInput(VenueOrdersApi.PlaceInput):
+        """The core's LIMIT or MARKET order, with its leverage and reduce-only flag."""
+
+        type = serializers.ChoiceField(choices=[OrderType.LIMIT, OrderType.MARKET])
+        leverage = serializers.IntegerField(min_value=1, help_text=(
+            "1 to the contract's maximum, and at most the maximum of the tier of the "
+            "position the order would leave."))
+        reduce_only = serializers.BooleanField(default=False, help_text=(
+            "Only reduce the open position of the other side (sized down to it)."))
+        stop_price = trigger_source = trailing_delta = trailing_rate = None
+        activation_price = None
+
+    @extend_schema(request=PlaceInput,
+                   responses={201: OrderOutput, **error_responses(404, 409)})
+    def post(self, request):
+        data = self.PlaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = futures_order_place(user_id=request.user.pk, **data.validated_data)
+        return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderCancelApi(VenueOrderCancelApi):
+    venue = Venue.FUTURES

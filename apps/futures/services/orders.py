@@ -1,0 +1,181 @@
+"""Futures orders on the internal engine: placed through the trading core with their
+leverage and reduce-only flag, held as margin plus fee, and settled fill by fill into
+positions (``position_apply_fill``) instead of exchanging base for quote.
+
+- ``futures_order_place`` checks the leverage against the contract and the tier of the
+  position the order would leave (InvalidInput before anything is held), refuses a
+  reduce-only order that cannot reduce and sizes one larger than the position down to
+  it, then places through ``trading.services.order_place`` with the terms as the venue's
+  options (``FuturesGateway`` writes them as an ``OrderTerms`` row with the command).
+- ``order_hold_amount`` is the hold: the initial margin of the part that would open (or
+  add to) a position plus the fee of the whole at the higher of the fee rates, in the
+  contract's quote currency of the FUTURES wallet. A SELL may fill above its price, so
+  its margin is sized at the higher of its price and the protective ask.
+- ``fills_settle`` (the runner's batch transaction, the order row locked): per fill, the
+  position row locked, what the fill needs (its margin and fee) released from the order's
+  hold, then ``position_apply_fill`` keyed by the fill's settlement key (exactly once);
+  the order's last fill releases what the hold has left.
+"""
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from apps.core.errors import Conflict, InvalidInput
+from apps.core.money import EXACT
+from apps.futures import margin, selectors
+from apps.futures.constants import PositionSide, PositionStatus
+from apps.futures.models import AppliedFill, Contract, OrderTerms, Position
+from apps.futures.services.positions import (
+    ensure_position,
+    lock_position,
+    position_apply_fill,
+)
+from apps.trading import services as trading
+from apps.trading.constants import Liquidity, Side, TimeInForce, Venue
+from apps.trading.models import Fill, Order
+from apps.trading.venues import gateway_for
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets import services as ledger
+
+ZERO = Decimal(0)
+
+
+def _leverage(value: object, *, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidInput(f"The leverage is a whole number from 1 to {maximum}.",
+                           code="invalid_leverage",
+                           fields={"leverage": [f"A whole number from 1 to {maximum}."]})
+    return value
+
+
+def _open_position(*, user_id: int, contract_id: int) -> tuple[str, Decimal]:
+    """The side and size of the user's open position (``("", 0)`` when flat)."""
+    found = (Position.objects.filter(user_id=user_id, contract_id=contract_id,
+                                     status=PositionStatus.OPEN)
+             .values_list("side", "size").first())
+    return found or ("", ZERO)
+
+
+def _opening(*, side: str, amount: Decimal, position: tuple[str, Decimal]) -> Decimal:
+    """What of ``amount`` would open or add to a position (the rest reduces it)."""
+    held_side, size = position
+    direction = PositionSide.LONG if side == Side.BUY else PositionSide.SHORT
+    if not size or held_side == direction:
+        return amount
+    return max(ZERO, amount - size)
+
+
+def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
+                        amount: Decimal, leverage: int, reduce_only: bool = False,
+                        price: Decimal | None = None,
+                        time_in_force: str = TimeInForce.GTC, post_only: bool = False,
+                        client_order_id: str | None = None) -> Order:
+    """Place a futures order of ``user_id`` on the contract ``symbol`` at ``leverage``.
+
+    Checks first, writing nothing: the contract (NotFound), the leverage (1 to the
+    contract's maximum, then at most the maximum of the tier of the position the order
+    would leave at its price or the engine's protective price: InvalidInput
+    "invalid_leverage" / "leverage_above_tier"), a reduce-only order against an open
+    position of the other side (InvalidInput "reduce_only_increases"; one larger than the
+    position is sized down to it). Then ``trading.services.order_place`` (its checks,
+    errors and guarantees: one transaction with the order, its hold and its engine
+    command). Locks nothing of its own: the position read here may change before the
+    fills, which is why the settlement applies each fill to the position as it is then.
+    """
+    contract = selectors.contract_get(symbol=symbol)
+    leverage = _leverage(leverage, maximum=contract.max_leverage)
+    position = _open_position(user_id=user_id, contract_id=contract.pk)
+    direction = PositionSide.LONG if side == Side.BUY else PositionSide.SHORT
+    valid_amount = isinstance(amount, Decimal) and amount.is_finite() and amount > 0
+    if reduce_only:
+        if not position[1] or position[0] == direction:
+            raise InvalidInput("A reduce-only order must be against an open position of "
+                               "the other side: this one would open or increase one.",
+                               code="reduce_only_increases",
+                               fields={"reduce_only": ["Nothing to reduce on this side."]})
+        if valid_amount and amount > position[1]:
+            amount = position[1]
+    elif valid_amount and side in (Side.BUY, Side.SELL):
+        reference = price if isinstance(price, Decimal) and price.is_finite() and price > 0 \
+            else gateway_for(Venue.FUTURES).reference_price(market=contract.market, side=side)
+        opening = _opening(side=side, amount=amount, position=position)
+        if opening:
+            same = position[1] if position[0] == direction else ZERO
+            notional = EXACT.multiply(same + opening, reference)
+            tier = margin.tier_for(selectors.contract_tiers(contract_id=contract.pk), notional)
+            if leverage > tier.max_leverage:
+                raise InvalidInput(
+                    f"A position of {notional.normalize():f} {contract.market.quote_currency} "
+                    f"allows at most {tier.max_leverage}x leverage.",
+                    code="leverage_above_tier",
+                    fields={"leverage": [f"At most {tier.max_leverage}x for this size."]})
+    return trading.order_place(
+        user_id=user_id, venue=Venue.FUTURES, symbol=symbol, side=side, type=type,
+        amount=amount, price=price, time_in_force=time_in_force, post_only=post_only,
+        client_order_id=client_order_id,
+        venue_options={"leverage": leverage, "reduce_only": bool(reduce_only)})
+
+
+def order_hold_amount(*, order: Order, decimals: int,
+                      options: Mapping[str, object]) -> Decimal:
+    """What a futures ``order`` holds (see the module docstring). Raises InvalidInput
+    "invalid_leverage" for an order without a valid leverage in ``options`` (one placed
+    through the core's own order endpoint, which does not take it)."""
+    contract = Contract.objects.only("max_leverage").get(market_id=order.market_id)
+    leverage = _leverage(options.get("leverage"), maximum=contract.max_leverage)
+    price = order.reference_price
+    if order.side == Side.SELL:
+        try:
+            price = max(price, gateway_for(Venue.FUTURES).reference_price(
+                market=order.market, side=Side.BUY))
+        except Conflict:
+            pass  # no asks: a sell fills at the bids, below the last ask it could see
+    opening = ZERO if options.get("reduce_only") else _opening(
+        side=order.side, amount=order.amount,
+        position=_open_position(user_id=order.user_id, contract_id=contract.pk))
+    initial = margin.initial_margin(notional=EXACT.multiply(opening, price),
+                                    leverage=leverage, decimals=decimals) if opening else ZERO
+    rate = max(order.maker_fee_rate, order.taker_fee_rate)
+    return initial + margin.fee(notional=EXACT.multiply(order.amount, price), rate=rate,
+                                decimals=decimals)
+
+
+def terms_record(*, order: Order, options: Mapping[str, object]) -> OrderTerms:
+    """Record ``order``'s futures terms (its engine command's transaction)."""
+    return OrderTerms.objects.create(order_id=order.pk, leverage=int(options["leverage"]),
+                                     reduce_only=bool(options.get("reduce_only")))
+
+
+def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> None:
+    """Apply ``order``'s new ``fills`` to its trader's position, each exactly once (see
+    the module docstring), and with ``close_hold`` release what its hold has left. Runs
+    in the caller's transaction, which holds the order row. Locks, per fill: the position
+    row, then the FUTURES wallet and the order's hold (``hold_release``), then the
+    position's margin hold (``position_apply_fill``): the positions' own order. Each
+    fill's fee becomes what the position charged. Raises InsufficientFunds when the
+    trader's available balance cannot pay what the hold does not cover (the batch rolls
+    back)."""
+    terms = OrderTerms.objects.get(order_id=order.pk)
+    contract = Contract.objects.select_related("market").get(market_id=order.market_id)
+    decimals = wallet_selectors.currency_decimals(code=contract.market.quote_currency)
+    for fill in fills:
+        if AppliedFill.objects.filter(key=fill.settlement_key).exists():
+            continue
+        ensure_position(user_id=order.user_id, contract=contract)
+        lock_position(user_id=order.user_id, contract=contract)
+        rate = (order.maker_fee_rate if fill.liquidity == Liquidity.MAKER
+                else order.taker_fee_rate)
+        notional = EXACT.multiply(fill.amount, fill.price)
+        need = margin.fee(notional=notional, rate=rate, decimals=decimals) + \
+            margin.initial_margin(notional=notional, leverage=terms.leverage,
+                                  decimals=decimals)
+        left = wallet_selectors.hold_remaining(key=order.hold_key)
+        if left:
+            ledger.hold_release(key=order.hold_key, amount=min(left, need))
+        applied = position_apply_fill(
+            key=fill.settlement_key, user_id=order.user_id, contract_id=contract.pk,
+            side=order.side, amount=fill.amount, price=fill.price, fee_rate=rate,
+            leverage=terms.leverage, now=fill.executed_at)
+        order.fee += applied.fee - fill.fee
+        fill.fee = applied.fee
+    if close_hold and wallet_selectors.hold_remaining(key=order.hold_key) is not None:
+        ledger.hold_release(key=order.hold_key)

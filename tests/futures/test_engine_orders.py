@@ -1,0 +1,197 @@
+"""Futures orders on the internal engine: placed with leverage and reduce-only, held as
+margin plus fee, settled by the runner into positions (docs/FUTURES.md "Orders")."""
+import random
+from decimal import Decimal
+
+import pytest
+
+from apps.core.errors import InvalidInput
+from apps.engine.runner import Runner
+from apps.futures.models import AppliedFill, OrderTerms, Position
+from apps.futures.services.orders import futures_order_place
+from apps.trading.constants import OrderStatus
+from apps.trading.models import Order
+from apps.wallets.models import Hold
+from tests.factories import ContractFactory
+from tests.futures.helpers import SYSTEMS, futures_trader, system, wallet
+from tests.trading.helpers import books_clean, fresh, identity_reviewed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+D = Decimal
+SYMBOL = "BTC/USDT"
+
+
+@pytest.fixture
+def contract(currencies):
+    return ContractFactory()
+
+
+@pytest.fixture
+def engine(contract):
+    r = Runner(name="futures-test", markets=[contract.market])
+    r.start()
+    return r
+
+
+def trader(amount="100000"):
+    user = futures_trader(amount)
+    identity_reviewed(user)
+    return user
+
+
+def place(user, side, amount, price=None, *, leverage=10, type="LIMIT", **kwargs):
+    return futures_order_place(user_id=user.pk, symbol=SYMBOL, side=side, type=type,
+                               amount=D(amount), price=None if price is None else D(price),
+                               leverage=leverage, **kwargs)
+
+
+def drain(r: Runner) -> None:
+    while r.step():
+        pass
+
+
+def position(user) -> tuple[str, str, Decimal, Decimal]:
+    p = Position.objects.get(user_id=user.pk)
+    return p.status, p.side, p.size, p.margin
+
+
+def total(users) -> Decimal:
+    return sum((wallet(u)[0] for u in users), D(0)) + sum(system(s) for s in SYSTEMS)
+
+
+def test_open_increase_reduce_close_and_flip_through_the_runner(engine):
+    a, b = trader(), trader()
+    deposited = total([a, b])
+    place(b, "SELL", "1", "60000")  # resting maker
+    taker = place(a, "BUY", "1", "60000")
+    # The taker holds its margin (6,000 at 10x) and the taker fee (30), not the notional.
+    assert wallet(a) == (D("100000"), D("6030"))
+    assert OrderTerms.objects.get(order_id=taker.pk).leverage == 10
+    drain(engine)
+    assert fresh(taker).status == OrderStatus.FILLED
+    assert position(a) == ("OPEN", "LONG", D("1"), D("6000"))
+    assert position(b) == ("OPEN", "SHORT", D("1"), D("6000"))
+    # The order holds are gone: what is held is the positions' margin.
+    assert wallet(a) == (D("100000") - D("30"), D("6000"))
+    assert wallet(b) == (D("100000") - D("12"), D("6000"))  # the maker fee, 0.02 %
+
+    place(b, "SELL", "0.5", "62000")
+    place(a, "BUY", "0.5", "62000")  # increase
+    drain(engine)
+    assert position(a)[:3] == ("OPEN", "LONG", D("1.5"))
+    place(b, "BUY", "0.5", "62000")
+    place(a, "SELL", "0.5", "62000", reduce_only=True)  # reduce
+    drain(engine)
+    assert position(a)[:3] == ("OPEN", "LONG", D("1.0"))
+    place(b, "BUY", "3", "61000")
+    place(a, "SELL", "3", "61000")  # close the long 1 and open a short 2 (flip)
+    drain(engine)
+    assert position(a)[:3] == ("OPEN", "SHORT", D("2"))
+    assert position(b)[:3] == ("OPEN", "LONG", D("2"))
+    assert AppliedFill.objects.count() == 8  # two sides of four trades, once each
+    place(a, "BUY", "2", "61000")
+    place(b, "SELL", "2", "61000", reduce_only=True)  # close both
+    drain(engine)
+    assert position(a)[0] == position(b)[0] == "FLAT"
+    assert wallet(a)[1] == 0 and wallet(b)[1] == 0
+    assert not Hold.objects.filter(status="OPEN", remaining__gt=0).exists()
+    assert total([a, b]) == deposited
+    assert books_clean() == []
+
+
+def test_a_reduce_only_order_that_would_increase_is_refused_before_anything_is_held(engine):
+    a = trader()
+    with pytest.raises(InvalidInput) as flat:
+        place(a, "SELL", "1", "60000", reduce_only=True)
+    assert flat.value.code == "reduce_only_increases"
+    b = trader()
+    place(b, "SELL", "1", "60000")
+    place(a, "BUY", "1", "60000")
+    drain(engine)
+    with pytest.raises(InvalidInput) as same_side:
+        place(a, "BUY", "0.1", "60000", reduce_only=True)
+    assert same_side.value.code == "reduce_only_increases"
+    assert Order.objects.filter(user_id=a.pk).count() == 1
+    assert wallet(a)[1] == D("6000")  # the margin only
+
+
+def test_a_reduce_only_order_larger_than_the_position_is_sized_down(engine):
+    a, b = trader(), trader()
+    place(b, "SELL", "1", "60000")
+    place(a, "BUY", "1", "60000")
+    drain(engine)
+    order = place(a, "SELL", "5", "61000", reduce_only=True)
+    assert order.amount == D("1")
+    # A reduce-only order holds its fee alone: it opens nothing.
+    assert wallet(a)[1] == D("6000") + D("30.50")
+
+
+def test_leverage_above_the_tier_is_refused_before_anything_is_held(engine):
+    a = trader()
+    # 1 BTC at 60,000 is tier 2 (50k to 600k): at most 100x, though the contract allows 125.
+    with pytest.raises(InvalidInput) as above:
+        place(a, "BUY", "1", "60000", leverage=110)
+    assert above.value.code == "leverage_above_tier"
+    with pytest.raises(InvalidInput) as out:
+        place(a, "BUY", "0.1", "60000", leverage=126)
+    assert out.value.code == "invalid_leverage"
+    assert not Order.objects.exists() and wallet(a) == (D("100000"), D(0))
+    place(a, "BUY", "0.5", "60000", leverage=125)  # 30,000: tier 1 allows 125x
+
+
+def test_ioc_leftover_expires_and_post_only_that_would_take_is_refused(engine):
+    a, b = trader(), trader()
+    place(b, "SELL", "1", "60000")
+    post = place(a, "BUY", "1", "60000", post_only=True)
+    drain(engine)
+    post = fresh(post)
+    assert post.status != OrderStatus.OPEN and post.filled == 0
+    ioc = place(a, "BUY", "2", "60000", time_in_force="IOC")
+    drain(engine)
+    ioc = fresh(ioc)
+    assert (ioc.status, ioc.filled) == (OrderStatus.EXPIRED, D("1"))
+    assert position(a)[:3] == ("OPEN", "LONG", D("1"))
+    assert wallet(a) == (D("100000") - D("30"), D("6000"))  # both holds gone
+
+
+def test_a_seeded_random_run_conserves_the_books(engine):
+    rng = random.Random(15)
+    users = [trader("50000") for _ in range(6)]
+    deposited = total(users)
+    for _ in range(60):
+        user = rng.choice(users)
+        side = rng.choice(["BUY", "SELL"])
+        price = D(60000 + rng.randint(-20, 20) * 50)
+        amount = D(rng.randint(1, 400)) / 1000
+        tif = rng.choice(["GTC", "GTC", "IOC"])
+        try:
+            place(user, side, str(amount), str(price), leverage=rng.choice([1, 5, 20, 50]),
+                  time_in_force=tif)
+        except Exception as exc:  # refused input writes nothing; the funds may be short
+            assert getattr(exc, "status", 400) < 500
+        if rng.random() < 0.3:
+            drain(engine)
+    drain(engine)
+    assert AppliedFill.objects.exists()
+    assert total(users) == deposited
+    assert books_clean() == []
+
+
+def test_the_cores_own_order_path_without_a_leverage_is_refused_writing_nothing(engine):
+    from apps.trading import services
+
+    a = trader()
+    with pytest.raises(InvalidInput) as refused:
+        services.order_place(user_id=a.pk, venue="futures", symbol=SYMBOL, side="BUY",
+                             type="LIMIT", amount=D("1"), price=D("60000"))
+    assert refused.value.code == "invalid_leverage"
+    assert not Order.objects.exists() and wallet(a) == (D("100000"), D(0))
+
+
+def test_a_runner_runs_the_futures_markets_as_configured(contract, settings):
+    from apps.engine.selectors import markets_of_runner
+
+    assert contract.market in markets_of_runner(runner="default")
+    settings.ENGINE_RUNNER_MARKETS = {"futures:BTC/USDT": "futures-1"}
+    assert markets_of_runner(runner="futures-1") == [contract.market]
+    assert contract.market not in markets_of_runner(runner="default")

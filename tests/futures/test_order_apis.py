@@ -1,0 +1,53 @@
+"""POST /api/v1/futures/orders/: the core's order view with leverage and reduce-only."""
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.futures.models import OrderTerms
+from apps.trading.models import Order
+from tests.factories import ContractFactory
+from tests.futures.helpers import futures_trader, wallet
+from tests.trading.helpers import identity_reviewed
+
+pytestmark = pytest.mark.django_db
+ORDERS = "/api/v1/futures/orders/"
+D = Decimal
+
+
+@pytest.fixture
+def client(currencies):
+    ContractFactory()
+    user = futures_trader("100000")
+    identity_reviewed(user)
+    client = APIClient()
+    client.force_authenticate(user)
+    client.user = user
+    return client
+
+
+def test_an_order_with_leverage_is_placed_and_holds_margin_plus_fee(client):
+    answer = client.post(ORDERS, {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT",
+                                  "amount": "1", "price": "60000", "leverage": 10},
+                         format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["status"] == "NEW"
+    assert OrderTerms.objects.get(order_id=answer.json()["id"]).leverage == 10
+    assert wallet(client.user) == (D("100000"), D("6030"))
+    assert client.get(ORDERS).json()["results"][0]["id"] == answer.json()["id"]
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"leverage": 110}, "leverage_above_tier"),
+    ({"leverage": 0}, "invalid"),
+    ({"leverage": 126, "amount": "0.1"}, "invalid_leverage"),
+    ({"reduce_only": True}, "reduce_only_increases"),
+    ({"type": "STOP_MARKET", "stop_price": "59000"}, "invalid"),
+])
+def test_refused_futures_inputs_are_a_400_writing_nothing(client, body, code):
+    order = {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT", "amount": "1",
+             "price": "60000", "leverage": 10, **body}
+    answer = client.post(ORDERS, order, format="json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["code"] == code
+    assert not Order.objects.exists() and wallet(client.user) == (D("100000"), D(0))
