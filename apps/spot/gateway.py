@@ -45,6 +45,7 @@ through ``ccxt`` (the one module here that places, queries and cancels orders th
   ``features``), and an amount or price ccxt's ``amount_to_precision`` /
   ``price_to_precision`` would change.
 """
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
@@ -88,6 +89,9 @@ _NATIVE = {OrderType.STOP_LIMIT: ("STOP_LOSS_LIMIT", "triggerPrice"),
 # Definite refusals: the order was not placed.
 _REFUSALS = (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadRequest, ccxt.BadSymbol)
 _DUPLICATE = "Duplicate order"
+# The reason an order cancelled by its owner ends with, by the exchange's final answer.
+_AFTER_CANCEL = {OrderStatus.CANCELED: "Canceled on the exchange.",
+                 OrderStatus.FILLED: "Filled on the exchange before the cancel reached it."}
 _TIF_FEATURE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
 
@@ -315,7 +319,8 @@ class SpotGateway:
             pass  # already closed there, or not placed (yet): what it is says the lookup
         answer = self._lookup(order, spot, ex)
         if answer is not None:
-            return answer
+            # Its reason replaces a "Cancel pending" one the order may carry.
+            return replace(answer, reason=answer.reason or _AFTER_CANCEL.get(answer.status, ""))
         if order.status not in (OrderStatus.NEW, OrderStatus.UNKNOWN):
             return Submission(status=order.status)  # nothing to say yet
         if sent_at is not None and timezone.now() - sent_at < resend_after():

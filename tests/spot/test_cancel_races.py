@@ -76,6 +76,7 @@ def test_a_cancel_while_the_send_is_in_flight_waits_for_the_exchange(
     _in_flight_send_lands(binance, order, price)
     order = _settle_down()
     assert order.status == final
+    assert "pending" not in order.reason.lower()
     [placed] = binance.orders("BTCUSDT")
     assert placed["status"] == there
     assert wallet(trader, "USDT", "SPOT").held == 0
