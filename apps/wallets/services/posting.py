@@ -121,10 +121,14 @@ def exact(amount: Decimal, cur: Currency, *, what: str = "Amount") -> Decimal:
         raise InvalidInput(f"{what} {exc} for {cur.code}.") from None
 
 
-def insufficient(wallet: Wallet) -> InsufficientFunds:
+def insufficient(wallet: Wallet, *, available: Decimal | None = None) -> InsufficientFunds:
+    """The refusal naming ``available``: by default the wallet's, or what it had before a
+    posting already applied in memory changed it."""
+    if available is None:
+        available = wallet.available
     return InsufficientFunds(
         f"Insufficient {wallet.currency_id} in your {wallet.type} wallet "
-        f"(available {wallet.available.normalize():f}).",
+        f"(available {available.normalize():f}).",
     )
 
 
@@ -426,12 +430,14 @@ def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wal
     """Apply ``posting``'s legs to the locked rows in memory; its entries as ``(wallet id,
     amount, balance after)``, the balance None on a system wallet."""
     entries = []
+    available_before: dict[int, Decimal] = {}
     for leg in posting.legs:
         wallet_id = ids[leg.owner]
         wallet = wallets.get(wallet_id)
         if wallet is None:  # a system wallet: the entry is its whole record
             entries.append((wallet_id, leg.amount, None))
             continue
+        available_before.setdefault(wallet_id, wallet.available)
         if leg.hold_key:
             hold = holds.get(leg.hold_key)
             debit = leg.amount.copy_negate()
@@ -451,7 +457,8 @@ def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wal
     for wallet_id in {ids[leg.owner] for leg in posting.legs}:
         wallet = wallets.get(wallet_id)
         if wallet is not None and (wallet.balance < wallet.held or wallet.held < 0):
-            raise insufficient(wallet)
+            # The legs are applied: the refusal names what the user had before them.
+            raise insufficient(wallet, available=available_before[wallet_id])
     return entries
 
 
