@@ -1,4 +1,4 @@
-"""Readiness of the engine (``HEALTH_EXTRA_CHECKS = ["apps.engine.health.EngineLag"]``):
+"""Readiness of the engine (one of ``/health/ready``'s checks, ``apps.health.views``):
 every engine market with commands waiting has a live runner, and its oldest waiting
 command is at most ``ENGINE_MAX_LAG_SECONDS`` old. Reads only."""
 import dataclasses

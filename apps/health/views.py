@@ -3,8 +3,9 @@
 Liveness runs no check: an answer proves the process serves requests, and a database or
 Redis outage must not get a healthy web process restarted. Readiness checks what serving
 traders needs: the database, the cache (Redis in production), the Celery workers (when
-``HEALTH_CELERY_REQUIRED``), each venue's price feed, and whatever ``HEALTH_EXTRA_CHECKS``
-adds; the engines' lag is to be added there (no engine runner exists yet).
+``HEALTH_CELERY_REQUIRED``), each venue's price feed, the internal markets' engine
+(``apps.engine.health.EngineLag``: commands waiting with no live runner, or too long; when
+``apps.engine`` is installed) and whatever ``HEALTH_EXTRA_CHECKS`` adds.
 
 Both answer 200 when healthy and 500 with the failing checks' reasons otherwise;
 ``?format=json`` (or ``Accept: application/json``) gives ``{"<check>": "OK" | "<reason>"}``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.apps import apps
 from health_check.views import HealthCheckView
 
 from apps.core import conf
@@ -40,5 +42,7 @@ def readiness_checks() -> list:
         seconds = conf.HEALTH_CELERY_TIMEOUT_SECONDS
         checks.append(("health_check.contrib.celery.Ping",
                        {"timeout": datetime.timedelta(seconds=seconds)}))
+    if apps.is_installed("apps.engine"):
+        checks.append("apps.engine.health.EngineLag")
     checks.extend(conf.HEALTH_EXTRA_CHECKS)
     return checks

@@ -16,6 +16,7 @@ from django.db import connections
 from apps.marketdata.services import publish
 from apps.trading.constants import MarketStatus
 from exchange_platform.celery import app as celery_app
+from tests.engine.helpers import eco_market, place, trader
 from tests.factories import MarketFactory
 from tests.twelvedata.fixtures import make_quote
 
@@ -56,7 +57,7 @@ def test_ready_when_database_cache_and_feeds_are(client, currencies):
     assert body == {"Database(alias='default')": "OK", "Cache(alias='default')": "OK",
                     "QuoteFreshness(venue='paper')": "OK", "QuoteFreshness(venue='spot')": "OK",
                     "QuoteFreshness(venue='ecosystem')": "OK",
-                    "QuoteFreshness(venue='futures')": "OK"}
+                    "QuoteFreshness(venue='futures')": "OK", "EngineLag()": "OK"}
 
 
 def test_a_stale_feed_is_not_ready_and_says_how_old(client, currencies, settings):
@@ -90,6 +91,15 @@ def test_enabled_markets_without_any_quote_are_not_ready(client, currencies):
     assert status == 500
     assert body["QuoteFreshness(venue='paper')"] == (
         "Unavailable: paper: no quote for any of its 2 enabled markets")
+
+
+def test_commands_waiting_for_no_engine_runner_are_not_ready(client, currencies):
+    eco_market()
+    place(trader(), side="BUY", price="9.00", amount="1")
+    status, body = ready(client)
+    assert status == 500
+    assert body["EngineLag()"].startswith("Unavailable: market ")
+    assert body["EngineLag()"].endswith("1 commands wait and no runner holds its lease")
 
 
 def test_a_venue_without_enabled_markets_is_not_checked(client, currencies):
