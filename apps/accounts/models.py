@@ -72,6 +72,8 @@ class KycApplication(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-id"]
         indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["status"])]
+        verbose_name = "KYC application"
+        verbose_name_plural = "KYC applications"
 
     def __str__(self) -> str:
         return f"KYC #{self.pk} {self.full_name} ({self.status})"
@@ -134,6 +136,8 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "revoked_at"])]
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
 
     def __str__(self) -> str:
         return f"{self.key_id} ({self.label})"

@@ -60,5 +60,9 @@ class EcoMarket(models.Model):
                                    default=StpMode.CANCEL_TAKER.name)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = "ecosystem market"
+        verbose_name_plural = "ecosystem markets"
+
     def __str__(self) -> str:
         return str(self.market)

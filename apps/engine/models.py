@@ -96,6 +96,8 @@ class EngineOutbox(models.Model):
     class Meta:
         indexes = [models.Index(fields=["market", "sent_at", "id"],
                                 name="engine_outbox_unsent")]
+        verbose_name = "engine outbox entry"
+        verbose_name_plural = "engine outbox entries"
 
     def __str__(self) -> str:
         return f"{self.market_id} {self.first_seq}-{self.last_seq}"
