@@ -9,11 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from django.db import connection
 from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
 from django.db.models.functions import Ceil, Floor
 from django.utils import timezone
 
+from apps.core.bulk import update_rows
 from apps.trading.constants import (
     RESTING_STATUSES,
     OrderStatus,
@@ -184,8 +184,10 @@ class SqlOrderStore:
         plain, conditional = [], []
         for order in orders:
             (conditional if order.group_id or order.trigger_direction else plain).append(order)
-        _update_by_pk(plain, _STATE_FIELDS)
-        _update_by_pk(conditional, _CONDITIONAL_FIELDS)
+        # The rows are locked by the caller (by primary key, in id order): the UPDATEs
+        # take no lock of their own in another order.
+        update_rows(plain, _STATE_FIELDS)
+        update_rows(conditional, _CONDITIONAL_FIELDS)
         if fills:
             Fill.objects.bulk_create(fills)
 
@@ -197,24 +199,6 @@ class SqlOrderStore:
 
     def user_orders(self, *, user_id: int, venue: str) -> QuerySet[Order]:
         return Order.objects.filter(user_id=user_id, venue=venue)
-
-
-def _update_by_pk(orders: Sequence[Order], names: Sequence[str]) -> None:
-    """Write ``names`` of each of ``orders``, one UPDATE by primary key per row sent as
-    one executemany: Django's bulk_update builds a CASE per column over the batch, whose
-    compilation cost a settlement batch of hundreds of orders seconds of CPU. The rows are
-    already locked by the caller (by primary key, in id order), so the statements take no
-    lock of their own in another order."""
-    if not orders:
-        return
-    fields = [Order._meta.get_field(name) for name in names]
-    table = connection.ops.quote_name(Order._meta.db_table)
-    columns = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    pk = connection.ops.quote_name(Order._meta.pk.column)
-    rows = [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] + [o.pk]
-            for o in orders]
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {columns} WHERE {pk} = %s", rows)  # noqa: S608
 
 
 def _by_price(prices: dict[tuple[str, str], Decimal]) -> dict[tuple[str, Decimal], list[str]]:

@@ -11,6 +11,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.bulk import update_rows
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.identifiers import IdentifierError, parse_identifier
 from apps.core.money import EXACT
@@ -288,10 +289,12 @@ def holds_release(*, keys: Sequence[str]) -> list[Hold]:
                 wallet = wallets[hold.wallet_id]
                 wallet.held = EXACT.subtract(wallet.held, release)
                 changed.add(wallet.pk)
-        Hold.objects.bulk_update(holds, ["remaining", "status", "updated_at"])
-        for pk in sorted(changed):
-            Wallet.objects.filter(pk=pk).update(held=wallets[pk].held, updated_at=now)
-        publish_balances([wallets[pk] for pk in sorted(changed)])
+        update_rows(holds, ["remaining", "status", "updated_at"])
+        written = [wallets[pk] for pk in sorted(changed)]
+        for wallet in written:
+            wallet.updated_at = now
+        update_rows(written, ["held", "updated_at"])
+        publish_balances(written)
         return holds
 
 

@@ -29,6 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.bulk import sql_literal, update_rows
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.money import EXACT, AmountError, quantize_exact
 from apps.marketdata import streams
@@ -352,25 +353,10 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
     changed = [wallets[pk] for pk in sorted(touched)]
     for row in (*changed, *touched_holds.values()):
         row.updated_at = now
-    _update_rows(changed, ["balance", "held"], now=now)
-    _update_rows(list(touched_holds.values()), ["remaining", "status"], now=now)
+    update_rows(changed, ["balance", "held", "updated_at"])
+    update_rows(list(touched_holds.values()), ["remaining", "status", "updated_at"])
     publish_balances(changed)
     return done | {j.key: j for j in journals}
-
-
-def _sql(value, params: list) -> str:
-    """``value`` in SQL: NULL, an int or a finite Decimal written out (they print only
-    digits, a sign and a point: nothing can be injected), anything else a parameter
-    appended to ``params``. Escaping every number as a parameter cost a batch a fifth of
-    its time."""
-    if value is None:
-        return "NULL"
-    if type(value) is int:
-        return str(value)
-    if type(value) is Decimal and value.is_finite():
-        return f"{value:f}"
-    params.append(value)
-    return "%s"
 
 
 def _insert(model, fields: list[str], rows: list[tuple], *,
@@ -387,7 +373,7 @@ def _insert(model, fields: list[str], rows: list[tuple], *,
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 1000):
             params: list = []
-            values = ", ".join("(" + ", ".join(_sql(value, params) for value in row) + ")"
+            values = ", ".join("(" + ", ".join(sql_literal(value, params) for value in row) + ")"
                                for row in rows[start:start + 1000])
             # Identifiers come from the model's meta; values are numbers or parameters.
             sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
@@ -396,33 +382,6 @@ def _insert(model, fields: list[str], rows: list[tuple], *,
             if can_return:
                 pks += [pk for (pk,) in cursor.fetchall()]
     return pks if can_return else None
-
-
-def _update_rows(rows: list[Wallet] | list[Hold], fields: list[str], *, now) -> None:
-    """Write ``fields`` (and ``updated_at = now``) of the locked ``rows``: an UPDATE with a
-    CASE per field for each 100 rows (``QuerySet.bulk_update`` builds an expression per row
-    and field, which cost more than everything else a batch does; and the database tries a
-    CASE's branches in turn, so one statement for all rows would cost rows squared)."""
-    if not rows:
-        return
-    meta = rows[0]._meta
-    qn = connection.ops.quote_name
-    pk = qn(meta.pk.column)
-    stamp = meta.get_field("updated_at")
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 100):
-            chunk = rows[start:start + 100]
-            params: list = []
-            sets = [f"{qn(meta.get_field(name).column)} = CASE {pk} "
-                    + " ".join(f"WHEN {row.pk:d} THEN {_sql(getattr(row, name), params)}"
-                               for row in chunk) + " END"
-                    for name in fields]
-            sets.append(f"{qn(stamp.column)} = %s")
-            params.append(stamp.get_db_prep_save(now, connection))
-            # Identifiers come from the model's meta; values are numbers or parameters.
-            sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
-                   f"WHERE {pk} IN ({', '.join(f'{row.pk:d}' for row in chunk)})")
-            cursor.execute(sql, params)
 
 
 def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wallet],
