@@ -148,7 +148,9 @@ def test_sign_up_verify_enable_totp_log_in_with_a_code_and_trade(platform, brows
         page.get_by_role("button", name="Log out").click()
         page.wait_for_url(re.compile(r"/forex$"))
         page.goto(f"/trade/{SYMBOL}/")
-        assert "/accounts/login/" in page.url
+        # The market is public; placing an order asks to log in.
+        page.get_by_test_id("login-link").click()
+        page.wait_for_url(re.compile(r"/accounts/login/"))
         page.fill("input[name=login]", USERNAME)
         page.fill("input[name=password]", PASSWORD)
         page.click("main form button[type=submit]")
@@ -170,7 +172,7 @@ def test_sign_up_verify_enable_totp_log_in_with_a_code_and_trade(platform, brows
         page.wait_for_function("() => document.getElementById('order-ok').textContent"
                                " || document.getElementById('order-error').textContent")
         assert page.get_by_test_id("order-error").inner_text() == ""
-        expect(page.get_by_test_id("order-ok")).to_contain_text("open")
+        expect(page.get_by_test_id("order-ok")).to_contain_text("Open")
         expect(page.locator("#open-orders tr[data-status=OPEN]")).to_have_count(1)
         shot("paper-order")
         assert violations == []
