@@ -321,7 +321,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "apps.core.schema.link_created_items"],
-    "ENUM_NAME_OVERRIDES": {"WalletTypeEnum": "apps.wallets.constants.WalletType"},
+    # One name per choice set that several inputs share (spectacular warns on a collision
+    # and the deploy check fails on warnings).
+    "ENUM_NAME_OVERRIDES": {
+        "WalletTypeEnum": "apps.wallets.constants.WalletType",
+        "OrderTypeEnum": "apps.trading.constants.OrderType",
+        "LimitOrMarketEnum": ["LIMIT", "MARKET"],
+    },
     # Served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
