@@ -13,6 +13,7 @@ class FuturesConfig(AppConfig):
         from apps.futures.gateway import FuturesGateway
         from apps.marketdata.books import register_book_venue
         from apps.marketdata.services import register_listener
+        from apps.marketdata.streams import register_mark_venue
         from apps.matching import StpMode
         from apps.trading.constants import Venue
         from apps.trading.venues import register_gateway
@@ -21,6 +22,7 @@ class FuturesConfig(AppConfig):
         # (the taker is cancelled, as on the ecosystem markets by default).
         register_gateway(FuturesGateway())
         register_book_venue(Venue.FUTURES)
+        register_mark_venue(Venue.FUTURES)  # mark@futures:<SYMBOL>
         register_engine_venue(EngineVenue(venue=Venue.FUTURES,
                                           stp_default=lambda market: StpMode.CANCEL_TAKER))
 

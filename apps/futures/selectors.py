@@ -1,9 +1,12 @@
 """Reads of the futures venue (no writes, no cache writes)."""
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
 from apps.core.errors import NotFound
+from apps.core.money import decimal_text
 from apps.futures import margin
 from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus
 from apps.futures.models import Contract, Liquidation, MarginTier, Position
@@ -73,3 +76,31 @@ def funding_stamp(*, contract: Contract, now: datetime) -> datetime:
 
 def liquidations(*, contract_id: int) -> QuerySet[Liquidation]:
     return Liquidation.objects.filter(position__contract_id=contract_id).order_by("pk")
+
+
+def position_data(position: Position, *, mark: Decimal | None) -> dict[str, Any]:
+    """One ``positions`` stream item (docs/STREAMING.md): the position and its unrealised
+    PnL at ``mark`` (null without a mark or when flat)."""
+    unrealised = None
+    if mark is not None and position.size:
+        unrealised = margin.unrealised(side=position.side, size=position.size,
+                                       value=position.value, price=mark)
+    return {
+        "id": position.pk, "symbol": position.contract.market.symbol,
+        "status": position.status, "side": position.side,
+        "size": decimal_text(position.size), "entry_price": decimal_text(position.entry_price),
+        "leverage": position.leverage, "margin": decimal_text(position.margin),
+        "mark_price": decimal_text(mark), "unrealised_pnl": decimal_text(unrealised),
+        "realised_pnl": decimal_text(position.realised_pnl),
+        "liquidation_price": decimal_text(position.liquidation_price),
+    }
+
+
+def positions_data(*, user_id: int) -> list[dict[str, Any]]:
+    """The user's open positions as ``positions`` stream items, each at its contract's
+    latest mark (a subscriber's snapshot)."""
+    items = []
+    for position in positions_of(user_id=user_id):
+        mark = latest_mark(contract=position.contract)
+        items.append(position_data(position, mark=None if mark is None else mark.price))
+    return items

@@ -2,12 +2,15 @@
 ``apps.streaming`` forwards to WebSocket clients.
 
 Stream names are what clients subscribe to: a venue's ticker (public) and the private
-``orders``, ``balances`` and ``fixedtime`` (the connected user's own). A ticker is keyed
-by venue and symbol: ``ticker@<venue>:<SYMBOL>`` (``ticker@spot:BTC/USDT``), except that the paper
-venue's keep the names they had before quotes carried a venue, ``ticker@<SYMBOL>``
-(``ticker@EUR/USD``); each ticker has exactly one name. An internal market's book streams
+``orders``, ``balances``, ``fixedtime`` and ``positions`` (the connected user's own). A
+ticker is keyed by venue and symbol: ``ticker@<venue>:<SYMBOL>``
+(``ticker@spot:BTC/USDT``), except that the paper venue's keep the names they had before
+quotes carried a venue, ``ticker@<SYMBOL>`` (``ticker@EUR/USD``); each ticker has exactly
+one name. An internal market's book streams
 (``apps.marketdata.books``) are ``depth@<venue>:<SYMBOL>`` and ``trades@<venue>:<SYMBOL>``
-on every venue, numbered like tickers. Each stream is fed through one
+on every venue, numbered like tickers; so is a venue's mark price, ``mark@<venue>:<SYMBOL>``
+(``mark_publish``: a venue with marks says so with ``register_mark_venue``). Each stream is
+fed through one
 channel-layer group: a ticker's group is derived from its venue and symbol, a user's
 private streams share ``user.<id>`` and are told apart by the message's ``stream`` field.
 
@@ -71,14 +74,17 @@ DEPTH: Final = "depth"
 TRADES: Final = "trades"
 BOOK_STREAMS: Final = frozenset({DEPTH, TRADES})
 # The futures contracts' mark prices are quotes of this pseudo-venue (``apps.futures``),
-# cached as its latest quotes and streamed as ``mark@<SYMBOL>``.
+# cached as its latest quotes; their stream is the contract venue's ``mark@<venue>:<SYMBOL>``
+# (``MARK``), which carries the index and premium besides the price.
 MARK_VENUE: Final = "mark"
-MARK_PREFIX: Final = "mark@"
+MARK: Final = "mark"
 ORDERS: Final = "orders"
 BALANCES: Final = "balances"
 # A user's fixed-time trades (``apps.fixedtime``): opened, then settled.
 FIXEDTIME: Final = "fixedtime"
-USER_STREAMS: Final = frozenset({ORDERS, BALANCES, FIXEDTIME})
+# A user's futures positions (``apps.futures``): on every change and every mark tick.
+POSITIONS: Final = "positions"
+USER_STREAMS: Final = frozenset({ORDERS, BALANCES, FIXEDTIME, POSITIONS})
 # The channel-layer message type; ``apps.streaming``'s consumer handles it as ``stream_data``.
 MESSAGE_TYPE: Final = "stream.data"
 
@@ -91,13 +97,11 @@ SEND_TIMEOUT_SECONDS: Final = 5.0
 
 def ticker_stream(*, venue: str, symbol: str) -> str:
     """The public stream name of ``symbol``'s quotes on ``venue``: ``ticker@SYMBOL`` on the
-    paper venue, ``mark@SYMBOL`` for the mark prices (``MARK_VENUE``),
-    ``ticker@venue:SYMBOL`` on the others. A paper symbol holding the
+    paper venue, ``ticker@venue:SYMBOL`` on the others. A paper symbol holding the
     separator (no market's does) is qualified too, so that no paper name can equal
-    another venue's."""
+    another venue's. (The ``MARK_VENUE`` pseudo-venue has no enabled market, so its
+    ticker name is refused to subscribers: its ticks are streamed as ``mark_stream``.)"""
     check_venue(venue)
-    if venue == MARK_VENUE:
-        return f"{MARK_PREFIX}{symbol}"
     if venue == UNQUALIFIED_TICKER_VENUE and VENUE_SEPARATOR not in symbol:
         return f"{TICKER_PREFIX}{symbol}"
     return f"{TICKER_PREFIX}{venue}{VENUE_SEPARATOR}{symbol}"
@@ -128,6 +132,55 @@ def book_group(*, kind: str, venue: str, symbol: str) -> str:
     place of ``ticker`` (``depth.ecosystem.ABC_2FUSDT``, or ``depthh.<sha256>``)."""
     _check_book_kind(kind)
     return _group(kind, venue=venue, symbol=symbol)
+
+
+_mark_venues: set[str] = set()
+# Long enough to outlive a quiet night; a mark is recomputed every few seconds anyway.
+_MARK_TTL_SECONDS: Final = 24 * 3600
+
+
+def register_mark_venue(venue: str) -> None:
+    """Declare that ``venue``'s markets have a mark price, so ``mark@<venue>:<SYMBOL>`` is a
+    stream (the consumer refuses it on other venues). Raises ValueError for a malformed
+    venue."""
+    _mark_venues.add(check_venue(venue))
+
+
+def is_mark_venue(venue: str) -> bool:
+    return venue in _mark_venues
+
+
+def mark_stream(*, venue: str, symbol: str) -> str:
+    """The public stream of the mark prices of ``venue``'s market ``symbol``:
+    ``mark@venue:SYMBOL``, qualified as the book streams are. Raises ValueError for a
+    malformed venue."""
+    return f"{MARK}@{check_venue(venue)}{VENUE_SEPARATOR}{symbol}"
+
+
+def mark_group(*, venue: str, symbol: str) -> str:
+    """The channel group of ``mark_stream``: ``ticker_group``'s rule with ``mark`` in place
+    of ``ticker`` (``mark.futures.BTC_2FUSDT``, or ``markh.<sha256>``)."""
+    return _group(MARK, venue=venue, symbol=symbol)
+
+
+def mark_publish(*, venue: str, symbol: str, data: dict[str, Any]) -> bool:
+    """Number one mark tick of ``venue``'s market ``symbol`` (one counter per stream, as
+    ``next_ticker_seq``), keep it as the stream's latest (a new subscriber's snapshot) and
+    send it to the ``mark_stream``'s subscribers. ``data`` must be JSON-serialisable.
+    Sending never raises (``send_to_group``); numbering and caching raise what the cache
+    raises. Outside any transaction."""
+    group = mark_group(venue=venue, symbol=symbol)
+    seq = _next_seq(f"stream-seq:{group}")
+    # Written before it is sent: a subscriber joins first and reads second (books.py's
+    # rule), so a tick it misses in the cache it gets live with the same seq.
+    cache.set(f"stream-state:{group}", (seq, data), timeout=_MARK_TTL_SECONDS)
+    return send_to_group(group, group_message(
+        stream=mark_stream(venue=venue, symbol=symbol), data=data, seq=seq))
+
+
+def mark_state(*, venue: str, symbol: str) -> tuple[int, dict[str, Any]] | None:
+    """The latest mark tick of ``venue``'s market ``symbol`` as (seq, data), or None."""
+    return cache.get(f"stream-state:{mark_group(venue=venue, symbol=symbol)}")
 
 
 def _group(kind: str, *, venue: str, symbol: str) -> str:

@@ -154,6 +154,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
             # client causes after the ack is never taken for the snapshot.
             snapshots = (await database_sync_to_async(selectors.snapshots)(
                 streams=public) if public else {})
+            private = [s for s in plan.streams if s.private]
+            if private:
+                # Read after joining the group, as the public ones: a change made in
+                # between comes again live, after the snapshot (items are whole states).
+                for name, data in (await database_sync_to_async(selectors.private_snapshots)(
+                        user_id=self.subscriptions.user_id, streams=private)).items():
+                    snapshots[name] = (None, data)
             await self._send(protocol.ack_frame(op="subscribe", id=request.id,
                                                 streams=[s.name for s in request.streams]))
             if snapshots:
@@ -161,6 +168,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 for stream in plan.streams:
                     if stream.name in snapshots:
                         seq, data = snapshots[stream.name]
+                        if seq is None:  # a private stream's: numbered per connection
+                            seq = self.subscriptions.next_seq(stream.name)
                         await self._send(protocol.data_frame(
                             stream=stream.name, seq=seq, data=data, time_ms=now,
                             snapshot=True))

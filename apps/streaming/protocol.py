@@ -67,7 +67,7 @@ class ProtocolError(Exception):
 @dataclass(frozen=True, slots=True)
 class Stream:
     """A parsed stream name: a public one (``venue`` and ``symbol`` set; ``kind`` is
-    ``ticker``, ``depth`` or ``trades``) or a private stream."""
+    ``ticker``, ``depth``, ``trades`` or ``mark``) or a private stream."""
 
     name: str
     venue: str | None = None
@@ -83,6 +83,8 @@ class Stream:
         if self.symbol is not None:
             if self.kind in names.BOOK_STREAMS:
                 return names.book_group(kind=self.kind, venue=self.venue, symbol=self.symbol)
+            if self.kind == names.MARK:
+                return names.mark_group(venue=self.venue, symbol=self.symbol)
             return names.ticker_group(venue=self.venue, symbol=self.symbol)
         if user_id is None:
             raise ValueError("a private stream needs a user")
@@ -102,8 +104,9 @@ def parse_stream(name: object, *, id: RequestId = None) -> Stream:
     canonical (what a market row holds: ``EUR/USD``, not ``eur/usd`` or a look-alike),
     and the name must be the ticker's one name (``ticker@paper:EUR/USD`` is refused,
     naming ``ticker@EUR/USD``); a book stream (``depth@VENUE:SYMBOL``,
-    ``trades@VENUE:SYMBOL``) is always venue-qualified. Whether its market is enabled (and
-    has a book) is the caller's question."""
+    ``trades@VENUE:SYMBOL``) and a mark stream (``mark@VENUE:SYMBOL``) are always
+    venue-qualified. Whether its market is enabled (and has a book, or a mark) is the
+    caller's question."""
     if isinstance(name, str):
         if name in names.USER_STREAMS:
             return Stream(name=name)
@@ -112,14 +115,15 @@ def parse_stream(name: object, *, id: RequestId = None) -> Stream:
             if stream is not None:
                 return stream
         kind, at, rest = name.partition("@")
-        if at and kind in names.BOOK_STREAMS:
+        if at and (kind in names.BOOK_STREAMS or kind == names.MARK):
             venue, qualified, symbol = rest.partition(names.VENUE_SEPARATOR)
             if qualified and is_venue(venue) and is_canonical(symbol, kind="symbol"):
                 return Stream(name=name, venue=venue, symbol=symbol, kind=kind)
     shown = repr(name)[:80]
     raise ProtocolError("unknown_stream", f"Unknown stream {shown}: use ticker@SYMBOL (the "
                         "paper venue), ticker@VENUE:SYMBOL, depth@VENUE:SYMBOL, "
-                        "trades@VENUE:SYMBOL, orders or balances.", id=id)
+                        "trades@VENUE:SYMBOL, mark@VENUE:SYMBOL, orders, balances, "
+                        "fixedtime or positions.", id=id)
 
 
 def _parse_ticker(name: str, *, id: RequestId) -> Stream | None:

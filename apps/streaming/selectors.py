@@ -1,7 +1,9 @@
 """Reads the stream consumer needs (synchronous: call through database_sync_to_async)."""
 from collections.abc import Iterable
 
+from apps.futures import selectors as futures_selectors
 from apps.marketdata import books
+from apps.marketdata import streams as names
 from apps.marketdata.selectors import latest_ticks
 from apps.streaming.protocol import Stream
 from apps.trading.selectors import enabled_symbols_in
@@ -36,17 +38,19 @@ def ticker_snapshots(*, tickers: Iterable[Ticker]) -> dict[Ticker, tuple[int | N
 
 def unavailable_streams(*, streams: Iterable[Stream]) -> list[str]:
     """The names of those public ``streams`` that have no enabled market on their venue,
-    or are book streams (``depth@``, ``trades@``) of a venue that runs no books."""
+    or are book streams (``depth@``, ``trades@``) of a venue that runs no books, or mark
+    streams (``mark@``) of a venue without marks."""
     streams = list(streams)
     missing = unavailable_tickers(tickers=[(s.venue, s.symbol) for s in streams])
     return sorted(s.name for s in streams if (s.venue, s.symbol) in missing
-                  or (s.kind != "ticker" and not books.is_book_venue(s.venue)))
+                  or (s.kind in names.BOOK_STREAMS and not books.is_book_venue(s.venue))
+                  or (s.kind == names.MARK and not names.is_mark_venue(s.venue)))
 
 
 def snapshots(*, streams: Iterable[Stream]) -> dict[str, tuple[int | None, dict]]:
     """The latest state of each public stream that has one, by name: a ticker's latest
-    quote, a depth stream's book, a trades stream's recent trades; with the ``seq`` of the
-    live frame it is as of."""
+    quote, a depth stream's book, a trades stream's recent trades, a mark stream's latest
+    tick; with the ``seq`` of the live frame it is as of."""
     streams = list(streams)
     found: dict[str, tuple[int | None, dict]] = {}
     tickers = {(s.venue, s.symbol): s.name for s in streams if s.kind == "ticker"}
@@ -54,8 +58,21 @@ def snapshots(*, streams: Iterable[Stream]) -> dict[str, tuple[int | None, dict]
         for ticker, snapshot in ticker_snapshots(tickers=list(tickers)).items():
             found[tickers[ticker]] = snapshot
     for stream in streams:
-        if stream.kind != "ticker":
+        if stream.kind == names.MARK:
+            state = names.mark_state(venue=stream.venue, symbol=stream.symbol)
+        elif stream.kind != "ticker":
             state = books.book_state(kind=stream.kind, venue=stream.venue, symbol=stream.symbol)
-            if state is not None:
-                found[stream.name] = state
+        else:
+            continue
+        if state is not None:
+            found[stream.name] = state
     return found
+
+
+def private_snapshots(*, user_id: int, streams: Iterable[Stream]) -> dict[str, dict]:
+    """The current state of those private ``streams`` that have one, by name: the user's
+    open futures positions for ``positions`` (``{"positions": [item, ...]}``)."""
+    if any(s.name == names.POSITIONS for s in streams):
+        return {names.POSITIONS: {"positions": futures_selectors.positions_data(
+            user_id=user_id)}}
+    return {}

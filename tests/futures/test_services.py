@@ -195,7 +195,7 @@ def test_a_large_premium_makes_the_capped_rate(contract):
     assert (preview.rate, preview.mark, preview.amount) == (D("0.003"), D(60240), None)
 
 
-def test_a_mark_tick_is_streamed_on_mark_at_its_symbol(contract, monkeypatch):
+def test_a_mark_tick_is_streamed_on_mark_at_its_venue_and_symbol(contract, monkeypatch):
     from apps.marketdata import streams
 
     sent = []
@@ -204,7 +204,8 @@ def test_a_mark_tick_is_streamed_on_mark_at_its_symbol(contract, monkeypatch):
     now = datetime.now(UTC)
     index_quote("60000", now=now)
     services.mark_refresh(contract=contract, now=now)
-    marks = [message for _, message in sent if message["stream"] == "mark@BTC/USDT"]
-    assert marks and {m["data"]["price"] for m in marks} == {"60000.00"}
+    marks = [message for _, message in sent if message["stream"] == "mark@futures:BTC/USDT"]
+    assert marks and {(m["data"]["mark_price"], m["data"]["index_price"])
+                      for m in marks} == {("60000", "60000")}
     assert services.mark_compute(contract=contract, now=now).mark == D(60000)
     assert selectors.latest_mark(contract=contract).price == D(60000)

@@ -8,9 +8,10 @@ then ``LastQuotePremium``, the futures venue's last quote against the index, 0 w
 fresh one), clamped to ±``contract.max_premium``. mark = index x (1 + premium), rounded
 half-even to a multiple of the market's tick (so that size x mark is exact money).
 
-``mark_refresh`` publishes the tick on the quote bus (venue ``mark``: the latest-mark cache
-and the ``mark@<SYMBOL>`` stream) and then liquidates what it reaches, so that after every
-mark tick no position is left below maintenance.
+``mark_refresh`` publishes the tick on the quote bus (venue ``mark``: the latest-mark cache,
+and its listeners) and then liquidates what it reaches, so that after every mark tick no
+position is left below maintenance; last, it streams the tick (``mark@futures:<SYMBOL>``)
+and the contract's positions at it.
 """
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from apps.futures import margin
 from apps.futures.constants import MARK_VENUE
 from apps.futures.models import Contract
 from apps.futures.services.liquidation import liquidate_on_mark
+from apps.futures.services.streams import mark_tick_publish
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.marketdata.services import publish
@@ -116,11 +118,13 @@ def mark_publish(*, tick: MarkTick) -> None:
 
 def mark_refresh(*, contract: Contract, now: datetime | None = None) -> MarkTick | None:
     """Compute, publish and act on the contract's mark: every position it reaches is
-    liquidated (``liquidation.liquidate_on_mark``) before this returns. None if there is
-    no fresh index."""
+    liquidated (``liquidation.liquidate_on_mark``) before this returns; then the tick and
+    the contract's positions at it are streamed (``streams.mark_tick_publish``). None if
+    there is no fresh index."""
     tick = mark_compute(contract=contract, now=now)
     if tick is None:
         return None
     mark_publish(tick=tick)
-    liquidate_on_mark(tick=tick)
+    liquidated = liquidate_on_mark(tick=tick)
+    mark_tick_publish(tick=tick, also=[record.position_id for record in liquidated])
     return tick

@@ -40,6 +40,7 @@ from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus, sign
 from apps.futures.models import AppliedFill, Contract, Position
 from apps.futures.services.liquidation import take_over
+from apps.futures.services.streams import positions_publish
 from apps.trading.constants import Side
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
@@ -186,7 +187,9 @@ def ensure_position(*, user_id: int, contract: Contract) -> None:
 
 def lock_position(*, user_id: int, contract: Contract) -> Position:
     """The user's position row in ``contract`` (``ensure_position`` made it), locked."""
-    return Position.objects.select_for_update().get(user_id=user_id, contract=contract)
+    position = Position.objects.select_for_update().get(user_id=user_id, contract=contract)
+    position.contract = contract  # loaded with its market: what the stream item names
+    return position
 
 
 def reprice(position: Position, tiers: list[margin.Tier]) -> None:
@@ -256,6 +259,7 @@ def position_apply_fill(*, key: str, user_id: int, contract_id: int, side: str,
             position.fees += plan.fee
         reprice(position, selectors.contract_tiers(contract_id=contract.pk))
         position.save()
+        positions_publish(positions=[position])
         return AppliedFill.objects.create(
             key=key, position=position, side=side, amount=amount, price=price,
             fee_rate=fee_rate, leverage=leverage, fee=plan.fee, realised_pnl=plan.realised)
@@ -329,6 +333,7 @@ def position_margin_add(*, user_id: int, position_id: int, amount: Decimal,
         position.margin = hold.remaining
         reprice(position, selectors.contract_tiers(contract_id=position.contract_id))
         position.save()
+        positions_publish(positions=[position])
         return position
 
 
@@ -372,6 +377,7 @@ def position_margin_remove(*, user_id: int, position_id: int, amount: Decimal, k
         position.margin = hold.remaining
         reprice(position, selectors.contract_tiers(contract_id=contract.pk))
         position.save()
+        positions_publish(positions=[position])
         return position
 
 
