@@ -56,6 +56,16 @@ _REJECTS = {
 }
 
 
+class LegDropped:
+    """The kind of ``(LegDropped, order_id)``, not a book event: the fired OCO leg was
+    not placed, its other leg having executed first (``apply``)."""
+
+
+class LegCancelled:
+    """The kind of ``(LegCancelled, order_id)``, not a book event: the OCO leg was
+    cancelled for its fired other leg (``apply``)."""
+
+
 def market_spec(market: Market, *, stp_default: StpMode = StpMode.CANCEL_TAKER) -> MarketSpec:
     """The book's spec of ``market``: its id is the market's primary key (trade ids are
     ``"<market pk>:<event seq>"``)."""
@@ -98,10 +108,36 @@ def command_payload(*, order: Order, market: Market, kind: str,
             "stp": None if stp is None else int(STP_MODES[stp])}
 
 
+def sibling_condition(*, sibling: Order, market: Market) -> dict:
+    """What a fired OCO leg's place command adds to its payload when its other leg,
+    ``sibling``, is on the book: that leg's id and whole amount in lots
+    (``_fired_leg``)."""
+    return {"sibling": [sibling.pk, market_spec(market).to_lots(sibling.amount)]}
+
+
+def _fired_leg(book: OrderBook, *, payload: dict) -> list:
+    """Place a fired OCO leg only if its other leg still rests with its whole amount,
+    cancelling that leg first; else drop it (``LegDropped``: CANCELED in the core) and
+    let the other leg live on: it executed, even partly, in a command applied before
+    this one. So exactly one leg of a pair executes, whichever reaches the book first;
+    the decision is the book's state at the command, and a replay repeats it. (A leg
+    the book itself cancelled before it, by self-trade prevention, drops the fired leg
+    too: neither executes.)"""
+    sibling, whole = payload["sibling"]
+    resting = book.order(sibling)
+    if resting is None or resting.qty != whole:
+        return [(LegDropped, payload["order_id"])]
+    return [*book.cancel(order_id=sibling), (LegCancelled, sibling),
+            *apply(book, kind="place",
+                   payload={k: v for k, v in payload.items() if k != "sibling"})]
+
+
 def apply(book: OrderBook, *, kind: str, payload: dict) -> list:
     """Apply one command to ``book``; its events."""
     if kind == "cancel":
         return book.cancel(order_id=payload["order_id"])
+    if "sibling" in payload:
+        return _fired_leg(book, payload=payload)
     stp = payload.get("stp")
     return book.place(order_id=payload["order_id"], owner=payload["owner"],
                       side=BookSide(payload["side"]), order_type=BookType(payload["type"]),
@@ -156,6 +192,12 @@ def outcomes(events: list, *, spec: MarketSpec, executed_at: datetime,
                 found.reason = "Self-trade prevention."
             else:
                 found.status, found.reason = OrderStatus.CANCELED, ""
+        elif kind is LegCancelled:
+            outcome_of[event[1]].reason = "OCO: the other leg triggered."
+        elif kind is LegDropped:
+            found = outcome_of.setdefault(event[1], Outcome())
+            found.status = OrderStatus.CANCELED
+            found.reason = "OCO: the other leg filled first."
         # BookChanged and the rest change no order.
 
 

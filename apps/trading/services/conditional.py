@@ -26,6 +26,8 @@ from apps.marketdata.selectors import latest_quote
 from apps.trading import selectors
 from apps.trading.constants import (
     CANCELLABLE_STATUSES,
+    HELD_BACK_STATUSES,
+    LIVE_STATUSES,
     VENUE_WALLET_TYPE,
     OrderListKind,
     OrderRole,
@@ -269,9 +271,9 @@ def _bracket_start(*, group: OrderList, market: Market,
 
 
 def _trigger_prices(quote: Quote) -> dict[tuple[str, str], Decimal]:
-    """The price each (trigger source, side) compares in ``quote``."""
+    """The price each (trigger source, side) that ``quote`` moves compares in it."""
     return {(source, side): rules.source_price(source=source, side=side, quote=quote)
-            for source in (TriggerSource.LAST, TriggerSource.BID_ASK) for side in Side.values}
+            for source in rules.quote_sources(quote) for side in Side.values}
 
 
 def _trail(*, market: Market, quote: Quote) -> int:
@@ -311,7 +313,8 @@ Execute = Callable[[Order], Submission]
 
 def conditional_trigger(*, market: Market, quote: Quote, execute: Execute | None = None) -> int:
     """Trigger the PENDING conditional orders of ``market`` that ``quote`` fires; returns
-    how many fired. The caller checked the quote is the market's and fresh.
+    how many fired. The caller checked the quote is the market's (a quote of its venue, or
+    a mark tick of its symbol: then only the MARK orders compare it) and fresh.
 
     ``execute``: how a synchronous venue executes a fired order (its trigger and evidence
     set) against ``quote``: the venue's executor passes one so that the order fills at the
@@ -331,7 +334,8 @@ def conditional_trigger(*, market: Market, quote: Quote, execute: Execute | None
     moves nothing: the state it would be compared with may have been moved by the newer
     quote (a trailing stop raised), and the newer quote's own run, or the sweep's, decides.
     """
-    latest = latest_quote(venue=market.venue, symbol=market.symbol)
+    # A mark tick (``rules.quote_sources``) is compared with the latest mark.
+    latest = latest_quote(venue=quote.venue, symbol=market.symbol)
     if latest is not None and latest.timestamp > quote.timestamp:
         return 0
     store = store_for(market.venue)
@@ -362,8 +366,9 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote,
     orders (id order), record the trigger and its evidence, hand each to its venue (a
     synchronous one answers now, through ``execute`` if given: fills settle, a limit child
     rests; an asynchronous one gets it NEW after commit, a queued one NEW with its command
-    written now) and cancel the OCO siblings
-    (``orders.settle``)."""
+    written now) and cancel the OCO siblings (``orders.settle``; on a queued venue a
+    sibling on the book is cancelled by the fired leg's own command, which the engine
+    applies only if that sibling has not executed first: ``engine.books``)."""
     store = store_for(market.venue)
     gateway = gateway_for(market.venue)
     decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
@@ -386,8 +391,17 @@ def _fire_batch(*, market: Market, order_ids: Sequence[int], quote: Quote,
                               else gateway.submit(order=order, market=market))
             elif is_queued(gateway):
                 # The engine gets the child now, in this transaction (its order's command).
+                # An OCO leg whose other leg is on the book goes as one ordered pair: the
+                # engine cancels that leg and places this one only if that leg has not
+                # executed meanwhile (it may have filled in a batch not settled yet).
                 submission = Submission(status=OrderStatus.NEW)
-                gateway.enqueue(order=order, market=market, kind="place")
+                sibling = next((m for m in locked if m.group_id is not None
+                                and m.group_id == order.group_id and m.pk != order.pk
+                                and m.hold_key == order.hold_key
+                                and m.status not in HELD_BACK_STATUSES
+                                and m.status in LIVE_STATUSES), None)
+                gateway.enqueue(order=order, market=market, kind="place",
+                                options=None if sibling is None else {"sibling": sibling})
             else:
                 submission = Submission(status=OrderStatus.NEW)
                 settlement.send_after_commit(order=order, action="submit")

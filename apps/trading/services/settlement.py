@@ -49,7 +49,7 @@ from apps.trading.constants import (
 from apps.trading.models import Fill, Market, Order
 from apps.trading.services import events, rules
 from apps.trading.stores import SqlOrderStore, store_for
-from apps.trading.venues import Submission, gateway_for
+from apps.trading.venues import Submission, gateway_for, is_queued
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 
@@ -178,7 +178,8 @@ def _sharing(order: Order, mates: dict[int, list[Order]]) -> list[Order]:
 def _oco_cancels(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> list[Pending]:
     """Cancel the live other leg of every OCO leg in ``pending`` that executed or
     triggered: it leaves the shared hold to the leg that did. An asynchronous venue's
-    leg it has already been sent is asked to cancel after commit."""
+    leg it has already been sent is asked to cancel after commit; a queued venue's is
+    left to the engine (the fired leg's command cancels it, or is dropped)."""
     extra, seen = [], {p.order.pk for p in pending}
     for p in pending:
         order = p.order
@@ -190,10 +191,16 @@ def _oco_cancels(pending: Sequence[Pending], mates: dict[int, list[Order]]) -> l
             if sibling.pk in seen or sibling.status not in CANCELLABLE_STATUSES:
                 continue
             seen.add(sibling.pk)
-            if (sibling.status not in HELD_BACK_STATUSES
-                    and not gateway_for(sibling.venue).synchronous):
-                send_after_commit(order=sibling, action="cancel")
-                continue
+            if sibling.status not in HELD_BACK_STATUSES:
+                gateway = gateway_for(sibling.venue)
+                if is_queued(gateway):
+                    # The engine decides in its command order: a fired leg's command
+                    # cancels the leg on the book, or is dropped if that leg executed
+                    # before it (``engine.books``); a fill here means the latter.
+                    continue
+                if not gateway.synchronous:
+                    send_after_commit(order=sibling, action="cancel")
+                    continue
             extra.append(_change(sibling, market=p.market, status=OrderStatus.CANCELED,
                                  event="canceled", reason=f"OCO: the other leg {why}."))
     return extra
@@ -255,7 +262,12 @@ def _bracket_exits(pending: Sequence[Pending], locked: Sequence[Order]) -> list[
             if leg.role == OrderRole.STOP:
                 continue
             if not gateway.synchronous:
-                send_after_commit(order=leg, action="submit")
+                if is_queued(gateway):
+                    # The engine's command, in this transaction (the runner's settlement
+                    # when the entry filled there): its market's sequence row last.
+                    gateway.enqueue(order=leg, market=p.market, kind="place")
+                else:
+                    send_after_commit(order=leg, action="submit")
                 started.append(_change(leg, market=p.market, status=OrderStatus.NEW,
                                        event="activated"))
                 continue
