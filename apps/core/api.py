@@ -20,9 +20,11 @@ from django.core import signing
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
+from rest_framework.fields import SkipField
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import Cursor, CursorPagination, _positive_int
 from rest_framework.parsers import JSONParser
+from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -97,6 +99,50 @@ class AmountField(serializers.Field):
 
     def to_representation(self, value: Decimal) -> str:
         return format(value.normalize(), "f") if value else "0"
+
+
+class OutputSerializer(serializers.Serializer):
+    """A serializer that only renders, without copying its fields for every instance.
+
+    Why: DRF deep-copies every declared field for each serializer it makes (so that one
+    instance may change its own fields), which for an order's 36 fields cost more than
+    rendering them. An output serializer never changes its fields, so they are copied
+    and bound once per class (``_shared_fields``), and ``to_representation`` runs DRF's
+    own loop over them: the same fields and the same output; a method field is called on
+    this instance, so it sees this instance's context. ``fields`` (what the schema
+    reads, and input) is DRF's as before. A declared field may not be a serializer (it
+    would render with the shared copy's empty context): raises TypeError on first use.
+    """
+
+    def to_representation(self, instance) -> dict:
+        ret = {}
+        for field in _shared_fields(type(self)):
+            if isinstance(field, serializers.SerializerMethodField):
+                ret[field.field_name] = getattr(self, field.method_name)(instance)
+                continue
+            try:
+                attribute = field.get_attribute(instance)
+            except SkipField:
+                continue
+            value = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            ret[field.field_name] = (None if value is None
+                                     else field.to_representation(attribute))
+        return ret
+
+
+def _shared_fields(cls: type[OutputSerializer]) -> tuple[serializers.Field, ...]:
+    """``cls``'s readable fields, bound once to an instance kept for the purpose (a race
+    that builds them twice keeps either: they are equal)."""
+    fields = cls.__dict__.get("_shared")
+    if fields is None:
+        fields = tuple(field for field in cls().fields.values() if not field.write_only)
+        nested = [field.field_name for field in fields
+                  if isinstance(field, serializers.BaseSerializer)]
+        if nested:
+            raise TypeError(f"{cls.__name__}: a nested serializer field ({', '.join(nested)})"
+                            " cannot be shared; render it in a method field.")
+        cls._shared = fields
+    return fields
 
 
 class ErrorDetail(serializers.Serializer):

@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, CursorPage, QueryInput, paged_response
+from apps.core.api import AmountField, CursorPage, OutputSerializer, QueryInput, paged_response
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.marketdata.quotes import Quote
@@ -45,7 +45,7 @@ class MarketFieldsOutput(serializers.Serializer):
     taker_fee = serializers.DecimalField(max_digits=8, decimal_places=6)
 
 
-class FillOutput(serializers.Serializer):
+class FillOutput(OutputSerializer):
     trade_id = serializers.CharField()
     price = AmountField()
     amount = AmountField()
@@ -56,7 +56,7 @@ class FillOutput(serializers.Serializer):
     executed_at = serializers.DateTimeField()
 
 
-class OrderOutput(serializers.Serializer):
+class OrderOutput(OutputSerializer):
     id = serializers.IntegerField()
     client_order_id = serializers.CharField()
     symbol = serializers.CharField(source="market.symbol")
@@ -99,7 +99,7 @@ class OrderOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    class TriggerEvidence(serializers.Serializer):
+    class TriggerEvidence(OutputSerializer):
         """The quote that fired the trigger."""
 
         quote_price = AmountField()
@@ -108,7 +108,7 @@ class OrderOutput(serializers.Serializer):
         quote_timestamp = serializers.DateTimeField()
         quote_source = serializers.CharField()
 
-    class FillEvidence(serializers.Serializer):
+    class FillEvidence(OutputSerializer):
         """The latest fill and the quote it was executed against (null for a fill an
         exchange executed: its trade is in ``fills``)."""
 

@@ -4,12 +4,15 @@ import asyncio
 import base64
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client, override_settings
 from django.urls import path
+from rest_framework import serializers
 from rest_framework.views import APIView
 
+from apps.core.api import AmountField, OutputSerializer
 from apps.core.middleware import BodyLimitMiddleware
 from apps.wallets import services
 from apps.wallets.models import Journal, Wallet
@@ -337,3 +340,44 @@ def test_an_unknown_url_posted_with_a_session_is_still_a_json_404(user):
     client.force_login(user)
     assert_error(client.generic("POST", "/api/v1/twd/orders/null,null/cancel/"), 404,
                  "not_found")
+
+
+# --- Output serializers --------------------------------------------------------------------
+
+
+class _Shown(OutputSerializer):
+    name = serializers.CharField()
+    amount = AmountField(allow_null=True)
+    seen_by = serializers.SerializerMethodField()
+
+    def get_seen_by(self, obj) -> str:
+        return self.context["viewer"]
+
+
+def test_an_output_serializer_copies_its_fields_once_not_per_instance(monkeypatch):
+    copies = []
+    real = serializers.Serializer.get_fields
+    monkeypatch.setattr(_Shown, "get_fields", lambda self: copies.append(1) or real(self))
+    monkeypatch.delattr(_Shown, "_shared", raising=False)
+    rows = [SimpleNamespace(name=f"n{i}", amount=Decimal(i) if i else None) for i in range(3)]
+
+    shown = [_Shown(row, context={"viewer": f"v{i}"}).data for i, row in enumerate(rows)]
+    listed = _Shown(rows, many=True, context={"viewer": "list"}).data
+
+    # The fields are copied once for the class, however many rows and serializers.
+    assert len(copies) == 1
+    assert shown == [{"name": "n0", "amount": None, "seen_by": "v0"},
+                     {"name": "n1", "amount": "1", "seen_by": "v1"},
+                     {"name": "n2", "amount": "2", "seen_by": "v2"}]
+    assert [row["seen_by"] for row in listed] == ["list"] * 3
+    # DRF's own rendering of the same rows agrees.
+    assert shown == [serializers.Serializer.to_representation(
+        _Shown(context={"viewer": f"v{i}"}), row) for i, row in enumerate(rows)]
+
+
+def test_an_output_serializer_refuses_a_nested_serializer_field():
+    class Nested(OutputSerializer):
+        inner = _Shown()
+
+    with pytest.raises(TypeError, match="inner"):
+        _ = Nested(SimpleNamespace(inner=None)).data
