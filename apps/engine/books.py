@@ -11,13 +11,15 @@ conditional order whose child is one) is sent as an IOC (or FOK) at its
 ``reference_price``, the protective limit its hold was sized at (the best
 opposite price and ``ENGINE_MARKET_PROTECTION`` when it was placed), so it never fills
 beyond what it holds; a triggered sell stop's market child has no limit (it holds the
-amount it sells). Self-trade prevention: the order's ``stp`` option, else the
-market's default.
+amount it sells). A MARKET BUY by quote budget is the book's own MARKET order with a
+``quote_budget``: its budget in quote units (tick x lot) rounded down, so it never
+spends more than it holds; it needs no limit. Self-trade prevention: the order's
+``stp`` option, else the market's default.
 """
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from apps.matching import (
     Accepted,
@@ -92,6 +94,11 @@ def command_payload(*, order: Order, market: Market, kind: str,
     stp = options.get("stp")
     if stp is not None and stp not in STP_MODES:
         raise ValueError(f"unknown self-trade prevention mode {stp!r}")
+    stp = None if stp is None else int(STP_MODES[stp])
+    if order.quote_amount is not None:
+        return {"order_id": order.pk, "owner": order.user_id, "side": int(BookSide.BUY),
+                "type": int(BookType.MARKET), "price": None, "qty": None,
+                "quote_budget": quote_budget(order.quote_amount, spec=spec), "stp": stp}
     if order.price is not None:
         price = spec.to_ticks(order.price)
     elif is_conditional(order.type) and order.side == Side.SELL:
@@ -105,7 +112,14 @@ def command_payload(*, order: Order, market: Market, kind: str,
             "type": int(_book_type(order)),
             "price": price,
             "qty": spec.to_lots(order.amount),
-            "stp": None if stp is None else int(STP_MODES[stp])}
+            "stp": stp}
+
+
+def quote_budget(amount: Decimal, *, spec: MarketSpec) -> int:
+    """``amount`` (quote currency) in whole quote units of ``spec``, rounded down."""
+    with localcontext() as ctx:
+        ctx.prec = 80  # a 36-digit amount over an 18-decimal unit divides exactly
+        return int(amount // spec.quote_unit)
 
 
 def sibling_condition(*, sibling: Order, market: Market) -> dict:
@@ -142,6 +156,7 @@ def apply(book: OrderBook, *, kind: str, payload: dict) -> list:
     return book.place(order_id=payload["order_id"], owner=payload["owner"],
                       side=BookSide(payload["side"]), order_type=BookType(payload["type"]),
                       qty=payload["qty"], price=payload["price"],
+                      quote_budget=payload.get("quote_budget"),
                       stp=None if stp is None else StpMode(stp))
 
 
@@ -174,7 +189,12 @@ def outcomes(events: list, *, spec: MarketSpec, executed_at: datetime,
                     price=price_d, amount=amount, liquidity=role, executed_at=executed_at,
                     evidence=evidence, trade_id=f"{trade_id}:{mark}"))
         elif kind is Accepted:
-            outcome_of.setdefault(event[2], Outcome()).placed = True
+            found = outcome_of.setdefault(event[2], Outcome())
+            found.placed = True
+            if event[8] is not None:
+                # A budget order is over with its command: filled, unless a Cancelled
+                # event (budget left unspent) follows.
+                found.status = OrderStatus.FILLED
         elif kind is Rejected:
             _, _seq, order_id, reason = event
             if reason == RejectReason.UNKNOWN_ORDER:

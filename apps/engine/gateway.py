@@ -26,6 +26,8 @@ class EngineGateway:
     synchronous = False
     queued = True
     counterparty = SystemAccount.CLEARING
+    # A MARKET BUY by quote budget: the book spends it level by level (books.py).
+    quote_budget = True
     # Conditional orders wait PENDING in the core and the platform triggers them on the
     # engine's quotes (the last trade; the book's bid/ask): none are the engine's own.
     conditional_types: frozenset[str] = frozenset()

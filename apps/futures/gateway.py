@@ -19,6 +19,9 @@ from apps.trading.models import Fill, Market, Order
 class FuturesGateway(EngineGateway):
     venue = Venue.FUTURES
     margined = True
+    # A budget is not a margined order's term (its hold is margin at a leverage, sized
+    # from an amount): a MARKET BUY by quote_amount is refused here.
+    quote_budget = False
 
     def order_hold(self, *, order: Order, decimals: int,
                    options: Mapping[str, object]) -> Decimal:

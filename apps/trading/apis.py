@@ -67,7 +67,11 @@ class OrderOutput(OutputSerializer):
     status = serializers.CharField()
     reason = serializers.CharField()
     price = AmountField(allow_null=True)
-    amount = AmountField()
+    amount = AmountField(help_text=(
+        "A budget order's (quote_amount) is an estimate until it ends, then what it "
+        "bought."))
+    quote_amount = AmountField(allow_null=True, help_text=(
+        "A MARKET BUY's budget in the quote currency; null for the others."))
     filled = AmountField(allow_zero=True)
     remaining = AmountField(allow_zero=True)
     cost = AmountField(allow_zero=True)
@@ -193,7 +197,12 @@ class VenueOrdersApi(APIView):
             "The conditional types wait PENDING (funds held) until the price reaches "
             "stop_price (TRAILING_STOP: its trailing trigger), then work as a MARKET order "
             "(*_MARKET, TRAILING_STOP) or a LIMIT order at price (*_LIMIT)."))
-        amount = AmountField()
+        amount = AmountField(required=False, allow_null=True, help_text=(
+            "Base currency; required unless a MARKET BUY gives quote_amount."))
+        quote_amount = AmountField(required=False, allow_null=True, help_text=(
+            "MARKET BUY only, instead of amount: the quote currency to spend (before the "
+            "taker fee, which is held on top); the order buys whole lots while it lasts "
+            "and its amount becomes what it bought. Not every venue offers it."))
         price = AmountField(required=False, allow_null=True, help_text=(
             "The limit price: LIMIT, STOP_LIMIT and TAKE_PROFIT_LIMIT only."))
         time_in_force = serializers.ChoiceField(choices=TimeInForce.choices,

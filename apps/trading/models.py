@@ -155,6 +155,10 @@ class Order(models.Model):
     # venue may never fill a BUY above it or a SELL below it.
     reference_price = money_field()
     amount = money_field()
+    # A MARKET BUY by quote budget: what it may spend (quote currency, before fee). Its
+    # ``amount`` is an estimate until it ends, then what it bought.
+    quote_amount = money_field(null=True, blank=True,
+                               help_text="A market buy's budget; empty for the others.")
     filled = money_field(default=0)
     remaining = money_field()
     cost = money_field(default=0, help_text="Quote currency paid (BUY) or received (SELL).")

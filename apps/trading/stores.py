@@ -26,8 +26,8 @@ from apps.trading.models import Fill, Market, Order
 # The columns a fill, a cancel or a venue's answer changes.
 _STATE_FIELDS = ["status", "filled", "remaining", "cost", "fee", "fee_currency", "reason",
                  "external_id", "closed_at", "updated_at"]
-# And those a trigger or a bracket's entry changes (written only for such orders: a
-# plain order's batch stays as narrow as it was).
+# And those a trigger, a bracket's entry or a budget order's fills change (the amount:
+# written only for such orders, so a plain order's batch stays as narrow as it was).
 _CONDITIONAL_FIELDS = [*_STATE_FIELDS, "amount", "stop_price", "trailing_best",
                        "triggered_at", "trigger_evidence"]
 
@@ -183,7 +183,8 @@ class SqlOrderStore:
     def save(self, *, orders: Iterable[Order], fills: Sequence[Fill]) -> None:
         plain, conditional = [], []
         for order in orders:
-            (conditional if order.group_id or order.trigger_direction else plain).append(order)
+            (conditional if order.group_id or order.trigger_direction
+             or order.quote_amount is not None else plain).append(order)
         # The rows are locked by the caller (by primary key, in id order): the UPDATEs
         # take no lock of their own in another order.
         update_rows(plain, _STATE_FIELDS)

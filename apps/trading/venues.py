@@ -64,6 +64,10 @@ class VenueGateway(Protocol):
     after commit its own way, e.g. as a Celery task (``settlement.send_after_commit``;
     without it they run in the committing process).
 
+    ``quote_budget``: the venue fills a MARKET BUY by a quote budget (``quote_amount``),
+    buying whole lots while the budget lasts; a venue that does not declare it refuses
+    one (``services.orders.order_spec``).
+
     A ``margined`` venue (futures) holds its quote currency on either side; two more
     optional methods go with it: ``order_hold(order=, decimals=, options=)`` sizes an
     order's hold (``rules.order_hold``; ``options`` are the venue options it was placed

@@ -142,6 +142,9 @@ class PaperGateway:
     counterparty = SystemAccount.PAPER_MARKET
     conditional_types: frozenset[str] = frozenset()
     trigger_sources = frozenset({TriggerSource.LAST, TriggerSource.BID_ASK})
+    # A budget order's amount is what its budget buys at the ask it fills at (its
+    # reference price): it fills as a MARKET BUY of that amount.
+    quote_budget = True
 
     def reference_price(self, *, market: Market, side: str) -> Decimal:
         return taker_price(side, self.trigger_quote(market=market))

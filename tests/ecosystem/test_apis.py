@@ -96,3 +96,51 @@ def test_bad_orders_are_refused_and_write_nothing(market, body):
 
 def test_trades_of_an_unknown_market_are_a_404(market):
     assert APIClient().get(URL + "trades/", {"symbol": "NOPE/USDT"}).status_code == 404
+
+
+def budget(client, **body):
+    return client.post(URL + "orders/", {"symbol": "ABC/USDT", "side": "BUY",
+                                         "type": "MARKET", **body}, format="json")
+
+
+def test_a_market_buy_by_quote_amount_spends_its_budget(market):
+    r = runner(market)
+    order(client_of(trader()), side="SELL", type="LIMIT", price="10.00", amount="5")
+    drain(r)
+    buyer = client_of(trader())
+    placed = budget(buyer, quote_amount="12.5")
+    assert placed.status_code == 201, placed.json()
+    assert (placed.json()["quote_amount"], placed.json()["status"]) == ("12.5", "NEW")
+    drain(r)
+    done = buyer.get(URL + "orders/").json()["results"][0]
+    assert (done["status"], done["amount"], done["filled"], done["cost"],
+            done["quote_amount"]) == ("FILLED", "1.25", "1.25", "12.5", "12.5")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"quote_amount": "10", "amount": "1"}, "quote_amount"),      # both
+    ({"quote_amount": "10", "side": "SELL"}, "quote_amount"),     # a sell
+    ({"quote_amount": "10", "type": "LIMIT", "price": "10"}, "quote_amount"),
+    ({"quote_amount": "10", "type": "STOP_MARKET", "stop_price": "11"}, "quote_amount"),
+    ({"quote_amount": "0"}, "quote_amount"),
+    ({"quote_amount": "-5"}, "quote_amount"),
+    ({"quote_amount": "NaN"}, "quote_amount"),
+    ({"quote_amount": "Infinity"}, "quote_amount"),
+    ({"quote_amount": "1e400"}, "quote_amount"),
+    ({"quote_amount": "10.000000001"}, "quote_amount"),           # USDT has 8 places
+    ({"quote_amount": "1" + "0" * 30}, "quote_amount"),           # too large
+    ({"quote_amount": "0.001"}, "quote_amount"),                  # not one lot at 10
+    ({"quote_amount": "4.99"}, "quote_amount"),                   # below min notional
+    ({}, "amount"),                                               # neither
+])
+def test_bad_quote_amounts_are_refused_and_write_nothing(market, body, field):
+    from apps.trading.models import Market
+    Market.objects.filter(pk=market.pk).update(min_notional=D("5"))
+    r = runner(market)
+    order(client_of(trader()), side="SELL", type="LIMIT", price="10.00", amount="5")
+    drain(r)
+    before = (Order.objects.count(), EngineCommand.objects.count())
+    answer = budget(client_of(trader()), **body)
+    assert answer.status_code == 400, answer.json()
+    assert field in answer.json()["error"].get("fields", {}), answer.json()
+    assert (Order.objects.count(), EngineCommand.objects.count()) == before

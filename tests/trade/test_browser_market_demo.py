@@ -1,7 +1,8 @@
 """The demo ecosystem market in Chromium, as `make run` serves it: the engine on a thread of
 the web process, the market-maker bot quoting DEMO/USDT, the page live. A visitor sees the
 bot's book; the demo trader takes more than the best ask holds, sees the partial fill in
-the open orders and the trade, cancels the rest, and finds it in the history. Screenshots
+the open orders and the trade, cancels the rest, and finds it in the history; then buys
+by total (a quote budget) and sees it filled with what it bought. Screenshots
 at desktop and phone width go to the test's tmp dir."""
 import re
 from decimal import Decimal
@@ -58,6 +59,21 @@ def test_the_bot_makes_a_book_and_a_trader_fills_part_of_an_order(page, tmp_path
     done = page.locator("#history tr").first
     expect(done).to_have_attribute("data-status", "CANCELED")
     expect(done).to_contain_text(filled_text)
+
+    # A market buy by total: it spends at most what is asked at the bot's asks and ends
+    # FILLED with the amount it bought.
+    page.locator("input[name=type][value=BUDGET]").check()
+    expect(page.get_by_test_id("amount")).to_be_hidden()
+    page.get_by_test_id("quote_amount").fill("1.5")
+    expect(page.get_by_test_id("order-preview")).to_contain_text("until the total is spent")
+    page.get_by_test_id("submit").click()
+    expect(page.get_by_test_id("order-ok")).to_contain_text("placed")
+    expect(page.locator("#history tr").first).to_have_attribute("data-status", "FILLED",
+                                                                timeout=20_000)
+    cells = page.locator("#history tr").first.locator("td")
+    bought, amount = (Decimal(part) for part in cells.nth(4).inner_text().split(" / "))
+    assert bought == amount > 0 and 0 < Decimal(cells.nth(5).inner_text()) <= Decimal("1.5")
+    page.screenshot(path=tmp_path / "demo-market-by-total.png", full_page=True)
 
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390

@@ -45,10 +45,10 @@ def test_a_trader_gets_the_order_form_with_the_engines_types(client, market):
     assert config["api"]["orders"] == reverse("eco-orders")
     assert config["api"]["cancel"] == reverse("eco-order-cancel", kwargs={"order_id": 0})
     form = page.find("form", id="order-form")
-    # A market buy by total is offered where the venue's API takes a quote budget.
-    budget = ["BUDGET"] if config["api"]["budget"] else []
+    # A market buy by total: the ecosystem's order API takes a quote budget.
+    assert config["api"]["budget"] is True
     assert [i.attrs["value"] for i in form.find_all("input", name="type")] == [
-        "LIMIT", "MARKET", *budget]
+        "LIMIT", "MARKET", "BUDGET"]
     assert [o.attrs["value"] for o in form.find("select", name="time_in_force").find_all(
         "option")] == ["GTC", "IOC", "FOK"]
     assert form.find("input", name="post_only") is not None

@@ -606,3 +606,15 @@ def test_the_same_order_placed_at_once_from_many_connections_is_placed_once(mark
     assert Order.objects.filter(client_order_id="once").count() == 1
     assert wallet(user, "USD").held == D("1.01") + D("1101.10")
     assert books_clean() == []
+
+
+@pytest.mark.parametrize("venue", ["spot", "futures"])
+def test_a_market_buy_by_quote_amount_is_refused_where_the_venue_cannot_fill_one(venue):
+    market = Market(venue=venue, symbol="BTC/USDT", tick_size=D("0.01"), lot_size=D("0.001"))
+    with pytest.raises(InvalidInput) as refused:
+        services.orders.order_spec(market=market, gateway=venues.gateway_for(venue),
+                                   side="BUY", type="MARKET", amount=None, price=None,
+                                   time_in_force="GTC", post_only=False,
+                                   quote_amount=D("100"))
+    assert refused.value.fields == {"quote_amount": [
+        f"A market buy by quote_amount is not supported on {venue}."]}

@@ -551,3 +551,17 @@ def test_placing_and_cancelling_while_quotes_cross_never_deadlocks(market, quiet
 @pytest.mark.django_db(transaction=True)
 def test_the_race_for_a_minute(market, quiet_bus, caplog):
     _race(seconds=60, threads=17, caplog=caplog)
+
+
+def test_a_market_buy_by_quote_amount_fills_what_its_budget_buys_at_the_ask(book, user):
+    buy = services.order_place(user_id=user.pk, venue="paper", symbol=book.symbol,
+                               side="BUY", type="MARKET", quote_amount=D("1000"))
+    # 1000 / 1.10010 = 909.0082...: 909 lots of 1 EUR at the ask, 999.9909 USD rounded
+    # up to the cent; the taker fee (0.1%) on it; the hold (1000 + 1.00) released.
+    assert (buy.status, buy.amount, buy.filled, buy.remaining, buy.quote_amount) == (
+        "FILLED", D("909"), D("909"), 0, D("1000"))
+    assert (buy.cost, buy.fee) == (D("1000.00"), D("1.00"))
+    usd = wallet(user, "USD")
+    assert (usd.balance, usd.held) == (DEMO - D("1001.00"), 0)
+    assert wallet(user, "EUR").balance == D("909")
+    assert not holding(buy) and books_clean() == []

@@ -69,8 +69,14 @@ class OrderSpec:
     time_in_force: str
     post_only: bool
     trigger: rules.TriggerInput | None = None
+    # A MARKET BUY by quote budget: ``amount`` is then None until ``order_new`` estimates it.
+    quote_amount: Decimal | None = None
 
     def matches(self, order: Order) -> bool:
+        if self.quote_amount is not None or order.quote_amount is not None:
+            # A budget order's amount is what it bought: its budget is its term.
+            return ((self.side, self.type, self.quote_amount, self.price)
+                    == (order.side, order.type, order.quote_amount, order.price))
         mine = (order.side, order.type, order.amount, order.price)
         if (self.side, self.type, self.amount, self.price) != mine:
             return False
@@ -85,18 +91,28 @@ class OrderSpec:
 
 
 def order_spec(*, market: Market, gateway: VenueGateway, side: str, type: str,
-               amount: Decimal, price: Decimal | None, time_in_force: str, post_only: bool,
-               stop_price: Decimal | None = None, trigger_source: str | None = None,
-               trailing_delta: Decimal | None = None, trailing_rate: Decimal | None = None,
-               activation_price: Decimal | None = None) -> OrderSpec:
-    """Check an order's terms against its market's steps (no price needed). Raises
-    InvalidInput."""
+               amount: Decimal | None, price: Decimal | None, time_in_force: str,
+               post_only: bool, stop_price: Decimal | None = None,
+               trigger_source: str | None = None, trailing_delta: Decimal | None = None,
+               trailing_rate: Decimal | None = None, activation_price: Decimal | None = None,
+               quote_amount: Decimal | None = None) -> OrderSpec:
+    """Check an order's terms against its market's steps (no price needed): ``amount``,
+    or for a MARKET BUY on a venue that takes one (``gateway.quote_budget``) instead
+    ``quote_amount``, a budget in the quote currency (its decimals and the notional
+    limits are ``rules.check_budget``'s). Raises InvalidInput."""
     if side not in Side.values or type not in OrderType.values:
         raise InvalidInput(f"side must be BUY or SELL and type one of "
                            f"{', '.join(OrderType.values)}.")
     if time_in_force not in TimeInForce.values:
         raise rules.refuse("time_in_force must be GTC, IOC or FOK.", "time_in_force")
-    amount = rules.on_step(amount, step=market.lot_size, what="Amount")
+    if quote_amount is not None:
+        quote_amount = _budget_check(market=market, gateway=gateway, side=side, type=type,
+                                     amount=amount, quote_amount=quote_amount)
+    elif amount is None:
+        raise rules.refuse("Give an amount (or, for a MARKET BUY, a quote_amount).",
+                           "amount")
+    else:
+        amount = rules.on_step(amount, step=market.lot_size, what="Amount")
     if type in PRICED_TYPES:
         if price is None:
             raise rules.refuse(f"A {type} order needs a price.", "price")
@@ -127,7 +143,8 @@ def order_spec(*, market: Market, gateway: VenueGateway, side: str, type: str,
             if value is not None:
                 raise rules.refuse(f"A {type} order takes no {name}.", name)
     spec = OrderSpec(side=side, type=type, amount=amount, price=price,
-                     time_in_force=time_in_force, post_only=post_only, trigger=trigger)
+                     time_in_force=time_in_force, post_only=post_only, trigger=trigger,
+                     quote_amount=quote_amount)
     # A venue that offers fewer order types, times in force or precisions than the core
     # refuses the others here, before anything is held (the spot venue: what its
     # exchange reports).
@@ -137,14 +154,32 @@ def order_spec(*, market: Market, gateway: VenueGateway, side: str, type: str,
     return spec
 
 
+def _budget_check(*, market: Market, gateway: VenueGateway, side: str, type: str,
+                  amount: Decimal | None, quote_amount: Decimal) -> Decimal:
+    """``quote_amount`` if a budget is allowed here: a MARKET BUY without an amount, on a
+    venue that fills one. Raises InvalidInput."""
+    if amount is not None:
+        raise rules.refuse("Give either amount or quote_amount, not both.", "quote_amount")
+    if type != OrderType.MARKET or side != Side.BUY:
+        raise rules.refuse("Only a MARKET BUY takes a quote_amount.", "quote_amount")
+    if not getattr(gateway, "quote_budget", False):
+        raise rules.refuse(f"A market buy by quote_amount is not supported on "
+                           f"{market.venue}.", "quote_amount")
+    if not isinstance(quote_amount, Decimal) or not quote_amount.is_finite() \
+            or quote_amount <= 0:
+        raise rules.refuse("quote_amount must be greater than zero.", "quote_amount")
+    return quote_amount
+
+
 def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
-                amount: Decimal, price: Decimal | None = None,
+                amount: Decimal | None = None, price: Decimal | None = None,
                 time_in_force: str = TimeInForce.GTC, post_only: bool = False,
                 client_order_id: str | None = None, stop_price: Decimal | None = None,
                 trigger_source: str | None = None, trailing_delta: Decimal | None = None,
                 trailing_rate: Decimal | None = None,
                 activation_price: Decimal | None = None,
-                venue_options: Mapping[str, object] | None = None) -> Order:
+                venue_options: Mapping[str, object] | None = None,
+                quote_amount: Decimal | None = None) -> Order:
     """Place an order on ``venue``'s market ``symbol``.
 
     Validates (market enabled, amount a multiple of the lot within the amount limits, price
@@ -175,6 +210,12 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     CONDITIONAL_MARKET_HOLD_MARGIN (a BUY with a MARKET child; a SELL holds its amount);
     the venue sees it only when it triggers (``conditional.conditional_trigger``).
 
+    A MARKET BUY may give ``quote_amount`` (a budget, quote currency) instead of
+    ``amount`` on a venue that takes one (``order_spec``): it holds the budget plus the
+    taker fee on it, its ``amount`` is estimated at the reference price
+    (``rules.budget_amount``; the venue may fill more lots at better prices) and becomes
+    what it bought when it ends; the unspent hold is released then.
+
     Raises KycRequired (403: the user's KYC level is below the one KYC_REQUIRED_LEVEL
     sets for paper or live trading; checked first, so nothing is written),
     NotFound (unknown market), InvalidInput, Conflict (market halted, disabled
@@ -187,7 +228,7 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
              "time_in_force": time_in_force, "post_only": post_only,
              "stop_price": stop_price, "trigger_source": trigger_source,
              "trailing_delta": trailing_delta, "trailing_rate": trailing_rate,
-             "activation_price": activation_price}
+             "activation_price": activation_price, "quote_amount": quote_amount}
     gateway = gateway_for(venue)
     store = store_for(venue)
     market, decimals, cached = selectors.market_for_placing(venue=venue, symbol=symbol)
@@ -205,8 +246,12 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
         order = order_new(market=market, gateway=gateway, spec=spec, user_id=user_id,
                           client_order_id=client_order_id,
                           hold_key=f"order:{venue}:{user_id}:{client_order_id}")
-        rules.check_limits(market, amount=order.amount, reference=order.reference_price,
-                           decimals=decimals)
+        if order.quote_amount is not None:
+            rules.check_budget(market, budget=order.quote_amount, amount=order.amount,
+                               reference=order.reference_price, decimals=decimals)
+        else:
+            rules.check_limits(market, amount=order.amount,
+                               reference=order.reference_price, decimals=decimals)
         try:
             order = _place(order=order, market=market, gateway=gateway, decimals=decimals,
                            venue_options=venue_options)
@@ -274,11 +319,15 @@ def order_new(*, market: Market, gateway: VenueGateway, spec: OrderSpec, user_id
         reference = gateway.reference_price(market=market, side=spec.side)
     if status is None:
         status = OrderStatus.OPEN if gateway.synchronous else OrderStatus.NEW
+    amount = spec.amount
+    if spec.quote_amount is not None:
+        amount = rules.budget_amount(budget=spec.quote_amount, reference=reference,
+                                     lot=market.lot_size)
     order = Order(
         user_id=user_id, market=market, venue=market.venue, client_order_id=client_order_id,
         type=spec.type, side=spec.side, time_in_force=spec.time_in_force,
         post_only=spec.post_only, price=spec.price, reference_price=reference,
-        amount=spec.amount, remaining=spec.amount, status=status,
+        amount=amount, remaining=amount, quote_amount=spec.quote_amount, status=status,
         maker_fee_rate=market.maker_fee, taker_fee_rate=market.taker_fee, hold_key=hold_key,
         group=group, role=role)
     if spec.trigger is not None:

@@ -71,6 +71,39 @@ def check_limits(market: Market, *, amount: Decimal, reference: Decimal,
                      f"{market.max_notional.normalize():f} {market.quote_currency}.", "amount")
 
 
+def budget_amount(*, budget: Decimal, reference: Decimal, lot: Decimal) -> Decimal:
+    """The whole lots ``budget`` buys at ``reference``: a budget order's amount until it
+    ends (zero: ``check_budget`` refuses it)."""
+    with localcontext() as ctx:
+        ctx.prec = 80  # 36-digit amounts over 18-decimal steps divide exactly
+        return (budget // (reference * lot)) * lot
+
+
+def check_budget(market: Market, *, budget: Decimal, amount: Decimal, reference: Decimal,
+                 decimals: int) -> None:
+    """A MARKET BUY's quote budget: at most ``decimals`` places (the quote currency's),
+    within the market's notional limits, and enough for one lot at ``reference``
+    (``amount``: ``budget_amount``'s estimate)."""
+    try:
+        if budget >= MAX_AMOUNT:  # the column could not hold it
+            raise AmountError("is too large")
+        quantize_exact(budget, decimals=decimals)
+    except AmountError as exc:
+        raise refuse(f"quote_amount {exc}.", "quote_amount") from None
+    if budget < market.min_notional:
+        raise refuse(f"quote_amount is below the minimum order value of "
+                     f"{market.min_notional.normalize():f} {market.quote_currency}.",
+                     "quote_amount")
+    if market.max_notional is not None and budget > market.max_notional:
+        raise refuse(f"quote_amount is above the maximum order value of "
+                     f"{market.max_notional.normalize():f} {market.quote_currency}.",
+                     "quote_amount")
+    if amount <= 0:
+        raise refuse(f"quote_amount does not buy one lot "
+                     f"({market.lot_size.normalize():f}) at "
+                     f"{reference.normalize():f}.", "quote_amount")
+
+
 def hold_amount(*, side: str, amount: Decimal, reference: Decimal, rate: Decimal,
                 decimals: int) -> Decimal:
     """What an order holds: a BUY its cost at ``reference`` plus the fee at ``rate``, both
@@ -89,6 +122,10 @@ def order_hold(order: Order, *, decimals: int,
     sizing = getattr(gateway_for(order.venue), "order_hold", None)
     if sizing is not None:
         return sizing(order=order, decimals=decimals, options=options or {})
+    if order.quote_amount is not None:
+        # A budget order only takes: its budget, and the taker fee on all of it.
+        return order.quote_amount + round_up(
+            EXACT.multiply(order.quote_amount, order.taker_fee_rate), decimals=decimals)
     return hold_amount(side=order.side, amount=order.amount,
                              reference=order.reference_price,
                              rate=max(order.maker_fee_rate, order.taker_fee_rate),

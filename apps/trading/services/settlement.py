@@ -103,6 +103,11 @@ def plan(*, order: Order, market: Market, submission: Submission, event: str,
         fills, trades = [], []
         done = len(prior)
         for execution in submission.executions:
+            if order.quote_amount is not None and execution.amount > order.remaining:
+                # A budget order's amount was estimated at its reference price: the book
+                # may sell it more lots, cheaper (its budget, not its amount, bounds it).
+                order.amount += execution.amount - order.remaining
+                order.remaining = execution.amount
             if execution.amount <= 0 or execution.amount > order.remaining:
                 raise Conflict(f"Order {order.pk} cannot fill {execution.amount} of "
                                f"{order.remaining}.", code="overfill")
@@ -135,6 +140,9 @@ def plan(*, order: Order, market: Market, submission: Submission, event: str,
                 settlement_key=key, evidence=execution.evidence,
                 executed_at=execution.executed_at))
     status = submission.status
+    if order.quote_amount is not None and status in FINAL_STATUSES and order.filled:
+        # A budget order ends with the amount it bought.
+        order.amount, order.remaining = order.filled, ZERO
     if order.remaining == 0:
         status = OrderStatus.FILLED
     elif status == OrderStatus.FILLED:
