@@ -245,6 +245,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
         "a dict of 'venue:SYMBOL' -> runner name"),
     Setting("ENGINE_BATCH", 500, _positive_int, "a positive integer"),
     Setting("ENGINE_SNAPSHOT_EVERY", 5000, _positive_int, "a positive integer"),
+    # What the hourly prune (engine.prune) keeps: a market's latest snapshots and the
+    # commands after the oldest of them; sent outbox rows this many hours.
+    Setting("ENGINE_PRUNE_KEEP_SNAPSHOTS", 3, _positive_int, "a positive integer"),
+    Setting("ENGINE_OUTBOX_RETENTION_HOURS", 168, _positive_number, "a positive number"),
     Setting("ENGINE_LEASE_SECONDS", 15, _positive_int, "a positive integer"),
     Setting("ENGINE_POLL_SECONDS", 0.5, _positive_number, "a positive number"),
     Setting("ENGINE_MARKET_PROTECTION", "0.05", _fraction,

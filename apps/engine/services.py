@@ -7,15 +7,28 @@ the caller commits, so a market's commands are numbered in commit order, without
 and inserts the ``EngineCommand``. After commit the market's runner is woken
 (``wakeup.wake``); a runner that misses it polls. Raises nothing of its own: a database
 error rolls the caller back with its order and hold.
+
+``engine_prune`` deletes what no restore or delivery needs any more (old commands,
+snapshots, sent outbox rows): the beat task ``engine.prune`` and ``manage.py
+prune_engine`` run it.
 """
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
+from django.utils import timezone
 
 from apps.engine import wakeup
 from apps.engine.books import command_payload, sibling_condition
-from apps.engine.models import EngineCommand, EngineSequence
+from apps.engine.models import (
+    EngineCommand,
+    EngineLease,
+    EngineOutbox,
+    EngineSequence,
+    EngineSnapshot,
+)
 from apps.trading.models import Market, Order
 
 
@@ -58,3 +71,60 @@ def sequences_ensure(*, market_ids: list[int]) -> None:
     to create it). Idempotent."""
     EngineSequence.objects.bulk_create([EngineSequence(market_id=pk) for pk in market_ids],
                                        ignore_conflicts=True)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What ``engine_prune`` deleted, in rows."""
+
+    commands: int = 0
+    snapshots: int = 0
+    outbox: int = 0
+
+
+# Rows deleted per statement: a prune never holds a long transaction or a big lock.
+PRUNE_CHUNK = 5000
+
+
+def engine_prune(*, keep_snapshots: int, outbox_retention: timedelta,
+                 now: datetime | None = None) -> Pruned:
+    """Delete what no restore, replay or delivery can need any more, market by market.
+
+    Keeps each market's latest ``keep_snapshots`` snapshots (at least one) among those a
+    restore may start from (``command_seq`` at most the lease's ``applied_seq``; a later
+    one is not deleted either), and every command after the oldest kept one: each kept
+    snapshot plus the commands after it still replays to the book (a restore uses the
+    latest; nothing it replays is ever deleted). A market without a snapshot keeps all of
+    its commands. Outbox rows are deleted once sent and older than ``outbox_retention``
+    (unsent ones are sent again by a starting runner: never deleted).
+
+    Locks nothing beyond the rows it deletes, in chunks of PRUNE_CHUNK, each its own
+    transaction: a runner may work meanwhile (it only appends commands and snapshots
+    after what is deleted, and reads commands after its ``applied_seq``). Idempotent.
+    Raises ValueError for ``keep_snapshots`` below 1 or a negative retention."""
+    if keep_snapshots < 1 or outbox_retention < timedelta(0):
+        raise ValueError("keep at least one snapshot, for a retention of zero or more")
+    now = now or timezone.now()
+    commands = snapshots = 0
+    for market_id, applied in EngineLease.objects.values_list("market_id", "applied_seq"):
+        kept = list(EngineSnapshot.objects.filter(market_id=market_id,
+                                                  command_seq__lte=applied)
+                    .order_by("-command_seq").values_list("command_seq", flat=True)
+                    [:keep_snapshots])
+        if not kept:
+            continue
+        oldest = kept[-1]
+        snapshots += _delete_chunked(EngineSnapshot.objects.filter(
+            market_id=market_id, command_seq__lt=oldest))
+        commands += _delete_chunked(EngineCommand.objects.filter(
+            market_id=market_id, seq__lte=oldest))
+    outbox = _delete_chunked(EngineOutbox.objects.filter(
+        sent_at__isnull=False, sent_at__lt=now - outbox_retention))
+    return Pruned(commands=commands, snapshots=snapshots, outbox=outbox)
+
+
+def _delete_chunked(rows: QuerySet) -> int:
+    deleted = 0
+    while ids := list(rows.order_by("pk").values_list("pk", flat=True)[:PRUNE_CHUNK]):
+        deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
