@@ -1,7 +1,8 @@
 """Ecosystem endpoints under /api/v1/ecosystem/ (thin: parse, call, render). Orders use the
 trading core's views and renderings (``apps.trading.apis``), with the engine's self-trade
 prevention mode per order; conditional types wait PENDING in the core and are triggered
-on the engine's quotes."""
+on the engine's quotes. OCO pairs and brackets are the core's lists (``order-lists/``):
+their limit legs and entries go to the engine, their stop legs wait in the core."""
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -20,6 +21,9 @@ from apps.trading.apis import (
     MarketFieldsOutput,
     OrderOutput,
     VenueOrderCancelApi,
+    VenueOrderListCancelApi,
+    VenueOrderListDetailApi,
+    VenueOrderListsApi,
     VenueOrdersApi,
 )
 from apps.trading.constants import Venue
@@ -72,6 +76,22 @@ class OrderListCreateApi(VenueOrdersApi):
 
 
 class OrderCancelApi(VenueOrderCancelApi):
+    venue = Venue.ECOSYSTEM
+
+
+class OrderListsApi(VenueOrderListsApi):
+    """OCO pairs and brackets on the engine: exactly one leg of a pair executes, whichever
+    reaches the book first (a fired stop leg's command cancels its limit leg, or is
+    dropped if that leg executed before it)."""
+
+    venue = Venue.ECOSYSTEM
+
+
+class OrderListDetailApi(VenueOrderListDetailApi):
+    venue = Venue.ECOSYSTEM
+
+
+class OrderListCancelApi(VenueOrderListCancelApi):
     venue = Venue.ECOSYSTEM
 
 

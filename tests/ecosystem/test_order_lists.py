@@ -260,3 +260,70 @@ def test_a_brackets_stop_loss_fires_on_the_engine_and_cancels_its_take_profit(bo
     assert exits["STOP"].fills.get().price == D("9.40")
     assert balance(owner, "ABC") == (D(1000), D(0))
     assert books_clean() == []
+
+
+# --- the API -------------------------------------------------------------------------------
+
+URL = "/api/v1/ecosystem/order-lists/"
+
+
+def client_of(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_the_api_places_lists_an_oco_and_shows_which_leg_executed(book):
+    owner = trader()
+    client = client_of(owner)
+    made = client.post(URL, {"symbol": SYMBOL, "kind": "OCO", "side": "SELL", "amount": "1",
+                             "price": "10.50", "stop_price": "9.50"}, format="json")
+    assert made.status_code == 201, made.json()
+    body = made.json()
+    assert (body["kind"], body["live"], body["executed_role"]) == ("OCO", True, None)
+    assert {o["role"]: o["status"] for o in body["orders"]} == {"LIMIT": "NEW",
+                                                                "STOP": "PENDING"}
+    drain(book)
+    print_at("9.40")()
+    drain(book)
+    shown = client.get(f"{URL}{body['id']}/").json()
+    assert (shown["live"], shown["executed_role"]) == (False, "STOP")
+    assert [g["id"] for g in client.get(URL).json()["results"]] == [body["id"]]
+    # Nobody else sees it or cancels it.
+    other = client_of(trader())
+    assert other.get(f"{URL}{body['id']}/").status_code == 404
+    assert other.post(f"{URL}{body['id']}/cancel/").status_code == 404
+
+
+def test_the_api_cancels_an_oco_on_the_engine(book):
+    owner = trader()
+    client = client_of(owner)
+    made = client.post(URL, {"symbol": SYMBOL, "kind": "OCO", "side": "SELL", "amount": "1",
+                             "price": "10.50", "stop_price": "9.50"}, format="json").json()
+    drain(book)
+    cancelled = client.post(f"{URL}{made['id']}/cancel/")
+    assert cancelled.status_code == 200
+    drain(book)
+    shown = client.get(f"{URL}{made['id']}/").json()
+    assert {o["role"]: o["status"] for o in shown["orders"]} == {"LIMIT": "CANCELED",
+                                                                 "STOP": "CANCELED"}
+    assert balance(owner, "ABC") == (D(1000), D(0))
+    assert client.post(f"{URL}{made['id']}/cancel/").status_code == 409
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"price": "9.30", "stop_price": "9.50"}, "price"),      # a sell limit below the bid
+    ({"price": "10.50", "stop_price": "10.20"}, "stop_price"),  # a sell stop above the last
+    ({"price": "10.50", "stop_price": "9.505"}, "stop_price"),  # off the tick
+    ({"price": "10.50", "stop_price": "9.50", "amount": "0.0001"}, "amount"),  # off the lot
+])
+def test_an_oco_the_engine_cannot_work_is_refused_and_nothing_is_written(book, body, field):
+    owner = trader()
+    got = client_of(owner).post(URL, {"symbol": SYMBOL, "kind": "OCO", "side": "SELL",
+                                      "amount": "1", **body}, format="json")
+    assert got.status_code == 400, got.json()
+    assert field in str(got.json()), got.json()
+    assert not OrderList.objects.exists()
+    assert balance(owner, "ABC") == (D(1000), D(0))
