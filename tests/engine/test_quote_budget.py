@@ -2,6 +2,7 @@
 its budget lasts, holds the budget plus the taker fee on it, ends with the amount it
 bought, releases the rest of its hold once, and is replayed with its budget."""
 from datetime import timedelta
+from decimal import localcontext
 
 import pytest
 from django.test import override_settings
@@ -145,4 +146,6 @@ def test_budgets_never_spend_more_than_they_hold_and_money_is_conserved(market, 
 def test_the_engines_budget_is_what_the_hold_covers_rounded_down(amount, tick, lot):
     spec = MarketSpec(market_id="1", tick_size=D(tick), lot_size=D(lot))
     units = books.quote_budget(amount, spec=spec)
-    assert spec.quote(units) <= amount < spec.quote(units + 1)
+    with localcontext() as ctx:
+        ctx.prec = 80  # exact: the default 28 digits would round a 10^17 budget
+        assert units * spec.quote_unit <= amount < (units + 1) * spec.quote_unit
