@@ -32,6 +32,7 @@ from apps.fixedtime import services as fixedtime_services
 from apps.fixedtime import tasks as fixedtime_tasks
 from apps.fixedtime.apis import TradeListCreateApi
 from apps.fixedtime.models import Trade
+from apps.marketdata import services as quote_services
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.trading import services as trading_services
@@ -61,6 +62,7 @@ from tests.api.cases import (
     World,
     encode_body,
 )
+from tests.api.state import rows_of
 from tests.factories import UserFactory
 from tests.twelvedata.fixtures import paper_market
 
@@ -164,43 +166,38 @@ def world(module_world) -> World:
     no throttle or lockout counter carries from one case to the next) and a fresh quote."""
     for cache in caches.all(initialized_only=True):
         cache.clear()
-    fresh_quote()
+    # The latest price again, in the cache just emptied. Its listeners (the paper executor,
+    # the fixed-time recorder) heard the world's first quote; hearing one more per case
+    # would only make every case slower.
+    with mock.patch.dict(quote_services._listeners, clear=True):
+        fresh_quote()
     with fast_hasher():
         yield module_world
     for cache in caches.all(initialized_only=True):
         cache.clear()
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    counts: dict[str, int]
-    wallets: list[tuple]
-    holds: list[tuple]
-    orders: list[tuple]
-    tokens: list[tuple]
-    users: list[tuple]
-    markets: list[tuple]
+STATE = rows_of(
+    Currency, Wallet, Hold, Journal, Entry, Market, TwdMarket, Order, OrderList, Fill, Token,
+    Trade, get_user_model(),
+    wallets=Wallet.objects.order_by("pk").values_list(
+        "pk", "user_id", "system", "type", "currency_id", "balance", "held"),
+    holds=Hold.objects.order_by("pk").values_list("pk", "key", "remaining", "status"),
+    orders=Order.objects.order_by("pk").values_list(
+        "pk", "user_id", "client_order_id", "status", "amount", "remaining", "filled",
+        "cost", "fee", "reason", "settle_error", "updated_at"),
+    tokens=Token.objects.order_by("pk").values_list("pk", "user_id"),
+    users=get_user_model().objects.order_by("pk").values_list(
+        "pk", "username", "password", "is_active"),
+    markets=Market.objects.order_by("pk").values_list(
+        "pk", "venue", "symbol", "status", "maker_fee", "taker_fee", "tick_size",
+        "lot_size", "updated_at"),
+)
 
 
-def snapshot() -> Snapshot:
+def snapshot() -> dict[str, list[tuple]]:
     """Every row a write endpoint could add, and every value it could change (read-only)."""
-    tables = (Currency, Wallet, Hold, Journal, Entry, Market, TwdMarket, Order, OrderList,
-              Fill, Token, Trade, get_user_model())
-    return Snapshot(
-        counts={model.__name__: model.objects.count() for model in tables},
-        wallets=list(Wallet.objects.order_by("pk").values_list(
-            "pk", "user_id", "system", "type", "currency_id", "balance", "held")),
-        holds=list(Hold.objects.order_by("pk").values_list("pk", "key", "remaining", "status")),
-        orders=list(Order.objects.order_by("pk").values_list(
-            "pk", "user_id", "client_order_id", "status", "amount", "remaining", "filled",
-            "cost", "fee", "reason", "settle_error", "updated_at")),
-        tokens=list(Token.objects.order_by("pk").values_list("pk", "user_id")),
-        users=list(get_user_model().objects.order_by("pk").values_list(
-            "pk", "username", "password", "is_active")),
-        markets=list(Market.objects.order_by("pk").values_list(
-            "pk", "venue", "symbol", "status", "maker_fee", "taker_fee", "tick_size",
-            "lot_size", "updated_at")),
-    )
+    return STATE.read()
 
 
 @dataclass(frozen=True)

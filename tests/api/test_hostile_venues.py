@@ -10,7 +10,6 @@ user each own orders on every venue and a futures position. The same tests run o
 and on MariaDB (DATABASE_URL).
 """
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -36,6 +35,7 @@ from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 from apps.wallets.models import Entry, Hold, HoldChange, Journal, Wallet
 from devtools.binance import running_emulator
+from tests.api.state import rows_of
 from tests.api.test_hostile import Answer, api_client, describe, post, send
 from tests.api.venue_cases import (
     CASES,
@@ -163,29 +163,21 @@ def world(module_world) -> VenueWorld:
         cache.clear()
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    counts: dict[str, int]
-    wallets: list[tuple]
-    holds: list[tuple]
-    orders: list[tuple]
-    positions: list[tuple]
+STATE = rows_of(
+    Wallet, Hold, HoldChange, Journal, Entry, Order, EngineCommand, EngineOutbox, StoredOrder,
+    StoredTrade, Position, AppliedFill, SpotSubmission,
+    wallets=Wallet.objects.order_by("pk").values_list(
+        "pk", "type", "currency_id", "balance", "held"),
+    holds=Hold.objects.order_by("pk").values_list("pk", "key", "remaining", "status"),
+    orders=Order.objects.order_by("pk").values_list(
+        "pk", "user_id", "client_order_id", "status", "remaining", "updated_at"),
+    positions=Position.objects.order_by("pk").values_list(
+        "pk", "status", "size", "margin", "leverage", "liquidation_price"),
+)
 
 
-def snapshot() -> Snapshot:
-    tables = (Wallet, Hold, HoldChange, Journal, Entry, Order, EngineCommand, EngineOutbox,
-              StoredOrder, StoredTrade, Position, AppliedFill, SpotSubmission)
-    return Snapshot(
-        counts={model.__name__: model.objects.count() for model in tables},
-        wallets=list(Wallet.objects.order_by("pk").values_list(
-            "pk", "type", "currency_id", "balance", "held")),
-        holds=list(Hold.objects.order_by("pk").values_list("pk", "key", "remaining",
-                                                           "status")),
-        orders=list(Order.objects.order_by("pk").values_list(
-            "pk", "user_id", "client_order_id", "status", "remaining", "updated_at")),
-        positions=list(Position.objects.order_by("pk").values_list(
-            "pk", "status", "size", "margin", "leverage", "liquidation_price")),
-    )
+def snapshot() -> dict[str, list[tuple]]:
+    return STATE.read()
 
 
 def assert_refused(response: Answer) -> None:
