@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts import audit
 from apps.accounts import services as account_services
 from apps.core import metrics
+from apps.core.compiled import CompiledQuery
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.trading import selectors
 from apps.trading.constants import (
@@ -354,19 +355,23 @@ def market_unchanged(market: Market, *, decimals: int | None = None) -> None:
     (``selectors.TRADING_FIELDS``: steps, limits, fees, currencies, status) or the
     decimals differ from what the caller checked with: the caller's copy may come from a
     per-process cache, so this is what makes that copy safe."""
-    rows = Market.objects.filter(pk=market.pk)
-    fields = selectors.TRADING_FIELDS
-    if decimals is not None:
-        rows = rows.annotate(quote_decimals=wallet_selectors.currency_decimals_subquery(
-            code_field="quote_currency"))
-        fields = (*fields, "quote_decimals")
-    now = rows.values_list(*fields).first()
-    if now is None or now[fields.index("status")] != MarketStatus.ENABLED:
+    now = _MARKET_NOW.first(pk=market.pk)
+    if now is None or now.status != MarketStatus.ENABLED:
         raise Conflict(f"Market {market.symbol} was just disabled.", code="market_disabled")
-    used = tuple(getattr(market, name) for name in selectors.TRADING_FIELDS)
-    if now != (used if decimals is None else (*used, decimals)):
+    fields = selectors.TRADING_FIELDS
+    if (tuple(getattr(now, name) for name in fields)
+            != tuple(getattr(market, name) for name in fields)
+            or decimals is not None and now.quote_decimals != decimals):
         raise Conflict(f"Market {market.symbol} just changed; try again.",
                        code="market_changed")
+
+
+# ``market_unchanged``'s read, built by the ORM once per process: it runs on every order.
+_MARKET_NOW = CompiledQuery(
+    lambda pk: Market.objects.filter(pk=pk).only(*selectors.TRADING_FIELDS).annotate(
+        quote_decimals=wallet_selectors.currency_decimals_subquery(
+            code_field="quote_currency")),
+    pk=int)
 
 
 def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,

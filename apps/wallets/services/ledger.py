@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.bulk import update_rows
+from apps.core.compiled import CompiledQuery
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.identifiers import IdentifierError, parse_identifier
 from apps.core.money import EXACT
@@ -174,6 +175,13 @@ def hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decima
 # the Currency signals, apps.py). Bounded: emptied when full.
 _hold_wallets: dict[tuple[int, str, str], tuple[int, int]] = {}
 HOLD_WALLETS_MAX = 100_000
+# The lock of a wallet known by id, built by the ORM once per process: it runs on every
+# order.
+_LOCK_KNOWN_WALLET = CompiledQuery(
+    lambda pk, user_id, wallet_type, currency: Wallet.objects.select_for_update()
+    .defer("created_at").filter(pk=pk, user_id=user_id, type=wallet_type,
+                                currency_id=currency),
+    pk=int, user_id=int, wallet_type=str, currency=str)
 
 
 def hold_wallets_forget() -> None:
@@ -189,9 +197,8 @@ def _hold_create(*, user_id: int, wallet_type: str, currency: str, amount: Decim
     if known is not None:
         wallet_id, decimals = known
         amount = exact(amount, Currency(code=currency, decimals=decimals))
-        wallet = (Wallet.objects.select_for_update().defer("created_at")
-                  .filter(pk=wallet_id, user_id=user_id, type=wallet_type,
-                          currency_id=currency).first())
+        wallet = _LOCK_KNOWN_WALLET.first(pk=wallet_id, user_id=user_id,
+                                          wallet_type=wallet_type, currency=currency)
     if wallet is None:
         wallet, amount = _hold_wallet(user_id=user_id, wallet_type=wallet_type,
                                       currency=currency, amount=amount)
