@@ -457,6 +457,21 @@ def order_cases() -> list[Case]:
     cases += _field_cases("order", ORDERS, base, "price", containers("1.00000"), "container")
     cases += _field_cases("order", ORDERS, {**base, "type": "MARKET"}, "price", [
         ("on-a-market-order", "1.00000")], "number")
+    # A MARKET BUY by quote budget (it would fill at the ask, 201).
+    by_budget = {"symbol": "EUR/USD", "side": "BUY", "type": "MARKET", "quote_amount": "10",
+                 "client_order_id": "o-new-1"}
+    cases += _field_cases("order", ORDERS, by_budget, "quote_amount",
+                          numbers(decimals=2, too_big="99999999"), "number")
+    cases += _field_cases("order", ORDERS, by_budget, "quote_amount", containers("10"),
+                          "container")
+    cases += _field_cases("order", ORDERS, by_budget, "quote_amount", [
+        ("below-one-lot", "0.01")], "number")
+    cases += _field_cases("order", ORDERS, base, "quote_amount", [("beside-amount", "10")],
+                          "conflict")
+    cases += _field_cases("order", ORDERS, {**by_budget, "side": "SELL"}, "quote_amount", [
+        ("on-a-sell", "10")], "conflict")
+    cases += _field_cases("order", ORDERS, {**by_budget, "type": "LIMIT", "price": "1.00000"},
+                          "quote_amount", [("on-a-limit", "10")], "conflict")
     cases += _field_cases("order", ORDERS, base, "client_order_id", [
         ("fullwidth", "\uff4f-new-1"), ("unicode-hyphen", "o\u2010new"),
         ("dotless-i", "o-\u0131d"), ("kelvin", "\u212a-1"), ("space-inside", "o new"),

@@ -293,6 +293,8 @@ VALID = [
                             "to_type": "FUTURES", "client_transfer_id": "t-new-1"}, 201),
     ("order", ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "LIMIT", "amount": "1",
                        "price": "1.00000", "client_order_id": "o-new-1"}, 201),
+    ("order_by_budget", ORDERS, {"symbol": "EUR/USD", "side": "BUY", "type": "MARKET",
+                                 "quote_amount": "10", "client_order_id": "o-new-1"}, 201),
     ("cancel", CANCEL, None, 200),
     ("token", TOKEN, {"username": USERNAME, "password": PASSWORD}, 200),
     ("fixedtime", FIXEDTIME, {"venue": "paper", "symbol": "EUR/USD", "mode": "LIVE",
