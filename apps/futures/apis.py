@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import AmountField, QueryInput
+from apps.core.errors import InvalidInput
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.futures import selectors, services
@@ -136,3 +137,38 @@ class PositionMarginApi(APIView):
                           amount=data.validated_data["amount"],
                           key=f"{request.user.pk}:{data.validated_data['client_id']}")
         return Response(PositionOutput(position).data)
+
+
+class ExitsOutput(serializers.Serializer):
+    position_id = serializers.IntegerField()
+    take_profit_price = SignedAmountField(allow_null=True)
+    stop_loss_price = SignedAmountField(allow_null=True)
+
+
+class PositionExitsApi(APIView):
+    """The position's take-profit and stop-loss, triggered by the mark price
+    (``services.exits``): a price sets or replaces that exit, null clears it, an omitted
+    one stays."""
+
+    class ExitsInput(serializers.Serializer):
+        take_profit_price = AmountField(required=False, allow_null=True, help_text=(
+            "Close the whole position at the market when the mark reaches this: above the "
+            "mark for a long, below for a short. Null clears it."))
+        stop_loss_price = AmountField(required=False, allow_null=True, help_text=(
+            "Close the whole position at the market when the mark reaches this: below the "
+            "mark for a long, above for a short. Null clears it."))
+
+    @extend_schema(request=ExitsInput,
+                   responses={200: ExitsOutput, **error_responses(404, 409)})
+    def post(self, request, position_id: int):
+        data = self.ExitsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not data.validated_data:
+            raise InvalidInput("Give take_profit_price or stop_loss_price (null clears).")
+        position = services.position_exits_set(user_id=request.user.pk,
+                                               position_id=position_id,
+                                               **data.validated_data)
+        exits = selectors.exit_prices(market_id=position.contract.market_id,
+                                      user_ids=[request.user.pk]).get(request.user.pk, {})
+        return Response(ExitsOutput({"position_id": position.pk, **{
+            name: exits.get(name) for name in ("take_profit_price", "stop_loss_price")}}).data)

@@ -10,6 +10,7 @@ class FuturesConfig(AppConfig):
         from apps.core import conf
         from apps.engine.venues import EngineVenue, register_engine_venue
         from apps.futures import tasks
+        from apps.futures.constants import MARK_VENUE
         from apps.futures.gateway import FuturesGateway
         from apps.marketdata.books import register_book_venue
         from apps.marketdata.services import register_listener
@@ -28,3 +29,5 @@ class FuturesConfig(AppConfig):
 
         # An index source's quote recomputes (and acts on) the marks built on it.
         register_listener(tasks.on_index_quote, venues=conf.FUTURES_INDEX_VENUES)
+        # A mark tick triggers the exits (take-profit, stop-loss) it reaches.
+        register_listener(tasks.on_mark_quote, venues=[MARK_VENUE])

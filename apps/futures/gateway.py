@@ -5,20 +5,24 @@
 ``order_hold`` (margin plus fee, ``services.orders.order_hold_amount``), and the
 settlement hands it each order's fills (``settle_fills``: positions, not base for
 quote). An order's leverage and reduce-only flag come as the core's venue options and are
-recorded with its engine command.
+recorded with its engine command (a conditional order's when it is placed: a position's
+exits, ``services.exits``, triggered by the MARK).
 """
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from apps.engine.gateway import EngineGateway
-from apps.futures.services import orders
-from apps.trading.constants import Venue
+from apps.futures.services import exits, orders
+from apps.trading.constants import TriggerSource, Venue
 from apps.trading.models import Fill, Market, Order
 
 
 class FuturesGateway(EngineGateway):
     venue = Venue.FUTURES
     margined = True
+    # Besides the engine's last trade and book, a contract's mark price (its exits').
+    trigger_sources = frozenset({TriggerSource.LAST, TriggerSource.BID_ASK,
+                                 TriggerSource.MARK})
     # A budget is not a margined order's term (its hold is margin at a leverage, sized
     # from an amount): a MARKET BUY by quote_amount is refused here.
     quote_budget = False
@@ -29,7 +33,12 @@ class FuturesGateway(EngineGateway):
 
     def enqueue(self, *, order: Order, market: Market, kind: str,
                 options: Mapping[str, object] | None = None) -> None:
-        if kind == "place":
+        if kind == "place" and order.triggered_at is not None:
+            # A conditional order firing: its terms were recorded when it was placed; a
+            # position's exit goes for the position's size now.
+            if order.close_position:
+                exits.exit_fire_size(order=order)
+        elif kind == "place":
             orders.terms_record(order=order, options=options or {})
         super().enqueue(order=order, market=market, kind=kind, options=options)
 

@@ -1,4 +1,5 @@
 """Reads of the futures venue (no writes, no cache writes)."""
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,8 @@ from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus
 from apps.futures.models import Contract, Liquidation, MarginTier, Position
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
-from apps.trading.constants import MarketStatus, Venue
+from apps.trading.constants import TAKE_PROFIT_TYPES, MarketStatus, OrderStatus, Venue
+from apps.trading.models import Order
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -78,9 +80,25 @@ def liquidations(*, contract_id: int) -> QuerySet[Liquidation]:
     return Liquidation.objects.filter(position__contract_id=contract_id).order_by("pk")
 
 
-def position_data(position: Position, *, mark: Decimal | None) -> dict[str, Any]:
-    """One ``positions`` stream item (docs/STREAMING.md): the position and its unrealised
-    PnL at ``mark`` (null without a mark or when flat)."""
+def exit_prices(*, market_id: int, user_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]:
+    """The stop prices of the users' live position exits (``Order.close_position``,
+    ``services.exits``) in the market: ``{user_id: {"take_profit_price": ...,
+    "stop_loss_price": ...}}``, with what is set (one query on the orders' (market,
+    status, ...) index)."""
+    found: dict[int, dict[str, Decimal]] = {}
+    rows = Order.objects.filter(market_id=market_id, status=OrderStatus.PENDING,
+                                close_position=True, user_id__in=list(user_ids))
+    for user_id, type, stop in rows.values_list("user_id", "type", "stop_price"):
+        name = "take_profit_price" if type in TAKE_PROFIT_TYPES else "stop_loss_price"
+        found.setdefault(user_id, {})[name] = stop
+    return found
+
+
+def position_data(position: Position, *, mark: Decimal | None,
+                  exits: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """One ``positions`` stream item (docs/STREAMING.md): the position, its unrealised
+    PnL at ``mark`` (null without a mark or when flat) and its ``exits``' stop prices."""
+    exits = exits or {}
     unrealised = None
     if mark is not None and position.size:
         unrealised = margin.unrealised(side=position.side, size=position.size,
@@ -93,6 +111,8 @@ def position_data(position: Position, *, mark: Decimal | None) -> dict[str, Any]
         "mark_price": decimal_text(mark), "unrealised_pnl": decimal_text(unrealised),
         "realised_pnl": decimal_text(position.realised_pnl),
         "liquidation_price": decimal_text(position.liquidation_price),
+        "take_profit_price": decimal_text(exits.get("take_profit_price")),
+        "stop_loss_price": decimal_text(exits.get("stop_loss_price")),
     }
 
 
@@ -102,5 +122,7 @@ def positions_data(*, user_id: int) -> list[dict[str, Any]]:
     items = []
     for position in positions_of(user_id=user_id):
         mark = latest_mark(contract=position.contract)
-        items.append(position_data(position, mark=None if mark is None else mark.price))
+        exits = exit_prices(market_id=position.contract.market_id, user_ids=[user_id])
+        items.append(position_data(position, mark=None if mark is None else mark.price,
+                                   exits=exits.get(user_id)))
     return items

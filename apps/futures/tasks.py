@@ -2,6 +2,7 @@
 from celery import shared_task
 
 from apps.futures import services
+from apps.futures.services import exits
 from apps.futures.models import Contract
 from apps.marketdata.quotes import Quote
 
@@ -34,3 +35,13 @@ def on_index_quote(quote: Quote) -> None:
         if any(s.get("venue") == quote.venue and s.get("symbol") == quote.symbol
                for s in sources):
             mark_tick_task.delay(contract_id)
+
+
+@shared_task(name="futures.mark_trigger")
+def mark_trigger_task(quote: dict) -> int:
+    return exits.mark_trigger(quote=Quote.from_dict(quote))
+
+
+def on_mark_quote(quote: Quote) -> None:
+    """Quote-bus listener of the mark ticks: queue the MARK-triggered orders' trigger."""
+    mark_trigger_task.delay(quote.to_dict())

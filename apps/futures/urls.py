@@ -11,4 +11,6 @@ urlpatterns = [
          name="futures-order-cancel"),
     path("positions/<int:position_id>/margin/", apis.PositionMarginApi.as_view(),
          name="futures-position-margin"),
+    path("positions/<int:position_id>/exits/", apis.PositionExitsApi.as_view(),
+         name="futures-position-exits"),
 ]

@@ -193,6 +193,9 @@ class Order(models.Model):
     triggered_at = models.DateTimeField(null=True, blank=True)
     trigger_evidence = models.JSONField(default=dict, blank=True,
                                         help_text="The quote that fired the trigger.")
+    # A margined venue's exit of a whole position (futures TP/SL set on a position): when
+    # it fires, its amount is the position's size then, whatever it was when placed.
+    close_position = models.BooleanField(default=False)
     group = models.ForeignKey(OrderList, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="orders")
     role = models.CharField(max_length=8, choices=OrderRole.choices, blank=True)

@@ -1,5 +1,6 @@
 """The futures venue's writes: positions (``positions``), the mark price (``mark``),
-liquidation (``liquidation``) and funding (``funding``).
+liquidation (``liquidation``), funding (``funding``) and a position's take-profit and
+stop-loss (``exits``).
 
 Every function here:
 - runs in one transaction per position (joining the caller's, if any) and locks the
@@ -14,6 +15,7 @@ Every function here:
   ``FundingCharge``, a ``Liquidation``, each unique) makes the retry a no-op;
 - raises ``apps.core.errors`` subclasses for bad input or a refused state, before writing.
 """
+from apps.futures.services.exits import mark_trigger, position_exits_set
 from apps.futures.services.funding import funding_preview, funding_run
 from apps.futures.services.liquidation import liquidate_on_mark, position_liquidate
 from apps.futures.services.mark import (
@@ -35,6 +37,7 @@ from apps.futures.services.positions import (
 __all__ = [
     "FillPlan", "LastQuotePremium", "MarkTick", "PremiumSource", "funding_preview",
     "funding_run", "liquidate_on_mark", "liquidation_price_preview", "mark_compute",
-    "mark_refresh", "position_apply_fill", "position_liquidate", "position_margin_add",
-    "position_margin_remove", "premium_source_set",
+    "mark_refresh", "mark_trigger", "position_apply_fill", "position_exits_set",
+    "position_liquidate", "position_margin_add", "position_margin_remove",
+    "premium_source_set",
 ]

@@ -32,8 +32,15 @@ def _events(positions: Sequence[Position], *,
     for position in positions:
         if position.user_id is not None:  # the insurance fund's own has no subscriber
             by_contract.setdefault(position.contract_id, []).append(position)
-    return [(p.user_id, streams.POSITIONS, selectors.position_data(p, mark=marks[contract_id]))
-            for contract_id, mine in by_contract.items() for p in mine]
+    events = []
+    for contract_id, mine in by_contract.items():
+        exits = selectors.exit_prices(market_id=mine[0].contract.market_id,
+                                      user_ids={p.user_id for p in mine})
+        events += [(p.user_id, streams.POSITIONS,
+                    selectors.position_data(p, mark=marks[contract_id],
+                                            exits=exits.get(p.user_id)))
+                   for p in mine]
+    return events
 
 
 def positions_publish(*, positions: Iterable[Position]) -> None:

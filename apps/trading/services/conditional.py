@@ -271,9 +271,9 @@ def _bracket_start(*, group: OrderList, market: Market,
 
 
 def _trigger_prices(quote: Quote) -> dict[tuple[str, str], Decimal]:
-    """The price each (trigger source, side) compares in ``quote``."""
+    """The price each (trigger source, side) that ``quote`` moves compares in it."""
     return {(source, side): rules.source_price(source=source, side=side, quote=quote)
-            for source in (TriggerSource.LAST, TriggerSource.BID_ASK) for side in Side.values}
+            for source in rules.quote_sources(quote) for side in Side.values}
 
 
 def _trail(*, market: Market, quote: Quote) -> int:
@@ -313,7 +313,8 @@ Execute = Callable[[Order], Submission]
 
 def conditional_trigger(*, market: Market, quote: Quote, execute: Execute | None = None) -> int:
     """Trigger the PENDING conditional orders of ``market`` that ``quote`` fires; returns
-    how many fired. The caller checked the quote is the market's and fresh.
+    how many fired. The caller checked the quote is the market's (a quote of its venue, or
+    a mark tick of its symbol: then only the MARK orders compare it) and fresh.
 
     ``execute``: how a synchronous venue executes a fired order (its trigger and evidence
     set) against ``quote``: the venue's executor passes one so that the order fills at the
@@ -333,7 +334,8 @@ def conditional_trigger(*, market: Market, quote: Quote, execute: Execute | None
     moves nothing: the state it would be compared with may have been moved by the newer
     quote (a trailing stop raised), and the newer quote's own run, or the sweep's, decides.
     """
-    latest = latest_quote(venue=market.venue, symbol=market.symbol)
+    # A mark tick (``rules.quote_sources``) is compared with the latest mark.
+    latest = latest_quote(venue=quote.venue, symbol=market.symbol)
     if latest is not None and latest.timestamp > quote.timestamp:
         return 0
     store = store_for(market.venue)

@@ -27,6 +27,8 @@ from apps.accounts import services as account_services
 from apps.core import metrics
 from apps.core.compiled import CompiledQuery
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.marketdata.selectors import latest_quote
+from apps.marketdata.streams import MARK_VENUE
 from apps.trading import selectors
 from apps.trading.constants import (
     CANCELLABLE_STATUSES,
@@ -305,13 +307,19 @@ def order_new(*, market: Market, gateway: VenueGateway, spec: OrderSpec, user_id
               client_order_id: str, hold_key: str, group: OrderList | None = None,
               role: str = "", status: str | None = None) -> Order:
     """The unsaved order of ``spec``, priced now: a MARKET order at the venue's reference
-    price, a conditional one checked against the venue's trigger quote (platform
-    triggered: PENDING). Raises InvalidInput, Conflict (stale price)."""
+    price, a conditional one checked against the venue's trigger quote, or the market's
+    latest mark tick for a MARK trigger (platform triggered: PENDING). Raises
+    InvalidInput, Conflict (stale price, "no_mark")."""
     trigger = None
     if spec.trigger is not None and spec.type not in gateway.conditional_types:
+        if spec.trigger.source == TriggerSource.MARK:
+            quote = latest_quote(venue=MARK_VENUE, symbol=market.symbol)
+            if quote is None:
+                raise Conflict(f"{market.symbol} has no mark price yet.", code="no_mark")
+        else:
+            quote = gateway.trigger_quote(market=market)
         trigger = rules.conditional_trigger_check(
-            market=market, given=spec.trigger, quote=gateway.trigger_quote(market=market),
-            price=spec.price)
+            market=market, given=spec.trigger, quote=quote, price=spec.price)
         reference = trigger.reference
         status = status or OrderStatus.PENDING
     elif spec.price is not None:

@@ -13,6 +13,7 @@ from apps.core import conf
 from apps.core.errors import InvalidInput
 from apps.core.money import EXACT, MAX_AMOUNT, AmountError, quantize_exact, round_down, round_up
 from apps.marketdata.quotes import Quote
+from apps.marketdata.streams import MARK_VENUE
 from apps.trading.constants import (
     STOP_TYPES,
     OrderType,
@@ -173,11 +174,20 @@ def covered_amount(*, amount: Decimal, reference: Decimal, price: Decimal,
 # --- triggers -----------------------------------------------------------------------------
 
 
+def quote_sources(quote: Quote) -> tuple[str, ...]:
+    """The trigger sources ``quote`` moves: MARK for a mark tick (a quote of the
+    ``MARK_VENUE`` pseudo-venue, under the contract's symbol), LAST and BID_ASK for any
+    other quote. A mark tick never fires a LAST order, nor a trade a MARK one."""
+    if quote.venue == MARK_VENUE:
+        return (TriggerSource.MARK,)
+    return (TriggerSource.LAST, TriggerSource.BID_ASK)
+
+
 def source_price(*, source: str, side: str, quote: Quote) -> Decimal:
     """The price a trigger of ``source`` compares for an order of ``side``: LAST the
     quote's price; BID_ASK the bid for a sell and the ask for a buy (the last price where
-    the feed has no book). MARK: the venue's mark price, which only a venue that has one
-    publishes as the quote's price (futures)."""
+    the feed has no book). MARK: the mark tick's price (``quote_sources``: only a venue
+    with a mark publishes one, futures)."""
     if source == TriggerSource.BID_ASK:
         book = quote.ask if side == Side.BUY else quote.bid
         if book is not None:
