@@ -2,8 +2,8 @@
 from celery import shared_task
 
 from apps.futures import services
-from apps.futures.services import exits
 from apps.futures.models import Contract
+from apps.futures.services import exits
 from apps.marketdata.quotes import Quote
 
 
