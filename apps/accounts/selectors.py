@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from apps.accounts.models import KycApplication, KycLevel
 from apps.core import conf
 
-# The group that tags an account as a bot (a market maker: ``services.bot_account_ensure``).
+# The group that tags an account as a bot (a market maker, the futures liquidation engine:
+# ``services.bot_account_ensure``).
 BOT_GROUP = "market makers"
 
 

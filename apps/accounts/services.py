@@ -176,10 +176,11 @@ def kyc_application_approve(*, application_id: int, reviewer_id: int,
 
 
 def bot_account_ensure(*, username: str) -> int:
-    """The operator's market-maker account ``username`` (created if missing), tagged as a
-    bot (in ``selectors.BOT_GROUP``, so its trades are marked and volume can leave them
-    out) and at KYC level 2 (an application the platform approved itself, audited once),
-    so that live venues take its orders. It has no usable password: it never logs in.
+    """The operator's bot account ``username`` (a market maker, the futures liquidation
+    engine; created if missing), tagged as a bot (in ``selectors.BOT_GROUP``, so its
+    trades are marked and volume can leave them out) and at KYC level 2 (an application
+    the platform approved itself, audited once), so that live venues take its orders. It
+    has no usable password: it never logs in.
 
     Idempotent; locks the user's row. Raises ``Conflict`` if ``username`` is a person's
     account (one not in the bot group that exists already): a bot is never made of one.
@@ -197,11 +198,11 @@ def bot_account_ensure(*, username: str) -> int:
             raise Conflict(f"{username} is a person's account, not a bot's.")
         if selectors.kyc_level(user_id=user.pk) < KycLevel.IDENTITY_REVIEWED:
             application = KycApplication.objects.create(
-                user=user, full_name=f"Market maker {username} (operator account)",
+                user=user, full_name=f"Bot {username} (operator account)",
                 date_of_birth=date(1970, 1, 1), country="ZZ",
                 status=KycApplication.Status.APPROVED, decided_at=timezone.now())
             audit.record(kind=audit.KYC_APPROVED, actor="system", obj=application,
-                         message="the operator's market-maker account")
+                         message="the operator's bot account")
     return user.pk
 
 

@@ -53,7 +53,7 @@ class PositionAdmin(ReadOnlyAdmin):
 
 @admin.register(Liquidation)
 class LiquidationAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "position", "generation", "side", "size", "mark", "loss",
+    list_display = ("pk", "position", "generation", "side", "size", "mark", "loss", "fee",
                     "insurance_delta", "created_at")
 
 

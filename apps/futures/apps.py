@@ -7,6 +7,7 @@ class FuturesConfig(AppConfig):
     verbose_name = "Futures (perpetual contracts)"
 
     def ready(self) -> None:
+        from apps.accounts.selectors import bot_user_ids
         from apps.core import conf
         from apps.engine.venues import EngineVenue, register_engine_venue
         from apps.futures import tasks
@@ -24,8 +25,11 @@ class FuturesConfig(AppConfig):
         register_gateway(FuturesGateway())
         register_book_venue(Venue.FUTURES)
         register_mark_venue(Venue.FUTURES)  # mark@futures:<SYMBOL>
+        # The liquidation engine's trades are marked (TradeRecord.bot) as the market
+        # makers' are: volume leaves them out.
         register_engine_venue(EngineVenue(venue=Venue.FUTURES,
-                                          stp_default=lambda market: StpMode.CANCEL_TAKER))
+                                          stp_default=lambda market: StpMode.CANCEL_TAKER,
+                                          bot_users=bot_user_ids))
 
         # An index source's quote recomputes (and acts on) the marks built on it.
         register_listener(tasks.on_index_quote, venues=conf.FUTURES_INDEX_VENUES)

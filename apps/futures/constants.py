@@ -13,6 +13,9 @@ MARK_VENUE: Final = streams.MARK_VENUE
 # The default bound of the interest-rate clamp of the funding formula (the reference's
 # ±0.05 %).
 FUNDING_CLAMP: Final = Decimal("0.0005")
+# The liquidation engine's bot account, which closes the insurance fund's positions in
+# the book (services/insurance.py).
+LIQUIDATION_ENGINE_USERNAME: Final = "liquidation-engine"
 
 
 class PositionSide(models.TextChoices):

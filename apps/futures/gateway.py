@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from apps.engine.gateway import EngineGateway
-from apps.futures.services import exits, orders
+from apps.futures.services import exits, insurance, orders
 from apps.trading.constants import TriggerSource, Venue
 from apps.trading.models import Fill, Market, Order
 
@@ -29,6 +29,8 @@ class FuturesGateway(EngineGateway):
 
     def order_hold(self, *, order: Order, decimals: int,
                    options: Mapping[str, object]) -> Decimal:
+        if options.get("closes"):  # the liquidation engine's close: its fee, never paid
+            return insurance.close_hold(order=order, decimals=decimals)
         return orders.order_hold_amount(order=order, decimals=decimals, options=options)
 
     def enqueue(self, *, order: Order, market: Market, kind: str,

@@ -46,6 +46,10 @@ class Contract(models.Model):
                                        help_text="I, per interval.")
     funding_rate_cap = rate_field(default=Decimal("0.0075"))
     funding_rate_floor = rate_field(default=Decimal("-0.0075"))
+    liquidation_fee_rate = rate_field(
+        default=Decimal("0.005"),
+        help_text="Charged on a liquidation's notional at the mark, out of what the margin "
+                  "has left beyond the loss, to the insurance fund.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,6 +62,9 @@ class Contract(models.Model):
             models.CheckConstraint(condition=Q(funding_rate_floor__lte=0,
                                                funding_rate_cap__gte=0),
                                    name="futures_contract_funding_bounds"),
+            models.CheckConstraint(condition=Q(liquidation_fee_rate__gte=0,
+                                               liquidation_fee_rate__lt=1),
+                                   name="futures_contract_liquidation_fee"),
         ]
 
     def __str__(self) -> str:
@@ -153,6 +160,10 @@ class OrderTerms(models.Model):
                                  primary_key=True, related_name="futures_terms")
     leverage = models.PositiveSmallIntegerField()
     reduce_only = models.BooleanField(default=False)
+    closes = models.ForeignKey(
+        "Position", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The insurance fund's inherited position this liquidation engine's "
+                  "order closes in the book (its fills settle into that position).")
 
     def __str__(self) -> str:
         flag = " reduce-only" if self.reduce_only else ""
@@ -172,7 +183,14 @@ class AppliedFill(models.Model):
     leverage = models.PositiveSmallIntegerField()
     fee = money_field()
     realised_pnl = money_field()
+    filled_at = models.DateTimeField(help_text="When the fill happened (the engine's "
+                                               "trade time): funding reads a position's "
+                                               "size at a stamp back from it.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["position", "filled_at"],
+                                name="futures_fill_position_time")]
 
     def __str__(self) -> str:
         return self.key
@@ -198,6 +216,28 @@ class FundingRate(models.Model):
         return f"{self.contract_id} at {self.funding_time:%Y-%m-%d %H:%M}: {self.rate}"
 
 
+class FundingWindow(models.Model):
+    """The mark ticks of one funding interval of a contract, the one that ends at
+    ``funding_time``: their count and premium sum (the stamp's rate is from their
+    average) and the interval's last mark and index (what the stamp charges at).
+    Updated by every mark tick; read when the stamp is charged, however late."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="+")
+    funding_time = models.DateTimeField()
+    ticks = models.PositiveIntegerField(default=0)
+    premium_sum = models.DecimalField(max_digits=36, decimal_places=18, default=0)
+    mark = money_field()
+    index = money_field()
+    last_tick_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contract", "funding_time"],
+                                               name="futures_funding_window")]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} until {self.funding_time:%Y-%m-%d %H:%M}: {self.ticks}"
+
+
 class FundingCharge(models.Model):
     """One position's funding at one stamp, exactly once (unique): ``amount`` > 0 paid,
     < 0 received."""
@@ -205,6 +245,7 @@ class FundingCharge(models.Model):
     funding = models.ForeignKey(FundingRate, on_delete=models.PROTECT, related_name="charges")
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="+")
     generation = models.PositiveIntegerField()
+    size = money_field(help_text="The position's size at the stamp.")
     amount = money_field()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -230,6 +271,8 @@ class Liquidation(models.Model):
     liquidation_price = money_field(null=True, blank=True)
     bankruptcy_price = money_field()
     loss = money_field(help_text="Paid to CLEARING: the position's loss at the mark.")
+    fee = money_field(default=0, help_text="The liquidation fee to the insurance fund "
+                                           "(part of insurance_delta).")
     insurance_delta = money_field(help_text="> 0: what the margin left the fund; "
                                             "< 0: the loss beyond the margin it paid.")
     evidence = models.JSONField()

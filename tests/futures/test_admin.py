@@ -22,7 +22,8 @@ def contract_form(market, tiers):
             "index_max_age_seconds": "10", "max_premium": "0.005",
             "funding_interval_hours": "8", "funding_interest_rate": "0.0001",
             "funding_rate_cap": "0.0075", "funding_rate_floor": "-0.0075",
-            "tiers-TOTAL_FORMS": str(len(tiers)), "tiers-INITIAL_FORMS": "0",
+            "liquidation_fee_rate": "0.005", "tiers-TOTAL_FORMS": str(len(tiers)),
+            "tiers-INITIAL_FORMS": "0",
             "tiers-MIN_NUM_FORMS": "0", "tiers-MAX_NUM_FORMS": "1000"}
     for n, (floor, cap, leverage, mmr, cum) in enumerate(tiers):
         data.update({f"tiers-{n}-floor": floor, f"tiers-{n}-cap": cap or "",

@@ -157,24 +157,66 @@ def test_a_liquidation_happens_once_and_a_rescued_position_is_spared(contract):
     assert Liquidation.objects.count() == 1 and wallet(alice) == (D(3970), 0)
 
 
-def test_funding_is_charged_once_per_stamp_to_positions_open_at_it(contract):
-    alice, bob, late, dave = (futures_trader() for _ in range(4))
+def tick_at(contract, index, at, premium=None):
+    """A mark tick at ``at`` on ``index`` (with ``premium`` from the premium source)."""
+
+    class Fixed:
+        def premium(self, *, contract, index, now):
+            return D(premium)
+
+    index_quote(index, now=at)
+    previous = services.premium_source_set(Fixed()) if premium is not None else None
+    try:
+        return services.mark_refresh(contract=contract, now=at)
+    finally:
+        if previous is not None:
+            services.premium_source_set(previous)
+
+
+def charges_of(user) -> list[Decimal]:
+    return list(FundingCharge.objects.filter(position__user=user)
+                .order_by("funding__funding_time").values_list("amount", flat=True))
+
+
+def test_funding_is_charged_once_per_stamp_on_the_size_at_the_stamp(contract):
+    alice, bob, carol = (futures_trader() for _ in range(3))
     fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t1", now=T0)
+    tick_at(contract, "60000", T0 + timedelta(minutes=30))  # the 08:00 interval's mark
     stamp = T0 + timedelta(hours=1)
-    fill_pair(contract, buyer=late, seller=dave, amount="0.1", price="60000", key="t2",
-              now=stamp + timedelta(seconds=1))  # after the stamp: pays nothing
+    # After the stamp: alice adds 0.5 (carol sells it, opening): neither is charged on it.
+    fill_pair(contract, buyer=alice, seller=carol, amount="0.5", price="60000", key="t2",
+              now=stamp + timedelta(seconds=1))
     at = stamp + timedelta(seconds=5)
-    index_quote("60000", now=at)
-    assert services.funding_preview(contract=contract, user_id=alice.pk, now=at).amount == \
-        D(6)
-    first = services.funding_run(contract_id=contract.pk, now=at)
-    again = services.funding_run(contract_id=contract.pk, now=at + timedelta(minutes=5))
-    assert again.pk == first.pk and first.rate == D("0.0001")
-    charges = dict(FundingCharge.objects.values_list("position__user", "amount"))
-    assert charges == {alice.pk: D(6), bob.pk: D(-6)}
-    assert wallet(alice) == (D(9964), D(5994)) and wallet(bob)[0] == D(10000 - 30 + 6)
+    tick_at(contract, "61000", at)  # the run's mark is not the stamp's
+    (first,) = services.funding_run(contract_id=contract.pk, now=at)
+    assert services.funding_run(contract_id=contract.pk, now=at + timedelta(minutes=5)) == []
+    assert (first.funding_time, first.rate, first.mark) == (stamp, D("0.0001"), D(60000))
+    charges = {user: (size, amount) for user, size, amount in
+               FundingCharge.objects.values_list("position__user", "size", "amount")}
+    assert charges == {alice.pk: (D(1), D(6)), bob.pk: (D(1), D(-6))}
+    assert wallet(alice) == (D(10000 - 30 - 15 - 6), D(9000 - 6))
+    assert wallet(bob)[0] == D(10000 - 30 + 6)
     preview = services.funding_preview(contract=contract, user_id=alice.pk, now=at)
     assert preview.funding_time == stamp + timedelta(hours=8)
+    assert preview.amount == D("1.5") * D(61000) * D("0.0001")
+
+
+def test_stamps_the_beat_missed_are_charged_once_each_at_their_own_rate_and_mark(contract):
+    alice, bob = futures_trader(), futures_trader()
+    fill_pair(contract, buyer=alice, seller=bob, amount="1", price="60000", key="t1", now=T0)
+    tick_at(contract, "60000", T0 + timedelta(minutes=30), premium="0")  # until 08:00
+    # Until 16:00: an average premium of 0.2 %, F = 0.002 - 0.0005; the last mark 62,186.
+    tick_at(contract, "62000", T0 + timedelta(hours=3), premium="0.001")
+    tick_at(contract, "62000", T0 + timedelta(hours=5), premium="0.003")
+    # The beat was down from 07:00 to 17:00 (and the 00:00 stamp's interval had no tick).
+    back = T0 + timedelta(hours=10)
+    tick_at(contract, "62000", back)
+    charged = services.funding_run(contract_id=contract.pk, now=back)
+    assert [(f.funding_time.hour, f.rate, f.mark) for f in charged] == [
+        (8, D("0.0001"), D(60000)), (16, D("0.0015"), D(62186))]
+    assert services.funding_run(contract_id=contract.pk, now=back + timedelta(hours=1)) == []
+    assert charges_of(alice) == [D(6), D("93.279")]  # 62,186 x 0.0015
+    assert charges_of(bob) == [D(-6), D("-93.279")]
 
 
 def test_a_large_premium_makes_the_capped_rate(contract):

@@ -39,7 +39,7 @@ def shown(price: Decimal) -> Decimal:
 def run_example(final_mark: str):
     """Steps 1-5 of the example with the last mark ``final_mark``; returns what each
     step's numbers are, named as in the page."""
-    contract = ContractFactory(contract_size=D("0.001"))
+    contract = ContractFactory(contract_size=D("0.001"), liquidation_fee_rate=D("0.003"))
     tiers = selectors.contract_tiers(contract_id=contract.pk)
     trader, other = futures_trader("10000"), futures_trader("100000")
     seen: dict[str, Decimal] = {}
@@ -54,7 +54,9 @@ def run_example(final_mark: str):
                  "1.bankruptcy_price": shown(pos.bankruptcy_price)})
     seen["1.balance"], seen["1.held"] = wallet(trader)
 
-    # 2. The mark at 62,000.
+    # 2. The mark at 62,000 (a tick of the interval the 08:00 stamp ends: its mark).
+    index_quote("62000", now=T0 + timedelta(minutes=30))
+    services.mark_refresh(contract=contract, now=T0 + timedelta(minutes=30))
     args = dict(side=pos.side, size=pos.size, value=pos.value)
     seen["2.unrealised_pnl"] = margin.unrealised(**args, price=D(62000))
     seen["2.margin_balance"] = margin.margin_balance(**args, margin=pos.margin,
@@ -63,10 +65,10 @@ def run_example(final_mark: str):
     seen["2.margin_ratio"] = seen["2.maintenance"] / seen["2.margin_balance"]
     seen["2.roe"] = (seen["2.unrealised_pnl"] / pos.margin).quantize(D("0.0001"))
 
-    # 3. Funding at the 08:00 stamp, index (and so mark: no premium) 62,000.
+    # 3. Funding at the 08:00 stamp, at its interval's mark 62,000 (no premium).
     at = T0 + timedelta(hours=1, seconds=5)
     index_quote("62000", now=at)
-    funding = services.funding_run(contract_id=contract.pk, now=at)
+    (funding,) = services.funding_run(contract_id=contract.pk, now=at)
     pos.refresh_from_db()
     seen["3.rate"] = funding.rate
     seen["3.funding"] = FundingCharge.objects.get(position=pos).amount
@@ -98,6 +100,7 @@ def run_example(final_mark: str):
     assert tick.mark == mark
     liquidation = Liquidation.objects.get(position=pos)
     seen["5.loss"] = liquidation.loss
+    seen["5.liquidation_fee"] = liquidation.fee
     seen["5.insurance_delta"] = system(SystemAccount.INSURANCE) - insurance_before
     assert liquidation.insurance_delta == seen["5.insurance_delta"]
     inherited = Position.objects.get(taken_over_from=liquidation)
@@ -116,7 +119,7 @@ def run_example(final_mark: str):
 
 def test_the_worked_example_matches_the_page_number_by_number(currencies):
     expected = {k: v for k, v in documented().items() if not k.startswith("5g.")}
-    assert len(expected) == 32
+    assert len(expected) == 33
     seen = run_example("54200")
     assert {name: seen[name] for name in expected} == expected
 

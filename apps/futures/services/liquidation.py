@@ -16,8 +16,8 @@ What a liquidation does (``take_over``), in one transaction per position:
   the margin holds beyond that loss goes to INSURANCE (``wallets.services.
   liquidate_position``, keyed ``liquidation:<hold position>``);
 - the inherited position is a ``Position`` without a user (entry at the mark, no margin,
-  no liquidation price), which the engine will close in the book; until it runs, it stays
-  open (docs/FUTURES.md);
+  no liquidation price), which the liquidation engine then closes in the book
+  (``insurance.insurance_close``, after the tick's liquidations);
 - a ``Liquidation`` row (unique per position and generation) records the numbers and the
   evidence: the mark tick with its index sources.
 """
@@ -33,6 +33,8 @@ from apps.core.money import EXACT
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionStatus, sign
 from apps.futures.models import Liquidation, Position
+from apps.futures.services.insurance import insurance_close
+from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 
 if TYPE_CHECKING:
@@ -44,10 +46,11 @@ ZERO = Decimal(0)
 
 def take_over(position: Position, *, price: Decimal, insurance_size: Decimal, currency: str,
               evidence: dict, now: datetime) -> Liquidation:
-    """Liquidate the locked, open ``position`` at ``price``: the ledger's liquidation
-    journal, the ``Liquidation`` record, ``insurance_size`` of it inherited by the insurance
-    fund (the rest was closed by the fill that bankrupted it), and the position left flat.
-    The caller holds the position's row lock and saves the position."""
+    """Liquidate the locked, open ``position`` at ``price``: the liquidation fee and the
+    ledger's liquidation journal, the ``Liquidation`` record, ``insurance_size`` of it
+    inherited by the insurance fund (the rest was closed by the fill that bankrupted it),
+    and the position left flat. The caller holds the position's row lock and saves the
+    position."""
     size, value, wb = position.size, position.value, position.margin
     loss = sign(position.side) * (value - EXACT.multiply(size, price))
     if loss >= 0:
@@ -56,15 +59,24 @@ def take_over(position: Position, *, price: Decimal, insurance_size: Decimal, cu
         # Below maintenance while in profit (funding drained the margin): the fund takes
         # it at its entry, so the counterparties' claim on CLEARING is unchanged.
         paid, inherited_value = ZERO, value
-    ledger.liquidate_position(key=f"liquidation:{position.hold_position}",
-                              user_id=position.user_id, currency=currency,
-                              position=position.hold_position, loss=paid)
+    # The fee comes out of what the margin leaves beyond the loss (so it never adds to
+    # the trader's loss, which is the whole margin either way); the fund gets it first.
+    fee = min(margin.fee(notional=EXACT.multiply(size, price),
+                         rate=position.contract.liquidation_fee_rate,
+                         decimals=wallet_selectors.currency_decimals(code=currency)),
+              max(ZERO, wb - paid))
+    hold = position.hold_position
+    if fee:
+        ledger.liquidation_fee(key=f"liquidation:{hold}:fee", user_id=position.user_id,
+                               currency=currency, position=hold, amount=fee)
+    ledger.liquidate_position(key=f"liquidation:{hold}", user_id=position.user_id,
+                              currency=currency, position=hold, loss=paid)
     record = Liquidation.objects.create(
         position=position, generation=position.generation, side=position.side, size=size,
         value=value, margin=wb, mark=price, liquidation_price=position.liquidation_price,
         bankruptcy_price=margin.bankruptcy_price(side=position.side, size=size, value=value,
                                                  margin=wb),
-        loss=paid, insurance_delta=wb - paid, evidence=evidence)
+        loss=paid, fee=fee, insurance_delta=wb - paid, evidence=evidence)
     if insurance_size:
         Position.objects.create(user=None, contract_id=position.contract_id,
                                 status=PositionStatus.OPEN, side=position.side,
@@ -75,7 +87,8 @@ def take_over(position: Position, *, price: Decimal, insurance_size: Decimal, cu
         PositionStatus.FLAT, ZERO, ZERO, ZERO)
     position.liquidation_price = position.bankruptcy_price = None
     log.info("futures_liquidation", position=position.pk, generation=position.generation,
-             mark=str(price), loss=str(paid), insurance_delta=str(wb - paid))
+             mark=str(price), loss=str(paid), fee=str(fee), insurance_delta=str(wb - paid),
+             inherited=str(insurance_size))
     return record
 
 
@@ -104,9 +117,11 @@ def position_liquidate(*, position_id: int, tick: "MarkTick") -> Liquidation | N
 
 
 def liquidate_on_mark(*, tick: "MarkTick") -> list[Liquidation]:
-    """Liquidate every position ``tick`` reaches (one transaction each, in id order); a
-    position that fails is logged and left to the next tick or the sweep, never blocking
-    the others."""
+    """Liquidate every position ``tick`` reaches (one transaction each, in id order), then
+    put the insurance fund's open positions of the contract to the book
+    (``insurance.insurance_close``: the ones just inherited, and what earlier closes left);
+    a position that fails is logged and left to the next tick or the sweep, never
+    blocking the others."""
     done = []
     for position_id in selectors.liquidation_candidates(contract_id=tick.contract_id,
                                                         mark=tick.mark):
@@ -118,4 +133,8 @@ def liquidate_on_mark(*, tick: "MarkTick") -> list[Liquidation]:
             continue
         if record is not None:
             done.append(record)
+    try:
+        insurance_close(contract_id=tick.contract_id)
+    except Exception:  # the tick's liquidations stand; the next tick or sweep tries again
+        log.exception("futures_insurance_close_failed", contract=tick.contract_id)
     return done

@@ -10,20 +10,24 @@ half-even to a multiple of the market's tick (so that size x mark is exact money
 
 ``mark_refresh`` publishes the tick on the quote bus (venue ``mark``: the latest-mark cache,
 and its listeners) and then liquidates what it reaches, so that after every mark tick no
-position is left below maintenance; last, it streams the tick (``mark@futures:<SYMBOL>``)
+position is left below maintenance (having counted the tick in its funding interval's
+window, ``funding_window_add``: what funding prices a stamp by, however late it is
+charged); last, it streams the tick (``mark@futures:<SYMBOL>``)
 and the contract's positions at it.
 """
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol
 
 import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DecimalField, F, Value, When
 
 from apps.core.money import ROUNDING
-from apps.futures import margin
+from apps.futures import margin, selectors
 from apps.futures.constants import MARK_VENUE
-from apps.futures.models import Contract
+from apps.futures.models import Contract, FundingWindow
 from apps.futures.services.liquidation import liquidate_on_mark
 from apps.futures.services.streams import mark_tick_publish
 from apps.marketdata.quotes import Quote
@@ -116,15 +120,54 @@ def mark_publish(*, tick: MarkTick) -> None:
                         timestamp=tick.timestamp, source="futures.mark"))
 
 
+def window_stamp(contract: Contract, at: datetime) -> datetime:
+    """The stamp that ends the interval ``at`` falls in."""
+    return selectors.funding_stamp(contract=contract, now=at) + timedelta(
+        hours=contract.funding_interval_hours)
+
+
+def funding_window_add(*, contract: Contract, tick: MarkTick) -> None:
+    """Add ``tick`` to its interval's window: one more tick, its premium summed, and its
+    mark and index the window's last unless a later tick is there already (ticks may be
+    applied out of order). One conditional UPDATE (an INSERT for the interval's first
+    tick); two ticks at once both count."""
+    stamp = window_stamp(contract, tick.timestamp)
+    premium = tick.premium.quantize(Decimal("1e-18"), context=ROUNDING)
+    money = DecimalField(max_digits=36, decimal_places=18)
+
+    def latest(field: str, value: Decimal) -> Case:
+        return Case(When(last_tick_at__lte=tick.timestamp, then=Value(value, money)),
+                    default=F(field), output_field=money)
+
+    rows = FundingWindow.objects.filter(contract=contract, funding_time=stamp)
+    # last_tick_at last: MariaDB assigns left to right, and the others read its old value.
+    update = dict(ticks=F("ticks") + 1, premium_sum=F("premium_sum") + premium,
+                  mark=latest("mark", tick.mark), index=latest("index", tick.index),
+                  last_tick_at=Case(When(last_tick_at__lte=tick.timestamp,
+                                         then=Value(tick.timestamp)),
+                                    default=F("last_tick_at")))
+    if rows.update(**update):
+        return
+    try:
+        with transaction.atomic():
+            FundingWindow.objects.create(contract=contract, funding_time=stamp, ticks=1,
+                                         premium_sum=premium, mark=tick.mark,
+                                         index=tick.index, last_tick_at=tick.timestamp)
+    except IntegrityError:  # another tick made it first
+        rows.update(**update)
+
+
 def mark_refresh(*, contract: Contract, now: datetime | None = None) -> MarkTick | None:
-    """Compute, publish and act on the contract's mark: every position it reaches is
-    liquidated (``liquidation.liquidate_on_mark``) before this returns; then the tick and
+    """Compute, publish and act on the contract's mark: counted in its funding interval's
+    window (``funding_window_add``), and every position it reaches is liquidated
+    (``liquidation.liquidate_on_mark``) before this returns; then the tick and
     the contract's positions at it are streamed (``streams.mark_tick_publish``). None if
     there is no fresh index."""
     tick = mark_compute(contract=contract, now=now)
     if tick is None:
         return None
     mark_publish(tick=tick)
+    funding_window_add(contract=contract, tick=tick)
     liquidated = liquidate_on_mark(tick=tick)
     mark_tick_publish(tick=tick, also=[record.position_id for record in liquidated])
     return tick

@@ -24,6 +24,7 @@ from apps.core.money import EXACT
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus
 from apps.futures.models import AppliedFill, Contract, OrderTerms, Position
+from apps.futures.services import insurance
 from apps.futures.services.positions import (
     ensure_position,
     lock_position,
@@ -142,7 +143,8 @@ def order_hold_amount(*, order: Order, decimals: int,
 def terms_record(*, order: Order, options: Mapping[str, object]) -> OrderTerms:
     """Record ``order``'s futures terms (its engine command's transaction)."""
     return OrderTerms.objects.create(order_id=order.pk, leverage=int(options["leverage"]),
-                                     reduce_only=bool(options.get("reduce_only")))
+                                     reduce_only=bool(options.get("reduce_only")),
+                                     closes_id=options.get("closes"))
 
 
 def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> None:
@@ -157,6 +159,10 @@ def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> No
     terms = OrderTerms.objects.get(order_id=order.pk)
     contract = Contract.objects.select_related("market").get(market_id=order.market_id)
     decimals = wallet_selectors.currency_decimals(code=contract.market.quote_currency)
+    if terms.closes_id is not None:  # the liquidation engine's: the fund's position
+        insurance.close_fills_settle(order=order, terms=terms, contract=contract,
+                                     fills=fills, close_hold=close_hold, decimals=decimals)
+        return
     for fill in fills:
         if AppliedFill.objects.filter(key=fill.settlement_key).exists():
             continue

@@ -262,7 +262,8 @@ def position_apply_fill(*, key: str, user_id: int, contract_id: int, side: str,
         positions_publish(positions=[position])
         return AppliedFill.objects.create(
             key=key, position=position, side=side, amount=amount, price=price,
-            fee_rate=fee_rate, leverage=leverage, fee=plan.fee, realised_pnl=plan.realised)
+            fee_rate=fee_rate, leverage=leverage, fee=plan.fee, realised_pnl=plan.realised,
+            filled_at=now)
 
 
 def _close(position: Position, *, plan: FillPlan, key: str, price: Decimal, currency: str,

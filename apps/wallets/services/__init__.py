@@ -42,7 +42,10 @@ from apps.wallets.services.ledger import (
 )
 from apps.wallets.services.margin import (
     ClearingFlow,
+    insurance_float,
+    insurance_settle,
     liquidate_position,
+    liquidation_fee,
     margin_add,
     margin_release,
     settle_clearing,
@@ -61,7 +64,9 @@ __all__ = [
     "ClearingFlow", "InsufficientFunds", "Leg", "Posting", "TradeParty", "TradeSettlement",
     "WalletOwner", "admin_adjust", "currencies_ensure", "deposit", "fixed_time_house",
     "grant_paper_funds",
-    "hold_create", "hold_release", "holds_release", "liquidate_position", "margin_add",
+    "hold_create", "hold_release", "holds_release", "insurance_float", "insurance_settle",
+    "liquidate_position",
+    "liquidation_fee", "margin_add",
     "margin_release",
     "post", "post_journals", "reverse_journal", "settle_clearing", "settle_trade",
     "settle_fixed_time", "settle_trades", "transfer", "wallets_lock", "withdraw",

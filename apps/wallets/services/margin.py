@@ -242,6 +242,60 @@ def liquidate_position(*, key: str, user_id: int, currency: str, position: str,
                     legs=[leg for leg in legs if leg.amount])
 
 
+def liquidation_fee(*, key: str, user_id: int, currency: str, position: str,
+                    amount: Decimal) -> Journal:
+    """Pay ``amount`` (> 0) of ``position``'s margin to INSURANCE: the fee of its
+    liquidation, before ``liquidate_position`` takes the rest. One journal (LIQUIDATION),
+    exactly once per ``key``.
+
+    Locks the user's FUTURES wallet, then the margin hold. Raises InvalidInput (amount,
+    position id), Conflict ("hold_exhausted": the margin holds less;
+    "idempotency_conflict")."""
+    hold_key = margin_hold_key(position)
+    cur = _currency(currency)
+    with localcontext(EXACT):
+        amount = exact(amount, cur)
+        return post(key=key, kind=JournalKind.LIQUIDATION, memo=f"liquidation fee of {position}",
+                    legs=[Leg(FUTURES, cur.code, amount.copy_negate(), user_id=user_id,
+                              hold_key=hold_key),
+                          Leg(FUTURES, cur.code, amount, system=SystemAccount.INSURANCE)])
+
+
+def insurance_settle(*, key: str, currency: str, amount: Decimal, position: str) -> Journal:
+    """Pay the insurance fund's realised PnL on ``position`` (one it took over in a
+    liquidation and closes in the book): ``amount`` > 0 from CLEARING to INSURANCE, < 0
+    from INSURANCE to CLEARING. One journal (PNL), exactly once per ``key``. Locks nothing
+    (both are system accounts); INSURANCE may go below zero (reconcile reports it). Raises
+    InvalidInput (amount zero or beyond the currency's precision), Conflict
+    ("idempotency_conflict")."""
+    cur = _currency(currency)
+    if not isinstance(amount, Decimal):
+        raise InvalidInput("An insurance settlement is a Decimal.")
+    with localcontext(EXACT):
+        paid = exact(amount.copy_abs(), cur)
+        if amount < 0:
+            paid = paid.copy_negate()
+        return post(key=key, kind=JournalKind.PNL, memo=f"insurance close of {position}",
+                    legs=[Leg(FUTURES, cur.code, paid.copy_negate(),
+                              system=SystemAccount.CLEARING),
+                          Leg(FUTURES, cur.code, paid, system=SystemAccount.INSURANCE)])
+
+
+def insurance_float(*, key: str, user_id: int, currency: str, amount: Decimal) -> Journal:
+    """Move ``amount`` (> 0) from INSURANCE into the FUTURES wallet of ``user_id``, the
+    liquidation engine's account, whose orders closing the fund's positions hold from
+    it (the fund's money still: they pay no fee, and their holds come back). One journal
+    (LIQUIDATION), exactly once per ``key``. Locks the user's wallet. Raises InvalidInput
+    (amount), Conflict ("idempotency_conflict")."""
+    cur = _currency(currency)
+    with localcontext(EXACT):
+        amount = exact(amount, cur)
+        return post(key=key, kind=JournalKind.LIQUIDATION, memo="liquidation engine's float",
+                    legs=[Leg(FUTURES, cur.code, amount.copy_negate(),
+                              system=SystemAccount.INSURANCE),
+                          Leg(FUTURES, cur.code, amount, user_id=user_id)])
+
+
 def _memo(position: str) -> str:
     return f"liquidation of {position}"
 
