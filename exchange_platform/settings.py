@@ -490,6 +490,7 @@ ENGINE_EMBEDDED = env.bool("ENGINE_EMBEDDED", default=False)
 # make run: the demo market maker in a thread of the web process (apps/core/conf.py).
 MARKETMAKER_EMBEDDED = env.bool("MARKETMAKER_EMBEDDED", default=False)
 MARKETMAKER_SYMBOL = env.str("MARKETMAKER_SYMBOL", default="")
+MARKETMAKER_FUTURES_SYMBOL = env.str("MARKETMAKER_FUTURES_SYMBOL", default="")
 MARKETMAKER_REFERENCE = env.str("MARKETMAKER_REFERENCE", default="10")
 MARKETMAKER_INTERVAL_SECONDS = env.float("MARKETMAKER_INTERVAL_SECONDS", default=2.0)
 

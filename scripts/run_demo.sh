@@ -22,7 +22,8 @@ export SPOT_EXCHANGE_WS_URL="ws://127.0.0.1:${BINANCE_PORT}/stream/ws"
 export SPOT_EXCHANGE_WS_API_URL="ws://127.0.0.1:${BINANCE_PORT}/ws-api/v3"
 export SPOT_API_KEY=demo-key SPOT_API_SECRET=demo-secret
 # A market-maker bot quotes the demo ecosystem market in the web process (a live book).
-export MARKETMAKER_EMBEDDED=1 MARKETMAKER_SYMBOL=DEMO/USDT
+# A second bot quotes the demo futures contract around its mark.
+export MARKETMAKER_EMBEDDED=1 MARKETMAKER_SYMBOL=DEMO/USDT MARKETMAKER_FUTURES_SYMBOL=BTC/USDT
 mkdir -p var
 
 echo "Demo accounts (development only):"
@@ -70,6 +71,9 @@ done
 # The spot venue: the Binance provider active, its markets imported, a few enabled.
 "$BIN/python" manage.py spot_import --activate binance --enable "BTC/USDT,ETH/USDT,SOL/USDT" \
   --trending "BTC/USDT" --hot "SOL/USDT"
+# The demo futures contract: the imported BTC/USDT perpetual, indexed on the spot BTC/USDT
+# (the page: /market/futures/BTC/USDT/).
+"$BIN/python" manage.py futures_demo_setup
 # No beat without a broker: settle what a previous run left open past its expiry.
 "$BIN/python" manage.py fixedtime_settle_due
 
@@ -78,6 +82,7 @@ echo "Price feed: TwelveData emulator on 127.0.0.1:${EMULATOR_PORT} (log: var/em
 echo "Deposits: POST /api/v1/deposits/intents/, open its payment_url, Pay (log: var/paychain.log)"
 echo "Spot: Binance emulator on 127.0.0.1:${BINANCE_PORT} (log: var/binance.log), /api/v1/spot/"
 echo "Ecosystem: /market/ecosystem/DEMO/USDT/ (the engine and a market-maker bot run in the web process)"
+echo "Futures: /market/futures/BTC/USDT/ (mark from the spot BTC/USDT; a market-maker bot quotes it)"
 PRICE_STREAM_IN_PROCESS=1 ENGINE_EMBEDDED=1 SPOT_EMBEDDED=1 DEPOSIT_LINK_SECRET=$link_secret DEPOSIT_WEBHOOK_SECRETS=$webhook_secret \
   DEPOSIT_PAYMENT_URL="http://127.0.0.1:${PAYCHAIN_PORT}/pay" \
   "$BIN/python" manage.py runserver ${RUNSERVER_ARGS:-} "${HOST}:${PORT}"

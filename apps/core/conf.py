@@ -256,9 +256,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("ENGINE_EMBEDDED", False, _boolean, "True or False"),
     # The demo market maker (apps/ecosystem/marketmaker.py): whether the web process runs
     # it in a thread (make run), on which ecosystem market, the price it starts quoting
-    # around (later: the market's last price), and how often it refreshes its levels.
+    # around (later: the market's last price), on which futures contract (quoting around
+    # its mark), and how often it refreshes its levels.
     Setting("MARKETMAKER_EMBEDDED", False, _boolean, "True or False"),
     Setting("MARKETMAKER_SYMBOL", "", _string, "a market symbol such as 'ABC/USDT'"),
+    Setting("MARKETMAKER_FUTURES_SYMBOL", "", _string,
+            "a futures contract's symbol such as 'BTC/USDT'"),
     Setting("MARKETMAKER_REFERENCE", "10", _positive_amount,
             "a positive decimal amount, as a string"),
     Setting("MARKETMAKER_INTERVAL_SECONDS", 2.0, _positive_number, "a positive number"),

@@ -28,6 +28,7 @@ Contract:
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -38,11 +39,13 @@ from django.db import close_old_connections
 from apps.accounts import services as account_services
 from apps.core import conf
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.marketdata import streams
 from apps.marketdata.selectors import latest_quote
 from apps.trading import selectors as trading_selectors
 from apps.trading import services as trading_services
 from apps.trading.constants import (
     LIVE_STATUSES,
+    VENUE_WALLET_TYPE,
     MarketStatus,
     OrderType,
     Side,
@@ -51,7 +54,6 @@ from apps.trading.constants import (
 )
 from apps.trading.models import Market
 from apps.wallets import services as wallet_services
-from apps.wallets.constants import WalletType
 
 log = structlog.get_logger(__name__)
 
@@ -92,13 +94,18 @@ def wanted_levels(*, reference_ticks: int, quoting: Quoting) -> list[tuple[str, 
 
 @dataclass
 class MarketMaker:
-    """One bot on one market (see the module docstring)."""
+    """One bot on one market (see the module docstring): an ecosystem market, or a
+    futures contract, whose orders carry ``venue_options`` (the leverage) and whose
+    reference is the latest quote of ``reference_venue`` (the mark) rather than of the
+    market's own venue."""
 
     user_id: int
     market: Market
     reference: Decimal
     quoting: Quoting = field(default_factory=Quoting)
     seed: int = 0
+    venue_options: Mapping[str, object] | None = None
+    reference_venue: str | None = None
     _cancelling: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -110,10 +117,12 @@ class MarketMaker:
         return max(1, int(price / self.market.tick_size))
 
     def reference_ticks(self) -> int:
-        """The reference for this refresh: the market's last price (the engine's quote:
-        its last trade, else the middle of its book) if it has one, else the previous
-        reference; moved by the random walk and kept above the deepest bid."""
-        quote = latest_quote(venue=VENUE, symbol=self.market.symbol)
+        """The reference for this refresh: the latest quote of ``reference_venue`` (by
+        default the market's last price: the engine's quote, its last trade, else the
+        middle of its book) if it has one, else the previous reference; moved by the random
+        walk and kept above the deepest bid."""
+        quote = latest_quote(venue=self.reference_venue or self.market.venue,
+                             symbol=self.market.symbol)
         ticks = self._to_ticks(quote.price) if quote is not None else self._reference_ticks
         walk = self.quoting.walk_ticks
         ticks += self._random.randint(-walk, walk) if walk else 0
@@ -127,13 +136,14 @@ class MarketMaker:
                   wanted_levels(reference_ticks=self.reference_ticks(), quoting=self.quoting)}
         # A level another trader's order already crosses would be refused (post-only):
         # leave it out. The bot's own old levels never cross its new ones (``Quoting``).
-        quote = latest_quote(venue=VENUE, symbol=self.market.symbol)
+        venue = self.market.venue
+        quote = latest_quote(venue=venue, symbol=self.market.symbol)
         if quote is not None:
             wanted = {(side, price) for side, price in wanted
                       if not (side == Side.SELL and quote.bid is not None and price <= quote.bid)
                       and not (side == Side.BUY and quote.ask is not None and price >= quote.ask)}
         live = list(trading_selectors.order_list(
-            user_id=self.user_id, venue=VENUE, symbol=self.market.symbol)
+            user_id=self.user_id, venue=venue, symbol=self.market.symbol)
             .filter(status__in=LIVE_STATUSES))
         self._cancelling &= {order.pk for order in live}
         covered, stale = set(), []
@@ -150,9 +160,10 @@ class MarketMaker:
         for side, price in sorted(wanted - covered):
             try:
                 trading_services.order_place(
-                    user_id=self.user_id, venue=VENUE, symbol=self.market.symbol, side=side,
+                    user_id=self.user_id, venue=venue, symbol=self.market.symbol, side=side,
                     type=OrderType.LIMIT, amount=self.quoting.amount, price=price,
-                    time_in_force=TimeInForce.GTC, post_only=True)
+                    time_in_force=TimeInForce.GTC, post_only=True,
+                    venue_options=self.venue_options)
                 placed += 1
             except (Conflict, InvalidInput) as exc:  # InsufficientFunds is a Conflict
                 log.warning("marketmaker_level_skipped", symbol=self.market.symbol,
@@ -160,7 +171,7 @@ class MarketMaker:
         cancels = 0
         for order in stale:
             try:
-                trading_services.order_cancel(user_id=self.user_id, venue=VENUE,
+                trading_services.order_cancel(user_id=self.user_id, venue=venue,
                                               order_id=order.pk)
                 cancels += 1
             except (Conflict, NotFound) as exc:  # it ended meanwhile
@@ -171,19 +182,20 @@ class MarketMaker:
 
 def bot_setup(*, username: str, market: Market, base_amount: Decimal,
               quote_amount: Decimal) -> int:
-    """The bot account (``accounts.services.bot_account_ensure``), funded once in its ECO
-    wallets with ``base_amount`` of the market's base and ``quote_amount`` of its quote
-    currency from the EXTERNAL account (deposits keyed per account and currency: running
-    this again adds nothing; a zero amount deposits nothing, for a bot its operator funds
-    otherwise). Returns the bot's user id. Raises Conflict (a person's account of that
-    name), InvalidInput (a bad amount)."""
+    """The bot account (``accounts.services.bot_account_ensure``), funded once in the
+    wallets of the market's venue (ECO, FUTURES) with ``base_amount`` of the market's
+    base and ``quote_amount`` of its quote currency from the EXTERNAL account (deposits
+    keyed per account and currency: running this again adds nothing; a zero amount
+    deposits nothing, for a bot its operator funds otherwise). Returns the bot's user id.
+    Raises Conflict (a person's account of that name), InvalidInput (a bad amount)."""
     user_id = account_services.bot_account_ensure(username=username)
     for currency, amount in ((market.base_currency, base_amount),
                              (market.quote_currency, quote_amount)):
         if amount == 0:
             continue
-        wallet_services.deposit(user_id=user_id, wallet_type=WalletType.ECO, currency=currency,
-                                amount=amount, key=f"marketmaker-fund:{user_id}:{currency}",
+        wallet_services.deposit(user_id=user_id, wallet_type=VENUE_WALLET_TYPE[market.venue],
+                                currency=currency, amount=amount,
+                                key=f"marketmaker-fund:{user_id}:{currency}",
                                 memo="market maker's demo funds")
     return user_id
 
@@ -208,30 +220,59 @@ def run(*, maker: MarketMaker, interval: float, stop: threading.Event,
 # What ``make run``'s bot is given once, in the market's base and quote currency.
 DEMO_FUNDS: Final = (Decimal("100000"), Decimal("1000000"))
 DEMO_USERNAME: Final = "marketmaker"
+# The futures bot (its own account: its deposits are keyed per account and currency):
+# quote currency only (a position is margin, not base), levels wide enough for a mark
+# that follows the spot index by up to 0.2 % a second in the demo, at 10x.
+FUTURES_DEMO_FUNDS: Final = (Decimal(0), Decimal("1000000"))
+FUTURES_DEMO_USERNAME: Final = "marketmaker-futures"
+FUTURES_DEMO_QUOTING: Final = Quoting(levels=3, spread_ticks=500, step_ticks=250,
+                                      amount=Decimal("0.05"), walk_ticks=0)
+FUTURES_DEMO_LEVERAGE: Final = 10
 
 
-def start_in_background() -> threading.Thread:
-    """``make run``'s bot: a daemon thread that waits for the market
-    ``MARKETMAKER_SYMBOL`` to be enabled on the ecosystem venue, sets the bot up
-    (``bot_setup`` with ``DEMO_FUNDS``) and quotes it around ``MARKETMAKER_REFERENCE``
-    every ``MARKETMAKER_INTERVAL_SECONDS``."""
+def _start(*, venue: str, symbol: str, username: str, funds: tuple[Decimal, Decimal],
+           reference_venue: str | None = None, **maker) -> threading.Thread:
+    """A daemon thread that waits for ``venue``'s market ``symbol`` to be enabled (and, with
+    ``reference_venue``, for its first quote there: the reference), sets the bot up
+    (``bot_setup`` with ``funds``) and runs a ``MarketMaker`` (``maker``: its other
+    fields) every ``MARKETMAKER_INTERVAL_SECONDS``."""
 
     def main() -> None:
-        symbol = conf.MARKETMAKER_SYMBOL
         while True:
             close_old_connections()
-            market = Market.objects.filter(venue=VENUE, symbol=symbol,
+            market = Market.objects.filter(venue=venue, symbol=symbol,
                                            status=MarketStatus.ENABLED).first()
-            if market is not None:
+            reference = (latest_quote(venue=reference_venue, symbol=symbol)
+                         if market is not None and reference_venue else None)
+            if market is not None and (reference is not None or not reference_venue):
                 break
             time.sleep(1)
-        user_id = bot_setup(username=DEMO_USERNAME, market=market,
-                            base_amount=DEMO_FUNDS[0], quote_amount=DEMO_FUNDS[1])
-        maker = MarketMaker(user_id=user_id, market=market,
-                            reference=Decimal(conf.MARKETMAKER_REFERENCE))
-        log.info("marketmaker_started", symbol=symbol, user_id=user_id)
-        run(maker=maker, interval=conf.MARKETMAKER_INTERVAL_SECONDS, stop=threading.Event())
+        user_id = bot_setup(username=username, market=market, base_amount=funds[0],
+                            quote_amount=funds[1])
+        bot = MarketMaker(user_id=user_id, market=market, reference_venue=reference_venue,
+                          reference=(reference.price if reference is not None
+                                     else Decimal(conf.MARKETMAKER_REFERENCE)), **maker)
+        log.info("marketmaker_started", venue=venue, symbol=symbol, user_id=user_id)
+        run(maker=bot, interval=conf.MARKETMAKER_INTERVAL_SECONDS, stop=threading.Event())
 
-    thread = threading.Thread(target=main, name="marketmaker", daemon=True)
+    thread = threading.Thread(target=main, name=f"marketmaker-{venue}", daemon=True)
     thread.start()
     return thread
+
+
+def start_in_background() -> list[threading.Thread]:
+    """``make run``'s bots: one on the ecosystem market ``MARKETMAKER_SYMBOL``, quoting
+    around ``MARKETMAKER_REFERENCE`` (then its last price), and with
+    ``MARKETMAKER_FUTURES_SYMBOL`` one on that futures contract, quoting around its mark
+    (``mark@``) at ``FUTURES_DEMO_LEVERAGE``."""
+    threads = []
+    if conf.MARKETMAKER_SYMBOL:
+        threads.append(_start(venue=VENUE, symbol=conf.MARKETMAKER_SYMBOL,
+                              username=DEMO_USERNAME, funds=DEMO_FUNDS))
+    if conf.MARKETMAKER_FUTURES_SYMBOL:
+        threads.append(_start(
+            venue=Venue.FUTURES, symbol=conf.MARKETMAKER_FUTURES_SYMBOL,
+            username=FUTURES_DEMO_USERNAME, funds=FUTURES_DEMO_FUNDS,
+            reference_venue=streams.MARK_VENUE, quoting=FUTURES_DEMO_QUOTING,
+            venue_options={"leverage": FUTURES_DEMO_LEVERAGE}))
+    return threads

@@ -1,6 +1,8 @@
 """The trade page of an internal market (a venue that runs its own books: the ecosystem
-venue, later futures): the live order book and trades (``depth@``/``trades@``), the order
-form with the engine's order types, and the trader's orders with their partial fills."""
+and futures venues): the live order book and trades (``depth@``/``trades@``), the order
+form with the engine's order types, and the trader's orders with their partial fills. A
+futures contract's page adds its mark, funding, leverage, the liquidation-price preview
+and the trader's positions (``trade/futures.html``)."""
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import NoReverseMatch, resolve, reverse
@@ -8,10 +10,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.core.errors import NotFound
 from apps.core.money import decimal_text
+from apps.futures import selectors as futures_selectors
 from apps.marketdata import books, streams
 from apps.trade import selectors
-from apps.trading.constants import Venue
+from apps.trading.constants import VENUE_WALLET_TYPE, Venue
 from apps.trading.selectors import market_get_enabled
+from apps.trading.venues import gateway_for
 
 # The URL names' prefix of a venue's API where it is not the venue's name.
 _API_PREFIX = {Venue.ECOSYSTEM: "eco"}
@@ -19,8 +23,9 @@ _API_PREFIX = {Venue.ECOSYSTEM: "eco"}
 
 def _api(venue: str) -> dict[str, str | bool | None]:
     """The venue's order API (``<prefix>-orders``, cancel at ``<prefix>-order-cancel``),
-    whether it takes a market buy by quote budget (a ``quote_amount`` in its place input)
-    and the wallets' API; None where the venue has no order API (the page then shows no
+    whether it takes a market buy by quote budget (a ``quote_amount`` in its place input,
+    on a venue whose gateway fills one: futures inherit the input and refuse it) and the
+    wallets' API; None where the venue has no order API (the page then shows no
     order form)."""
     prefix = _API_PREFIX.get(venue, venue)
     try:
@@ -30,9 +35,31 @@ def _api(venue: str) -> dict[str, str | bool | None]:
         return {"orders": None, "cancel": None, "budget": False,
                 "wallets": reverse("wallet-list")}
     place_input = getattr(resolve(orders).func.view_class, "PlaceInput", None)
-    budget = place_input is not None and "quote_amount" in place_input().fields
+    budget = (place_input is not None and "quote_amount" in place_input().fields
+              and gateway_for(venue).quote_budget)
     return {"orders": orders, "cancel": cancel, "budget": budget,
             "wallets": reverse("wallet-list")}
+
+
+def _futures(symbol: str) -> dict[str, object]:
+    """What the futures page adds for the contract ``symbol``: its leverage limits (the
+    tiers' maxima by notional), funding interval and the futures API; Http404 for a
+    futures market without a contract."""
+    try:
+        contract = futures_selectors.contract_get(symbol=symbol)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    tiers = futures_selectors.contract_tiers(contract_id=contract.pk)
+    return {
+        "maxLeverage": contract.max_leverage,
+        "tiers": [{"floor": decimal_text(t.floor),
+                   "cap": None if t.cap is None else decimal_text(t.cap),
+                   "maxLeverage": t.max_leverage} for t in tiers],
+        "fundingHours": contract.funding_interval_hours,
+        "api": {"preview": reverse("futures-preview"), "funding": reverse("futures-funding"),
+                "positions": reverse("futures-positions"),
+                "margin": reverse("futures-position-margin", kwargs={"position_id": 0})},
+    }
 
 
 @ensure_csrf_cookie
@@ -57,7 +84,17 @@ def market(request, venue: str, symbol: str):
                     for kind in (streams.DEPTH, streams.TRADES)},
         "loggedIn": request.user.is_authenticated,
         "api": _api(found.venue),
+        # The balances the form shows: what an order holds (a futures order: margin in
+        # the quote currency alone).
+        "walletType": VENUE_WALLET_TYPE[found.venue],
+        "balanceCurrencies": ([found.quote_currency] if found.venue == Venue.FUTURES
+                              else [found.base_currency, found.quote_currency]),
     }
-    return render(request, "trade/market.html", {
+    template = "trade/market.html"
+    if found.venue == Venue.FUTURES:
+        config["futures"] = _futures(found.symbol)
+        config["streams"]["mark"] = streams.mark_stream(venue=found.venue, symbol=found.symbol)
+        template = "trade/futures.html"
+    return render(request, template, {
         "market": found, "config": config, "title": found.symbol,
         "type": found.venue, **selectors.page_nav()})

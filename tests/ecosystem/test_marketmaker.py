@@ -8,17 +8,22 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.core.errors import Conflict
 from apps.ecosystem.marketmaker import MarketMaker, Quoting, bot_setup, run, wanted_levels
-from apps.marketdata import books
+from apps.futures.models import OrderTerms
+from apps.futures.services import mark_refresh
+from apps.marketdata import books, streams
 from apps.orderstore.base import get_store
 from apps.trading.constants import LIVE_STATUSES, Side
 from apps.trading.models import Order
+from apps.wallets.selectors import wallet_get
 from tests.engine.helpers import SYMBOL, D, balance, drain, eco_market, place, runner, trader
-from tests.factories import UserFactory
+from tests.factories import ContractFactory, UserFactory
+from tests.futures.helpers import index_quote
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,3 +159,23 @@ def test_run_marketmaker_quotes_the_market_and_refuses_what_it_cannot_run(market
                           ([SYMBOL, "--walk-ticks", "10"], "under twice spread_ticks")):
         with pytest.raises(CommandError, match=message):
             call_command("run_marketmaker", *argv, "--rounds", "1", stdout=io.StringIO())
+
+
+def test_a_futures_bot_quotes_around_the_mark_at_its_leverage(currencies):
+    """make run's futures bot: its reference is the contract's mark (the ``mark`` quotes),
+    its orders carry the leverage the futures venue needs, its funds are FUTURES ones."""
+    contract = ContractFactory()
+    now = timezone.now()
+    index_quote("60000", now=now)
+    assert mark_refresh(contract=contract, now=now).mark == D("60000")
+    bot = bot_setup(username="mm-futures", market=contract.market, base_amount=D(0),
+                    quote_amount=D("100000"))
+    maker = MarketMaker(user_id=bot, market=contract.market, reference=D("1"),
+                        reference_venue=streams.MARK_VENUE, venue_options={"leverage": 10},
+                        quoting=Quoting(levels=1, spread_ticks=100, step_ticks=100,
+                                        amount=D("0.01"), walk_ticks=0))
+    assert maker.refresh() == (2, 0)
+    assert live_orders(bot) == {(Side.BUY, D("59999")), (Side.SELL, D("60001"))}
+    assert [t.leverage for t in OrderTerms.objects.filter(order__user_id=bot)] == [10, 10]
+    funds = wallet_get(user_id=bot, wallet_type="FUTURES", currency="USDT")
+    assert funds.balance == 100000 and funds.held > 0

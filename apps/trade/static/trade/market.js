@@ -2,13 +2,20 @@
  * then numbered updates checked against the book's checksum, resubscribed on a gap or a
  * mismatch: depthbook.js), the recent trades (trades@), and for a trader the order form
  * (limit with time in force and post-only, market by amount, market buy by total) and
- * the orders with their partial fills, refreshed on the private orders/balances streams. */
+ * the orders with their partial fills, refreshed on the private orders/balances streams.
+ * A venue's variant of the page (futures.js) is a script loaded before this one that sets
+ * window.PlatformMarketVariant: ``start({stream, book})`` runs for anyone once the book
+ * and trades are subscribed, ``trade({form, refresh})`` for a trader once the form is
+ * ready, ``request(body)`` adds its fields to an order, ``preview(request, out)``
+ * replaces the order preview (request null while the form is incomplete) and
+ * ``refresh()`` runs with the orders' refresh. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var cfg = JSON.parse($("market-config").textContent);
   var api = Platform.api, cell = Platform.cell;
   var BOOK_ROWS = 12, TRADE_ROWS = 30;
+  var variant = window.PlatformMarketVariant || {};
 
   function showPrice(text) { return Platform.price(text, cfg.pricePrecision); }
   function showAmount(text) { return Platform.price(text, cfg.amountPrecision); }
@@ -82,6 +89,7 @@
     renderTrades();
   });
 
+  if (variant.start) variant.start({stream: stream, book: book});
   if (!cfg.loggedIn || !cfg.api.orders) return;
 
   /* --- orders and balances --- */
@@ -132,7 +140,7 @@
     var body = $("balances");
     body.innerHTML = "";
     wallets.filter(function (w) {
-      return w.type === "ECO" && (w.currency === cfg.base || w.currency === cfg.quote);
+      return w.type === cfg.walletType && cfg.balanceCurrencies.indexOf(w.currency) >= 0;
     }).forEach(function (w) {
       var row = document.createElement("tr");
       row.dataset.currency = w.currency;
@@ -142,7 +150,8 @@
     });
     if (!body.children.length) {
       var row = document.createElement("tr");
-      cell(row, "No " + cfg.base + " or " + cfg.quote + " in your ECO wallets yet.", "muted");
+      cell(row, "No " + cfg.balanceCurrencies.join(" or ") + " in your " + cfg.walletType +
+        " wallets yet.", "muted");
       body.appendChild(row);
     }
   }
@@ -151,6 +160,7 @@
       .then(function (page) { renderOrders(page.results); })
       .catch(showError);
     api("GET", cfg.api.wallets).then(renderBalances).catch(showError);
+    if (variant.refresh) variant.refresh();
   }
   var pending = null;
   function refreshSoon() {
@@ -200,12 +210,19 @@
       body.time_in_force = value("time_in_force");
       body.post_only = form.elements.post_only.checked;
     }
+    if (variant.request) variant.request(body);
     return body;
   }
   function preview() {
     var out = $("order-preview");
     out.textContent = "";
     var type = chosen("type");
+    if (variant.preview) {
+      var complete;
+      try { complete = formRequest(); } catch (e) { complete = null; }
+      variant.preview(complete, out);
+      return;
+    }
     try {
       if (type !== "LIMIT") {
         out.textContent = type === "BUDGET"
@@ -233,5 +250,6 @@
     }).catch(showError);
   });
   syncType();
+  if (variant.trade) variant.trade({form: form, refresh: refresh});
   refresh();
 })();
