@@ -7,8 +7,10 @@ stay in SQL. Every venue uses ``SqlOrderStore`` today.
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Protocol
 
+from django.db import connection
 from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
 from django.db.models.functions import Ceil, Floor
 from django.utils import timezone
@@ -119,22 +121,27 @@ class SqlOrderStore:
 
     def triggered_ids(self, *, market: Market, prices: dict[tuple[str, str], Decimal],
                       placed_before: datetime) -> list[int]:
-        # One range per direction on the (market, status, trigger_direction, stop_price)
-        # index (up to the highest price for RISE, down from the lowest for FALL); the
-        # exact price per source and side is a filter on the rows in that range.
-        found: list[int] = []
-        for direction, bound in ((TriggerDirection.RISE, "lte"),
-                                 (TriggerDirection.FALL, "gte")):
-            fired = Q()
-            for (side, price), sources in _by_price(prices).items():
-                fired |= Q(trigger_source__in=sources, side=side,
-                           **{f"stop_price__{bound}": price})
-            extreme = max(prices.values()) if bound == "lte" else min(prices.values())
-            found += Order.objects.filter(
-                fired, market_id=market.pk, status=OrderStatus.PENDING,
-                trigger_direction=direction, **{f"stop_price__{bound}": extreme},
-                created_at__lt=placed_before, settle_error="").values_list("pk", flat=True)
-        return sorted(found)
+        # One statement, one range per direction on the (market, status,
+        # trigger_direction, stop_price) index (up to the highest price for RISE, down
+        # from the lowest for FALL); the exact price per source and side is a filter on
+        # the rows in that range. Its text is made once per process and set of (source,
+        # side) compared (``_triggered_sql``): building and compiling the ORM's two
+        # querysets per quote cost more than running them (docs/BENCHMARKS.md).
+        keys = tuple(sorted(prices))
+        stop = Order._meta.get_field("stop_price")
+        placed = Order._meta.get_field("created_at").get_db_prep_value(placed_before,
+                                                                         connection)
+        params: list = []
+        for direction, extreme in ((TriggerDirection.RISE, max(prices.values())),
+                                   (TriggerDirection.FALL, min(prices.values()))):
+            params += [market.pk, OrderStatus.PENDING, direction,
+                       stop.get_db_prep_value(extreme, connection), placed, ""]
+            for source, side in keys:
+                params += [side, source, stop.get_db_prep_value(prices[source, side],
+                                                                connection)]
+        with connection.cursor() as cursor:
+            cursor.execute(_triggered_sql(keys, vendor=connection.vendor), params)
+            return sorted(pk for (pk,) in cursor.fetchall())
 
     def pending(self, *, market: Market) -> tuple[bool, bool]:
         # Seeks on indexes led by (market, status), LIMIT 1 each.
@@ -202,13 +209,27 @@ class SqlOrderStore:
         return Order.objects.filter(user_id=user_id, venue=venue)
 
 
-def _by_price(prices: dict[tuple[str, str], Decimal]) -> dict[tuple[str, Decimal], list[str]]:
-    """The trigger sources of each (side, price) in ``prices``: where a feed has no book,
-    the last price and the bid/ask are one price, and one condition."""
-    grouped: dict[tuple[str, Decimal], list[str]] = {}
-    for (source, side), price in prices.items():
-        grouped.setdefault((side, price), []).append(source)
-    return grouped
+@cache
+def _triggered_sql(keys: tuple[tuple[str, str], ...], *, vendor: str) -> str:
+    """``SqlOrderStore.triggered_ids``'s statement for the (trigger source, side) pairs
+    ``keys`` (its parameters: per direction, RISE then FALL, the market, the status, the
+    direction, the range's end, the placing bound, no settle error, then side, source and
+    price per key). Only the model's own table and column names are written into it."""
+    meta = Order._meta
+    q = connection.ops.quote_name
+    col = {name: q(meta.get_field(name).column) for name in (
+        "id", "market", "status", "trigger_direction", "stop_price", "created_at",
+        "settle_error", "side", "trigger_source")}
+    selects = []
+    for op in ("<=", ">="):  # RISE, FALL
+        each = " OR ".join(f"({col['side']} = %s AND {col['trigger_source']} = %s AND "
+                           f"{col['stop_price']} {op} %s)" for _ in keys)
+        where = (f"{col['market']} = %s AND {col['status']} = %s AND "
+                 f"{col['trigger_direction']} = %s AND {col['stop_price']} {op} %s AND "
+                 f"{col['created_at']} < %s AND {col['settle_error']} = %s AND ({each})")
+        # The model's names, and every value a parameter.
+        selects.append(f"SELECT {col['id']} FROM {q(meta.db_table)} WHERE {where}")  # noqa: S608
+    return " UNION ALL ".join(selects)
 
 
 _SQL = SqlOrderStore()
