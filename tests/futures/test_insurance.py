@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 
-from apps.engine.runner import Runner
 from apps.futures import services
 from apps.futures.constants import LIQUIDATION_ENGINE_USERNAME
 from apps.futures.models import AppliedFill, Liquidation, OrderTerms, Position
@@ -14,12 +14,15 @@ from apps.orderstore.base import get_store
 from apps.trading.constants import OrderStatus
 from apps.trading.models import Fill, Order
 from apps.wallets.constants import SystemAccount
-from tests.factories import ContractFactory
-from tests.futures.helpers import SYSTEMS, clearing_owed, system, wallet
+from tests.futures import test_engine_orders
+from tests.futures.helpers import SYSTEMS, clearing_owed, index_quote, system, wallet
 from tests.futures.test_engine_orders import SYMBOL, drain, place, trader
+from tests.trading.helpers import books_clean
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
+# The engine tests' fixtures: a contract, and its runner started.
+contract, engine = test_engine_orders.contract, test_engine_orders.engine
 
 
 class NoPremium:
@@ -29,23 +32,14 @@ class NoPremium:
         return D(0)
 
 
-@pytest.fixture
-def contract(currencies):
-    return ContractFactory()
-
-
-@pytest.fixture
-def engine(contract):
-    r = Runner(name="futures-insurance-test", markets=[contract.market])
-    r.start()
+@pytest.fixture(autouse=True)
+def no_premium():
     previous = services.premium_source_set(NoPremium())
-    yield r
+    yield
     services.premium_source_set(previous)
 
 
 def tick(contract, index: str):
-    from tests.futures.helpers import index_quote
-
     now = datetime.now(UTC)
     index_quote(index, now=now)
     return services.mark_refresh(contract=contract, now=now)
@@ -57,8 +51,6 @@ def fund() -> Decimal:
 
 
 def _engine():
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.get(username=LIQUIDATION_ENGINE_USERNAME)
 
 
@@ -120,6 +112,4 @@ def test_the_liquidation_engine_closes_the_inherited_position_in_the_book(contra
     assert sum((wallet(u)[0] for u in everyone), D(0)) + sum(system(s) for s in SYSTEMS) \
         == deposited
     assert system(SystemAccount.CLEARING) == clearing_owed(contract, "50000")
-    from tests.trading.helpers import books_clean
-
     assert books_clean() == []
