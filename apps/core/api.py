@@ -110,13 +110,15 @@ class OutputSerializer(serializers.Serializer):
     and bound once per class (``_shared_fields``), and ``to_representation`` runs DRF's
     own loop over them: the same fields and the same output; a method field is called on
     this instance, so it sees this instance's context. ``fields`` (what the schema
-    reads, and input) is DRF's as before. A declared field may not be a serializer (it
-    would render with the shared copy's empty context): raises TypeError on first use.
+    reads) is DRF's as before. A declared field may not be a serializer (it would render
+    with the shared copy's empty context): raises TypeError on first use.
     """
 
     def to_representation(self, instance) -> dict:
         ret = {}
-        for field in _shared_fields(type(self)):
+        for field in _shared_fields(type(self)).values():
+            if field.write_only:
+                continue
             if isinstance(field, serializers.SerializerMethodField):
                 ret[field.field_name] = getattr(self, field.method_name)(instance)
                 continue
@@ -130,15 +132,32 @@ class OutputSerializer(serializers.Serializer):
         return ret
 
 
-def _shared_fields(cls: type[OutputSerializer]) -> tuple[serializers.Field, ...]:
-    """``cls``'s readable fields, bound once to an instance kept for the purpose (a race
-    that builds them twice keeps either: they are equal)."""
+class InputSerializer(serializers.Serializer):
+    """A serializer that validates with its fields copied and bound once per class (see
+    ``OutputSerializer``: an order's input copied its 14 fields on every request).
+
+    Validation is DRF's own: ``to_internal_value`` reads ``fields``, the ``validate_*``
+    methods run on this instance, the errors are the same. The shared fields' root is the
+    instance kept for the purpose, so they must not read the context (none of this
+    project's input fields does); a partial update needs its own root: TypeError."""
+
+    @property
+    def fields(self):
+        if self.partial:
+            raise TypeError(f"{type(self).__name__} cannot validate a partial update")
+        return _shared_fields(type(self))
+
+
+def _shared_fields(cls: type[serializers.Serializer]) -> dict[str, serializers.Field]:
+    """``cls``'s fields as DRF makes them, bound to an instance kept for the purpose, made
+    once per class (a race that makes them twice keeps either: they are equal)."""
     fields = cls.__dict__.get("_shared")
     if fields is None:
-        fields = tuple(field for field in cls().fields.values() if not field.write_only)
-        nested = [field.field_name for field in fields
+        # DRF's own ``fields`` (a cached_property: its function), on a new instance.
+        fields = serializers.Serializer.fields.real_func(cls())
+        nested = [name for name, field in fields.items()
                   if isinstance(field, serializers.BaseSerializer)]
-        if nested:
+        if nested and issubclass(cls, OutputSerializer):
             raise TypeError(f"{cls.__name__}: a nested serializer field ({', '.join(nested)})"
                             " cannot be shared; render it in a method field.")
         cls._shared = fields

@@ -6,7 +6,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, CursorPage, OutputSerializer, QueryInput, paged_response
+from apps.core.api import (
+    AmountField,
+    CursorPage,
+    InputSerializer,
+    OutputSerializer,
+    QueryInput,
+    paged_response,
+)
 from apps.core.identifiers import IdentifierField
 from apps.core.schema import error_responses
 from apps.marketdata.quotes import Quote
@@ -190,7 +197,7 @@ class VenueOrdersApi(APIView):
 
     pagination_class = CursorPage
 
-    class PlaceInput(serializers.Serializer):
+    class PlaceInput(InputSerializer):
         symbol = IdentifierField(kind="symbol")
         side = serializers.ChoiceField(choices=Side.choices)
         type = serializers.ChoiceField(choices=OrderType.choices, help_text=(

@@ -12,7 +12,7 @@ from django.urls import path
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from apps.core.api import AmountField, OutputSerializer
+from apps.core.api import AmountField, InputSerializer, OutputSerializer
 from apps.core.middleware import BodyLimitMiddleware
 from apps.wallets import services
 from apps.wallets.models import Journal, Wallet
@@ -381,3 +381,34 @@ def test_an_output_serializer_refuses_a_nested_serializer_field():
 
     with pytest.raises(TypeError, match="inner"):
         _ = Nested(SimpleNamespace(inner=None)).data
+
+
+class _Given(InputSerializer):
+    name = serializers.CharField(max_length=5)
+    amount = AmountField()
+
+    def validate_name(self, value: str) -> str:
+        if value == self.context.get("taken"):
+            raise serializers.ValidationError("Taken.")
+        return value
+
+
+def test_an_input_serializer_copies_its_fields_once_and_validates_as_drf(monkeypatch):
+    copies = []
+    real = serializers.Serializer.get_fields
+    monkeypatch.setattr(_Given, "get_fields", lambda self: copies.append(1) or real(self))
+    monkeypatch.delattr(_Given, "_shared", raising=False)
+
+    good = _Given(data={"name": "ab", "amount": "1.50"})
+    assert good.is_valid() and good.validated_data == {"name": "ab", "amount": Decimal("1.5")}
+    bad = _Given(data={"name": "abcdef", "amount": "-1"})
+    assert not bad.is_valid()
+    assert bad.errors == {"name": ["Ensure this field has no more than 5 characters."],
+                          "amount": ["Amount must not be negative."]}
+    # A validate_<field> method runs on the instance, with its own context.
+    taken = _Given(data={"name": "ab", "amount": "1"}, context={"taken": "ab"})
+    assert not taken.is_valid() and taken.errors == {"name": ["Taken."]}
+    assert not _Given(data={}).is_valid()
+    assert len(copies) == 1
+    with pytest.raises(TypeError, match="partial"):
+        _Given(data={"name": "ab"}, partial=True).is_valid()
