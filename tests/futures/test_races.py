@@ -90,3 +90,27 @@ def test_a_liquidation_raced_by_margin_removals_happens_at_most_once(currencies)
     else:
         assert position.margin == wallet(alice)[1] >= D(6000)  # ticks before removals
     assert wallet_selectors.reconcile() == []
+
+
+def test_mark_ticks_counted_at_once_each_count_and_the_latest_is_the_windows(currencies):
+    """Eight ticks of one funding interval counted by eight workers at once, in any order:
+    the first ones race to create the window, every tick counts once, and the window's
+    mark is the latest tick's, whichever finished last."""
+    from apps.futures.models import FundingWindow
+    from apps.futures.services.mark import funding_window_add
+
+    contract = ContractFactory()
+    start = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    ticks = [MarkTick(contract_id=contract.pk, symbol="BTC/USDT", mark=D(60000 + i),
+                      index=D(60000), premium=D(i) / 10000,
+                      timestamp=start.replace(minute=i)) for i in range(8)]
+    outcomes = run_threads(8, lambda i: funding_window_add(contract=contract,
+                                                           tick=ticks[7 - i]))
+    assert outcomes == {"ok": 8}
+    (window,) = FundingWindow.objects.all()
+    assert (window.ticks, window.premium_sum) == (8, D("0.0028"))
+    assert (window.mark, window.last_tick_at) == (D(60007), ticks[7].timestamp)
+    assert window.funding_time == datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+    funding_window_add(contract=contract, tick=ticks[0])  # a late one counts, not its mark
+    window.refresh_from_db()
+    assert (window.ticks, window.mark, window.index) == (9, D(60007), D(60000))
