@@ -11,9 +11,10 @@ from apps.futures.models import AppliedFill, OrderTerms, Position
 from apps.futures.services.orders import futures_order_place
 from apps.trading.constants import OrderStatus
 from apps.trading.models import Order
+from apps.wallets.constants import SystemAccount
 from apps.wallets.models import Hold
 from tests.factories import ContractFactory
-from tests.futures.helpers import SYSTEMS, futures_trader, system, wallet
+from tests.futures.helpers import SYSTEMS, clearing_owed, futures_trader, system, wallet
 from tests.trading.helpers import books_clean, fresh, identity_reviewed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -195,3 +196,110 @@ def test_a_runner_runs_the_futures_markets_as_configured(contract, settings):
     settings.ENGINE_RUNNER_MARKETS = {"futures:BTC/USDT": "futures-1"}
     assert markets_of_runner(runner="futures-1") == [contract.market]
     assert contract.market not in markets_of_runner(runner="default")
+
+
+def clearing_balanced(contract) -> bool:
+    """CLEARING holds what every open position (the insurance fund's too) is owed at any
+    price (docs/FUTURES.md "Money"): checked at two prices."""
+    return all(system(SystemAccount.CLEARING) == clearing_owed(contract, p)
+               for p in ("1000", "90000"))
+
+
+@pytest.mark.parametrize("leverage, free, margin, fee, recorded", [
+    # The hold (5,000 margin at 50,000 and a 25 fee) pays the 60 fee; its 4,965 left is
+    # the margin: 120,000 / 4,965 is 25x, within the tier's 100x.
+    (10, "0", D("4965"), D("60"), 25),
+    # 1,025 held: 965 would be 125x, above the tier's 100x: 1,200 (100x), the 235
+    # short taken from the free balance.
+    (50, "500", D("1200"), D("60"), 100),
+    # Nothing free: all of the 1,025 becomes the margin (above 100x: the next mark tick's
+    # to liquidate), and the fee is not charged.
+    (50, "0", D("1025"), D("0"), 100),
+])
+def test_a_sell_filling_far_above_what_it_held_opens_with_what_there_is(
+        contract, engine, leverage, free, margin, fee, recorded):
+    b, c, d = trader(), trader(), trader()
+    hold = D(50000) / leverage + D(25)
+    a = trader(str(hold + D(free)))
+    deposited = total([a, b, c, d])
+    place(b, "BUY", "1", "120000")  # rests: the sell below takes it at 120,000
+    drain(engine)
+    sell = place(a, "SELL", "1", "50000", leverage=leverage)  # held at 50,000 (no asks)
+    assert wallet(a) == (hold + D(free), hold)
+    drain(engine)  # the batch settles: it used to fail (InsufficientFunds) and stop
+    assert fresh(sell).status == OrderStatus.FILLED
+    assert position(a) == ("OPEN", "SHORT", D("1"), margin)
+    assert Position.objects.get(user_id=a.pk).leverage == recorded
+    assert wallet(a) == (hold + D(free) - fee, margin)
+    # The market keeps matching.
+    place(c, "SELL", "0.5", "60000")
+    later = place(d, "BUY", "0.5", "60000")
+    drain(engine)
+    assert fresh(later).status == OrderStatus.FILLED
+    assert position(d)[:3] == ("OPEN", "LONG", D("0.5"))
+    assert total([a, b, c, d]) == deposited
+    assert clearing_balanced(contract)
+    assert books_clean() == []
+
+
+def test_a_reduce_only_fill_after_its_position_closed_never_opens_one(contract, engine,
+                                                                     monkeypatch):
+    # The trim that cancels it after the close is lost (a crash after the commit): the
+    # settlement alone must keep the order from opening a position.
+    monkeypatch.setattr("apps.futures.services.positions.reduce_only_trim_on_commit",
+                        lambda **kwargs: None, raising=False)
+    a, b, c = trader(), trader(), trader()
+    deposited = total([a, b, c])
+    place(b, "SELL", "1", "60000")
+    place(a, "BUY", "1", "60000")
+    drain(engine)
+    guard = place(a, "SELL", "1", "61000", reduce_only=True)
+    place(a, "SELL", "1", "60000")  # a plain sell closes the long
+    place(b, "BUY", "1", "60000")
+    drain(engine)
+    place(c, "BUY", "1", "61000")  # then the reduce-only order fills
+    drain(engine)
+    assert fresh(guard).status == OrderStatus.FILLED
+    assert position(a)[0] == "FLAT" and wallet(a)[1] == 0
+    # The insurance fund holds what the reduce-only fill would have opened.
+    fund = Position.objects.get(user__isnull=True)
+    assert (fund.status, fund.side, fund.size, fund.value) == ("OPEN", "SHORT", D("1"),
+                                                               D("61000"))
+    assert position(c)[:3] == ("OPEN", "LONG", D("1"))
+    assert AppliedFill.objects.get(position__user=a, price=D("61000")).fee == 0
+    assert total([a, b, c]) == deposited
+    assert clearing_balanced(contract)
+    assert books_clean() == []
+
+
+def test_resting_reduce_only_orders_are_cancelled_when_the_position_shrinks(engine):
+    a, b = trader(), trader()
+    place(b, "SELL", "1", "60000")
+    place(a, "BUY", "1", "60000")
+    drain(engine)
+    first = place(a, "SELL", "0.6", "70000", reduce_only=True)
+    second = place(a, "SELL", "0.4", "71000", reduce_only=True)
+    place(b, "BUY", "0.5", "60000")
+    place(a, "SELL", "0.5", "60000")  # the long is 0.5 now
+    drain(engine)
+    # Oldest first: 0.6 no longer fits in 0.5 and is cancelled; 0.4 does and rests.
+    assert fresh(first).status == OrderStatus.CANCELED
+    assert fresh(second).status == OrderStatus.OPEN
+    place(b, "BUY", "0.5", "60000")
+    place(a, "SELL", "0.5", "60000")  # closed
+    drain(engine)
+    assert position(a)[0] == "FLAT"
+    assert fresh(second).status == OrderStatus.CANCELED
+    assert wallet(a)[1] == 0  # nothing held for orders that cannot fill
+
+
+def test_the_tier_check_counts_the_open_orders_that_would_increase_the_position(engine):
+    a = trader()
+    place(a, "BUY", "0.5", "60000", leverage=20)  # 30,000: tier 1
+    # Alone 0.5 (30,000) would allow 125x; with the open 0.5 it is 60,000: tier 2, 100x.
+    with pytest.raises(InvalidInput) as above:
+        place(a, "BUY", "0.5", "60000", leverage=110)
+    assert above.value.code == "leverage_above_tier"
+    place(a, "BUY", "0.5", "60000", leverage=100)
+    # The other side's orders do not count.
+    place(a, "SELL", "0.8", "61000", leverage=125)

@@ -34,6 +34,7 @@ from apps.futures import margin, selectors
 from apps.futures.constants import PositionStatus, sign
 from apps.futures.models import Liquidation, Position
 from apps.futures.services.insurance import insurance_close
+from apps.futures.services.reduce_only import reduce_only_trim_on_commit
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 
@@ -113,6 +114,7 @@ def position_liquidate(*, position_id: int, tick: "MarkTick") -> Liquidation | N
                            currency=position.contract.market.quote_currency,
                            evidence=tick.evidence(), now=timezone.now())
         position.save()
+        reduce_only_trim_on_commit(user_id=position.user_id, contract_id=position.contract_id)
         return record
 
 

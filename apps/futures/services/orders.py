@@ -19,6 +19,8 @@ positions (``position_apply_fill``) instead of exchanging base for quote.
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from django.db.models import Sum
+
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.money import EXACT
 from apps.futures import margin, selectors
@@ -31,7 +33,7 @@ from apps.futures.services.positions import (
     position_apply_fill,
 )
 from apps.trading import services as trading
-from apps.trading.constants import Liquidity, Side, TimeInForce, Venue
+from apps.trading.constants import LIVE_STATUSES, Liquidity, Side, TimeInForce, Venue
 from apps.trading.models import Fill, Order
 from apps.trading.venues import gateway_for
 from apps.wallets import selectors as wallet_selectors
@@ -65,6 +67,14 @@ def _opening(*, side: str, amount: Decimal, position: tuple[str, Decimal]) -> De
     return max(ZERO, amount - size)
 
 
+def _open_orders_size(*, user_id: int, market_id: int, side: str) -> Decimal:
+    """What the user's live orders of ``side`` in the market may still fill, reduce-only
+    orders apart (they never increase a position)."""
+    return Order.objects.filter(
+        user_id=user_id, market_id=market_id, side=side, status__in=LIVE_STATUSES,
+        futures_terms__reduce_only=False).aggregate(total=Sum("remaining"))["total"] or ZERO
+
+
 def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
                         amount: Decimal, leverage: int, reduce_only: bool = False,
                         price: Decimal | None = None,
@@ -74,7 +84,8 @@ def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
 
     Checks first, writing nothing: the contract (NotFound), the leverage (1 to the
     contract's maximum, then at most the maximum of the tier of the position the order
-    would leave at its price or the engine's protective price: InvalidInput
+    would leave with every open order of its side filled (reduce-only ones apart), at its
+    price or the engine's protective price: InvalidInput
     "invalid_leverage" / "leverage_above_tier"), a reduce-only order against an open
     position of the other side (InvalidInput "reduce_only_increases"; one larger than the
     position is sized down to it). Then ``trading.services.order_place`` (its checks,
@@ -98,10 +109,12 @@ def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
     elif valid_amount and side in (Side.BUY, Side.SELL):
         reference = price if isinstance(price, Decimal) and price.is_finite() and price > 0 \
             else gateway_for(Venue.FUTURES).reference_price(market=contract.market, side=side)
-        opening = _opening(side=side, amount=amount, position=position)
-        if opening:
-            same = position[1] if position[0] == direction else ZERO
-            notional = EXACT.multiply(same + opening, reference)
+        # The worst case: every open order of this side fills, as far as it increases.
+        signed = position[1] if position[0] == direction else -position[1]
+        leaves = signed + _open_orders_size(user_id=user_id, market_id=contract.market_id,
+                                            side=side) + amount
+        if leaves > 0:
+            notional = EXACT.multiply(leaves, reference)
             tier = margin.tier_for(selectors.contract_tiers(contract_id=contract.pk), notional)
             if leverage > tier.max_leverage:
                 raise InvalidInput(
@@ -153,9 +166,10 @@ def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> No
     in the caller's transaction, which holds the order row. Locks, per fill: the position
     row, then the FUTURES wallet and the order's hold (``hold_release``), then the
     position's margin hold (``position_apply_fill``): the positions' own order. Each
-    fill's fee becomes what the position charged. Raises InsufficientFunds when the
-    trader's available balance cannot pay what the hold does not cover (the batch rolls
-    back)."""
+    fill's fee becomes what the position charged. Never fails on the trader's money: a
+    fill its hold and the free balance cannot pay opens with what there is, and a
+    reduce-only order's fill never opens or flips the position (``position_apply_fill``
+    with ``held`` and ``reduce_only``; docs/FUTURES.md "A fill its hold cannot pay")."""
     terms = OrderTerms.objects.get(order_id=order.pk)
     contract = Contract.objects.select_related("market").get(market_id=order.market_id)
     decimals = wallet_selectors.currency_decimals(code=contract.market.quote_currency)
@@ -174,13 +188,14 @@ def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> No
         need = margin.fee(notional=notional, rate=rate, decimals=decimals) + \
             margin.initial_margin(notional=notional, leverage=terms.leverage,
                                   decimals=decimals)
-        left = wallet_selectors.hold_remaining(key=order.hold_key)
-        if left:
-            ledger.hold_release(key=order.hold_key, amount=min(left, need))
+        held = min(wallet_selectors.hold_remaining(key=order.hold_key) or ZERO, need)
+        if held:
+            ledger.hold_release(key=order.hold_key, amount=held)
         applied = position_apply_fill(
             key=fill.settlement_key, user_id=order.user_id, contract_id=contract.pk,
             side=order.side, amount=fill.amount, price=fill.price, fee_rate=rate,
-            leverage=terms.leverage, now=fill.executed_at)
+            leverage=terms.leverage, now=fill.executed_at, reduce_only=terms.reduce_only,
+            held=held)
         order.fee += applied.fee - fill.fee
         fill.fee = applied.fee
     if close_hold and wallet_selectors.hold_remaining(key=order.hold_key) is not None:

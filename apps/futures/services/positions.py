@@ -22,7 +22,7 @@ fill does, by the position it meets (``fill_plan``, pure, also behind the previe
 """
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,6 +40,7 @@ from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus, sign
 from apps.futures.models import AppliedFill, Contract, Position
 from apps.futures.services.liquidation import take_over
+from apps.futures.services.reduce_only import reduce_only_trim_on_commit
 from apps.futures.services.streams import positions_publish
 from apps.trading.constants import Side
 from apps.wallets import selectors as wallet_selectors
@@ -214,18 +215,28 @@ def _replay(fill: AppliedFill, *, position: Position, side: str, amount: Decimal
 
 def position_apply_fill(*, key: str, user_id: int, contract_id: int, side: str,
                         amount: Decimal, price: Decimal, fee_rate: Decimal, leverage: int,
-                        now: datetime | None = None) -> AppliedFill:
+                        now: datetime | None = None, reduce_only: bool = False,
+                        held: Decimal | None = None) -> AppliedFill:
     """Apply one futures fill of ``user_id`` (``side`` BUY or SELL, ``amount`` at ``price``,
     the order's ``fee_rate`` and ``leverage``) to the user's position in the contract,
     exactly once per ``key`` (a replay with the same content returns the first record;
     other content is a Conflict "idempotency_conflict").
 
-    Locks the position row, then (through the ledger) the user's FUTURES wallet and the
-    margin hold. Raises NotFound (contract), InvalidInput (side, amount or price off the
-    lot/tick/contract size, leverage out of 1..max, a notional finer than the currency),
-    InsufficientFunds (the available balance cannot pay the initial margin and the fee:
-    the engine's order hold is released into it first). Guarantees: the margin hold
-    holds ``position.margin``; the liquidation and bankruptcy prices are current.
+    A ``reduce_only`` fill never opens nor flips the position: what of it would (the
+    position shrank after the order was placed) is taken by the insurance fund at
+    ``price`` (``_to_insurance``), and the trader pays the fee of the rest only. ``held``
+    is what the order's hold released for this fill (the engine's settlement): the fill
+    then never fails on the trader's money (``_within``; docs/FUTURES.md "A fill its hold
+    cannot pay").
+
+    Locks the position row, then the user's FUTURES wallet (``held``: read locked, after
+    the close) and the margin hold. Raises NotFound (contract), InvalidInput (side, amount
+    or price off the lot/tick/contract size, leverage out of 1..max, a notional finer than
+    the currency), InsufficientFunds (without ``held`` only: the available balance cannot
+    pay the initial margin and the fee). Guarantees: the margin hold holds
+    ``position.margin``; the liquidation and bankruptcy prices are current; a fill that
+    shrinks the position has its trader's reduce-only orders trimmed after commit
+    (``reduce_only_trim_on_commit``).
     """
     contract = _contract(contract_id)
     currency = contract.market.quote_currency
@@ -245,25 +256,72 @@ def position_apply_fill(*, key: str, user_id: int, contract_id: int, side: str,
         plan = fill_plan(state=PositionState.of(position), side=side, amount=amount,
                          price=price, leverage=leverage, fee_rate=fee_rate,
                          decimals=decimals)
+        tiers = selectors.contract_tiers(contract_id=contract.pk)
         if plan.close:
             _close(position, plan=plan, key=key, price=price, currency=currency, now=now)
-        if plan.open:
-            _open(position, plan=plan, key=key, currency=currency, now=now)
-        if plan.fee:
+            reduce_only_trim_on_commit(user_id=user_id, contract_id=contract.pk)
+        initial, fee = plan.initial_margin, plan.fee
+        if reduce_only and plan.open:
+            initial, fee = ZERO, margin.fee(notional=EXACT.multiply(plan.close, price),
+                                            rate=fee_rate, decimals=decimals)
+        opening = EXACT.multiply(plan.open, price)
+        cap = min(contract.max_leverage, margin.tier_for(tiers, plan.after.value).max_leverage)
+        if held is not None:
+            owner = (user_id, None, WalletType.FUTURES, currency)
+            available = ledger.wallets_lock(owners=[owner])[owner].available
+            initial, fee = _within(initial=initial, fee=fee, held=held, available=available,
+                                   at_cap=margin.initial_margin(
+                                       notional=opening, leverage=cap, decimals=decimals))
+        if initial:
+            effective = ROUNDING.divide(opening, initial).to_integral_value(ROUND_CEILING)
+            _open(position, plan=plan, key=key, currency=currency, now=now, initial=initial,
+                  leverage=max(plan.after.leverage, min(cap, int(effective))))
+        elif plan.open:
+            _to_insurance(contract_id=contract.pk, side=side, size=plan.open, price=price,
+                          now=now)
+        if fee:
             ledger.post(key=f"{key}:fee", kind=JournalKind.TRADE,
                         memo=f"futures fee {position.hold_position}", legs=[
-                            ledger.Leg(WalletType.FUTURES, currency, -plan.fee,
+                            ledger.Leg(WalletType.FUTURES, currency, -fee,
                                        user_id=user_id),
-                            ledger.Leg(WalletType.FUTURES, currency, plan.fee,
+                            ledger.Leg(WalletType.FUTURES, currency, fee,
                                        system=SystemAccount.FEES)])
-            position.fees += plan.fee
-        reprice(position, selectors.contract_tiers(contract_id=contract.pk))
+            position.fees += fee
+        reprice(position, tiers)
         position.save()
         positions_publish(positions=[position])
         return AppliedFill.objects.create(
             key=key, position=position, side=side, amount=amount, price=price,
-            fee_rate=fee_rate, leverage=leverage, fee=plan.fee, realised_pnl=plan.realised,
+            fee_rate=fee_rate, leverage=leverage, fee=fee, realised_pnl=plan.realised,
             filled_at=now)
+
+
+def _within(*, initial: Decimal, fee: Decimal, held: Decimal, available: Decimal,
+            at_cap: Decimal) -> tuple[Decimal, Decimal]:
+    """The margin and fee an engine fill takes when the trader's ``available`` balance
+    (``held`` of it released by the order's hold for this fill) cannot pay its
+    ``initial`` margin and ``fee`` in full: the margin held (what ``held`` leaves after
+    the fee), or, when that is below ``at_cap`` (the margin at the contract's and tier's
+    maximum leverage), ``at_cap`` with the shortfall from the free balance, as far as the
+    balance goes; then the fee from what is left. An engine batch never fails on a
+    trader's money: what is not there is not charged (the margin's lack is the
+    liquidation's to handle at the next mark tick, the fee's is the platform's loss)."""
+    if available >= initial + fee:
+        return initial, fee
+    if initial:
+        initial = min(max(held - fee, at_cap), available)
+    return initial, min(fee, available - initial)
+
+
+def _to_insurance(*, contract_id: int, side: str, size: Decimal, price: Decimal,
+                  now: datetime) -> Position:
+    """The insurance fund's position of ``size`` opened at ``price`` by a fill no trader
+    may hold (as a liquidation's inherited ones: no user, no margin): the counterparty's
+    position is matched, so CLEARING's identity holds."""
+    return Position.objects.create(
+        user=None, contract_id=contract_id, status=PositionStatus.OPEN,
+        side=PositionSide.LONG if side == Side.BUY else PositionSide.SHORT, size=size,
+        value=EXACT.multiply(size, price), opened_at=now)
 
 
 def _close(position: Position, *, plan: FillPlan, key: str, price: Decimal, currency: str,
@@ -292,19 +350,19 @@ def _close(position: Position, *, plan: FillPlan, key: str, price: Decimal, curr
         position.margin = plan.after.margin
 
 
-def _open(position: Position, *, plan: FillPlan, key: str, currency: str,
-          now: datetime) -> None:
+def _open(position: Position, *, plan: FillPlan, key: str, currency: str, now: datetime,
+          initial: Decimal, leverage: int) -> None:
     if position.status == PositionStatus.FLAT:
         position.generation += 1
         position.opened_at = now
         position.realised_pnl = position.fees = position.funding = ZERO
     hold = ledger.margin_add(user_id=position.user_id, currency=currency,
-                             position=position.hold_position, amount=plan.initial_margin,
+                             position=position.hold_position, amount=initial,
                              key=f"{key}:margin")
     position.status = PositionStatus.OPEN
     position.side = plan.after.side
     position.size, position.value = plan.after.size, plan.after.value
-    position.leverage = plan.after.leverage
+    position.leverage = leverage
     position.margin = hold.remaining
 
 
