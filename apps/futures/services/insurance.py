@@ -35,6 +35,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import structlog
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 
 from apps.accounts import services as account_services
 from apps.core.errors import Conflict, DomainError, NotFound
@@ -83,30 +84,51 @@ def insurance_close(*, contract_id: int) -> list[Order]:
     """Put each open fund position of the contract without a live close order to the
     book (see the module docstring); returns the orders placed. Never raises for one
     position: what cannot be placed now is logged and left to the next tick or sweep.
-    One query when the fund holds nothing there."""
+    One query when the fund holds nothing there; with no opposite side in the book, two
+    and a cache read per side."""
     positions = list(Position.objects.filter(contract_id=contract_id, user__isnull=True,
                                              status=PositionStatus.OPEN).order_by("pk"))
     if not positions:
         return []
     contract = Contract.objects.select_related("market").get(pk=contract_id)
+    prices: dict[str, Decimal] = {}
+    for side in {_closing_side(p) for p in positions}:
+        try:
+            prices[side] = gateway_for(Venue.FUTURES).reference_price(market=contract.market,
+                                                                      side=side)
+        except Conflict as exc:  # nothing to trade against: the next tick tries again
+            log.warning("futures_insurance_close_waits", contract=contract_id, side=side,
+                        positions=sum(_closing_side(p) == side for p in positions),
+                        reason=str(exc))
+    positions = [p for p in positions if _closing_side(p) in prices]
+    if not positions:
+        return []
+    terms = OrderTerms.objects.filter(closes__in=positions)
+    live = set(terms.exclude(order__status__in=FINAL_STATUSES)
+               .values_list("closes_id", flat=True))
+    tried = dict(terms.values_list("closes_id").annotate(n=Count("pk")))
     placed, user_id = [], engine_user_id()
     for position in positions:
-        closes = OrderTerms.objects.filter(closes=position)
-        if closes.exclude(order__status__in=FINAL_STATUSES).exists():
+        if position.pk in live:
             continue  # its order waits for the runner
         try:
             placed.append(_place(position, contract=contract, user_id=user_id,
-                                 attempt=closes.count()))
+                                 price=prices[_closing_side(position)],
+                                 attempt=tried.get(position.pk, 0)))
         except DomainError as exc:
             log.warning("futures_insurance_close_not_placed", position=position.pk,
                         size=str(position.size), reason=str(exc))
     return placed
 
 
-def _place(position: Position, *, contract: Contract, user_id: int, attempt: int) -> Order:
+def _closing_side(position: Position) -> str:
+    return Side.SELL if position.side == PositionSide.LONG else Side.BUY
+
+
+def _place(position: Position, *, contract: Contract, user_id: int, price: Decimal,
+           attempt: int) -> Order:
     market = contract.market
-    side = Side.SELL if position.side == PositionSide.LONG else Side.BUY
-    price = gateway_for(Venue.FUTURES).reference_price(market=market, side=side)
+    side = _closing_side(position)
     decimals = wallet_selectors.currency_decimals(code=market.quote_currency)
     need = margin.fee(notional=EXACT.multiply(position.size, price),
                       rate=max(market.maker_fee, market.taker_fee), decimals=decimals)
