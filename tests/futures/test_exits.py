@@ -1,7 +1,7 @@
 """A position's take-profit and stop-loss, triggered by the mark price (docs/FUTURES.md
 "Take-profit and stop-loss"): set, replaced and cleared through the positions API, fired
 by mark ticks through the trading core's conditional machinery, filled by the engine,
-exactly once under duplicated ticks and two executors (MariaDB)."""
+exactly once under duplicated ticks and concurrent executors (MariaDB)."""
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,66 +9,25 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.engine.runner import Runner
 from apps.futures import services
 from apps.futures.models import OrderTerms, Position
 from apps.futures.selectors import latest_mark
-from apps.futures.services.orders import futures_order_place
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.trading.constants import OrderStatus, OrderType, TriggerSource
 from apps.trading.models import Order
 from apps.trading.services import conditional
-from tests.factories import ContractFactory
-from tests.futures.helpers import SYSTEMS, futures_trader, index_quote, system, wallet
-from tests.trading.helpers import books_clean, identity_reviewed
+from tests.futures import test_engine_orders, test_insurance
+from tests.futures.helpers import SYSTEMS, index_quote, system, wallet
+from tests.futures.test_engine_orders import SYMBOL, drain, place, trader
+from tests.trading.helpers import books_clean
 from tests.wallets.test_concurrency import run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
-SYMBOL = "BTC/USDT"
-
-
-@pytest.fixture
-def contract(currencies):
-    return ContractFactory()
-
-
-class NoPremium:
-    def premium(self, *, contract, index, now):
-        return D(0)
-
-
-@pytest.fixture(autouse=True)
-def mark_is_the_index():
-    """The mark is the index here (the engine's last trade would move it by the premium)."""
-    previous = services.premium_source_set(NoPremium())
-    yield
-    services.premium_source_set(previous)
-
-
-@pytest.fixture
-def engine(contract):
-    r = Runner(name="futures-exits", markets=[contract.market])
-    r.start()
-    return r
-
-
-def trader(amount="100000"):
-    user = futures_trader(amount)
-    identity_reviewed(user)
-    return user
-
-
-def place(user, side, amount, price=None, *, leverage=10, type="LIMIT", **kwargs):
-    return futures_order_place(user_id=user.pk, symbol=SYMBOL, side=side, type=type,
-                               amount=D(amount), price=None if price is None else D(price),
-                               leverage=leverage, **kwargs)
-
-
-def drain(r: Runner) -> None:
-    while r.step():
-        pass
+# The engine tests' contract and runner; the mark is the index (no premium from the book).
+contract, engine = test_engine_orders.contract, test_engine_orders.engine
+no_premium = test_insurance.no_premium
 
 
 def mark(contract, price: str) -> Quote:
