@@ -1,9 +1,13 @@
 """Helpers of the engine's and the ecosystem venue's tests: a market, funded traders,
 a runner, orders placed through the core."""
+from datetime import timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from apps.ecosystem import services as eco_services
 from apps.ecosystem.models import Blockchain
+from apps.engine.models import EngineLease
 from apps.engine.runner import Runner
 from apps.trading import services
 from apps.trading.models import Market, Order
@@ -43,6 +47,14 @@ def runner(market: Market, *, name: str = "test") -> Runner:
     r = Runner(name=name, markets=[market])
     r.start()
     return r
+
+
+def take_over(market: Market, *, name: str = "next") -> Runner:
+    """A new runner of ``market`` once the current one's lease has passed (a restart:
+    it restores the book from the snapshot and the log)."""
+    EngineLease.objects.filter(pk=market.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1))
+    return runner(market, name=name)
 
 
 def drain(r: Runner) -> int:

@@ -15,7 +15,7 @@ from apps.engine.runner import replay
 from apps.engine.services import engine_prune
 from apps.engine.tasks import prune_task
 from apps.matching import StpMode
-from tests.engine.helpers import drain, eco_market, place, runner, trader
+from tests.engine.helpers import drain, eco_market, place, runner, take_over, trader
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RECENT = timedelta(hours=1)
@@ -38,12 +38,6 @@ def traded(market, *, orders: int = 13):
     return first, first.states[market.pk].book.state_hash()
 
 
-def restart(market):
-    EngineLease.objects.filter(pk=market.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1))
-    return runner(market, name="next")
-
-
 @override_settings(ENGINE_SNAPSHOT_EVERY=3, ENGINE_BATCH=2)
 def test_a_restart_after_pruning_restores_the_same_book(market):
     _, before = traded(market)
@@ -55,7 +49,7 @@ def test_a_restart_after_pruning_restores_the_same_book(market):
     assert min(EngineCommand.objects.filter(market=market).values_list("seq", flat=True)
                ) == latest.command_seq + 1
     assert pruned.outbox > 0 and not EngineOutbox.objects.exists()
-    again = restart(market)
+    again = take_over(market)
     assert again.states[market.pk].book.state_hash() == before
     # It goes on from there: a new order is applied after the pruned log.
     place(trader(), side="BUY", price="9.00", amount="1")
@@ -74,7 +68,7 @@ def test_every_snapshot_kept_still_replays_to_the_book(market):
         book = replay(market=market, stp_default=StpMode.CANCEL_TAKER, upto=applied,
                       snapshot=snapshot)
         assert book.state_hash() == before
-    assert restart(market).states[market.pk].book.state_hash() == before
+    assert take_over(market).states[market.pk].book.state_hash() == before
 
 
 @override_settings(ENGINE_SNAPSHOT_EVERY=3, ENGINE_BATCH=2)
@@ -100,7 +94,7 @@ def test_the_beat_task_and_the_command_prune_with_the_settings(market):
     out = StringIO()
     call_command("prune_engine", "--keep-snapshots", "1", stdout=out)
     assert out.getvalue().startswith("pruned 0 commands, 0 snapshots")
-    assert restart(market).states[market.pk].book.state_hash() == before
+    assert take_over(market).states[market.pk].book.state_hash() == before
 
 
 def test_keeping_no_snapshot_is_refused(market):

@@ -1,12 +1,10 @@
 """A MARKET BUY by quote budget on the engine: it buys whole lots level by level while
 its budget lasts, holds the budget plus the taker fee on it, ends with the amount it
 bought, releases the rest of its hold once, and is replayed with its budget."""
-from datetime import timedelta
 from decimal import localcontext
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +26,7 @@ from tests.engine.helpers import (
     place,
     runner,
     system_total,
+    take_over,
     trader,
 )
 from tests.trading.helpers import books_clean, fresh
@@ -113,9 +112,7 @@ def test_restore_and_replay_keep_the_budget(market):
     drain(first)
     logged = EngineCommand.objects.filter(market=market, payload__quote_budget__isnull=False)
     assert [c.payload["quote_budget"] for c in logged] == [1_500_000]  # 15 / (0.01 x 0.001)
-    EngineLease.objects.filter(pk=market.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1))
-    restored = runner(market, name="next").states[market.pk].book
+    restored = take_over(market).states[market.pk].book
     lease = EngineLease.objects.get(pk=market.pk)
     scratch = replay(market=market, stp_default=StpMode.CANCEL_TAKER, upto=lease.applied_seq)
     assert restored.state_hash() == scratch.state_hash()

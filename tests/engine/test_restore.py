@@ -1,17 +1,15 @@
 """Restores are deterministic and checked: the latest snapshot plus a replay equals a
 replay from the first command; a book that does not match its record or the order store
 is refused."""
-from datetime import timedelta
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 
 from apps.engine.models import EngineLease, EngineSnapshot
-from apps.engine.runner import RestoreRefused, Runner, replay
+from apps.engine.runner import RestoreRefused, replay
 from apps.matching import StpMode
 from apps.orderstore.base import get_store
-from tests.engine.helpers import drain, eco_market, place, runner, trader
+from tests.engine.helpers import drain, eco_market, place, runner, take_over, trader
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,12 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def market(currencies):
     return eco_market()
-
-
-def _take_over(market) -> Runner:
-    EngineLease.objects.filter(pk=market.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1))
-    return runner(market, name="next")
 
 
 @override_settings(ENGINE_SNAPSHOT_EVERY=3, ENGINE_BATCH=2)
@@ -36,7 +28,7 @@ def test_snapshot_plus_replay_equals_a_replay_from_the_start(market):
               amount="0.5")
     drain(first)
     assert EngineSnapshot.objects.filter(market=market).exists()
-    restored = _take_over(market).states[market.pk].book
+    restored = take_over(market).states[market.pk].book
     lease = EngineLease.objects.get(pk=market.pk)
     scratch = replay(market=market, stp_default=StpMode.CANCEL_TAKER, upto=lease.applied_seq)
     assert restored.state_hash() == scratch.state_hash()
@@ -52,7 +44,7 @@ def test_a_book_unlike_the_order_store_is_refused(market):
     get_store().put_orders(records=[replace(record, status="CANCELED",
                                             version=record.version + 1)])
     with pytest.raises(RestoreRefused, match="order store"):
-        _take_over(market)
+        take_over(market)
 
 
 def test_a_replay_that_ends_elsewhere_than_its_record_is_refused(market):
@@ -61,7 +53,7 @@ def test_a_replay_that_ends_elsewhere_than_its_record_is_refused(market):
     drain(first)
     EngineLease.objects.filter(pk=market.pk).update(book_seq=99)
     with pytest.raises(RestoreRefused, match="replay ends at event 2"):
-        _take_over(market)
+        take_over(market)
 
 
 def test_a_crossed_snapshot_is_refused(market):
@@ -72,7 +64,7 @@ def test_a_crossed_snapshot_is_refused(market):
     EngineSnapshot.objects.create(market=market, command_seq=0, book_seq=4, state_hash="x",
                                   book=book)
     with pytest.raises(RestoreRefused, match="crossed"):
-        _take_over(market)
+        take_over(market)
 
 
 def test_a_book_whose_levels_differ_from_the_order_stores_is_refused(market):
@@ -84,4 +76,4 @@ def test_a_book_whose_levels_differ_from_the_order_stores_is_refused(market):
     get_store().put_orders(records=[replace(record, price=record.price - 1,
                                             version=record.version + 1)])
     with pytest.raises(RestoreRefused, match="other price levels"):
-        _take_over(market)
+        take_over(market)
