@@ -31,6 +31,7 @@ from django.db.models import Count
 
 from apps.ecosystem import services as eco_services
 from apps.ecosystem import tasks as eco_tasks
+from apps.engine import runner as engine_runner
 from apps.marketdata.quotes import Quote
 from apps.trading import services
 from apps.trading.constants import OrderRole, OrderStatus
@@ -39,6 +40,7 @@ from apps.trading.services import conditional, settlement
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets.models import Hold
 from tests.engine.helpers import SYMBOL, D, drain, eco_market, place, runner, trader
+from tests.trading.helpers import logged_events
 from tests.wallets.test_concurrency import run_threads
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True),
@@ -57,24 +59,8 @@ def _cents(rng: random.Random, low: int, high: int) -> Decimal:
 @pytest.fixture
 def trouble(monkeypatch):
     """The events logged about deferred, set-aside or failed work (still logged too)."""
-    from apps.engine import runner as engine_runner
-
-    seen: list[str] = []
-
-    class Recorder:
-        def __init__(self, real):
-            self.real = real
-
-        def __getattr__(self, level):
-            def record(event, *args, **kwargs):
-                if event in TROUBLE:
-                    seen.append(event)
-                return getattr(self.real, level)(event, *args, **kwargs)
-            return record
-
-    for module in (settlement, conditional, engine_runner):
-        monkeypatch.setattr(module, "log", Recorder(module.log))
-    return seen
+    return logged_events(monkeypatch, modules=(settlement, conditional, engine_runner),
+                         events=TROUBLE)
 
 
 def _race(*, pairs_count: int, owners_count: int, takers: int, seed: int, trouble,

@@ -27,6 +27,7 @@ from apps.trading import services
 from apps.trading.constants import OrderStatus
 from apps.trading.models import Fill, Order, OrderList
 from apps.wallets.models import Hold
+from tests.ecosystem.test_apis import client_of
 from tests.engine.helpers import SYMBOL, D, balance, drain, eco_market, place, runner, trader
 from tests.trading.helpers import books_clean, fresh
 
@@ -265,14 +266,6 @@ def test_a_brackets_stop_loss_fires_on_the_engine_and_cancels_its_take_profit(bo
 # --- the API -------------------------------------------------------------------------------
 
 URL = "/api/v1/ecosystem/order-lists/"
-
-
-def client_of(user):
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_the_api_places_lists_an_oco_and_shows_which_leg_executed(book):

@@ -74,3 +74,24 @@ def identity_reviewed(user) -> None:
                                   date_of_birth=datetime(1990, 12, 10, tzinfo=UTC).date(),
                                   country="GB", status=KycApplication.Status.APPROVED,
                                   decided_at=datetime.now(UTC))
+
+
+def logged_events(monkeypatch, *, modules, events) -> list[str]:
+    """The ``events`` the structlog loggers of ``modules`` log from now on, in order (still
+    logged as well): the races' way of seeing work deferred, set aside or failed."""
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, level):
+            def record(event, *args, **kwargs):
+                if event in events:
+                    seen.append(event)
+                return getattr(self.real, level)(event, *args, **kwargs)
+            return record
+
+    for module in modules:
+        monkeypatch.setattr(module, "log", Recorder(module.log))
+    return seen

@@ -51,7 +51,7 @@ from apps.twelvedata import paper
 from apps.wallets import services as wallet_services
 from apps.wallets.models import Hold, Journal
 from tests.factories import UserFactory
-from tests.trading.helpers import DEMO, D, wallet
+from tests.trading.helpers import DEMO, D, logged_events, wallet
 from tests.wallets.test_concurrency import run_threads
 
 S = OrderStatus
@@ -165,22 +165,8 @@ def _rounded(value: Decimal, rounding: str) -> Decimal:
 def executors_log(monkeypatch):
     """The events the executors log about deferred, set-aside or retried work (still
     logged as well)."""
-    seen: list[str] = []
-
-    class Recorder:
-        def __init__(self, real):
-            self.real = real
-
-        def __getattr__(self, level):
-            def record(event, *args, **kwargs):
-                if event in TROUBLE or event == RETRIED:
-                    seen.append(event)
-                return getattr(self.real, level)(event, *args, **kwargs)
-            return record
-
-    for module in (settlement, conditional):
-        monkeypatch.setattr(module, "log", Recorder(module.log))
-    return seen
+    return logged_events(monkeypatch, modules=(settlement, conditional),
+                         events=TROUBLE | {RETRIED})
 
 
 def _race(*, pairs_count: int, users_count: int, steps: int, seed: int, executors_log,
