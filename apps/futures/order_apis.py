@@ -12,6 +12,17 @@ from apps.trading.apis import OrderOutput, VenueOrderCancelApi, VenueOrdersApi
 from apps.trading.constants import OrderType, Venue
 
 
+class LeverageField(serializers.IntegerField):
+    """A JSON whole number only: DRF's IntegerField would also take "10", 10.0 (parsed as
+    a Decimal) or "1e1", and a leverage sent as anything but a number is a client's
+    mistake worth a 400, not a guess."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class OrderListCreateApi(VenueOrdersApi):
     venue = Venue.FUTURES
 
@@ -20,7 +31,7 @@ class OrderListCreateApi(VenueOrdersApi):
         """The core's LIMIT or MARKET order, with its leverage and reduce-only flag."""
 
         type = serializers.ChoiceField(choices=[OrderType.LIMIT, OrderType.MARKET])
-        leverage = serializers.IntegerField(min_value=1, help_text=(
+        leverage = LeverageField(min_value=1, help_text=(
             "1 to the contract's maximum, and at most the maximum of the tier of the "
             "position the order would leave."))
         reduce_only = serializers.BooleanField(default=False, help_text=(

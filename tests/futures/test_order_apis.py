@@ -51,3 +51,31 @@ def test_refused_futures_inputs_are_a_400_writing_nothing(client, body, code):
     assert answer.status_code == 400, answer.content
     assert answer.json()["error"]["code"] == code
     assert not Order.objects.exists() and wallet(client.user) == (D("100000"), D(0))
+
+
+@pytest.mark.parametrize("body", [
+    {"leverage": "10"}, {"leverage": True}, {"leverage": 10.0}, {"leverage": 10.5},
+    {"leverage": None}, {"leverage": [10]}, {"leverage": 10 ** 30},
+    {"reduce_only": "maybe"}, {"reduce_only": True, "side": "SELL"},
+    {"amount": "1e400"}, {"amount": "100000000000000000000000000000"},
+    {"amount": "-1"}, {"amount": "NaN"}, {"price": "Infinity"},
+])
+def test_hostile_futures_inputs_are_a_4xx_writing_nothing(client, body):
+    order = {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT", "amount": "1",
+             "price": "60000", "leverage": 10, **body}
+    answer = client.post(ORDERS, order, format="json")
+    assert 400 <= answer.status_code < 500, answer.content
+    assert answer.json()["error"]["message"]
+    assert not Order.objects.exists() and wallet(client.user) == (D("100000"), D(0))
+
+
+def test_another_users_order_cannot_be_cancelled(client):
+    placed = client.post(ORDERS, {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT",
+                                  "amount": "1", "price": "60000", "leverage": 10},
+                         format="json").json()
+    other = APIClient()
+    other.force_authenticate(futures_trader("10"))
+    answer = other.post(f"{ORDERS}{placed['id']}/cancel/", format="json")
+    assert answer.status_code == 404
+    assert Order.objects.get(pk=placed["id"]).status == "NEW"
+    assert wallet(client.user) == (D("100000"), D("6030"))
