@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.futures import services
+from apps.futures import selectors, services
 from apps.futures.models import OrderTerms, Position
-from apps.futures.selectors import latest_mark
+from apps.marketdata import streams
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.trading.constants import OrderStatus, OrderType, TriggerSource
@@ -36,7 +36,7 @@ def mark(contract, price: str) -> Quote:
     now = datetime.now(UTC)
     index_quote(price, now=now)
     services.mark_refresh(contract=contract, now=now)
-    quote = latest_mark(contract=contract)
+    quote = selectors.latest_mark(contract=contract)
     services.mark_trigger(quote=quote)
     return quote
 
@@ -140,19 +140,31 @@ def test_an_exit_closes_the_position_it_finds_when_it_fires(book, engine, contra
 
 
 def test_replacing_and_clearing_leave_one_exit_of_each_kind_and_release_the_holds(
-        book, engine, contract):
+        book, engine, contract, monkeypatch):
     a, _, _ = book
+    sent = []
+    monkeypatch.setattr(streams, "send_to_groups", lambda messages: sent.extend(
+        message["data"] for _, message in messages if message["stream"] == "positions")
+        or True)
     held = wallet(a)[1]
     pid = position(a).pk
     services.position_exits_set(user_id=a.pk, position_id=pid, take_profit_price=D("61000"))
     first = exits_of(a)[OrderType.TAKE_PROFIT_MARKET]
-    services.position_exits_set(user_id=a.pk, position_id=pid, take_profit_price=D("63000"))
+    services.position_exits_set(user_id=a.pk, position_id=pid, take_profit_price=D("63000"),
+                                stop_loss_price=D("59000"))
     first.refresh_from_db()
     assert (first.status, first.reason) == (OrderStatus.CANCELED, "Replaced.")
     live = Order.objects.filter(user_id=a.pk, close_position=True, status="PENDING")
-    assert [o.stop_price for o in live.all()] == [D(63000)]
-    services.position_exits_set(user_id=a.pk, position_id=pid, take_profit_price=None)
+    assert sorted(o.stop_price for o in live.all()) == [D(59000), D(63000)]
+    # each change sends the position with its exits (and a subscriber's snapshot has them)
+    assert [(item["take_profit_price"], item["stop_loss_price"]) for item in sent] == [
+        ("61000", None), ("63000", "59000")]
+    [snapshot] = selectors.positions_data(user_id=a.pk)
+    assert (snapshot["take_profit_price"], snapshot["stop_loss_price"]) == ("63000", "59000")
+    services.position_exits_set(user_id=a.pk, position_id=pid, take_profit_price=None,
+                                stop_loss_price=None)
     assert not live.all().exists()
+    assert (sent[-1]["take_profit_price"], sent[-1]["stop_loss_price"]) == (None, None)
     assert wallet(a)[1] == held  # only the position's margin is held again
     assert books_clean() == []
 
@@ -255,7 +267,7 @@ def test_duplicated_mark_ticks_on_two_executors_fire_each_exit_once(engine, cont
     now = datetime.now(UTC)
     index_quote("58500", now=now)
     services.mark_refresh(contract=contract, now=now)
-    tick = latest_mark(contract=contract)
+    tick = selectors.latest_mark(contract=contract)
 
     outcomes = run_threads(4, lambda i: services.mark_trigger(quote=tick))
     assert outcomes == {"ok": 4}
