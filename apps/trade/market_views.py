@@ -58,7 +58,8 @@ def _futures(symbol: str) -> dict[str, object]:
         "fundingHours": contract.funding_interval_hours,
         "api": {"preview": reverse("futures-preview"), "funding": reverse("futures-funding"),
                 "positions": reverse("futures-positions"),
-                "margin": reverse("futures-position-margin", kwargs={"position_id": 0})},
+                "margin": reverse("futures-position-margin", kwargs={"position_id": 0}),
+                "exits": reverse("futures-position-exits", kwargs={"position_id": 0})},
     }
 
 

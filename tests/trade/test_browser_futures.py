@@ -2,8 +2,9 @@
 BTC/USDT (the Binance emulator's walk), the engine on a thread of the web process and a
 market-maker bot quoting around the mark. The demo trader changes the leverage and sees
 the liquidation price the order would have, buys at market against the bot, sees the
-position with its liquidation price, adds margin (the liquidation price moves away) and
-closes it. Screenshots of each step go to ``artifacts/browser/`` (test_browser.Shots)."""
+position with its liquidation price, adds margin (the liquidation price moves away), sets
+a take-profit and a stop-loss on the mark and closes it. Screenshots of each step go to
+``artifacts/browser/`` (test_browser.Shots)."""
 import re
 from decimal import Decimal
 
@@ -70,8 +71,11 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     expect(page.locator("#history tr[data-status=FILLED]")).to_have_count(1)
     shots("position")
 
-    position.get_by_test_id("margin-amount").fill("50")
-    position.get_by_test_id("margin-add").click()
+    # Its controls are the row under it.
+    held = position.get_attribute("data-id")
+    controls = page.locator(f"#positions tr.controls[data-for='{held}']")
+    controls.get_by_test_id("margin-amount").fill("50")
+    controls.get_by_test_id("margin-add").click()
     shown = position.get_by_test_id("position-margin")
     expect(shown).not_to_have_text(margin)
     assert Decimal(shown.inner_text()) == Decimal(margin) + 50
@@ -79,10 +83,25 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     assert Decimal(liquidation.get_attribute("data-value")) < opened
     shots("margin-added")
 
+    # Take-profit and stop-loss on the mark, 5,000 either side (the walk stays well within).
+    mark = Decimal(position.get_by_test_id("position-mark").inner_text())
+    controls.get_by_test_id("take-profit").fill(f"{mark + 5000}")
+    controls.get_by_test_id("stop-loss").fill(f"{mark - 5000}")
+    controls.get_by_test_id("exits-set").click()
+    expect(position.get_by_test_id("position-exits")).to_have_text(
+        f"TP {mark + 5000} · SL {mark - 5000}")
+    expect(page.get_by_test_id("position-error")).to_have_text("")
+    # The exits are the position's pending orders, cancellable like any open order.
+    expect(page.locator("#open-orders tr[data-status=PENDING]")).to_have_count(2)
+    shots("exits")
+
     position.get_by_test_id("close-position").click()
     expect(page.locator("#positions tr")).to_have_text(["No open position in BTC/USDT."],
                                                        timeout=20_000)
     expect(page.locator("#history tr[data-status=FILLED]")).to_have_count(2)
+    # Closing the position cancelled its exits.
+    expect(page.locator("#open-orders tr")).to_have_count(0)
+    expect(page.locator("#history tr[data-status=CANCELED]")).to_have_count(2)
     shots("closed")
 
     page.set_viewport_size({"width": 390, "height": 844})

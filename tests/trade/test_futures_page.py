@@ -51,6 +51,8 @@ def test_a_trader_gets_leverage_reduce_only_and_the_positions(client, contract):
     assert (config["walletType"], config["balanceCurrencies"]) == ("FUTURES", ["USDT"])
     assert config["futures"]["api"]["margin"] == reverse(
         "futures-position-margin", kwargs={"position_id": 0})
+    assert config["futures"]["api"]["exits"] == reverse(
+        "futures-position-exits", kwargs={"position_id": 0})
     form = page.find("form", id="order-form")
     slider = form.find("input", name="leverage")
     assert (slider.attrs["min"], slider.attrs["max"]) == ("1", "125")

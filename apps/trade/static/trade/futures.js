@@ -4,7 +4,7 @@
  * names the maximum of the tier the order's position falls in) and reduce-only, with a
  * live preview of the margin, fee and liquidation price before placing (the preview
  * API); and the trader's positions with their unrealised PnL at the mark, margin
- * (add/remove) and a close button. Loaded before market.js, whose parts it is given. */
+ * (add/remove), take-profit and stop-loss on the mark, and a close button. Loaded before market.js, whose parts it is given. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -129,25 +129,58 @@
   /* --- positions: the private positions stream (a snapshot, then each change and each
    * mark tick: the whole position, FLAT once closed or liquidated) --- */
   var positions = {};
-  function marginControls(td, id) {
-    var input = document.createElement("input");
-    input.inputMode = "decimal"; input.placeholder = cfg.quote; input.className = "inline";
-    input.dataset.testid = "margin-amount";
-    input.setAttribute("aria-label", "Margin amount (" + cfg.quote + ")");
-    td.appendChild(input);
-    ["add", "remove"].forEach(function (action) {
-      var b = document.createElement("button");
-      b.type = "button"; b.className = "link"; b.textContent = action === "add" ? "Add" : "Remove";
-      b.dataset.testid = "margin-" + action;
-      b.addEventListener("click", function () {
-        $("position-error").textContent = "";
-        api("POST", f.api.margin.replace("/0/", "/" + id + "/"), {
-          action: action, amount: input.value.trim(), client_id: clientId(),
-        }).then(function () { input.value = ""; })
-          .catch(function (e) { $("position-error").textContent = e.message; });
-      });
-      td.appendChild(b);
-    });
+  function showError(e) { $("position-error").textContent = e.message; }
+  function input(testid, label, placeholder) {
+    var box = document.createElement("input");
+    box.inputMode = "decimal"; box.placeholder = placeholder; box.className = "inline";
+    box.dataset.testid = testid;
+    box.setAttribute("aria-label", label);
+    return box;
+  }
+  function button(testid, text, onClick) {
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "link"; b.textContent = text; b.dataset.testid = testid;
+    b.addEventListener("click", function () { $("position-error").textContent = ""; onClick(); });
+    return b;
+  }
+  function group(td, label, parts) {
+    var span = document.createElement("span");
+    span.className = "control-group";
+    span.appendChild(document.createTextNode(label + " "));
+    parts.forEach(function (part) { span.appendChild(part); });
+    td.appendChild(span);
+  }
+  // Margin added or removed (``positions/<id>/margin/``), and the take-profit and
+  // stop-loss on the mark (``positions/<id>/exits/``: an empty field is left as it is,
+  // Clear removes both).
+  function controls(id) {
+    var row = document.createElement("tr"), td = cell(row, "");
+    row.className = "controls"; row.dataset.for = id;
+    td.colSpan = COLUMNS.length + 1;
+    var amount = input("margin-amount", "Margin amount (" + cfg.quote + ")", cfg.quote);
+    function margin(action) {
+      api("POST", f.api.margin.replace("/0/", "/" + id + "/"), {
+        action: action, amount: amount.value.trim(), client_id: clientId(),
+      }).then(function () { amount.value = ""; }).catch(showError);
+    }
+    group(td, "Margin", [amount, button("margin-add", "Add", function () { margin("add"); }),
+                         button("margin-remove", "Remove", function () { margin("remove"); })]);
+    var tp = input("take-profit", "Take-profit price", "take profit");
+    var sl = input("stop-loss", "Stop-loss price", "stop loss");
+    function exits(body) {
+      api("POST", f.api.exits.replace("/0/", "/" + id + "/"), body).then(function () {
+        tp.value = ""; sl.value = "";
+      }).catch(showError);
+    }
+    group(td, "TP/SL on the mark", [tp, sl, button("exits-set", "Set", function () {
+      var body = {};
+      if (tp.value.trim()) body.take_profit_price = tp.value.trim();
+      if (sl.value.trim()) body.stop_loss_price = sl.value.trim();
+      exits(body);
+    }), button("exits-clear", "Clear", function () {
+      exits({take_profit_price: null, stop_loss_price: null});
+    })]);
+    return row;
   }
   function closeButton(id) {
     var b = document.createElement("button");
@@ -159,19 +192,18 @@
       api("POST", cfg.api.orders, {
         symbol: cfg.symbol, side: p.side === "LONG" ? "SELL" : "BUY", type: "MARKET",
         amount: p.size, leverage: p.leverage, reduce_only: true,
-      }).catch(function (e) { $("position-error").textContent = e.message; });
+      }).catch(showError);
     });
     return b;
   }
   var COLUMNS = ["side", "size", "entry", "mark", "pnl", "margin", "leverage", "liquidation",
-                 "funding"];
+                 "exits", "funding"];
   function newRow(id) {
     var row = document.createElement("tr");
     row.dataset.id = id;
     COLUMNS.forEach(function (name) {
       cell(row, null, name === "side" ? "" : "num").dataset.testid = "position-" + name;
     });
-    marginControls(cell(row, ""), id);
     cell(row, "").appendChild(closeButton(id));
     return row;
   }
@@ -195,6 +227,10 @@
     set("liquidation", p.liquidation_price === null ? null
       : Platform.price(p.liquidation_price, cfg.pricePrecision)).dataset.value =
       p.liquidation_price || "";
+    var exits = [["TP", p.take_profit_price], ["SL", p.stop_loss_price]].filter(function (e) {
+      return e[1];
+    }).map(function (e) { return e[0] + " " + Platform.price(e[1], cfg.pricePrecision); });
+    set("exits", exits.length ? exits.join(" · ") : null);
     // The estimated funding at the next stamp: > 0 paid, < 0 received.
     set("funding", fundingAmount === null ? null : (fundingAmount[0] === "-"
       ? "receive " + money(fundingAmount.slice(1)) : "pay " + money(fundingAmount)) +
@@ -206,16 +242,20 @@
     if (!body) return;
     var ids = Object.keys(positions);
     body.querySelectorAll("tr").forEach(function (row) {
-      if (!row.dataset.id || !positions[row.dataset.id]) row.remove();
+      if (!positions[row.dataset.id || row.dataset.for]) row.remove();
     });
     ids.forEach(function (id) {
       var row = body.querySelector("tr[data-id='" + id + "']");
-      if (!row) { row = newRow(id); body.appendChild(row); }
+      if (!row) {
+        row = newRow(id);
+        body.appendChild(row);
+        body.appendChild(controls(id));
+      }
       fill(row, positions[id]);
     });
     if (!ids.length) {
       var row = document.createElement("tr");
-      cell(row, "No open position in " + cfg.symbol + ".", "muted").colSpan = COLUMNS.length + 2;
+      cell(row, "No open position in " + cfg.symbol + ".", "muted").colSpan = COLUMNS.length + 1;
       body.appendChild(row);
     }
   }

@@ -93,7 +93,8 @@
   if (!cfg.loggedIn || !cfg.api.orders) return;
 
   /* --- orders and balances --- */
-  var LIVE = ["NEW", "OPEN", "PARTIALLY_FILLED"];
+  // The core's live statuses (a conditional order waits PENDING, a bracket's exit WAITING).
+  var LIVE = ["NEW", "OPEN", "PARTIALLY_FILLED", "PENDING", "WAITING"];
   function cancelUrl(id) { return cfg.api.cancel.replace("/0/", "/" + id + "/"); }
   function cancelButton(id) {
     var button = document.createElement("button");
