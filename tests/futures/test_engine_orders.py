@@ -51,6 +51,15 @@ def drain(r: Runner) -> None:
         pass
 
 
+def long_one(engine):
+    """Two traders: the first long 1 at 60,000 (10x), the second short."""
+    a, b = trader(), trader()
+    place(b, "SELL", "1", "60000")
+    place(a, "BUY", "1", "60000")
+    drain(engine)
+    return a, b
+
+
 def position(user) -> tuple[str, str, Decimal, Decimal]:
     p = Position.objects.get(user_id=user.pk)
     return p.status, p.side, p.size, p.margin
@@ -117,10 +126,7 @@ def test_a_reduce_only_order_that_would_increase_is_refused_before_anything_is_h
 
 
 def test_a_reduce_only_order_larger_than_the_position_is_sized_down(engine):
-    a, b = trader(), trader()
-    place(b, "SELL", "1", "60000")
-    place(a, "BUY", "1", "60000")
-    drain(engine)
+    a, b = long_one(engine)
     order = place(a, "SELL", "5", "61000", reduce_only=True)
     assert order.amount == D("1")
     # A reduce-only order holds its fee alone: it opens nothing.
@@ -248,11 +254,9 @@ def test_a_reduce_only_fill_after_its_position_closed_never_opens_one(contract, 
     # settlement alone must keep the order from opening a position.
     monkeypatch.setattr("apps.futures.services.positions.reduce_only_trim_on_commit",
                         lambda **kwargs: None, raising=False)
-    a, b, c = trader(), trader(), trader()
+    a, b = long_one(engine)
+    c = trader()
     deposited = total([a, b, c])
-    place(b, "SELL", "1", "60000")
-    place(a, "BUY", "1", "60000")
-    drain(engine)
     guard = place(a, "SELL", "1", "61000", reduce_only=True)
     place(a, "SELL", "1", "60000")  # a plain sell closes the long
     place(b, "BUY", "1", "60000")
@@ -273,10 +277,7 @@ def test_a_reduce_only_fill_after_its_position_closed_never_opens_one(contract, 
 
 
 def test_resting_reduce_only_orders_are_cancelled_when_the_position_shrinks(engine):
-    a, b = trader(), trader()
-    place(b, "SELL", "1", "60000")
-    place(a, "BUY", "1", "60000")
-    drain(engine)
+    a, b = long_one(engine)
     first = place(a, "SELL", "0.6", "70000", reduce_only=True)
     second = place(a, "SELL", "0.4", "71000", reduce_only=True)
     place(b, "BUY", "0.5", "60000")

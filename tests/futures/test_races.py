@@ -114,3 +114,37 @@ def test_mark_ticks_counted_at_once_each_count_and_the_latest_is_the_windows(cur
     funding_window_add(contract=contract, tick=ticks[0])  # a late one counts, not its mark
     window.refresh_from_db()
     assert (window.ticks, window.mark, window.index) == (9, D(60007), D(60000))
+
+
+def test_engine_fills_raced_by_withdrawals_never_fail_and_conserve_money(currencies):
+    """Fills settled as the engine does (``held``: what the order's hold released, here
+    nothing) need the free balance while withdrawals take it: each fill reads the wallet
+    locked after the position, so it opens with what is there when it runs (down to the
+    insurance fund taking what nothing margins) and never fails; no deadlock."""
+    from apps.wallets import services as ledger
+    from apps.wallets.constants import SystemAccount
+    from tests.futures.helpers import SYSTEMS, system
+
+    contract, alice = ContractFactory(), futures_trader("2500")
+
+    def work(i: int) -> None:
+        if i % 2:
+            ledger.withdraw(user_id=alice.pk, wallet_type="FUTURES", currency="USDT",
+                            amount=D(900), key=f"out-{i}")
+        else:
+            services.position_apply_fill(
+                key=f"trade-{i}:b", user_id=alice.pk, contract_id=contract.pk, side="BUY",
+                amount=D(1), price=D(60000), fee_rate=D("0.0005"), leverage=10,
+                held=D(0))
+
+    outcomes = run_threads(8, work)
+    assert outcomes["ok"] >= 4 and set(outcomes) <= {"ok", "InsufficientFunds"}
+    assert AppliedFill.objects.count() == 4  # every fill, once
+    withdrawn = system(SystemAccount.EXTERNAL) + D(2500)  # the deposit came from it too
+    balance, held = wallet(alice)
+    assert balance + withdrawn + sum(system(s) for s in SYSTEMS) == D(2500)
+    position = Position.objects.get(user=alice)
+    fund = sum(Position.objects.filter(user__isnull=True).values_list("size", flat=True),
+               D(0))
+    assert position.size + fund == D(4) and position.margin == held
+    assert wallet_selectors.reconcile() == []
