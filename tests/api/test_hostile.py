@@ -82,11 +82,19 @@ def post(client: Client, path: str, body: dict, token: str) -> dict:
     return response.json()
 
 
-def fresh_quote() -> None:
+def fresh_quote() -> Quote:
     """EUR/USD quoted now (a BUY LIMIT below 1.10010 rests, a MARKET order fills)."""
-    publish(quote=Quote(venue="paper", symbol="EUR/USD", price=Decimal("1.10000"),
-                        bid=Decimal("1.09990"), ask=Decimal("1.10010"),
-                        timestamp=datetime.now(UTC), source="test"))
+    return Quote(venue="paper", symbol="EUR/USD", price=Decimal("1.10000"),
+                 bid=Decimal("1.09990"), ask=Decimal("1.10010"), timestamp=datetime.now(UTC),
+                 source="test")
+
+
+def quote_again(quote: Quote) -> None:
+    """``quote`` the latest price again, in the caches a case's fixture emptied. Its
+    listeners (the paper executor, the fixed-time recorder...) heard the world's first
+    quote; hearing one more per case would only make every case slower."""
+    with mock.patch.dict(quote_services._listeners, clear=True):
+        publish(quote=quote)
 
 
 def build_world() -> World:
@@ -101,7 +109,7 @@ def build_world() -> World:
     fixedtime_services.instrument_configure(
         venue="paper", symbol="EUR/USD", enabled=True, min_stake=Decimal("1"),
         max_stake=Decimal("1000"), payout_percent=Decimal("85"), expiries=[60, 300])
-    fresh_quote()
+    publish(quote=fresh_quote())
     for wallet_type, amount in (("SPOT", "1000"), ("FUTURES", "500")):
         wallet_services.deposit(user_id=user.pk, wallet_type=wallet_type, currency="USD",
                                 amount=Decimal(amount), key=f"hostile:deposit:{wallet_type}")
@@ -166,11 +174,7 @@ def world(module_world) -> World:
     no throttle or lockout counter carries from one case to the next) and a fresh quote."""
     for cache in caches.all(initialized_only=True):
         cache.clear()
-    # The latest price again, in the cache just emptied. Its listeners (the paper executor,
-    # the fixed-time recorder) heard the world's first quote; hearing one more per case
-    # would only make every case slower.
-    with mock.patch.dict(quote_services._listeners, clear=True):
-        fresh_quote()
+    quote_again(fresh_quote())
     with fast_hasher():
         yield module_world
     for cache in caches.all(initialized_only=True):

@@ -23,6 +23,7 @@ from rest_framework.authtoken.models import Token
 from apps.engine.models import EngineCommand, EngineOutbox
 from apps.futures.models import AppliedFill, Position
 from apps.futures.services import mark_refresh
+from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
 from apps.orderstore.models import StoredOrder, StoredTrade
 from apps.spot import exchange, prices
@@ -36,7 +37,7 @@ from apps.wallets import services as wallet_services
 from apps.wallets.models import Entry, Hold, HoldChange, Journal, Wallet
 from devtools.binance import running_emulator
 from tests.api.state import rows_of
-from tests.api.test_hostile import Answer, api_client, describe, post, send
+from tests.api.test_hostile import Answer, api_client, describe, post, quote_again, send
 from tests.api.venue_cases import (
     CASES,
     ECO_CANCEL,
@@ -154,10 +155,17 @@ def module_world(django_db_setup, django_db_blocker):
                 exchange.reset()
 
 
+def eco_quote() -> Quote:
+    """ABC/USDT's book as the engine would publish it: a MARKET BUY has asks to walk."""
+    return Quote(venue="ecosystem", symbol="ABC/USDT", price=D("10.00"), bid=D("8.00"),
+                 ask=D("12.00"), timestamp=datetime.now(UTC), source="engine")
+
+
 @pytest.fixture
 def world(module_world) -> VenueWorld:
     for cache in caches.all(initialized_only=True):
         cache.clear()
+    quote_again(eco_quote())
     yield module_world
     for cache in caches.all(initialized_only=True):
         cache.clear()
@@ -204,6 +212,9 @@ VALID = [
     ("eco_order", ECO_ORDERS, {"symbol": "ABC/USDT", "side": "BUY", "type": "LIMIT",
                                "amount": "1", "price": "9.00", "client_order_id": "e-new-1",
                                "stp": "NONE"}, None, 201),
+    ("eco_order_by_budget", ECO_ORDERS, {"symbol": "ABC/USDT", "side": "BUY",
+                                         "type": "MARKET", "quote_amount": "10",
+                                         "client_order_id": "e-new-1"}, None, 201),
     ("spot_order", SPOT_ORDERS, {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT",
                                  "amount": "0.01", "price": "50000.00",
                                  "client_order_id": "s-new-1"}, None, 201),
@@ -248,10 +259,11 @@ def test_every_endpoint_and_field_is_attacked():
     from apps.spot.apis import SpotOrdersApi
     attacked = {(case.endpoint, case.field) for case in CASES}
     for endpoint, names in (
-            ("eco_order", {"symbol", "side", "type", "amount", "price", "client_order_id",
-                           "stp"} & set(OrderListCreateApi.PlaceInput().fields)),
-            ("spot_order", {"symbol", "side", "type", "amount", "price", "client_order_id"}
-             & set(SpotOrdersApi.PlaceInput().fields)),
+            ("eco_order", {"symbol", "side", "type", "amount", "quote_amount", "price",
+                           "client_order_id", "stp"}
+             & set(OrderListCreateApi.PlaceInput().fields)),
+            ("spot_order", {"symbol", "side", "type", "amount", "quote_amount", "price",
+                            "client_order_id"} & set(SpotOrdersApi.PlaceInput().fields)),
             ("margin", set(PositionMarginApi.MarginInput().fields) | {"position_id"}),
             ("eco_cancel", {"order_id"}), ("spot_cancel", {"order_id"}),
             ("eco_trades", {"symbol", "limit", "page"}),

@@ -141,6 +141,19 @@ def eco_order_cases() -> list[Case]:
     # An amount whose hold is beyond the user's ECO USDT (100,000 at 9.00).
     cases += _field_cases("eco_order", ECO_ORDERS, base, "amount", [
         ("beyond-the-balance", "20000")], "number")
+    # A MARKET BUY by quote budget (it would walk the book, 201).
+    by_budget = {"symbol": "ABC/USDT", "side": "BUY", "type": "MARKET", "quote_amount": "10",
+                 "client_order_id": "e-new-1"}
+    cases += _field_cases("eco_order", ECO_ORDERS, by_budget, "quote_amount",
+                          numbers(decimals=8, too_big="1000000"), "number")
+    cases += _field_cases("eco_order", ECO_ORDERS, by_budget, "quote_amount",
+                          containers("10"), "container")
+    cases += _field_cases("eco_order", ECO_ORDERS, base, "quote_amount",
+                          [("beside-amount", "10")], "conflict")
+    cases += _field_cases("eco_order", ECO_ORDERS, {**by_budget, "side": "SELL"},
+                          "quote_amount", [("on-a-sell", "10")], "conflict")
+    cases += _field_cases("eco_order", ECO_ORDERS, {**base, "amount": None}, "quote_amount",
+                          [("on-a-limit", "10")], "conflict")
     return cases
 
 
@@ -151,9 +164,13 @@ def spot_order_cases() -> list[Case]:
     # families are the ecosystem's cases.
     base = {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT", "amount": "0.01",
             "price": "49000.00", "time_in_force": "GTC", "client_order_id": "s-new-1"}
-    return _order_cases("spot_order", SPOT_ORDERS, base, amount_decimals=5, price_decimals=2,
-                        elsewhere="ABC/USDT", replay=lambda world: "s-existing",
-                        parser=False)
+    cases = _order_cases("spot_order", SPOT_ORDERS, base, amount_decimals=5,
+                         price_decimals=2, elsewhere="ABC/USDT",
+                         replay=lambda world: "s-existing", parser=False)
+    # The spot venue takes no quote budget: refused, whatever the budget.
+    return cases + _field_cases("spot_order", SPOT_ORDERS, {
+        "symbol": "BTC/USDT", "side": "BUY", "type": "MARKET", "quote_amount": "100",
+        "client_order_id": "s-new-1"}, "quote_amount", [("unsupported", "100")], "conflict")
 
 
 def _id_forms(name: str, other: Callable[[object], int]) -> list[tuple[str, Callable]]:
