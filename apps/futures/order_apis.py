@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from apps.core.api import AmountField
 from apps.core.schema import error_responses
 from apps.futures.services.orders import futures_order_place
 from apps.trading.apis import OrderOutput, VenueOrderCancelApi, VenueOrdersApi
@@ -36,8 +37,12 @@ class OrderListCreateApi(VenueOrdersApi):
             "position the order would leave."))
         reduce_only = serializers.BooleanField(default=False, help_text=(
             "Only reduce the open position of the other side (sized down to it)."))
+        # The base amount always: the core's amount is optional for a budget MARKET BUY
+        # (quote_amount), which the futures venue does not fill (its gateway's
+        # quote_budget), so neither is inherited.
+        amount = AmountField(help_text="Base currency.")
         stop_price = trigger_source = trailing_delta = trailing_rate = None
-        activation_price = None
+        activation_price = quote_amount = None
 
     @extend_schema(request=PlaceInput,
                    responses={201: OrderOutput, **error_responses(404, 409)})

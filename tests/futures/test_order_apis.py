@@ -59,6 +59,8 @@ def test_refused_futures_inputs_are_a_400_writing_nothing(client, body, code):
     {"reduce_only": "maybe"}, {"reduce_only": True, "side": "SELL"},
     {"amount": "1e400"}, {"amount": "100000000000000000000000000000"},
     {"amount": "-1"}, {"amount": "NaN"}, {"price": "Infinity"},
+    # The core's budget order (no amount, a quote_amount) is not a futures order.
+    {"amount": None}, {"amount": None, "type": "MARKET", "quote_amount": "100"},
 ])
 def test_hostile_futures_inputs_are_a_4xx_writing_nothing(client, body):
     order = {"symbol": "BTC/USDT", "side": "BUY", "type": "LIMIT", "amount": "1",
@@ -79,3 +81,11 @@ def test_another_users_order_cannot_be_cancelled(client):
     assert answer.status_code == 404
     assert Order.objects.get(pk=placed["id"]).status == "NEW"
     assert wallet(client.user) == (D("100000"), D("6030"))
+
+
+def test_an_order_without_an_amount_is_a_400_writing_nothing(client):
+    answer = client.post(ORDERS, {"symbol": "BTC/USDT", "side": "BUY", "type": "MARKET",
+                                  "quote_amount": "100", "leverage": 10}, format="json")
+    assert answer.status_code == 400, answer.content
+    assert "amount" in answer.json()["error"]["fields"]
+    assert not Order.objects.exists() and wallet(client.user) == (D("100000"), D(0))
