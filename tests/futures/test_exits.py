@@ -284,3 +284,28 @@ def test_duplicated_mark_ticks_on_two_executors_fire_each_exit_once(engine, cont
     assert books_clean() == []
     assert sum(system(s) for s in SYSTEMS) + sum(wallet(u)[0] for u in [*users, maker]) \
         == D(100000) * 6 + D(1000000)
+
+
+def test_a_partial_close_keeps_both_exits_and_the_one_that_closes_cancels_the_other(
+        book, engine, contract):
+    a, b, mm = book
+    services.position_exits_set(user_id=a.pk, position_id=position(a).pk,
+                                take_profit_price=D("62000"), stop_loss_price=D("58000"))
+    place(mm, "BUY", "0.4", "60000")
+    place(a, "SELL", "0.4", "60000", reduce_only=True)  # a partial close: 0.6 left
+    drain(engine)
+    assert position(a).size == D("0.6")
+    # Sized when they fire, the exits count against nothing: both still guard the rest.
+    assert {t: o.status for t, o in exits_of(a).items()} == {
+        OrderType.TAKE_PROFIT_MARKET: OrderStatus.PENDING,
+        OrderType.STOP_MARKET: OrderStatus.PENDING}
+    place(mm, "BUY", "5", "58000")
+    drain(engine)
+    mark(contract, "58000")
+    drain(engine)
+    stop, take_profit = (exits_of(a)[t] for t in (OrderType.STOP_MARKET,
+                                                  OrderType.TAKE_PROFIT_MARKET))
+    assert (stop.status, stop.filled) == (OrderStatus.FILLED, D("0.6"))
+    assert position(a).status == "FLAT"
+    assert take_profit.status == OrderStatus.CANCELED
+    assert books_clean() == []
