@@ -9,11 +9,11 @@ fresh one), clamped to ±``contract.max_premium``. mark = index x (1 + premium),
 half-even to a multiple of the market's tick (so that size x mark is exact money).
 
 ``mark_refresh`` publishes the tick on the quote bus (venue ``mark``: the latest-mark cache,
-and its listeners) and then liquidates what it reaches, so that after every mark tick no
-position is left below maintenance (having counted the tick in its funding interval's
-window, ``funding_window_add``: what funding prices a stamp by, however late it is
-charged); last, it streams the tick (``mark@futures:<SYMBOL>``)
-and the contract's positions at it.
+and its listeners: the conditional orders triggered by the MARK) and then liquidates what
+it reaches, so that after every mark tick no position is left below maintenance (having
+counted the tick in its funding interval's window, ``funding_window_add``: what funding
+prices a stamp by, however late it is charged); last, it
+streams the tick (``mark@futures:<SYMBOL>``) and the contract's positions at it.
 """
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
