@@ -304,3 +304,19 @@ def test_the_tier_check_counts_the_open_orders_that_would_increase_the_position(
     place(a, "BUY", "0.5", "60000", leverage=100)
     # The other side's orders do not count.
     place(a, "SELL", "0.8", "61000", leverage=125)
+
+
+def test_a_liquidation_cancels_the_reduce_only_orders_of_the_position(contract, engine):
+    from datetime import UTC, datetime
+
+    from apps.futures.services import MarkTick, position_liquidate
+
+    a, _ = long_one(engine)
+    guard = place(a, "SELL", "1", "70000", reduce_only=True)
+    drain(engine)
+    tick = MarkTick(contract_id=contract.pk, symbol=SYMBOL, mark=D(54000), index=D(54000),
+                    premium=D(0), timestamp=datetime.now(UTC))
+    assert position_liquidate(position_id=Position.objects.get(user=a).pk, tick=tick)
+    drain(engine)
+    assert fresh(guard).status == OrderStatus.CANCELED
+    assert wallet(a)[1] == 0
