@@ -1,59 +1,129 @@
 """Set-based writes of many model rows in few statements, for the settlement paths whose
 batches write hundreds of rows: Django's ``bulk_update`` builds an expression per row and
-field, and ``executemany`` of an UPDATE is one round trip per row (the MySQL client
-batches only INSERTs); both cost a batch more than everything else it did."""
-from collections.abc import Sequence
+field, ``bulk_create`` prepares every value through its field, and ``executemany`` of an
+UPDATE is one round trip per row (the MySQL client batches only INSERTs); each cost a
+batch more than everything else it did. Here values are written into the statement where
+that is safe (numbers, and text of a few plain characters: a price, a status, a key, a
+timestamp), the rest are parameters, and a field prepares a value once however many rows
+share it (a batch's timestamps)."""
+import re
+from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import CharField, Field, Model, TextField
 
 UPDATE_CHUNK = 100
+INSERT_CHUNK = 1000
+# Nothing here is special inside an SQL string literal on any database (no quote, no
+# backslash, no percent sign, which the drivers' parameter formatting would read).
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9 _.:@/+\-]*\Z")
 
 
 def sql_literal(value, params: list) -> str:
-    """``value`` in SQL: NULL, an int or a finite Decimal written out (they print only
-    digits, a sign and a point: nothing can be injected), anything else a parameter
-    appended to ``params``. Escaping every number as a parameter cost a batch a fifth of
-    its time."""
+    """``value`` in SQL: NULL, a boolean, an int or a finite Decimal written out (they
+    print only digits, a sign and a point), text of plain characters quoted as it is
+    (``_PLAIN_TEXT``: nothing can be injected), anything else a parameter appended to
+    ``params``. Escaping every value as a parameter cost a batch a fifth of its time."""
     if value is None:
         return "NULL"
-    if type(value) is int:
+    kind = type(value)
+    if kind is int:
         return str(value)
-    if type(value) is Decimal and value.is_finite():
+    if kind is Decimal and value.is_finite():
         return f"{value:f}"
+    if kind is bool:
+        return "TRUE" if value else "FALSE"
+    if kind is str and _PLAIN_TEXT.match(value):
+        return f"'{value}'"
     params.append(value)
     return "%s"
 
 
+def preparer(field: Field, connection) -> Callable[[object], object]:
+    """``field``'s value as the database takes it (``get_db_prep_save``), skipped for
+    numbers and for text into a text column, and computed once per distinct date or
+    time (every row of a batch carries the same ones)."""
+    text = isinstance(field, CharField | TextField)
+    prepare = field.get_db_prep_save
+    seen: dict[date, object] = {}
+
+    def prep(value):
+        kind = type(value)
+        if value is None or kind is int or kind is Decimal or kind is bool or (
+                text and kind is str):
+            return value
+        if isinstance(value, date):
+            if value not in seen:
+                seen[value] = prepare(value, connection)
+            return seen[value]
+        return prepare(value, connection)
+
+    return prep
+
+
+def values_sql(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence],
+               params: list) -> str:
+    """The ``(..), (..)`` of an INSERT of ``rows`` (values in ``fields`` order, a foreign
+    key's as its id), each value prepared by its field and written by ``sql_literal``."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    meta = model._meta
+    preps = [preparer(meta.get_field(name), connection) for name in fields]
+    return ", ".join(
+        "(" + ", ".join(sql_literal(prep(value), params)
+                        for prep, value in zip(preps, row, strict=True)) + ")"
+        for row in rows)
+
+
+def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence], *,
+                returning: bool = False) -> list[int] | None:
+    """Insert ``rows`` (values in ``fields`` order) in multi-row INSERTs of
+    ``INSERT_CHUNK``; with ``returning``, their new ids in order where the database can
+    return them (MariaDB 10.5+, SQLite 3.35+), else None."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    meta, qn = model._meta, connection.ops.quote_name
+    columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
+    can_return = returning and connection.features.can_return_rows_from_bulk_insert
+    suffix = f" RETURNING {qn(meta.pk.column)}" if can_return else ""
+    pks: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            params: list = []
+            values = values_sql(model, fields, rows[start:start + INSERT_CHUNK], params)
+            # Identifiers come from the model's meta; values are literals or parameters.
+            sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
+                   f"VALUES {values}{suffix}")
+            cursor.execute(sql, params)
+            if can_return:
+                pks += [pk for (pk,) in cursor.fetchall()]
+    return pks if can_return else None
+
+
 def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
     """Write ``fields`` of ``rows`` (instances of one model, already locked by the caller):
-    an UPDATE with a CASE per field for each ``UPDATE_CHUNK`` rows. Numbers are written
-    as they are; other values go through their field's ``get_db_prep_save`` (datetimes in
-    the database's time zone, JSON encoded). Chunked because the database tries a CASE's
-    branches in turn: one statement for all rows would cost rows squared."""
+    an UPDATE with a CASE per field for each ``UPDATE_CHUNK`` rows, values prepared as
+    ``values_sql`` does. Chunked because the database tries a CASE's branches in turn:
+    one statement for all rows would cost rows squared."""
     if not rows:
         return
+    connection = connections[DEFAULT_DB_ALIAS]
     meta = rows[0]._meta
     qn = connection.ops.quote_name
     pk = qn(meta.pk.column)
     model_fields = [meta.get_field(name) for name in fields]
-
-    def literal(row: Model, field, params: list) -> str:
-        value = getattr(row, field.attname)
-        if value is not None and type(value) is not int and type(value) is not Decimal:
-            value = field.get_db_prep_save(value, connection)
-        return sql_literal(value, params)
+    preps = [(field.attname, preparer(field, connection)) for field in model_fields]
 
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPDATE_CHUNK):
             chunk = rows[start:start + UPDATE_CHUNK]
             params: list = []
             sets = [f"{qn(field.column)} = CASE {pk} "
-                    + " ".join(f"WHEN {row.pk:d} THEN {literal(row, field, params)}"
+                    + " ".join(f"WHEN {row.pk:d} THEN "
+                               f"{sql_literal(prep(getattr(row, attname)), params)}"
                                for row in chunk) + " END"
-                    for field in model_fields]
-            # Identifiers come from the model's meta; values are numbers or parameters.
+                    for field, (attname, prep) in zip(model_fields, preps, strict=True)]
+            # Identifiers come from the model's meta; values are literals or parameters.
             sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
                    f"WHERE {pk} IN ({', '.join(f'{row.pk:d}' for row in chunk)})")
             cursor.execute(sql, params)

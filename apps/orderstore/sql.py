@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from apps.core.bulk import values_sql
 from apps.orderstore.base import Page, check_limit, decode_page, newest, page_of
 from apps.orderstore.models import StoredOrder, StoredTrade
 from apps.orderstore.records import OrderRecord, TradeRecord
@@ -40,7 +41,6 @@ def _insert(model: type[Model], columns: list[str], keys: list[str],
     and its ``version`` replaced when its version is higher. Not ``INSERT IGNORE``: that
     would also turn a value the column cannot hold into a warning and a clipped value."""
     qn, meta = connection.ops.quote_name, model._meta
-    prepare = [meta.get_field(name).get_db_prep_save for name in columns]
     table = qn(meta.db_table)
     names = ", ".join(qn(name) for name in columns)
     version = qn("version")
@@ -59,15 +59,12 @@ def _insert(model: type[Model], columns: list[str], keys: list[str],
         sets = [f"{qn(name)} = excluded.{qn(name)}" for name in [*newer_state, "version"]]
         tail = (f"ON CONFLICT ({', '.join(qn(key) for key in keys)}) DO UPDATE SET "
                 f"{', '.join(sets)} WHERE excluded.{version} > {table}.{version}")
-    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start:start + _CHUNK]
-            params = [to_db(value, connection) for row in chunk
-                      for to_db, value in zip(prepare, row, strict=True)]
-            # Identifiers come from the model's meta; every value is a parameter.
-            sql = (f"INSERT INTO {table} ({names}) "  # noqa: S608
-                   f"VALUES {', '.join([row_marks] * len(chunk))} {tail}")
+            params: list = []
+            values = values_sql(model, columns, rows[start:start + _CHUNK], params)
+            # Identifiers come from the model's meta; values are literals or parameters.
+            sql = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
             cursor.execute(sql, params)
 
 

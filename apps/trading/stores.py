@@ -10,12 +10,12 @@ from decimal import Decimal
 from functools import cache
 from typing import Protocol
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
 from django.db.models.functions import Ceil, Floor
 from django.utils import timezone
 
-from apps.core.bulk import update_rows
+from apps.core.bulk import insert_rows, update_rows
 from apps.trading.constants import (
     RESTING_STATUSES,
     OrderStatus,
@@ -28,6 +28,9 @@ from apps.trading.models import Fill, Market, Order
 # The columns a fill, a cancel or a venue's answer changes.
 _STATE_FIELDS = ["status", "filled", "remaining", "cost", "fee", "fee_currency", "reason",
                  "external_id", "closed_at", "updated_at"]
+_FILL_FIELDS = ["order", "venue", "trade_id", "price", "amount", "quote_amount", "liquidity",
+                "fee", "fee_currency", "settlement_key", "evidence", "executed_at", "created_at"]
+_FILL_ATTNAMES = [Fill._meta.get_field(name).attname for name in _FILL_FIELDS]
 # And those a trigger, a bracket's entry or a budget order's fills change (the amount:
 # written only for such orders, so a plain order's batch stays as narrow as it was).
 _CONDITIONAL_FIELDS = [*_STATE_FIELDS, "amount", "stop_price", "trailing_best",
@@ -197,7 +200,15 @@ class SqlOrderStore:
         update_rows(plain, _STATE_FIELDS)
         update_rows(conditional, _CONDITIONAL_FIELDS)
         if fills:
-            Fill.objects.bulk_create(fills)
+            now = timezone.now()
+            for fill in fills:
+                fill.created_at = now
+            pks = insert_rows(Fill, _FILL_FIELDS, [
+                [getattr(fill, name) for name in _FILL_ATTNAMES] for fill in fills],
+                returning=True)
+            for i, fill in enumerate(fills):  # as bulk_create leaves them
+                fill.pk = None if pks is None else pks[i]
+                fill._state.adding, fill._state.db = False, DEFAULT_DB_ALIAS
 
     def fills_of(self, *, order_ids: Sequence[int]) -> dict[int, list[Fill]]:
         found: dict[int, list[Fill]] = {}

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 import structlog
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.bulk import sql_literal, update_rows
+from apps.core.bulk import insert_rows, update_rows
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.money import EXACT, AmountError, quantize_exact
 from apps.marketdata import streams
@@ -335,20 +335,19 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
                                 created_by_id=posting.created_by_id,
                                 reverses_id=posting.reverses_id))
     now = timezone.now()
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    pks = _insert(Journal, ["key", "kind", "memo", "created_by", "reverses", "created_at"],
-                  [(j.key, j.kind, j.memo, j.created_by_id, j.reverses_id, stamp)
-                   for j in journals], returning=True)
+    pks = insert_rows(Journal, ["key", "kind", "memo", "created_by", "reverses", "created_at"],
+                      [(j.key, j.kind, j.memo, j.created_by_id, j.reverses_id, now)
+                       for j in journals], returning=True)
     if pks is None:  # the database cannot return them: read them back by key
         by_key = dict(Journal.objects.filter(key__in=[j.key for j in journals])
                       .values_list("key", "pk"))
         pks = [by_key[j.key] for j in journals]
     for journal, pk in zip(journals, pks, strict=True):
         journal.pk, journal.created_at = pk, now
-    _insert(Entry, ["journal", "wallet", "amount", "balance_after", "created_at"],
-            [(journal.pk, wallet_id, amount, after, stamp)
-             for journal, legs in zip(journals, entries, strict=True)
-             for wallet_id, amount, after in legs], returning=False)
+    insert_rows(Entry, ["journal", "wallet", "amount", "balance_after", "created_at"],
+                [(journal.pk, wallet_id, amount, after, now)
+                 for journal, legs in zip(journals, entries, strict=True)
+                 for wallet_id, amount, after in legs])
     touched = {wallet_id for legs in entries for wallet_id, _, _ in legs} & wallets.keys()
     changed = [wallets[pk] for pk in sorted(touched)]
     for row in (*changed, *touched_holds.values()):
@@ -357,31 +356,6 @@ def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
     update_rows(list(touched_holds.values()), ["remaining", "status", "updated_at"])
     publish_balances(changed)
     return done | {j.key: j for j in journals}
-
-
-def _insert(model, fields: list[str], rows: list[tuple], *,
-            returning: bool) -> list[int] | None:
-    """Insert ``rows`` (values ready for the database, in ``fields`` order) in multi-row
-    INSERTs; with ``returning``, their new ids in order where the database can return them
-    (MariaDB 10.5+, SQLite 3.35+), else None. ``QuerySet.bulk_create`` prepares each value
-    through its field, which cost more than the rest of a batch."""
-    meta, qn = model._meta, connection.ops.quote_name
-    columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
-    can_return = returning and connection.features.can_return_rows_from_bulk_insert
-    suffix = f" RETURNING {qn(meta.pk.column)}" if can_return else ""
-    pks: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            params: list = []
-            values = ", ".join("(" + ", ".join(sql_literal(value, params) for value in row) + ")"
-                               for row in rows[start:start + 1000])
-            # Identifiers come from the model's meta; values are numbers or parameters.
-            sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
-                   f"VALUES {values}{suffix}")
-            cursor.execute(sql, params)
-            if can_return:
-                pks += [pk for (pk,) in cursor.fetchall()]
-    return pks if can_return else None
 
 
 def _apply(posting: Posting, ids: dict[WalletOwner, int], wallets: dict[int, Wallet],
