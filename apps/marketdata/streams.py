@@ -93,6 +93,8 @@ _SAFE = frozenset(string.ascii_letters + string.digits + "-.")
 _MAX_GROUP_LENGTH: Final = 99
 # Long enough for a Redis that is reconnecting, short enough not to stall a publisher.
 SEND_TIMEOUT_SECONDS: Final = 5.0
+# The groups one hand-off sends to at once (each its own connection to the layer).
+SEND_GROUPS_AT_ONCE: Final = 16
 
 
 def ticker_stream(*, venue: str, symbol: str) -> str:
@@ -290,7 +292,8 @@ os.register_at_fork(after_in_child=_send_loop.forget)
 
 
 def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> bool:
-    """Send each ``(group, message)`` in order from synchronous code, in one hand-off to
+    """Send each ``(group, message)`` from synchronous code, in order within each group
+    (the groups concurrently), in one hand-off to
     the send loop (one wait for all: a settlement's many events cost one round trip to
     the loop, not one each); False (and logged) if the channel layer failed or did not
     finish within ``SEND_TIMEOUT_SECONDS``, or if called from a coroutine (it would block
@@ -304,9 +307,23 @@ def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> bool:
                   error="send_to_groups called from async code")
         return False
 
+    # In order within a group; up to SEND_GROUPS_AT_ONCE groups side by side (a
+    # batch's hundreds of users' events cost a round trip per event in turn otherwise,
+    # and the order across users means nothing to any of them).
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in messages:
+        by_group.setdefault(group, []).append(message)
+
+    async def send_group(slots: asyncio.Semaphore, group: str,
+                         sequence: list[dict[str, Any]]) -> None:
+        async with slots:
+            for message in sequence:
+                await layer.group_send(group, message)
+
     async def send_all() -> None:
-        for group, message in messages:
-            await layer.group_send(group, message)
+        slots = asyncio.Semaphore(SEND_GROUPS_AT_ONCE)  # made on the loop that uses it
+        await asyncio.gather(*(send_group(slots, group, sequence)
+                               for group, sequence in by_group.items()))
 
     future = asyncio.run_coroutine_threadsafe(send_all(), _send_loop.get())
     try:

@@ -162,6 +162,35 @@ def test_a_hanging_channel_layer_holds_a_send_for_the_timeout_only(monkeypatch, 
     assert streams.send_to_group("ticker.X", {"type": "stream.data"}) is True  # loop still serves
 
 
+class SlowLayer:
+    """A layer whose every send is a round trip: records what arrived, in order, and how
+    many sends were on the way at once."""
+
+    def __init__(self) -> None:
+        self.arrived: list[tuple[str, int]] = []
+        self.in_flight = self.most_in_flight = 0
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.005)
+        self.in_flight -= 1
+        self.arrived.append((group, message["n"]))
+
+
+def test_one_hand_off_sends_to_many_users_at_once_each_users_events_in_order(monkeypatch):
+    layer = SlowLayer()
+    monkeypatch.setattr(streams, "get_channel_layer", lambda: layer)
+    messages = [(f"user.{n % 40}", {"n": n}) for n in range(200)]
+    assert streams.send_to_groups(messages) is True
+    assert sorted(layer.arrived) == sorted((group, m["n"]) for group, m in messages)
+    for user in range(40):  # each user's in the order given
+        mine = [n for group, n in layer.arrived if group == f"user.{user}"]
+        assert mine == list(range(user, 200, 40))
+    # Side by side (a batch's sends one after another cost a round trip each), bounded.
+    assert 1 < layer.most_in_flight <= streams.SEND_GROUPS_AT_ONCE
+
+
 def test_a_send_from_async_code_is_refused_not_blocking_its_loop(caplog):
     async def from_a_coroutine() -> bool:
         return streams.send_to_group("ticker.X", {"type": "stream.data"})
