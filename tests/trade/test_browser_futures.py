@@ -30,6 +30,7 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     # The bot quotes three levels a side once the contract has a mark (the spot index).
     expect(page.locator("#asks tr")).to_have_count(3, timeout=90_000)
     expect(page.get_by_test_id("mark")).not_to_have_text("—")
+    expect(page.get_by_test_id("funding-rate")).to_have_text(re.compile(r"^-?\d+\.\d{4}%$"))
     expect(page.get_by_test_id("funding-countdown")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
     shots("visitor")
 

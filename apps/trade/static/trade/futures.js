@@ -13,6 +13,9 @@
   var PRESETS = [1, 2, 5, 10, 20, 50, 75, 100, 125];
   var page = {};  // market.js's parts: stream and book, then form and refresh
   var fundingTime = null, fundingAmount = null;
+  // Whether the funding preview had a rate (it has none before the first fresh index),
+  // and whether one is being fetched.
+  var fundingKnown = false, fundingLoading = false;
 
   function query(params) {
     return Object.keys(params).map(function (key) {
@@ -39,15 +42,19 @@
     mark = tick.mark_price;
     $("mark").textContent = Platform.price(tick.mark_price, cfg.pricePrecision);
     $("index").textContent = Platform.price(tick.index_price, cfg.pricePrecision);
+    if (!fundingKnown && !fundingLoading) loadFunding();  // the first fresh index's rate
   }
   function loadFunding() {
+    fundingLoading = true;
     api("GET", f.api.funding + "?" + query({symbol: cfg.symbol})).then(function (data) {
+      fundingLoading = false;
+      fundingKnown = data.rate !== null;
       fundingTime = new Date(data.funding_time);
       $("funding-rate").textContent = data.rate === null ? "—" : percent(data.rate);
       fundingAmount = data.amount;
       renderPositions();
       tick();
-    }).catch(function () { /* no fresh index yet: the header keeps its dashes */ });
+    }).catch(function () { fundingLoading = false; });
   }
   function tick() {
     if (!fundingTime) return;
