@@ -91,11 +91,14 @@ def _race(*, pairs_count: int, owners_count: int, takers: int, seed: int, troubl
     owners = [trader() for _ in range(owners_count)]
     lists = []
     for n in range(pairs_count):
+        amount, price = D("0.001") * rng.randint(100, 2000), _cents(rng, 1010, 1190)
+        stop, source = _cents(rng, 810, 990), "LAST" if rng.random() < 0.6 else "BID_ASK"
+        if source == "BID_ASK":
+            stop = min(stop, D("9.89"))  # a sell stop on the bid starts below it (9.90)
         lists.append(services.order_list_place(
             user_id=owners[n % owners_count].pk, venue="ecosystem", symbol=SYMBOL,
-            kind="OCO", side="SELL", amount=D("0.001") * rng.randint(100, 2000),
-            price=_cents(rng, 1010, 1190), stop_price=_cents(rng, 810, 990),
-            trigger_source="LAST" if rng.random() < 0.6 else "BID_ASK"))
+            kind="OCO", side="SELL", amount=amount, price=price, stop_price=stop,
+            trigger_source=source))
     drain(r)
     feed.clear()
     assert Order.objects.filter(group__in=lists, status=S.OPEN).count() == pairs_count
