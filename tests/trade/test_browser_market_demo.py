@@ -61,7 +61,9 @@ def test_the_bot_makes_a_book_and_a_trader_fills_part_of_an_order(page, tmp_path
     expect(done).to_contain_text(filled_text)
 
     # A market buy by total: it spends at most what is asked at the bot's asks and ends
-    # FILLED with the amount it bought.
+    # FILLED with the amount it bought (once the bot quotes asks again: the first order
+    # took them all).
+    expect(page.locator("#asks tr")).to_have_count(3, timeout=60_000)
     page.locator("input[name=type][value=BUDGET]").check()
     expect(page.get_by_test_id("amount")).to_be_hidden()
     page.get_by_test_id("quote_amount").fill("1.5")
