@@ -153,8 +153,9 @@ class Position(models.Model):
 
 class OrderTerms(models.Model):
     """What a futures order on the engine carries beyond the core's ``trading.Order``:
-    its leverage and whether it may only reduce its trader's position. Written with the
-    order's engine command (``FuturesGateway.enqueue``), read when its fills settle."""
+    its leverage, whether it may only reduce its trader's position, and the take-profit
+    and stop-loss its first fill sets on the position. Written with the order's engine
+    command (``FuturesGateway.enqueue``), read when its fills settle."""
 
     order = models.OneToOneField("trading.Order", on_delete=models.PROTECT,
                                  primary_key=True, related_name="futures_terms")
@@ -164,6 +165,11 @@ class OrderTerms(models.Model):
         "Position", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="The insurance fund's inherited position this liquidation engine's "
                   "order closes in the book (its fills settle into that position).")
+    take_profit_price = money_field(null=True, blank=True)
+    stop_loss_price = money_field(null=True, blank=True)
+    exits_set = models.BooleanField(
+        default=False, help_text="The take-profit and stop-loss became the position's "
+                                 "exits (once: the user may change them afterwards).")
 
     def __str__(self) -> str:
         flag = " reduce-only" if self.reduce_only else ""

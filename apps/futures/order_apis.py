@@ -1,7 +1,7 @@
 """Futures orders under /api/v1/futures/orders/ (thin): the trading core's order views
 and renderings (``apps.trading.apis``) with the futures inputs, leverage and
-reduce-only, placed by ``services.orders.futures_order_place``. Conditional types (TP/SL
-on the mark price) are not taken here yet."""
+reduce-only, and the take-profit and stop-loss its first fill sets on the position, placed
+by ``services.orders.futures_order_place``. Conditional types are not taken here."""
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -37,6 +37,13 @@ class OrderListCreateApi(VenueOrdersApi):
             "position the order would leave."))
         reduce_only = serializers.BooleanField(default=False, help_text=(
             "Only reduce the open position of the other side (sized down to it)."))
+        take_profit_price = AmountField(required=False, help_text=(
+            "Set on the position as its take-profit (mark-triggered) when the order "
+            "first fills: a BUY's above its price (a MARKET order's: the mark), a SELL's "
+            "below. Not on a reduce-only order."))
+        stop_loss_price = AmountField(required=False, help_text=(
+            "Set on the position as its stop-loss when the order first fills: a BUY's "
+            "below its price (or the mark), a SELL's above."))
         # The base amount always: the core's amount is optional for a budget MARKET BUY
         # (quote_amount), which the futures venue does not fill (its gateway's
         # quote_budget), so neither is inherited.

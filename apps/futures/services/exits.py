@@ -63,14 +63,20 @@ def _live_exits(position: Position) -> dict[str, Order]:
     return found
 
 
-def _check(position: Position, *, field: str, price: Decimal, mark: Decimal) -> None:
-    long = position.side == PositionSide.LONG
+def exit_price_check(*, long: bool, field: str, price: object, reference: Decimal,
+                     whose: str, against: str) -> None:
+    """Raise InvalidInput (on ``field``) unless ``price`` is a positive finite Decimal on
+    the side of ``reference`` where the exit would not fire at once: a long's (or a
+    BUY's) take-profit above it and stop-loss below, a short's the other way round.
+    ``whose`` and ``against`` name the two in the message ("A long's", "the mark price")."""
+    if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
+        raise InvalidInput(f"{field} must be a positive number.",
+                           fields={field: ["A positive number."]})
     above = (field == TAKE_PROFIT) == long
-    if (price <= mark) if above else (price >= mark):
+    if (price <= reference) if above else (price >= reference):
         what = "take-profit" if field == TAKE_PROFIT else "stop-loss"
         where = "above" if above else "below"
-        message = (f"A {position.side.lower()}'s {what} must be {where} the mark price "
-                   f"{mark.normalize():f}.")
+        message = f"{whose} {what} must be {where} {against} {reference.normalize():f}."
         raise InvalidInput(message, fields={field: [message]})
 
 
@@ -101,10 +107,9 @@ def position_exits_set(*, user_id: int, position_id: int,
         raise Conflict("No fresh mark price: exits cannot be set now.", code="stale_mark")
     for field, price in changes.items():
         if price is not None:
-            if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
-                raise InvalidInput(f"{field} must be a positive number.",
-                                   fields={field: ["A positive number."]})
-            _check(position, field=field, price=price, mark=mark.price)
+            exit_price_check(long=position.side == PositionSide.LONG, field=field,
+                             price=price, reference=mark.price,
+                             whose=f"A {position.side.lower()}'s", against="the mark price")
     exit_side = Side.SELL if position.side == PositionSide.LONG else Side.BUY
     with transaction.atomic():
         live = _live_exits(position)

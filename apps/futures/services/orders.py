@@ -7,6 +7,10 @@ positions (``position_apply_fill``) instead of exchanging base for quote.
   reduce-only order that cannot reduce and sizes one larger than the position down to
   it, then places through ``trading.services.order_place`` with the terms as the venue's
   options (``FuturesGateway`` writes them as an ``OrderTerms`` row with the command).
+  A take-profit and stop-loss given with an order that opens or adds (never a reduce-only
+  one) are checked against its side and its price (a MARKET order's: the mark) and kept
+  in its terms: they are the position's exits from the order's first fill (Bybit's
+  "TP/SL on order", full position).
 - ``order_hold_amount`` is the hold: the initial margin of the part that would open (or
   add to) a position plus the fee of the whole at the higher of the fee rates, in the
   contract's quote currency of the FUTURES wallet. A SELL may fill above its price, so
@@ -14,11 +18,15 @@ positions (``position_apply_fill``) instead of exchanging base for quote.
 - ``fills_settle`` (the runner's batch transaction, the order row locked): per fill, the
   position row locked, what the fill needs (its margin and fee) released from the order's
   hold, then ``position_apply_fill`` keyed by the fill's settlement key (exactly once);
-  the order's last fill releases what the hold has left.
+  the order's last fill releases what the hold has left. After the fill that leaves the
+  position open on the order's side, the order's take-profit and stop-loss become its
+  exits (``exits.position_exits_set``, replacing earlier ones), once.
 """
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+import structlog
+from django.db import transaction
 from django.db.models import Sum
 
 from apps.core.errors import Conflict, InvalidInput
@@ -26,7 +34,7 @@ from apps.core.money import EXACT
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus
 from apps.futures.models import AppliedFill, Contract, OrderTerms, Position
-from apps.futures.services import insurance
+from apps.futures.services import exits, insurance
 from apps.futures.services.positions import (
     ensure_position,
     lock_position,
@@ -35,11 +43,13 @@ from apps.futures.services.positions import (
 from apps.trading import services as trading
 from apps.trading.constants import LIVE_STATUSES, Liquidity, Side, TimeInForce, Venue
 from apps.trading.models import Fill, Order
+from apps.trading.services import rules
 from apps.trading.venues import gateway_for
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 
 ZERO = Decimal(0)
+log = structlog.get_logger(__name__)
 
 
 def _leverage(value: object, *, maximum: int) -> int:
@@ -79,7 +89,9 @@ def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
                         amount: Decimal, leverage: int, reduce_only: bool = False,
                         price: Decimal | None = None,
                         time_in_force: str = TimeInForce.GTC, post_only: bool = False,
-                        client_order_id: str | None = None) -> Order:
+                        client_order_id: str | None = None,
+                        take_profit_price: Decimal | None = None,
+                        stop_loss_price: Decimal | None = None) -> Order:
     """Place a futures order of ``user_id`` on the contract ``symbol`` at ``leverage``.
 
     Checks first, writing nothing: the contract (NotFound), the leverage (1 to the
@@ -88,7 +100,11 @@ def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
     price or the engine's protective price: InvalidInput
     "invalid_leverage" / "leverage_above_tier"), a reduce-only order against an open
     position of the other side (InvalidInput "reduce_only_increases"; one larger than the
-    position is sized down to it). Then ``trading.services.order_place`` (its checks,
+    position is sized down to it), a take-profit or stop-loss (InvalidInput on a
+    reduce-only order, "reduce_only_exits", or off the tick, or on the side of the
+    order's price, or of the mark for a MARKET order, where it would fire at once;
+    Conflict "stale_mark" for a MARKET order with no fresh mark). Then
+    ``trading.services.order_place`` (its checks,
     errors and guarantees: one transaction with the order, its hold and its engine
     command). Locks nothing of its own: the position read here may change before the
     fills, which is why the settlement applies each fill to the position as it is then.
@@ -98,6 +114,12 @@ def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
     position = _open_position(user_id=user_id, contract_id=contract.pk)
     direction = PositionSide.LONG if side == Side.BUY else PositionSide.SHORT
     valid_amount = isinstance(amount, Decimal) and amount.is_finite() and amount > 0
+    order_exits = {name: value for name, value in ((exits.TAKE_PROFIT, take_profit_price),
+                                                   (exits.STOP_LOSS, stop_loss_price))
+                   if value is not None}
+    if order_exits:
+        _order_exits_check(contract=contract, side=side, price=price, reduce_only=reduce_only,
+                           order_exits=order_exits)
     if reduce_only:
         if not position[1] or position[0] == direction:
             raise InvalidInput("A reduce-only order must be against an open position of "
@@ -126,7 +148,29 @@ def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
         user_id=user_id, venue=Venue.FUTURES, symbol=symbol, side=side, type=type,
         amount=amount, price=price, time_in_force=time_in_force, post_only=post_only,
         client_order_id=client_order_id,
-        venue_options={"leverage": leverage, "reduce_only": bool(reduce_only)})
+        venue_options={"leverage": leverage, "reduce_only": bool(reduce_only),
+                       **order_exits})
+
+
+def _order_exits_check(*, contract: Contract, side: str, price: object, reduce_only: bool,
+                       order_exits: Mapping[str, object]) -> None:
+    if reduce_only:
+        message = "Take-profit and stop-loss go with an order that opens or adds to a " \
+                  "position, not a reduce-only one."
+        raise InvalidInput(message, code="reduce_only_exits",
+                           fields={name: [message] for name in order_exits})
+    if isinstance(price, Decimal) and price.is_finite() and price > 0:
+        reference, against = price, "its price"
+    else:
+        mark = selectors.latest_mark(contract=contract)
+        if mark is None or mark.age_seconds() > contract.index_max_age_seconds:
+            raise Conflict("No fresh mark price: take-profit and stop-loss cannot be "
+                           "checked now.", code="stale_mark")
+        reference, against = mark.price, "the mark price"
+    for name, value in order_exits.items():
+        exits.exit_price_check(long=side == Side.BUY, field=name, price=value,
+                               reference=reference, whose=f"A {side}'s", against=against)
+        rules.on_step(value, step=contract.market.tick_size, what="Price", field=name)
 
 
 def order_hold_amount(*, order: Order, decimals: int,
@@ -157,7 +201,9 @@ def terms_record(*, order: Order, options: Mapping[str, object]) -> OrderTerms:
     """Record ``order``'s futures terms (its engine command's transaction)."""
     return OrderTerms.objects.create(order_id=order.pk, leverage=int(options["leverage"]),
                                      reduce_only=bool(options.get("reduce_only")),
-                                     closes_id=options.get("closes"))
+                                     closes_id=options.get("closes"),
+                                     take_profit_price=options.get(exits.TAKE_PROFIT),
+                                     stop_loss_price=options.get(exits.STOP_LOSS))
 
 
 def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> None:
@@ -200,3 +246,29 @@ def fills_settle(*, order: Order, fills: Sequence[Fill], close_hold: bool) -> No
         fill.fee = applied.fee
     if close_hold and wallet_selectors.hold_remaining(key=order.hold_key) is not None:
         ledger.hold_release(key=order.hold_key)
+    if not terms.exits_set and (terms.take_profit_price or terms.stop_loss_price):
+        _order_exits_apply(order=order, terms=terms, contract=contract)
+
+
+def _order_exits_apply(*, order: Order, terms: OrderTerms, contract: Contract) -> None:
+    """The order's take-profit and stop-loss become its position's exits, once the
+    position is open on the order's side. A savepoint: exits that cannot be set now
+    (the mark moved through one, went stale, or the exit's fee cannot be held) are
+    logged and dropped, never failing the fill's settlement."""
+    direction = PositionSide.LONG if order.side == Side.BUY else PositionSide.SHORT
+    position = Position.objects.filter(user_id=order.user_id, contract_id=contract.pk,
+                                       status=PositionStatus.OPEN, side=direction).first()
+    if position is None:
+        return
+    terms.exits_set = True
+    terms.save(update_fields=["exits_set"])
+    changes = {name: value for name, value in ((exits.TAKE_PROFIT, terms.take_profit_price),
+                                               (exits.STOP_LOSS, terms.stop_loss_price))
+               if value is not None}
+    try:
+        with transaction.atomic():
+            exits.position_exits_set(user_id=order.user_id, position_id=position.pk,
+                                     **changes)
+    except (InvalidInput, Conflict) as exc:  # InsufficientFunds is a Conflict
+        log.warning("futures_order_exits_dropped", order_id=order.pk,
+                    position_id=position.pk, reason=str(exc))
