@@ -59,6 +59,10 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     expect(page.get_by_test_id("leverage-tier")).to_contain_text("max 100x")
     shots("preview")
 
+    # Exits given with the order, 6,000 either side of the mark: the position's once it fills.
+    order_mark = Decimal(page.get_by_test_id("mark").inner_text())
+    page.get_by_test_id("order-take-profit").fill(f"{order_mark + 6000}")
+    page.get_by_test_id("order-stop-loss").fill(f"{order_mark - 6000}")
     page.get_by_test_id("submit").click()
     expect(page.get_by_test_id("order-ok")).to_contain_text("placed")
     position = page.locator("#positions tr[data-side=LONG]")
@@ -70,6 +74,8 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     margin = position.get_by_test_id("position-margin").inner_text()
     expect(position.get_by_test_id("position-pnl")).to_contain_text("USDT")
     expect(page.locator("#history tr[data-status=FILLED]")).to_have_count(1)
+    expect(position.get_by_test_id("position-exits")).to_have_text(
+        f"TP {order_mark + 6000} · SL {order_mark - 6000}")
     shots("position")
 
     # Its controls are the row under it.
@@ -100,9 +106,9 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     expect(page.locator("#positions tr")).to_have_text(["No open position in BTC/USDT."],
                                                        timeout=20_000)
     expect(page.locator("#history tr[data-status=FILLED]")).to_have_count(2)
-    # Closing the position cancelled its exits.
+    # Closing the position cancelled its exits (and setting them replaced the order's two).
     expect(page.locator("#open-orders tr")).to_have_count(0)
-    expect(page.locator("#history tr[data-status=CANCELED]")).to_have_count(2)
+    expect(page.locator("#history tr[data-status=CANCELED]")).to_have_count(4)
     shots("closed")
 
     page.set_viewport_size({"width": 390, "height": 844})

@@ -276,6 +276,11 @@
     request: function (body) {
       body.leverage = leverage();
       body.reduce_only = page.form.elements.reduce_only.checked;
+      // The position's exits once this order fills (the API checks their side).
+      ["take_profit_price", "stop_loss_price"].forEach(function (name) {
+        var value = page.form.elements[name].value.trim();
+        if (value) body[name] = value;
+      });
     },
     preview: preview,
     // An order's fill or a margin change: the funding estimate follows the position.
