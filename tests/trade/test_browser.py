@@ -159,15 +159,16 @@ class Shots:
                              full_page=True)
 
 
-def log_in(page) -> None:
-    page.goto(f"/trade/{SYMBOL}/")
+def log_in(page, path: str = f"/trade/{SYMBOL}/") -> None:
+    """The demo trader logs in from the market page at ``path`` and is sent back to it."""
+    page.goto(path)
     # A visitor sees the market; placing an order asks to log in first.
     page.get_by_test_id("login-link").click()
     page.wait_for_url(re.compile(r"/login/"))
     page.fill("input[name=login]", "trader")  # the accounts' login: username or e-mail
     page.fill("input[name=password]", "trader-demo-pass")
     page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/trade/EUR/USD/$"))
+    page.wait_for_url(re.compile(re.escape(path) + "$"))
 
 
 def number(text: str) -> Decimal:

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tests.trade.test_browser import Shots
+from tests.trade.test_browser import Shots, log_in
 
 pytestmark = pytest.mark.browser
 URL = "/market/futures/BTC/USDT/"
@@ -34,12 +34,7 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     expect(page.get_by_test_id("funding-countdown")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
     shots("visitor")
 
-    page.get_by_test_id("login-link").click()
-    page.wait_for_url(re.compile(r"/login/"))
-    page.fill("input[name=login]", "trader")
-    page.fill("input[name=password]", "trader-demo-pass")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(URL) + "$"))
+    log_in(page, URL)
     expect(page.get_by_test_id("stream-state")).to_have_text("live")
     expect(page.locator("#positions tr")).to_have_text(["No open position in BTC/USDT."])
 

@@ -4,11 +4,12 @@ bot's book; the demo trader takes more than the best ask holds, sees the partial
 the open orders and the trade, cancels the rest, and finds it in the history; then buys
 by total (a quote budget) and sees it filled with what it bought. Screenshots
 at desktop and phone width go to the test's tmp dir."""
-import re
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.trade.test_browser import log_in
 
 pytestmark = pytest.mark.browser
 URL = "/market/ecosystem/DEMO/USDT/"
@@ -28,12 +29,7 @@ def test_the_bot_makes_a_book_and_a_trader_fills_part_of_an_order(page, tmp_path
     expect(page.locator("#bids tr")).to_have_count(3)
     page.screenshot(path=tmp_path / "demo-book-visitor.png", full_page=True)
 
-    page.get_by_test_id("login-link").click()
-    page.wait_for_url(re.compile(r"/login/"))
-    page.fill("input[name=login]", "trader")
-    page.fill("input[name=password]", "trader-demo-pass")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(URL) + "$"))
+    log_in(page, URL)
     expect(page.get_by_test_id("stream-state")).to_have_text("live")
     expect(page.locator("#asks tr")).to_have_count(3)
 
