@@ -224,7 +224,9 @@ DEMO_USERNAME: Final = "marketmaker"
 # quote currency only (a position is margin, not base), levels wide enough for a mark
 # that follows the spot index by up to 0.2 % a second in the demo, at 10x.
 FUTURES_DEMO_FUNDS: Final = (Decimal(0), Decimal("1000000"))
-FUTURES_DEMO_USERNAME: Final = "marketmaker-futures"
+# No longer than the spot bot's: the admin's wallet list keeps a user on one line, and the
+# demo's must fit a 1366 px screen (tests/trade/test_browser_pleasant.py).
+FUTURES_DEMO_USERNAME: Final = "mm-futures"
 FUTURES_DEMO_QUOTING: Final = Quoting(levels=3, spread_ticks=500, step_ticks=250,
                                       amount=Decimal("0.05"), walk_ticks=0)
 FUTURES_DEMO_LEVERAGE: Final = 10

@@ -15,7 +15,7 @@ from apps.marketdata import books, streams
 from apps.trade import selectors
 from apps.trading.constants import VENUE_WALLET_TYPE, Venue
 from apps.trading.selectors import market_get_enabled
-from apps.trading.venues import gateway_for
+from apps.trading.venues import gateway_for, takes_quote_budget
 
 # The URL names' prefix of a venue's API where it is not the venue's name.
 _API_PREFIX = {Venue.ECOSYSTEM: "eco"}
@@ -36,7 +36,7 @@ def _api(venue: str) -> dict[str, str | bool | None]:
                 "wallets": reverse("wallet-list")}
     place_input = getattr(resolve(orders).func.view_class, "PlaceInput", None)
     budget = (place_input is not None and "quote_amount" in place_input().fields
-              and gateway_for(venue).quote_budget)
+              and takes_quote_budget(gateway_for(venue)))
     return {"orders": orders, "cancel": cancel, "budget": budget,
             "wallets": reverse("wallet-list")}
 

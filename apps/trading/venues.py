@@ -137,6 +137,11 @@ def is_queued(gateway: VenueGateway) -> bool:
     return bool(getattr(gateway, "queued", False))
 
 
+def takes_quote_budget(gateway: VenueGateway) -> bool:
+    """Whether ``gateway`` fills a MARKET BUY by a quote budget (``quote_budget``)."""
+    return bool(getattr(gateway, "quote_budget", False))
+
+
 def register_gateway(gateway: VenueGateway) -> None:
     """Make ``gateway`` the one serving its venue (a later registration replaces it)."""
     _gateways[gateway.venue] = gateway

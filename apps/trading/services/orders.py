@@ -49,7 +49,13 @@ from apps.trading.constants import (
 from apps.trading.models import Market, Order, OrderList
 from apps.trading.services import events, rules, settlement
 from apps.trading.stores import store_for
-from apps.trading.venues import Submission, VenueGateway, gateway_for, is_queued
+from apps.trading.venues import (
+    Submission,
+    VenueGateway,
+    gateway_for,
+    is_queued,
+    takes_quote_budget,
+)
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as wallet_services
 
@@ -165,7 +171,7 @@ def _budget_check(*, market: Market, gateway: VenueGateway, side: str, type: str
         raise rules.refuse("Give either amount or quote_amount, not both.", "quote_amount")
     if type != OrderType.MARKET or side != Side.BUY:
         raise rules.refuse("Only a MARKET BUY takes a quote_amount.", "quote_amount")
-    if not getattr(gateway, "quote_budget", False):
+    if not takes_quote_budget(gateway):
         raise rules.refuse(f"A market buy by quote_amount is not supported on "
                            f"{market.venue}.", "quote_amount")
     if not isinstance(quote_amount, Decimal) or not quote_amount.is_finite() \
