@@ -3,6 +3,7 @@ and futures venues): the live order book and trades (``depth@``/``trades@``), th
 form with the engine's order types, and the trader's orders with their partial fills. A
 futures contract's page adds its mark, funding, leverage, the liquidation-price preview
 and the trader's positions (``trade/futures.html``)."""
+from django.apps import apps as django_apps
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import NoReverseMatch, resolve, reverse
@@ -10,7 +11,6 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.core.errors import NotFound
 from apps.core.money import decimal_text
-from apps.futures import selectors as futures_selectors
 from apps.marketdata import books, streams
 from apps.trade import selectors
 from apps.trading.constants import VENUE_WALLET_TYPE, Venue
@@ -44,7 +44,12 @@ def _api(venue: str) -> dict[str, str | bool | None]:
 def _futures(symbol: str) -> dict[str, object]:
     """What the futures page adds for the contract ``symbol``: its leverage limits (the
     tiers' maxima by notional), funding interval and the futures API; Http404 for a
-    futures market without a contract."""
+    futures market without a contract, or where ``apps.futures`` is not installed (the
+    apps as a plug-in: a host may leave the futures venue out)."""
+    if not django_apps.is_installed("apps.futures"):
+        raise Http404("Futures trading is not installed here.")
+    from apps.futures import selectors as futures_selectors
+
     try:
         contract = futures_selectors.contract_get(symbol=symbol)
     except NotFound as exc:
