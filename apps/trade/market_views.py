@@ -13,7 +13,7 @@ from apps.core.errors import NotFound
 from apps.core.money import decimal_text
 from apps.marketdata import books, streams
 from apps.trade import selectors
-from apps.trading.constants import VENUE_WALLET_TYPE, Venue
+from apps.trading.constants import VENUE_WALLET_TYPE, OrderType, Venue
 from apps.trading.selectors import market_get_enabled
 from apps.trading.venues import gateway_for, takes_quote_budget
 
@@ -24,21 +24,31 @@ _API_PREFIX = {Venue.ECOSYSTEM: "eco"}
 def _api(venue: str) -> dict[str, str | bool | None]:
     """The venue's order API (``<prefix>-orders``, cancel at ``<prefix>-order-cancel``),
     whether it takes a market buy by quote budget (a ``quote_amount`` in its place input,
-    on a venue whose gateway fills one: futures inherit the input and refuse it) and the
-    wallets' API; None where the venue has no order API (the page then shows no
-    order form)."""
+    on a venue whose gateway fills one: futures inherit the input and refuse it), whether
+    its place input takes the conditional types (``conditional``), its OCO pairs and
+    brackets (``<prefix>-order-lists``, cancel at ``<prefix>-order-list-cancel``; None
+    where it has none) and the wallets' API; None where the venue has no order API (the
+    page then shows no order form)."""
     prefix = _API_PREFIX.get(venue, venue)
+    wallets = reverse("wallet-list")
     try:
         orders = reverse(f"{prefix}-orders")
         cancel = reverse(f"{prefix}-order-cancel", kwargs={"order_id": 0})
     except NoReverseMatch:
-        return {"orders": None, "cancel": None, "budget": False,
-                "wallets": reverse("wallet-list")}
+        return {"orders": None, "cancel": None, "budget": False, "conditional": False,
+                "orderLists": None, "listCancel": None, "wallets": wallets}
     place_input = getattr(resolve(orders).func.view_class, "PlaceInput", None)
-    budget = (place_input is not None and "quote_amount" in place_input().fields
-              and takes_quote_budget(gateway_for(venue)))
+    fields = {} if place_input is None else place_input().fields
+    budget = "quote_amount" in fields and takes_quote_budget(gateway_for(venue))
+    conditional = "type" in fields and OrderType.STOP_LIMIT in fields["type"].choices
+    try:
+        lists = reverse(f"{prefix}-order-lists")
+        list_cancel = reverse(f"{prefix}-order-list-cancel", kwargs={"list_id": 0})
+    except NoReverseMatch:
+        lists = list_cancel = None
     return {"orders": orders, "cancel": cancel, "budget": budget,
-            "wallets": reverse("wallet-list")}
+            "conditional": conditional, "orderLists": lists, "listCancel": list_cancel,
+            "wallets": wallets}
 
 
 def _futures(symbol: str) -> dict[str, object]:

@@ -47,12 +47,22 @@ def test_a_trader_gets_the_order_form_with_the_engines_types(client, market):
     form = page.find("form", id="order-form")
     # A market buy by total: the ecosystem's order API takes a quote budget.
     assert config["api"]["budget"] is True
+    # The conditional types, OCO pairs and brackets: the ecosystem's API takes them.
+    assert (config["api"]["conditional"], config["api"]["orderLists"],
+            config["api"]["listCancel"]) == (
+        True, reverse("eco-order-lists"),
+        reverse("eco-order-list-cancel", kwargs={"list_id": 0}))
     assert [i.attrs["value"] for i in form.find_all("input", name="type")] == [
-        "LIMIT", "MARKET", "BUDGET"]
+        "LIMIT", "MARKET", "BUDGET", "STOP", "TAKE_PROFIT", "TRAILING_STOP", "OCO", "BRACKET"]
     assert [o.attrs["value"] for o in form.find("select", name="time_in_force").find_all(
         "option")] == ["GTC", "IOC", "FOK"]
-    assert form.find("input", name="post_only") is not None
-    assert page.find("tbody", id="open-orders") is not None
+    for name in ("post_only", "stop_price", "stop_limit_price", "take_profit_price",
+                 "trailing_delta", "trailing_rate", "activation_price"):
+        assert form.find("input", name=name) is not None, name
+    assert [o.attrs["value"] for o in form.find("select", name="trigger_source").find_all(
+        "option")] == ["LAST", "BID_ASK"]
+    for table in ("open-orders", "order-lists"):
+        assert page.find("tbody", id=table) is not None
 
 
 @pytest.mark.parametrize("url", [

@@ -1,8 +1,10 @@
 /* The internal-market page (trade/market.html): the live order book (depth@: a snapshot,
  * then numbered updates checked against the book's checksum, resubscribed on a gap or a
  * mismatch: depthbook.js), the recent trades (trades@), and for a trader the order form
- * (limit with time in force and post-only, market by amount, market buy by total) and
- * the orders with their partial fills, refreshed on the private orders/balances streams.
+ * (limit with time in force and post-only, market by amount, market buy by total; where
+ * the venue's API takes them, the conditional types, OCO pairs and brackets: platform.js
+ * builds their requests and shows their triggers, legs and which leg executed) and the
+ * orders with their partial fills, refreshed on the private orders/balances streams.
  * A venue's variant of the page (futures.js) is a script loaded before this one that sets
  * window.PlatformMarketVariant: ``start({stream, book})`` runs for anyone once the book
  * and trades are subscribed, ``trade({form, refresh})`` for a trader once the form is
@@ -95,16 +97,25 @@
   /* --- orders and balances --- */
   // The core's live statuses (a conditional order waits PENDING, a bracket's exit WAITING).
   var LIVE = ["NEW", "OPEN", "PARTIALLY_FILLED", "PENDING", "WAITING"];
-  function cancelUrl(id) { return cfg.api.cancel.replace("/0/", "/" + id + "/"); }
-  function cancelButton(id) {
+  // An order's or a list's URL from the API's with id 0 (the view reversed it so).
+  function withId(url, id) { return url.replace("/0/", "/" + id + "/"); }
+  function cancelButton(url) {
     var button = document.createElement("button");
     button.type = "button"; button.textContent = "Cancel"; button.className = "link";
     button.dataset.testid = "cancel";
     button.addEventListener("click", function () {
       clearMessages();
-      api("POST", cancelUrl(id)).then(refresh).catch(showError);
+      api("POST", url).then(refresh).catch(showError);
     });
     return button;
+  }
+  var listKinds = {};  // order list id -> OCO | BRACKET
+  function noteText(o) {
+    var parts = [];
+    if (o.group_id) parts.push(Platform.listText(o, listKinds));
+    if (o.trigger) parts.push("triggered at " + showPrice(o.trigger.quote_price));
+    if (o.reason) parts.push(o.reason);
+    return parts.join("; ");
   }
   function filledText(o) { return showAmount(o.filled) + " / " + showAmount(o.amount); }
   function typeText(o) {
@@ -119,6 +130,7 @@
       var row = document.createElement("tr");
       row.dataset.id = o.id;
       row.dataset.status = o.status;
+      if (o.group_id) { row.dataset.list = o.group_id; row.dataset.role = o.role; }
       cell(row, "#" + o.id);
       cell(row, titleCase(o.side), o.side === "BUY" ? "up" : "down");
       cell(row, typeText(o));
@@ -126,13 +138,17 @@
       cell(row, filledText(o), "num");
       if (LIVE.indexOf(o.status) >= 0) {
         cell(row, titleCase(o.status));
-        cell(row, "").appendChild(cancelButton(o.id));
+        if (cfg.api.conditional) {
+          cell(row, Platform.triggerText(o, showPrice), "num").dataset.testid = "trigger";
+          cell(row, Platform.listText(o, listKinds), "small");
+        }
+        cell(row, "").appendChild(cancelButton(withId(cfg.api.cancel, o.id)));
         open.appendChild(row);
       } else {
         cell(row, o.cost, "num");
         cell(row, o.fee === "0" ? "0" : o.fee + " " + o.fee_currency, "num");
         cell(row, titleCase(o.status));
-        cell(row, o.reason, "muted small");
+        cell(row, noteText(o), "muted small").dataset.testid = "note";
         history.appendChild(row);
       }
     });
@@ -156,9 +172,20 @@
       body.appendChild(row);
     }
   }
+  function renderLists(lists) {
+    listKinds = Platform.renderLists($("order-lists"), lists, function (list) {
+      return cancelButton(withId(cfg.api.listCancel, list.id));
+    });
+  }
   function refresh() {
-    api("GET", cfg.api.orders + "?symbol=" + encodeURIComponent(cfg.symbol) + "&limit=100")
-      .then(function (page) { renderOrders(page.results); })
+    var query = "?symbol=" + encodeURIComponent(cfg.symbol) + "&limit=100";
+    // The lists first: the orders' rows name the kind of list each leg belongs to.
+    Promise.all([cfg.api.orderLists ? api("GET", cfg.api.orderLists + query) : null,
+                 api("GET", cfg.api.orders + query)])
+      .then(function (pages) {
+        if (pages[0]) renderLists(pages[0].results);
+        renderOrders(pages[1].results);
+      })
       .catch(showError);
     api("GET", cfg.api.wallets).then(renderBalances).catch(showError);
     if (variant.refresh) variant.refresh();
@@ -190,6 +217,8 @@
     form.querySelectorAll("[data-sides]").forEach(function (field) {
       field.hidden = field.dataset.sides !== side;
     });
+    Platform.labelFields(form, type);
+    $("type-help").textContent = Platform.CONDITIONAL_HELP[type] || "";
   }
   function decimal(name, label) {
     var text = value(name);
@@ -197,6 +226,18 @@
       throw new Error(label + " must be a positive number, like 1.5.");
     }
     return text;
+  }
+  // A price field: null when empty and not required.
+  function optionalDecimal(name, label, required) {
+    return !required && !value(name) ? null : decimal(name, label);
+  }
+  // The conditional order or list the form describes, {url, body}; else null.
+  function conditionalRequest() {
+    var type = chosen("type");
+    if (!Platform.CONDITIONAL_HELP[type]) return null;
+    var body = {symbol: cfg.symbol, side: chosen("side"), amount: decimal("amount", "Amount")};
+    return Platform.conditionalRequest(type, body, value, optionalDecimal,
+                                       {orders: cfg.api.orders, orderLists: cfg.api.orderLists});
   }
   function formRequest() {
     var type = chosen("type");
@@ -225,6 +266,17 @@
       return;
     }
     try {
+      var conditional = conditionalRequest();
+      if (conditional) {
+        // The limit (or, without one, the trigger) price the hold is sized at.
+        var at = conditional.body.price || conditional.body.stop_price;
+        if (at) {
+          out.textContent = "Total ≈ " + Platform.multiply(conditional.body.amount, at,
+            cfg.quoteDecimals) + " " + cfg.quote + " when it executes (fee up to " +
+            cfg.takerFee + " of it).";
+        }
+        return;
+      }
       if (type !== "LIMIT") {
         out.textContent = type === "BUDGET"
           ? "Buys at the best asks until the total is spent (fee " + cfg.takerFee + " of it)."
@@ -244,9 +296,12 @@
     event.preventDefault();
     clearMessages();
     var request;
-    try { request = formRequest(); } catch (e) { showError(e); return; }
-    api("POST", cfg.api.orders, request).then(function (placed) {
-      $("order-ok").textContent = "Order #" + placed.id + " placed: " + titleCase(placed.status) + ".";
+    try {
+      request = conditionalRequest() || {url: cfg.api.orders, body: formRequest()};
+    } catch (e) { showError(e); return; }
+    api("POST", request.url, request.body).then(function (placed) {
+      $("order-ok").textContent = placed.kind ? Platform.listPlaced(placed)
+        : "Order #" + placed.id + " placed: " + titleCase(placed.status) + ".";
       refresh();
     }).catch(showError);
   });

@@ -77,12 +77,8 @@
   if (!cfg.loggedIn) return;  // a visitor sees the market; the order form asks to log in
 
   /* --- orders and balances --- */
-  var STATUS_NAMES = {NEW: "New", OPEN: "Open", PARTIALLY_FILLED: "Partially filled",
-    FILLED: "Filled", CANCELED: "Canceled", REJECTED: "Rejected", EXPIRED: "Expired",
-    UNKNOWN: "Unknown", PENDING: "Pending", WAITING: "Waiting"};
-  function statusName(status) { return STATUS_NAMES[status] || status; }
+  var statusName = Platform.statusName;
   var LIVE = ["OPEN", "PARTIALLY_FILLED", "PENDING", "WAITING"];
-  var ROLE_NAMES = {ENTRY: "entry", LIMIT: "limit leg", STOP: "stop leg"};
   var listKinds = {};  // order list id -> OCO | BRACKET
 
   function cancelButton(url) {
@@ -95,18 +91,7 @@
     });
     return button;
   }
-  function triggerText(o) {
-    if (!o.trigger_direction && !o.stop_price) return "";
-    if (o.type === "TRAILING_STOP" && !o.stop_price) {
-      return "trails from " + showPrice(o.activation_price);
-    }
-    var text = (o.trigger_direction === "FALL" ? "≤ " : "≥ ") + showPrice(o.stop_price);
-    return o.trigger_source === "BID_ASK" ? text + " (bid/ask)" : text;
-  }
-  function listText(o) {
-    if (!o.group_id) return "";
-    return (listKinds[o.group_id] || "list") + " #" + o.group_id + " " + ROLE_NAMES[o.role];
-  }
+  function listText(o) { return Platform.listText(o, listKinds); }
   function noteText(o) {
     var parts = [];
     if (o.type !== "LIMIT" && o.type !== "MARKET") parts.push(o.type);
@@ -130,7 +115,7 @@
         cell(row, o.id); cell(row, o.side, o.side.toLowerCase()); cell(row, o.type);
         cell(row, o.price ? showPrice(o.price) : "market", "num");
         cell(row, o.filled === "0" ? o.amount : o.filled + " / " + o.amount, "num");
-        cell(row, statusName(o.status)); cell(row, triggerText(o), "num").dataset.testid = "trigger";
+        cell(row, statusName(o.status)); cell(row, Platform.triggerText(o, showPrice), "num").dataset.testid = "trigger";
         cell(row, listText(o), "small");
         row.appendChild(document.createElement("td")).appendChild(
           cancelButton(cfg.api.orders + o.id + "/cancel/"));
@@ -148,39 +133,9 @@
       }
     });
   }
-  // Which exit of a list executed, and what became of the other.
-  function listResult(list) {
-    if (list.executed_role) {
-      var others = list.orders.filter(function (o) {
-        return o.role !== "ENTRY" && o.role !== list.executed_role;
-      }).map(function (o) { return ROLE_NAMES[o.role] + " " + statusName(o.status).toLowerCase(); });
-      return ROLE_NAMES[list.executed_role] + " executed" +
-        (others.length ? "; " + others.join(", ") : "");
-    }
-    return list.live ? "live" : "ended: " + list.orders.map(function (o) {
-      return ROLE_NAMES[o.role] + " " + statusName(o.status).toLowerCase();
-    }).join(", ");
-  }
   function renderLists(lists) {
-    var body = $("order-lists");
-    body.innerHTML = "";
-    listKinds = {};
-    lists.forEach(function (list) {
-      listKinds[list.id] = list.kind;
-      var row = document.createElement("tr");
-      row.dataset.list = list.id;
-      row.dataset.executed = list.executed_role || "";
-      cell(row, list.id); cell(row, list.kind);
-      cell(row, list.orders.map(function (o) {
-        return ROLE_NAMES[o.role] + " " + o.type + " " + statusName(o.status);
-      }).join(", "), "small");
-      var result = cell(row, listResult(list));
-      result.dataset.testid = "list-result";
-      if (list.live) {
-        result.appendChild(document.createTextNode(" "));
-        result.appendChild(cancelButton(cfg.api.orderLists + list.id + "/cancel/"));
-      }
-      body.appendChild(row);
+    listKinds = Platform.renderLists($("order-lists"), lists, function (list) {
+      return cancelButton(cfg.api.orderLists + list.id + "/cancel/");
     });
   }
   function renderBalances(wallets) {
@@ -210,45 +165,21 @@
 
   /* --- the order form --- */
   var form = $("order-form");
-  function decimalOk(text, places) {
-    return new RegExp("^[0-9]+(\\.[0-9]{1," + Math.max(places, 1) + "})?$").test(text) &&
-      (places > 0 || text.indexOf(".") < 0) && /[1-9]/.test(text);
-  }
+  var decimalOk = Platform.decimalOk;
   function showError(e) { $("order-ok").textContent = ""; $("order-error").textContent = e.message; }
   // What the last action said is cleared by the next one (an edit, a submit, a cancel).
   function clearMessages() { $("order-error").textContent = ""; $("order-ok").textContent = ""; }
   var HELP = {
     LIMIT: "Rests at your price until the market comes to it.",
     MARKET: "Fills now at the best price.",
-    STOP: "Waits, funds held, until the price reaches the trigger (a buy above the " +
-      "market, a sell below), then buys or sells: at your price if you give one " +
-      "(stop-limit), else at the market (stop-market).",
-    TAKE_PROFIT: "Waits, funds held, until the price reaches the trigger (a sell above " +
-      "the market, a buy below), then at your price if you give one, else at the market.",
-    TRAILING_STOP: "Follows the best price since activation at the distance (or rate) " +
-      "you give, and buys or sells at the market when the price turns back by that much.",
-    OCO: "A limit order at the price and a stop at the trigger: when one executes or " +
-      "triggers, the other is cancelled. One hold for both.",
-    BRACKET: "An entry at the price (empty: at the market) whose take-profit and " +
-      "stop-loss become an OCO once it fills.",
-  };
-  var LABELS = {
-    price: {LIMIT: "Price", STOP: "Limit price (empty: market)",
-            TAKE_PROFIT: "Limit price (empty: market)", OCO: "Limit price",
-            BRACKET: "Entry price (empty: market)"},
-    stop_price: {STOP: "Trigger price", TAKE_PROFIT: "Trigger price", OCO: "Stop price",
-                 BRACKET: "Stop-loss price"},
   };
   function syncType() {
     var type = form.elements.type.value;
     form.querySelectorAll("[data-types]").forEach(function (field) {
       field.hidden = field.dataset.types.split(" ").indexOf(type) < 0;
     });
-    Object.keys(LABELS).forEach(function (name) {
-      var text = LABELS[name][type];
-      if (text) form.querySelector("[data-label-for=" + name + "]").textContent = text;
-    });
-    $("type-help").textContent = HELP[type];
+    Platform.labelFields(form, type);
+    $("type-help").textContent = HELP[type] || Platform.CONDITIONAL_HELP[type];
   }
   // The order (or list) the form describes, as the API takes it; throws what is wrong
   // with a number before anything is sent (the server checks the rest).
@@ -270,45 +201,12 @@
       return text;
     }
     var body = {symbol: cfg.symbol, side: form.elements.side.value, amount: amount};
-    function put(name, value) { if (value !== null) body[name] = value; }
     if (type === "LIMIT" || type === "MARKET") {
       body.type = type;
       if (type === "LIMIT") body.price = price("price", "Price", true);
       return {url: cfg.api.orders, body: body};
     }
-    body.trigger_source = form.elements.trigger_source.value;
-    if (type === "STOP" || type === "TAKE_PROFIT") {
-      body.stop_price = price("stop_price", "Trigger price", true);
-      put("price", price("price", "Limit price", false));
-      body.type = type + (body.price ? "_LIMIT" : "_MARKET");
-      return {url: cfg.api.orders, body: body};
-    }
-    if (type === "TRAILING_STOP") {
-      body.type = type;
-      var delta = price("trailing_delta", "Trailing distance", false);
-      var rate = get("trailing_rate");
-      if ((delta === null) === !rate) {
-        throw new Error("Give a trailing distance or a trailing rate (one of them).");
-      }
-      if (rate && !decimalOk(rate, 6)) {
-        throw new Error("Trailing rate must be a number such as 0.01 (1%).");
-      }
-      put("trailing_delta", delta);
-      if (rate) body.trailing_rate = rate;
-      put("activation_price", price("activation_price", "Activation price", false));
-      return {url: cfg.api.orders, body: body};
-    }
-    body.kind = type;
-    body.stop_price = price("stop_price", LABELS.stop_price[type], true);
-    put("stop_limit_price", price("stop_limit_price", "Stop-limit price", false));
-    if (type === "OCO") {
-      body.price = price("price", "Limit price", true);
-    } else {
-      put("price", price("price", "Entry price", false));
-      body.entry_type = body.price ? "LIMIT" : "MARKET";
-      body.take_profit_price = price("take_profit_price", "Take-profit price", true);
-    }
-    return {url: cfg.api.orderLists, body: body};
+    return Platform.conditionalRequest(type, body, get, price, cfg.api);
   }
   // The order's total and fee before it is placed, in the quote currency: the amount at
   // the limit price, or at the ask (buy) / bid (sell) for a market order; the taker rate
@@ -345,10 +243,7 @@
     var request;
     try { request = formRequest(); } catch (e) { return showError(e); }
     api("POST", request.url, request.body).then(function (placed) {
-      $("order-ok").textContent = placed.kind
-        ? placed.kind + " #" + placed.id + " placed: " + placed.orders.map(function (o) {
-          return ROLE_NAMES[o.role] + " " + statusName(o.status).toLowerCase();
-        }).join(", ") + "."
+      $("order-ok").textContent = placed.kind ? Platform.listPlaced(placed)
         : "Order #" + placed.id + ": " + statusName(placed.status) + ".";
       refresh();
     }).catch(showError);
