@@ -32,6 +32,9 @@ def sent(monkeypatch):
     calls: list[tuple[str, dict]] = []
     monkeypatch.setattr(streams, "send_to_groups",
                         lambda messages: calls.extend(messages) or True)
+    # Tickers, books and marks are sent one at a time, waited for (user events are not).
+    monkeypatch.setattr(streams, "send_to_group",
+                        lambda group, message: calls.append((group, message)) or True)
     return calls
 
 

@@ -29,10 +29,15 @@ Guarantees:
 - Sending never raises: a channel-layer failure (Redis down) is logged and dropped, because
   live streams are best-effort while the quote cache and the venues' listeners are not.
 - A send from synchronous code runs on one event loop per process, kept on a daemon thread
-  (re-created in a forked child), and waits for it at most ``SEND_TIMEOUT_SECONDS``. The
-  channel layers keep their connections per event loop, so a publisher or a Celery worker
-  holds one connection instead of opening one per send (``async_to_sync`` makes a new
-  loop for every call from a thread that has none, and with it a new connection).
+  (re-created in a forked child). The channel layers keep their connections per event
+  loop, so a publisher or a Celery worker holds one connection instead of opening one per
+  send (``async_to_sync`` makes a new loop for every call from a thread that has none, and
+  with it a new connection). A ticker, book or mark send (``send_to_group``) waits for it at
+  most ``SEND_TIMEOUT_SECONDS``; user events (``send_to_groups``) are handed off without
+  waiting, so a settlement does not wait for its hundreds of events: each group's messages
+  still arrive in the order handed off, across hand-offs; at most ``MAX_PENDING_MESSAGES``
+  wait unsent (more waits, back-pressure); ``flush`` waits until all are sent, and a
+  process exiting normally (a Celery pool's child too) flushes.
 - ``next_ticker_seq`` returns strictly increasing numbers per ticker: +1 per call while
   the counter lives; if the cache loses it (a Redis restart without persistence, LocMem
   culling) it is re-seeded from the clock in microseconds, which is above any number
@@ -45,6 +50,9 @@ This module knows no venue (the paper venue's unqualified stream names are a nam
 kept for its existing clients); venues call it.
 """
 import asyncio
+import atexit
+import collections
+import contextvars
 import hashlib
 import os
 import string
@@ -54,6 +62,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import structlog
+from celery.signals import worker_process_shutdown
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
@@ -95,6 +104,10 @@ _MAX_GROUP_LENGTH: Final = 99
 SEND_TIMEOUT_SECONDS: Final = 5.0
 # The groups one hand-off sends to at once (each its own connection to the layer).
 SEND_GROUPS_AT_ONCE: Final = 16
+# Messages handed off and not yet sent past which a hand-off waits for the send loop: a
+# publisher faster than the channel layer slows down instead of queueing without bound.
+# About a second of a local Redis's sends, a few MB of messages.
+MAX_PENDING_MESSAGES: Final = 10_000
 
 
 def ticker_stream(*, venue: str, symbol: str) -> str:
@@ -257,27 +270,128 @@ def _next_seq(key: str) -> int:
         return cache.incr(key)
 
 
+class _HandOff:
+    """One hand-off's messages on their way: ``done`` once each is sent or has failed."""
+
+    __slots__ = ("context", "done", "errors", "messages", "remaining", "waited")
+
+    def __init__(self, messages: list[tuple[str, dict[str, Any]]], *, waited: bool) -> None:
+        self.messages = messages
+        self.remaining = len(messages)
+        self.errors: list[BaseException] = []
+        self.done = threading.Event()
+        # Its caller waits for it (``send_to_group``): sent without taking a slot, so that a
+        # ticker is not queued behind a batch's user events.
+        self.waited = waited
+        # The caller's log context (request id, task id): a failure is logged on the loop's
+        # thread, with the line of the work that published it.
+        self.context = contextvars.copy_context()
+
+
 class _SendLoop:
-    """The process's event loop for sends from synchronous code (see the module)."""
+    """The process's event loop for sends from synchronous code, and what is handed off to
+    it and not yet sent (see the module)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Notified as messages are sent: a hand-off waiting for room, or a flush.
+        self._room = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = 0  # messages handed off, not yet sent or failed
+        self._unfinished: set[_HandOff] = set()
+        # Touched on the loop's thread only: each group's messages not yet sent, in the order
+        # handed off, drained by one task per group (which is what keeps them in order).
+        self._queues: dict[str, collections.deque[tuple[Any, dict[str, Any], _HandOff]]] = {}
+        self._tasks: set[asyncio.Task] = set()  # the loop holds its tasks weakly
+        self._slots: asyncio.Semaphore | None = None
 
-    def get(self) -> asyncio.AbstractEventLoop:
+    def _get(self) -> asyncio.AbstractEventLoop:
+        # Under self._lock.
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="stream-send-loop",
+                             daemon=True).start()
+            self._loop = loop
+        return self._loop
+
+    def hand_off(self, layer: Any, messages: list[tuple[str, dict[str, Any]]], *,
+                 waited: bool) -> _HandOff | None:
+        """Queue ``messages`` for the loop, after every message handed off before them;
+        None if more than ``MAX_PENDING_MESSAGES`` stayed unsent for
+        ``SEND_TIMEOUT_SECONDS`` (they are dropped). Waits while they would exceed it
+        (a hand-off larger than it goes alone)."""
+        handoff = _HandOff(messages, waited=waited)
+        with self._room:
+            if not self._room.wait_for(
+                    lambda: not self._pending
+                    or self._pending + len(messages) <= MAX_PENDING_MESSAGES,
+                    timeout=SEND_TIMEOUT_SECONDS):
+                return None
+            self._pending += len(messages)
+            self._unfinished.add(handoff)
+            # Under the lock: the loop takes hand-offs in the order they were counted.
+            self._get().call_soon_threadsafe(self._enqueue, layer, handoff)
+        return handoff
+
+    def flush(self, *, timeout: float | None) -> bool:
+        """Wait until every message handed off so far is sent or has failed; False if
+        ``timeout`` (seconds) passed first."""
         with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="stream-send-loop",
-                                 daemon=True).start()
-                self._loop = loop
-            return self._loop
+            waiting = list(self._unfinished)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return all(handoff.done.wait(None if deadline is None
+                                     else max(0.0, deadline - time.monotonic()))
+                   for handoff in waiting)
+
+    def _enqueue(self, layer: Any, handoff: _HandOff) -> None:
+        for group, message in handoff.messages:
+            queue = self._queues.get(group)
+            if queue is None:
+                queue = self._queues[group] = collections.deque()
+                task = asyncio.ensure_future(self._drain(group, queue))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            queue.append((layer, message, handoff))
+
+    async def _drain(self, group: str, queue: collections.deque) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(SEND_GROUPS_AT_ONCE)  # made on the loop using it
+        while queue:
+            layer, message, handoff = queue.popleft()
+            try:
+                if handoff.waited:
+                    await asyncio.wait_for(layer.group_send(group, message),
+                                           SEND_TIMEOUT_SECONDS)
+                else:
+                    async with self._slots:
+                        await asyncio.wait_for(layer.group_send(group, message),
+                                               SEND_TIMEOUT_SECONDS)
+            except Exception as error:  # a best-effort stream: logged once per hand-off
+                handoff.errors.append(error)
+            self._sent(handoff)
+        # Nothing ran between the empty check and here: no message was queued meanwhile.
+        del self._queues[group]
+
+    def _sent(self, handoff: _HandOff) -> None:
+        handoff.remaining -= 1
+        if not handoff.remaining:
+            if handoff.errors:  # logged before a waiting caller is let go
+                handoff.context.run(
+                    log.error, "stream_send_failed", groups=len(handoff.messages),
+                    failed=len(handoff.errors), error=repr(handoff.errors[0]),
+                    streams=sorted({m.get("stream") for _, m in handoff.messages}))
+            handoff.done.set()
+        with self._room:
+            self._pending -= 1
+            if not handoff.remaining:
+                self._unfinished.discard(handoff)
+            self._room.notify_all()
 
     def forget(self) -> None:
         # In a forked child the loop's thread does not exist (and the lock may be held by
-        # a thread that does not exist either): start afresh.
-        self._lock = threading.Lock()
-        self._loop = None
+        # a thread that does not exist either): start afresh. What the parent handed off
+        # is the parent's to send.
+        self.__init__()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -291,54 +405,65 @@ _send_loop = _SendLoop()
 os.register_at_fork(after_in_child=_send_loop.forget)
 
 
-def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> bool:
-    """Send each ``(group, message)`` from synchronous code, in order within each group
-    (the groups concurrently), in one hand-off to
-    the send loop (one wait for all: a settlement's many events cost one round trip to
-    the loop, not one each); False (and logged) if the channel layer failed or did not
-    finish within ``SEND_TIMEOUT_SECONDS``, or if called from a coroutine (it would block
-    that loop, which may be the one the send must reach: async code awaits
-    ``group_send`` itself). Never raises."""
+def _hand_off(messages: Sequence[tuple[str, dict[str, Any]]], *,
+              waited: bool) -> _HandOff | None:
     layer = get_channel_layer()
     if layer is None or not messages:
-        return False
+        return None
     if _running_loop() is not None:
         log.error("stream_send_failed", groups=len(messages),
-                  error="send_to_groups called from async code")
-        return False
+                  error="called from async code")
+        return None
+    handoff = _send_loop.hand_off(layer, list(messages), waited=waited)
+    if handoff is None:
+        log.error("stream_send_failed", groups=len(messages),
+                  error=f"more than {MAX_PENDING_MESSAGES} messages unsent for "
+                        f"{SEND_TIMEOUT_SECONDS}s: dropped")
+    return handoff
 
-    # In order within a group; up to SEND_GROUPS_AT_ONCE groups side by side (a
-    # batch's hundreds of users' events cost a round trip per event in turn otherwise,
-    # and the order across users means nothing to any of them).
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for group, message in messages:
-        by_group.setdefault(group, []).append(message)
 
-    async def send_group(slots: asyncio.Semaphore, group: str,
-                         sequence: list[dict[str, Any]]) -> None:
-        async with slots:
-            for message in sequence:
-                await layer.group_send(group, message)
+def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> bool:
+    """Hand each ``(group, message)`` off to the send loop without waiting for it to be
+    sent; True if handed off.
 
-    async def send_all() -> None:
-        slots = asyncio.Semaphore(SEND_GROUPS_AT_ONCE)  # made on the loop that uses it
-        await asyncio.gather(*(send_group(slots, group, sequence)
-                               for group, sequence in by_group.items()))
-
-    future = asyncio.run_coroutine_threadsafe(send_all(), _send_loop.get())
-    try:
-        future.result(timeout=SEND_TIMEOUT_SECONDS)
-    except Exception:
-        future.cancel()
-        log.exception("stream_send_failed", groups=len(messages),
-                      streams=sorted({m.get("stream") for _, m in messages}))
-        return False
-    return True
+    Each group's messages are sent in the order handed off, this hand-off's after every
+    earlier one's (from any thread of this process); up to ``SEND_GROUPS_AT_ONCE`` groups
+    side by side. Waits while more than ``MAX_PENDING_MESSAGES`` are unsent (back-pressure),
+    and drops the messages (False, logged) if that lasts ``SEND_TIMEOUT_SECONDS``. A
+    channel-layer failure or a send taking over ``SEND_TIMEOUT_SECONDS`` is logged, once
+    per hand-off, and that message dropped. False (logged) from a coroutine (async code
+    awaits ``group_send`` itself). ``flush`` waits until they are sent. Never raises."""
+    return _hand_off(messages, waited=False) is not None
 
 
 def send_to_group(group: str, message: dict[str, Any]) -> bool:
-    """Send ``message`` to ``group`` (``send_to_groups`` of one)."""
-    return send_to_groups([(group, message)])
+    """Send ``message`` to ``group`` and wait until it is sent (after whatever was handed off
+    to ``group`` before it): True if it was, False (logged) if the channel layer failed or
+    did not finish within ``SEND_TIMEOUT_SECONDS``, or if called from a coroutine. Never
+    raises."""
+    handoff = _hand_off([(group, message)], waited=True)
+    if handoff is None:
+        return False
+    if not handoff.done.wait(SEND_TIMEOUT_SECONDS):
+        log.error("stream_send_failed", groups=1, stream=message.get("stream"),
+                  error=f"not sent within {SEND_TIMEOUT_SECONDS}s")
+        return False
+    return not handoff.errors
+
+
+def flush(*, timeout: float | None = None) -> bool:
+    """Wait until every message this process handed off so far (``send_to_groups``) is
+    sent or has failed; False if ``timeout`` seconds passed first. For a clock that must
+    include the sends (a bench), a test, and a process's exit."""
+    return _send_loop.flush(timeout=timeout)
+
+
+# A process exiting normally sends what it handed off (the loop's thread is a daemon, so
+# it would die with its queue): an interpreter's exit, and a Celery pool's child, which
+# leaves through os._exit and never runs atexit.
+atexit.register(flush, timeout=SEND_TIMEOUT_SECONDS)
+worker_process_shutdown.connect(
+    lambda **kwargs: flush(timeout=SEND_TIMEOUT_SECONDS), weak=False)
 
 
 def send_quote(quote: Quote, *, seq: int) -> bool:
@@ -359,9 +484,10 @@ def send_book(*, kind: str, venue: str, symbol: str, data: dict[str, Any], seq: 
 
 def publish_user_events(*, events: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
     """Send each ``(user_id, stream, data)`` on the user's private ``stream``, in order and
-    in one hand-off, once the current transaction commits (dropped if it rolls back, with
-    the savepoint that published them). ``data`` must be JSON-serialisable and final: it
-    is sent as it is now, so build it from the values this transaction writes."""
+    in one hand-off (``send_to_groups``: not waited for), once the current transaction
+    commits (dropped if it rolls back, with the savepoint that published them). ``data``
+    must be JSON-serialisable and final: it is sent as it is now, so build it from the
+    values this transaction writes."""
     messages = []
     for user_id, stream, data in events:
         if stream not in USER_STREAMS:
@@ -372,8 +498,9 @@ def publish_user_events(*, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
 
 
 def _send_events(messages: list[tuple[str, dict[str, Any]]]) -> None:
-    # Logged where the work that made them runs, so the line carries its request id or
-    # task id (apps/core/logs.py); the payloads the users get do not.
+    # Logged where the work that made them runs, when they are handed off, so the line
+    # carries its request id or task id (apps/core/logs.py); the payloads the users get do
+    # not.
     if send_to_groups(messages):
         log.debug("stream_events_sent", count=len(messages),
                   streams=sorted({message["stream"] for _, message in messages}))

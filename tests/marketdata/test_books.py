@@ -180,7 +180,7 @@ def test_trades_go_out_per_batch_and_the_recent_ones_are_kept(sent, monkeypatch)
 
 
 def test_a_channel_failure_still_caches_the_book(monkeypatch):
-    monkeypatch.setattr(streams, "send_to_groups", lambda messages: False)
+    monkeypatch.setattr(streams, "send_to_group", lambda group, message: False)
     book = OrderBook(SPEC)
     book.place(order_id=1, owner="a", side=Side.BUY, qty=5000, price=10_000)
     books.depth_snapshot_set(venue=VENUE, symbol=SYMBOL, spec=SPEC, depth=depth(book))

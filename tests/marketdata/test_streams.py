@@ -3,9 +3,11 @@ commit only, on one connection per process."""
 import asyncio
 import logging
 import os
+import threading
 
 import pytest
 import redis
+import structlog
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
@@ -183,12 +185,91 @@ def test_one_hand_off_sends_to_many_users_at_once_each_users_events_in_order(mon
     monkeypatch.setattr(streams, "get_channel_layer", lambda: layer)
     messages = [(f"user.{n % 40}", {"n": n}) for n in range(200)]
     assert streams.send_to_groups(messages) is True
+    assert streams.flush(timeout=10) is True
     assert sorted(layer.arrived) == sorted((group, m["n"]) for group, m in messages)
     for user in range(40):  # each user's in the order given
         mine = [n for group, n in layer.arrived if group == f"user.{user}"]
         assert mine == list(range(user, 200, 40))
     # Side by side (a batch's sends one after another cost a round trip each), bounded.
     assert 1 < layer.most_in_flight <= streams.SEND_GROUPS_AT_ONCE
+
+
+class GatedLayer:
+    """A layer that sends nothing until its gate opens, then records what arrived, in
+    order; a message's ``slow`` seconds are spent before it arrives."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.arrived: list[tuple[str, int]] = []
+
+    async def group_send(self, group: str, message: dict) -> None:
+        while not self.gate.is_set():
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(message.get("slow", 0))
+        self.arrived.append((group, message["n"]))
+
+
+def test_user_events_are_handed_off_without_waiting_and_flushed(monkeypatch):
+    layer = GatedLayer()
+    monkeypatch.setattr(streams, "get_channel_layer", lambda: layer)
+    assert streams.send_to_groups([("user.1", {"n": 1}), ("user.2", {"n": 2})]) is True
+    assert layer.arrived == []  # returned before the layer sent anything
+    assert streams.flush(timeout=0.05) is False  # nothing sent yet: the flush says so
+    layer.gate.set()
+    assert streams.flush(timeout=10) is True
+    assert sorted(layer.arrived) == [("user.1", 1), ("user.2", 2)]
+
+
+def test_each_users_events_arrive_in_order_across_hand_offs(monkeypatch):
+    """Two settlements' events to the same users: the first's are slow to send, the
+    second's quick, and still none of the second's overtakes one of the first's."""
+    layer = GatedLayer()
+    monkeypatch.setattr(streams, "get_channel_layer", lambda: layer)
+    first = [(f"user.{n % 5}", {"n": n, "slow": 0.01}) for n in range(20)]
+    second = [(f"user.{n % 5}", {"n": n}) for n in range(20, 40)]
+    assert streams.send_to_groups(first) is True
+    layer.gate.set()
+    assert streams.send_to_groups(second) is True
+    assert streams.flush(timeout=10) is True
+    for user in range(5):
+        assert [n for group, n in layer.arrived if group == f"user.{user}"] == list(
+            range(user, 40, 5))
+
+
+def test_a_hand_off_waits_while_too_many_messages_are_unsent(monkeypatch):
+    """Back-pressure: past MAX_PENDING_MESSAGES unsent, a publisher waits for the layer
+    instead of queueing without bound."""
+    layer = GatedLayer()
+    monkeypatch.setattr(streams, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(streams, "MAX_PENDING_MESSAGES", 4)
+    assert streams.send_to_groups([(f"user.{n}", {"n": n}) for n in range(4)]) is True
+    returned = threading.Event()
+    late = threading.Thread(target=lambda: streams.send_to_groups(
+        [("user.0", {"n": 4})]) and returned.set())
+    late.start()
+    assert not returned.wait(0.3)  # four unsent: the fifth waits
+    layer.gate.set()
+    late.join(10)
+    assert returned.is_set() and streams.flush(timeout=10) is True
+    assert [n for group, n in layer.arrived if group == "user.0"] == [0, 4]
+
+
+@pytest.mark.django_db
+def test_a_failing_layer_is_logged_never_raised_into_the_committing_work(
+        monkeypatch, caplog, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(streams, "get_channel_layer", BrokenLayer)
+    with caplog.at_level(logging.ERROR), structlog.contextvars.bound_contextvars(
+            request_id="failing-layer-1"):
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic():
+                streams.publish_user_events(events=[(5, "orders", {"id": 1}),
+                                                    (6, "balances", {"currency": "USD"})])
+        assert streams.flush(timeout=10) is True
+    [failed] = [r.msg for r in caplog.records
+                if isinstance(r.msg, dict) and r.msg.get("event") == "stream_send_failed"]
+    # Once for the hand-off, with the line of the work that published it.
+    assert failed["failed"] == 2 and failed["request_id"] == "failing-layer-1"
+    assert "Redis is down" in failed["error"]
 
 
 def test_a_send_from_async_code_is_refused_not_blocking_its_loop(caplog):
