@@ -1,6 +1,7 @@
 """platform.js, the pages' shared script: its decimal helpers (prices with a market's
-decimals, exact totals, the change since the open) agree with Python's Decimal, run in
-Node on the very file the pages load."""
+decimals, exact totals, the change since the open) agree with Python's Decimal, and an
+OCO's or bracket's result names the leg that executed, run in Node on the very file the
+pages load."""
 import json
 import shutil
 import subprocess
@@ -60,3 +61,20 @@ def test_price_shows_the_markets_decimals():
                 ["price", "7", 0], ["price", None, 2], ["price", "", 2]]) == [
         "1.30000", "1.23456", "101.00", "7", "—", "—"]
     assert run([["changePercent", "1", "0"]]) == [None]
+
+
+def test_a_lists_result_names_the_leg_that_executed_and_what_became_of_the_other():
+    def leg(role: str, status: str) -> dict:
+        return {"role": role, "status": status, "type": "LIMIT"}
+
+    executed = {"id": 4, "kind": "OCO", "live": False, "executed_role": "STOP",
+                "orders": [leg("LIMIT", "CANCELED"), leg("STOP", "FILLED")]}
+    bracket = {"id": 5, "kind": "BRACKET", "live": True, "executed_role": None,
+               "orders": [leg("ENTRY", "NEW"), leg("LIMIT", "WAITING"),
+                          leg("STOP", "WAITING")]}
+    ended = dict(bracket, live=False, orders=[leg("ENTRY", "CANCELED")])
+    assert run([["listResult", executed], ["listResult", bracket], ["listResult", ended],
+                ["listPlaced", bracket], ["statusName", "PARTIALLY_FILLED"]]) == [
+        "stop leg executed; limit leg canceled", "live", "ended: entry canceled",
+        "BRACKET #5 placed: entry new, limit leg waiting, stop leg waiting.",
+        "Partially filled"]
