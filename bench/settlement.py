@@ -18,7 +18,8 @@ datasets get the same fills, user for user.
 Both run in this process on the same data, in ``--rounds`` interleaved rounds (each round's
 fills settled by one path then the other, the first alternating, so that the database's
 background work after the setup weighs on both alike); their final balances must agree user for user
-and ``wallets_reconcile`` must be clean. Prints per-path figures (fills/s, ms per batch or
+and ``wallets_reconcile`` must be clean. Each path's clock stops once the balance events it
+handed off are sent (``streams.flush``). Prints per-path figures (fills/s, ms per batch or
 fill, queries each) and, last, one JSON line.
 """
 import argparse
@@ -42,6 +43,7 @@ from benchdb import recreate_database  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from apps.marketdata import streams  # noqa: E402
 from apps.wallets import selectors, services  # noqa: E402
 from apps.wallets.constants import JournalKind, SystemAccount  # noqa: E402
 from apps.wallets.services import TradeParty, TradeSettlement  # noqa: E402
@@ -118,6 +120,9 @@ def timed(run, items) -> tuple[float, int]:
     with connection.execute_wrapper(counter):
         started = time.perf_counter()
         run(items)
+        # The users' balance events are handed off, not waited for: a path is done when
+        # they are sent too.
+        streams.flush()
         elapsed = time.perf_counter() - started
     return elapsed, counter.count
 
@@ -156,6 +161,7 @@ def main() -> None:
     recreate_database()
     started = time.perf_counter()
     ids = {prefix: dataset(prefix, args.users) for prefix in ("batched", "perfill")}
+    streams.flush()  # the setup's balance events, before any clock starts
     print(f"setup: 2 x {args.users:,} users granted and holding, in "
           f"{time.perf_counter() - started:.1f}s")
     plan = fills(count=args.fills, users=args.users, seed=args.seed)
@@ -165,6 +171,7 @@ def main() -> None:
         items = trades("batched", ids["batched"], plan)[:args.batch]
         with cProfile.Profile() as profile:
             services.settle_trades(trades=items)
+            streams.flush()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         return
 

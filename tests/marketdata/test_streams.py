@@ -299,6 +299,30 @@ def test_sends_from_sync_code_share_one_redis_connection(redis_layer):
     assert redis_layer.info("stats")["total_connections_received"] - accepted <= 1
 
 
+def test_user_events_reach_a_redis_subscriber_each_users_in_order(redis_layer):
+    """On the Redis pub/sub layer a chunk of messages goes out as one pipeline: every message
+    still reaches the group's subscriber, each user's in the order handed off."""
+    layer = get_channel_layer()
+    first = [(f"user.{900 + n % 3}", {"type": "stream.data", "n": n}) for n in range(30)]
+    second = [(f"user.{900 + n % 3}", {"type": "stream.data", "n": n}) for n in range(30, 60)]
+
+    async def subscribe_and_receive() -> list[tuple[int, int]]:
+        channels = {}
+        for user in range(900, 903):
+            channels[user] = await layer.new_channel()
+            await layer.group_add(f"user.{user}", channels[user])
+        handed = await asyncio.to_thread(lambda: streams.send_to_groups(first)
+                                         and streams.send_to_groups(second)
+                                         and streams.flush(timeout=10))
+        assert handed
+        return [(user, (await asyncio.wait_for(layer.receive(channel), 5))["n"])
+                for user, channel in channels.items() for _ in range(20)]
+
+    received = asyncio.run(subscribe_and_receive())
+    for user in range(900, 903):
+        assert [n for u, n in received if u == user] == list(range(user - 900, 60, 3))
+
+
 def test_a_forked_child_sends_on_its_own_loop(settings):
     """A Celery prefork worker is forked from a parent that may have sent already: the
     parent's send loop has no thread in the child, so the child must start its own."""
