@@ -26,7 +26,7 @@ from tests.trade.test_browser import (
 )
 from tests.trade.test_browser import browser as browser  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 
 USERNAME = "newtrader"
 EMAIL = "newtrader@example.test"

@@ -18,7 +18,7 @@ from tests.trade.test_browser import ROOT, STREAM_LIVE, Shots, log_in
 platform = trade_browser.platform
 browser = trade_browser.browser
 page = trade_browser.page
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 URL = "/fixedtime/paper/EUR/USD/"
 
 

@@ -37,7 +37,7 @@ SYMBOL = "EUR/USD"
 # eval(), which the Content-Security-Policy (rightly) refuses.
 STREAM_LIVE = "() => document.getElementById('stream-state').textContent === 'live'"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 
 
 class DemoPlatform:

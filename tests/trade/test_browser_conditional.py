@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.trade.test_browser import STREAM_LIVE, Shots, log_in, number, show_price
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 
 
 def place(page, *, type_: str, side: str = "BUY", **fields: str) -> None:

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.trade.test_browser import Shots, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 URL = "/market/futures/BTC/USDT/"
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.trade.test_browser import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 URL = "/market/ecosystem/DEMO/USDT/"
 TICK = Decimal("0.001")  # DEMO/USDT's (eco_demo_setup)
 

@@ -15,7 +15,7 @@ from tests.trade.test_browser import log_in
 from tests.trade.test_browser_conditional import place
 from tests.trade.test_browser_pleasant import at_both_widths
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 URL = "/market/ecosystem/DEMO/USDT/"
 TICK = Decimal("0.001")  # DEMO/USDT's (eco_demo_setup)
 

@@ -28,7 +28,7 @@ from tests.trade.test_browser import (
     watch_csp,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.make_run]
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 CENT = Decimal("0.01")
