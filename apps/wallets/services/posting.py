@@ -27,6 +27,7 @@ from decimal import Decimal, localcontext
 import structlog
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.core.bulk import insert_rows, update_rows
@@ -171,7 +172,7 @@ def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
         else:
             groups.setdefault((None, wtype, cur), set()).add(user_id)
     for (_, wtype, cur), user_ids in groups.items():
-        match |= Q(user_id__in=user_ids, type=wtype, currency_id=cur)
+        match |= Q(user_id__in=_ids_sql(user_ids), type=wtype, currency_id=cur)
 
     def read(where: Q) -> dict[WalletOwner, int]:
         rows = Wallet.objects.filter(where).values_list("pk", "user_id", "system", "type",
@@ -199,10 +200,22 @@ def lock_user_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
     """Lock the user wallets ``ids`` (pk order). Pass no system wallet's id: under
     REPEATABLE READ, InnoDB keeps the lock on every row a locking read scans, even one its
     WHERE then drops, so that system wallet would be locked after all."""
+    ids = set(ids)
+    if not ids:
+        return {}
     # created_at is never read here: parsing 900 of them took a tenth of a batch's lock.
-    wallets = (Wallet.objects.select_for_update().filter(pk__in=set(ids), user__isnull=False)
+    wallets = (Wallet.objects.select_for_update().filter(pk__in=_ids_sql(ids),
+                                                         user__isnull=False)
                .defer("created_at").order_by("pk"))
     return {w.pk: w for w in wallets}
+
+
+def _ids_sql(ids: Iterable[int]) -> RawSQL:
+    """The right side of ``__in`` for a non-empty set of integer ids, written into the SQL:
+    Django prepares each value of a list through its field (a foreign key through its
+    target), which cost a 500-fill batch 30-40 ms for its 1,000-1,500 wallet and user ids.
+    ``int`` refuses anything that is not a number, so nothing but digits is written."""
+    return RawSQL(", ".join(f"{int(pk):d}" for pk in ids), ())  # noqa: S611 (digits only)
 
 
 def wallets_lock(*, owners: Iterable[WalletOwner]) -> dict[WalletOwner, Wallet]:
