@@ -24,7 +24,7 @@ from django.core.handlers import asgi as django_asgi
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
-from django.test import Client, override_settings
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
@@ -147,11 +147,6 @@ def build_world() -> World:
                  other_list=other_list.pk)
 
 
-def fast_hasher() -> override_settings:
-    """A cheap hasher: a login still checks the password, without PBKDF2's 0.5 s a case."""
-    return override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
-
-
 @pytest.fixture(scope="module")
 def module_world(django_db_setup, django_db_blocker):
     """The world, built once for the module in a transaction that each test's own
@@ -159,7 +154,7 @@ def module_world(django_db_setup, django_db_blocker):
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     # A fixed-time trade opened by a case is never settled: no timer thread outlives it.
-    with django_db_blocker.unblock(), fast_hasher(), transaction.atomic(), mock.patch.object(
+    with django_db_blocker.unblock(), transaction.atomic(), mock.patch.object(
             fixedtime_tasks, "settlement_schedule", lambda trade: None):
         try:
             yield build_world()
@@ -175,8 +170,7 @@ def world(module_world) -> World:
     for cache in caches.all(initialized_only=True):
         cache.clear()
     quote_again(fresh_quote())
-    with fast_hasher():
-        yield module_world
+    yield module_world
     for cache in caches.all(initialized_only=True):
         cache.clear()
 

@@ -29,8 +29,6 @@ def deposit_settings(settings):
     settings.DEPOSIT_WEBHOOK_MAX_BODY_BYTES = 8192
     settings.DEPOSIT_UNDERPAY_TOLERANCE = "0.01"
     settings.DEPOSIT_INTENT_TTL_SECONDS = 1800
-    # Users are made by the dozen: a cheap hasher (a login still checks the password).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings
 
 
