@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.streaming.live import ws_client
 from tests.futures.helpers import index_quote
+from tests.streaming.live import ws_client
 from tests.streaming.test_futures_streams import MARK, contract_with_positions, mark_at
 
 
