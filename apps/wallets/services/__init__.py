@@ -43,6 +43,7 @@ from apps.wallets.services.ledger import (
 from apps.wallets.services.margin import (
     ClearingFlow,
     insurance_float,
+    insurance_float_return,
     insurance_settle,
     liquidate_position,
     liquidation_fee,
@@ -64,7 +65,8 @@ __all__ = [
     "ClearingFlow", "InsufficientFunds", "Leg", "Posting", "TradeParty", "TradeSettlement",
     "WalletOwner", "admin_adjust", "currencies_ensure", "deposit", "fixed_time_house",
     "grant_paper_funds",
-    "hold_create", "hold_release", "holds_release", "insurance_float", "insurance_settle",
+    "hold_create", "hold_release", "holds_release", "insurance_float", "insurance_float_return",
+    "insurance_settle",
     "liquidate_position",
     "liquidation_fee", "margin_add",
     "margin_release",

@@ -296,6 +296,23 @@ def insurance_float(*, key: str, user_id: int, currency: str, amount: Decimal) -
                           Leg(FUTURES, cur.code, amount, user_id=user_id)])
 
 
+def insurance_float_return(*, key: str, user_id: int, currency: str,
+                           amount: Decimal) -> Journal:
+    """Move ``amount`` (> 0) of the liquidation engine's available FUTURES balance
+    (``user_id``) back to INSURANCE: the reverse of ``insurance_float``, so that the fund
+    pays a deficit from its whole (INSURANCE and the float) without INSURANCE going below
+    zero. One journal (LIQUIDATION), exactly once per ``key``. Locks the user's wallet.
+    Raises InvalidInput (amount), InsufficientFunds (more than is available), Conflict
+    ("idempotency_conflict")."""
+    cur = _currency(currency)
+    with localcontext(EXACT):
+        amount = exact(amount, cur)
+        return post(key=key, kind=JournalKind.LIQUIDATION,
+                    memo="liquidation engine's float returned",
+                    legs=[Leg(FUTURES, cur.code, amount.copy_negate(), user_id=user_id),
+                          Leg(FUTURES, cur.code, amount, system=SystemAccount.INSURANCE)])
+
+
 def _memo(position: str) -> str:
     return f"liquidation of {position}"
 
