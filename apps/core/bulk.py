@@ -102,28 +102,46 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequen
 
 def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
     """Write ``fields`` of ``rows`` (instances of one model, already locked by the caller):
-    an UPDATE with a CASE per field for each ``UPDATE_CHUNK`` rows, values prepared as
-    ``values_sql`` does. Chunked because the database tries a CASE's branches in turn:
-    one statement for all rows would cost rows squared."""
+    ``update_values`` of their values."""
+    if not rows:
+        return
+    attnames = [rows[0]._meta.get_field(name).attname for name in fields]
+    update_values(type(rows[0]), fields,
+                  [(row.pk, *[getattr(row, attname) for attname in attnames]) for row in rows])
+
+
+def update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Write ``fields`` of the rows of ``model`` whose primary keys and new values are
+    ``rows`` (``(pk, value, ...)`` in ``fields`` order; the rows already locked by the
+    caller): an UPDATE with a CASE per field for each ``UPDATE_CHUNK`` rows, values prepared
+    as ``values_sql`` does. Chunked because the database tries a CASE's branches in turn:
+    one statement for all rows would cost rows squared. A field with one value across a
+    chunk (a batch's timestamp) is set to it, without a CASE."""
     if not rows:
         return
     connection = connections[DEFAULT_DB_ALIAS]
-    meta = rows[0]._meta
+    meta = model._meta
     qn = connection.ops.quote_name
     pk = qn(meta.pk.column)
-    model_fields = [meta.get_field(name) for name in fields]
-    preps = [(field.attname, preparer(field, connection)) for field in model_fields]
+    columns = [qn(meta.get_field(name).column) for name in fields]
+    preps = [preparer(meta.get_field(name), connection) for name in fields]
 
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPDATE_CHUNK):
             chunk = rows[start:start + UPDATE_CHUNK]
+            pks = [f"{int(row[0]):d}" for row in chunk]
             params: list = []
-            sets = [f"{qn(field.column)} = CASE {pk} "
-                    + " ".join(f"WHEN {row.pk:d} THEN "
-                               f"{sql_literal(prep(getattr(row, attname)), params)}"
-                               for row in chunk) + " END"
-                    for field, (attname, prep) in zip(model_fields, preps, strict=True)]
+            sets = []
+            for n, (column, prep) in enumerate(zip(columns, preps, strict=True), start=1):
+                values = [prep(row[n]) for row in chunk]
+                first = values[0]
+                if all(type(value) is type(first) and value == first for value in values):
+                    sets.append(f"{column} = {sql_literal(first, params)}")
+                    continue
+                sets.append(f"{column} = CASE {pk} " + " ".join(
+                    f"WHEN {row_pk} THEN {sql_literal(value, params)}"
+                    for row_pk, value in zip(pks, values, strict=True)) + " END")
             # Identifiers come from the model's meta; values are literals or parameters.
             sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
-                   f"WHERE {pk} IN ({', '.join(f'{row.pk:d}' for row in chunk)})")
+                   f"WHERE {pk} IN ({', '.join(pks)})")
             cursor.execute(sql, params)

@@ -72,3 +72,20 @@ def test_text_of_plain_characters_only_is_written_into_the_statement():
         "'FILLED'", "'fill:ecosystem:1:23:M'", "'2026-12-01 22:00:00.123456'", "%s", "%s",
         "%s", "%s", "TRUE", "NULL", "3", "-1.50"]
     assert params == ["it's", "5%", "a\\b", "é"]
+
+
+def test_a_field_with_one_value_across_a_chunk_is_set_without_a_case():
+    """A batch's timestamp (or a status every row shares) is one assignment, not a CASE of
+    a hundred equal branches."""
+    market = MarketFactory()
+    orders = OrderFactory.create_batch(120, market=market)
+    closed = datetime(2026, 12, 1, 22, 0, 0, 123456, tzinfo=UTC)
+    rows = [(order.pk, "FILLED", Decimal("0.001") * (i + 1), closed)
+            for i, order in enumerate(orders)]
+    with CaptureQueriesContext(connection) as queries:
+        bulk.update_values(Order, ["status", "filled", "closed_at"], rows)
+    assert [q["sql"].count(" CASE ") for q in queries] == [1, 1]  # filled only
+    stored = dict(Order.objects.filter(market=market).values_list("pk", "filled"))
+    assert stored == {pk: filled for pk, _, filled, _ in rows}
+    assert set(Order.objects.filter(market=market).values_list("status", "closed_at")) == {
+        ("FILLED", closed)}

@@ -29,7 +29,7 @@ from apps.wallets.services.posting import (
     post,
     post_journals,
     publish_balance,
-    publish_balances,
+    publish_wallets,
     wallet_ids,
 )
 from apps.wallets.services.posting import currencies as _currencies
@@ -301,7 +301,7 @@ def holds_release(*, keys: Sequence[str]) -> list[Hold]:
         for wallet in written:
             wallet.updated_at = now
         update_rows(written, ["held", "updated_at"])
-        publish_balances(written)
+        publish_wallets(written)
         return holds
 
 
