@@ -18,8 +18,12 @@ Contract (what a runner guarantees, per market):
 - **After commit** the outbox is sent: the order store (``apps.orderstore``: the orders'
   states with the command sequence as their version, the trades), the ``depth@`` and
   ``trades@`` streams (``apps.marketdata.books``), the market's quote (last, bid, ask on
-  the quote bus); then the row is marked sent. A row left unsent by a crash is sent
-  again when a runner starts (every write there is idempotent).
+  the quote bus); then the row is marked sent. While ``run`` works (or inside
+  ``dispatching()``) this is the dispatcher's thread's (``apps.engine.dispatch``: in
+  commit order, bounded, fail-stop), so the next batch settles meanwhile; the book's
+  depth and best prices are taken on the runner's thread when the batch is handed off.
+  A row left unsent by a crash is sent again when a runner starts (every write there is
+  idempotent).
 - **Deterministic restore.** The latest ``EngineSnapshot`` (every
   ``ENGINE_SNAPSHOT_EVERY`` commands) plus a replay of the commands after it, up to
   ``applied_seq``; refused (``RestoreRefused``) if the replay ends at another event
@@ -31,7 +35,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -42,6 +47,7 @@ from django.utils import timezone
 
 from apps.core import conf
 from apps.engine import books, venues, wakeup
+from apps.engine.dispatch import Dispatcher
 from apps.engine.models import (
     EngineCommand,
     EngineLease,
@@ -53,7 +59,9 @@ from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish as quote_publish
 from apps.matching import (
     CrossedBookError,
+    DepthSnapshot,
     InternalStateError,
+    MarketSpec,
     OrderBook,
     RestingOrder,
     StpMode,
@@ -99,6 +107,23 @@ class MarketState:
     stp_default: StpMode = StpMode.CANCEL_TAKER
 
 
+@dataclass(frozen=True)
+class BookView:
+    """What the streams and the quote bus get of a batch: the book as the batch left it
+    (taken on the runner's thread: the book moves on while the dispatcher sends)."""
+
+    spec: MarketSpec
+    depth: DepthSnapshot
+    changes: list
+    bid: int | None
+    ask: int | None
+
+    @classmethod
+    def of(cls, book: OrderBook, *, changes: list) -> "BookView":
+        return cls(spec=book.spec, depth=book.depth(levels=book_streams.DEPTH_LEVELS),
+                   changes=changes, bid=book.best_bid(), ask=book.best_ask())
+
+
 def replay(*, market: Market, stp_default: StpMode, upto: int,
            snapshot: EngineSnapshot | None = None) -> OrderBook:
     """The book after commands 1..``upto`` of ``market``: from ``snapshot`` (None: an
@@ -141,6 +166,7 @@ class Runner:
         self.states: dict[int, MarketState] = {}
         self._stopping = False
         self._renewed = 0.0
+        self.dispatcher = Dispatcher(name=name)
 
     # --- the lease ---------------------------------------------------------------------
 
@@ -239,12 +265,26 @@ class Runner:
     # --- the loop ---------------------------------------------------------------------
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
-        """Work until ``stop()`` (or ``until()`` is true between passes)."""
-        while not self._stopping and not (until and until()):
-            if not self.step():
-                wakeup.wait(market_ids=list(self.states), timeout=conf.ENGINE_POLL_SECONDS)
+        """Work until ``stop()`` (or ``until()`` is true between passes), the committed
+        batches sent by the dispatcher's thread; returns once they are all sent."""
+        with self.dispatching():
+            while not self._stopping and not (until and until()):
+                if not self.step():
+                    wakeup.wait(market_ids=list(self.states),
+                                timeout=conf.ENGINE_POLL_SECONDS)
         if self._stopping:
             self.release()
+
+    @contextmanager
+    def dispatching(self) -> Iterator[None]:
+        """Inside: ``step`` hands each committed batch to the dispatcher's thread. On the
+        way out every batch handed off is sent (DispatchFailed if one could not be)."""
+        self.dispatcher.start()
+        try:
+            yield
+            self.dispatcher.flush()
+        finally:
+            self.dispatcher.stop()
 
     def stop(self) -> None:
         self._stopping = True
@@ -272,13 +312,16 @@ class Runner:
         except Fenced:
             raise
         except Exception:
-            # The book applied commands that did not settle: rebuild it from the record.
+            # The book applied commands that did not settle: rebuild it from the record
+            # (and the order store, once what committed before is in it).
             log.exception("engine_batch_failed", market=str(state.market))
+            self.dispatcher.flush()
             self.states[market_id] = self.restore(state.market)
             raise
         outbox, events, orders, trades = sent
-        self.dispatch(market=state.market, outbox=outbox, events=events, state=state,
-                      orders=orders, trades=trades)
+        view = BookView.of(state.book, changes=events)
+        self.dispatcher.send(lambda: self.dispatch(market=state.market, outbox=outbox,
+                                                   view=view, orders=orders, trades=trades))
         state.since_snapshot += len(commands)
         if state.since_snapshot >= conf.ENGINE_SNAPSHOT_EVERY:
             self.snapshot(state)
@@ -365,30 +408,26 @@ class Runner:
 
     # --- after commit -----------------------------------------------------------------
 
-    def dispatch(self, *, market: Market, outbox: EngineOutbox, events: list,
-                 state: MarketState | None, orders: list[Order],
-                 trades: list[TradeRecord]) -> None:
-        """Send a committed batch: the order store, the streams, the quote; then mark it
-        sent. Every part is idempotent, so a row sent twice (a crash before the mark)
-        does no harm."""
+    def dispatch(self, *, market: Market, outbox: EngineOutbox, view: BookView | None,
+                 orders: list[Order], trades: list[TradeRecord]) -> None:
+        """Send a committed batch: the order store, then (given the book's ``view``) the
+        streams and the quote; then mark it sent. Every part is idempotent, so a row sent
+        twice (a crash before the mark) does no harm."""
         store = get_store()
         store.put_orders(records=[order_record(o, version=outbox.last_seq) for o in orders])
         if trades:
             store.put_trades(records=trades)
-        if state is not None:
-            book = state.book
-            depth = book.depth(levels=book_streams.DEPTH_LEVELS)
+        if view is not None:
             book_streams.depth_publish(venue=market.venue, symbol=market.symbol,
-                                       spec=book.spec, depth=depth, changes=events)
+                                       spec=view.spec, depth=view.depth, changes=view.changes)
             book_streams.trades_publish(venue=market.venue, symbol=market.symbol,
-                                        spec=book.spec, trades=events,
+                                        spec=view.spec, trades=view.changes,
                                         executed_at=outbox.created_at)
-            self._quote(market, book, trades)
+            self._quote(market, view, trades)
         EngineOutbox.objects.filter(pk=outbox.pk).update(sent_at=timezone.now())
 
-    def _quote(self, market: Market, book: OrderBook, trades: list[TradeRecord]) -> None:
-        spec = book.spec
-        bid, ask = book.best_bid(), book.best_ask()
+    def _quote(self, market: Market, view: BookView, trades: list[TradeRecord]) -> None:
+        spec, bid, ask = view.spec, view.bid, view.ask
         sides = [spec.price(p) for p in (bid, ask) if p is not None]
         price = trades[-1].price if trades else (sum(sides) / len(sides) if sides else None)
         if price is None:
@@ -408,7 +447,7 @@ class Runner:
             orders = list(Order.objects.filter(pk__in=outbox.payload["orders"])
                           .select_related("market"))
             trades = [_trade_from_json(t) for t in outbox.payload["trades"]]
-            self.dispatch(market=market, outbox=outbox, events=[], state=None, orders=orders,
+            self.dispatch(market=market, outbox=outbox, view=None, orders=orders,
                           trades=trades)
             sent += 1
         return sent
