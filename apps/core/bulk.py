@@ -63,16 +63,43 @@ def preparer(field: Field, connection) -> Callable[[object], object]:
     return prep
 
 
+def writer(field: Field, connection) -> Callable[[object, list], str]:
+    """``sql_literal`` of ``field``'s prepared value (``preparer``), in one call for the
+    numbers and NULLs that make most of a batch, and for a date or time written out once
+    per distinct value (a batch's rows share one)."""
+    prep = preparer(field, connection)
+    dates: dict[date, str] = {}
+
+    def write(value, params: list) -> str:
+        kind = type(value)
+        if kind is int:
+            return str(value)
+        if kind is Decimal and value.is_finite():
+            return f"{value:f}"
+        if value is None:
+            return "NULL"
+        if isinstance(value, date):
+            literal = dates.get(value)
+            if literal is None:
+                literal = sql_literal(prep(value), params)
+                if literal != "%s":  # a parameter is appended once per use: not kept
+                    dates[value] = literal
+            return literal
+        return sql_literal(prep(value), params)
+
+    return write
+
+
 def values_sql(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence],
                params: list) -> str:
     """The ``(..), (..)`` of an INSERT of ``rows`` (values in ``fields`` order, a foreign
     key's as its id), each value prepared by its field and written by ``sql_literal``."""
     connection = connections[DEFAULT_DB_ALIAS]
     meta = model._meta
-    preps = [preparer(meta.get_field(name), connection) for name in fields]
+    writes = [writer(meta.get_field(name), connection) for name in fields]
     return ", ".join(
-        "(" + ", ".join(sql_literal(prep(value), params)
-                        for prep, value in zip(preps, row, strict=True)) + ")"
+        "(" + ", ".join([write(value, params) for write, value in zip(writes, row, strict=True)])
+        + ")"
         for row in rows)
 
 
