@@ -5,37 +5,47 @@ Usage (needs a MariaDB it may drop and recreate; the database name must end in _
 
     DATABASE_URL=mysql://root@127.0.0.1:3306/exchange_h4_bench \
     REDIS_URL=redis://127.0.0.1:6379/4 DJANGO_DEBUG=1 SECRET_KEY=bench \
-        .venv/bin/python bench/internal_market.py --orders 5000 --users 200
+        .venv/bin/python bench/internal_market.py --orders 3000 --users 200 --runners 3
 
 Workload (seeded): ``--users`` traders with ECO balances, ``--orders`` random orders on an
 ecosystem market (tick 0.01, lot 0.001) around 10.00: 60 % GTC limits (10 % post-only),
 12 % IOC, 5 % FOK, 8 % market, and cancels of earlier orders; each trader's self-trade
 prevention mode drawn at random. The same list of orders is placed, through
-``trading.services.order_place``/``order_cancel``, on three identical markets:
+``trading.services.order_place``/``order_cancel``, on identical markets.
 
-1. batched: every order placed first (their commands queued), then one runner drains
-   them with ENGINE_BATCH commands per settlement transaction: orders/s = commands /
+Scale-out, as production runs it: one writer per market, markets spread over runners
+(processes). Each phase has ``--runners`` markets (3 by default; the same traders, so
+their wallets are shared), each placed and run by a process of its own, all side by side;
+a phase's orders/s is its commands on all its markets over the wall time from the common
+start (a barrier, after each process's setup) to the last one's end. ``--runners 1`` is
+one market per phase, one process at a time.
+
+1. batched: every order placed first (their commands queued), then each market's runner
+   drains them with ENGINE_BATCH commands per settlement transaction: orders/s = commands /
    drain time (the engine's apply, the ledger's settle_trades, the orders and fills, the
-   outbox, and the order store and streams after each commit);
+   outbox, and, on the runner's dispatcher thread, the order store and streams: the
+   clock stops once every batch is sent);
 2. per order (the baseline): the same, ENGINE_BATCH = 1: each command applied and settled
-   in its own transaction, as a synchronous per-order venue would;
-3. sustained: the runner on a thread of this process while this thread places the
-   orders as fast as it can; the settlement lag of a command is from its commit
-   (``EngineCommand.created_at``) to the commit of the batch that settled it (its
-   outbox row's ``created_at``), so it includes waiting for the runner; p50/p99 printed.
+   in its own transaction, as a synchronous per-order venue would, with the same number
+   of runner processes side by side;
+3. sustained: in each process the runner on a thread while the main thread places its
+   market's orders as fast as it can; the settlement lag of a command is from its commit
+   (``EngineCommand.created_at``) to the commit of the batch that settled it (its outbox
+   row's ``created_at``), so it includes waiting for the runner; p50/p99 over all markets.
 
-Everything runs in one process (the GIL shared by the placer and the runner in phase 3).
-The last line is the JSON summary; ``ratio_vs_sync`` = batched orders/s / per-order
-orders/s.
+The last line is the JSON summary (the batched phase's orders/s, the sustained phase's
+lag p99); ``ratio_vs_sync`` = batched orders/s / per-order orders/s.
 """
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import statistics
 import sys
 import threading
 import time
+import traceback
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,19 +70,23 @@ from apps.engine.models import EngineCommand, EngineOutbox  # noqa: E402
 from apps.engine.runner import Runner  # noqa: E402
 from apps.matching import StpMode  # noqa: E402
 from apps.trading import services  # noqa: E402
+from apps.trading.models import Market  # noqa: E402
 from apps.wallets import selectors as wallet_selectors  # noqa: E402
 from apps.wallets import services as wallet_services  # noqa: E402
 
 D = Decimal
 
 
-def setup(users: int):
+def setup(users: int, *, markets: int):
+    """``markets`` identical ecosystem markets and ``users`` traders funded on all."""
     chain = Blockchain.objects.create(name="Bench chain", chain_id=7)
-    markets = []
-    for code in ("BNA", "BNB", "BNC"):
+    # Currency codes of letters only: B, then two letters per market (BAA, BAB, ...).
+    codes = [f"B{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(markets)]
+    found = []
+    for code in codes:
         token = eco_services.token_list(chain=chain, symbol=code, name=code,
                                         contract_address=f"0x{code}", decimals=8)
-        markets.append(eco_services.market_create(
+        found.append(eco_services.market_create(
             base_token=token, quote_currency="USDT", tick_size=D("0.01"),
             lot_size=D("0.001")).market)
     traders = []
@@ -81,12 +95,12 @@ def setup(users: int):
         KycApplication.objects.create(user=user, full_name="Bench", country="GB",
                                       date_of_birth="1990-01-01",
                                       status=KycApplication.Status.APPROVED)
-        for code in ("USDT", "BNA", "BNB", "BNC"):
+        for code in ("USDT", *codes):
             wallet_services.deposit(user_id=user.pk, wallet_type="ECO", currency=code,
                                     amount=D("1000000") if code == "USDT" else D("100000"),
                                     key=f"bench:{user.pk}:{code}")
         traders.append(user.pk)
-    return markets, traders
+    return found, traders
 
 
 def workload(*, orders: int, traders: list[int], seed: int) -> list[tuple]:
@@ -139,18 +153,85 @@ def place_all(market, plan: list[tuple]) -> int:
     return count
 
 
-def drain(market, *, batch: int) -> tuple[int, float]:
+def drain(market, *, batch: int, ready=lambda: None) -> tuple[int, float, float]:
+    """Run ``market``'s queued commands, ``batch`` per settlement transaction; ``ready()``
+    is called once the runner has started. Returns the commands, the clock's start and
+    end (``time.time()``, comparable across processes)."""
     settings.ENGINE_BATCH = batch
-    runner = Runner(name=f"bench-{batch}", markets=[market])
+    runner = Runner(name=f"bench-{batch}-{market.pk}", markets=[market])
     runner.start()
-    started = time.perf_counter()
-    done = 0
+    ready()
+    started, done = time.time(), 0
     with runner.dispatching():  # the clock stops once every batch is sent
         while (n := runner.step()):
             done += n
-    elapsed = time.perf_counter() - started
+    ended = time.time()
     runner.release()
-    return done, elapsed
+    return done, started, ended
+
+
+def _place_job(market_pk: int, plan: list[tuple], barrier) -> tuple[int, float, float]:
+    market = Market.objects.get(pk=market_pk)
+    barrier.wait()
+    started = time.time()
+    return place_all(market, plan), started, time.time()
+
+
+def _drain_job(market_pk: int, batch: int, barrier) -> tuple[int, float, float]:
+    return drain(Market.objects.get(pk=market_pk), batch=batch, ready=barrier.wait)
+
+
+def _sustained_job(market_pk: int, plan: list[tuple], batch: int, barrier
+                   ) -> tuple[int, float, float]:
+    settings.ENGINE_BATCH = batch
+    market = Market.objects.get(pk=market_pk)
+    runner = Runner(name=f"bench-sustained-{market_pk}", markets=[market])
+    runner.start()
+    placing_done = threading.Event()
+
+    def settled() -> bool:
+        return placing_done.is_set() and not EngineCommand.objects.filter(
+            market=market, seq__gt=runner.states[market.pk].applied_seq).exists()
+
+    thread = threading.Thread(target=lambda: (runner.run(until=settled), connection.close()))
+    barrier.wait()
+    started = time.time()
+    thread.start()
+    placed = place_all(market, plan)
+    placing_done.set()
+    thread.join()
+    ended = time.time()
+    runner.release()
+    return placed, started, ended
+
+
+def _worker(job, args: tuple, barrier, results) -> None:
+    try:
+        results.put(job(*args, barrier))
+    except BaseException:
+        barrier.abort()
+        results.put(traceback.format_exc())
+    finally:
+        connection.close()
+
+
+def side_by_side(job, jobs: list[tuple]) -> tuple[int, float]:
+    """Run ``job(*args, barrier)`` for each of ``jobs`` in a process of its own, all
+    started together (a barrier after their setup); their counts summed, and the wall
+    time from the first start to the last end."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh process: no inherited sockets
+    barrier, results = ctx.Barrier(len(jobs), timeout=900), ctx.Queue()
+    processes = [ctx.Process(target=_worker, args=(job, args, barrier, results))
+                 for args in jobs]
+    for process in processes:
+        process.start()
+    found = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    failed = [f for f in found if isinstance(f, str)]
+    if failed:
+        sys.exit(f"a bench process failed:\n{failed[0]}")
+    return sum(n for n, _, _ in found), max(e for _, _, e in found) - min(s for _, s, _ in found)
 
 
 def lags_ms(market) -> list[float]:
@@ -170,49 +251,36 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--runners", type=int, default=3,
+                        help="markets per phase, each run by a process of its own")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     if not getattr(settings, "REDIS_URL", ""):
         sys.exit("REDIS_URL must be set (the quote cache, the streams and the wake-ups)")
     recreate_database()
-    (batched, per_order, sustained), traders = setup(args.users)
+    n = args.runners
+    markets, traders = setup(args.users, markets=3 * n)
+    batched, per_order, sustained = markets[:n], markets[n:2 * n], markets[2 * n:]
     plan = workload(orders=args.orders, traders=traders, seed=args.seed)
+    connection.close()  # the processes open their own
+    print(f"{n} runner process(es) side by side per phase, one market each")
 
-    # A market order needs a book to size against: both markets get the same start.
-    t0 = time.perf_counter()
-    n_batched = place_all(batched, plan)
-    placing = time.perf_counter() - t0
-    print(f"placed {n_batched} commands in {placing:.1f} s ({n_batched / placing:.0f}/s)")
-    done, took = drain(batched, batch=args.batch)
+    placed, placing = side_by_side(_place_job, [(m.pk, plan) for m in batched])
+    print(f"placed {placed} commands in {placing:.1f} s ({placed / placing:.0f}/s)")
+    done, took = side_by_side(_drain_job, [(m.pk, args.batch) for m in batched])
     batched_rate = done / took
     print(f"batched ({args.batch}/transaction): {done} commands in {took:.2f} s "
           f"= {batched_rate:.0f} orders/s")
 
-    n_per = place_all(per_order, plan)
-    done_sync, took_sync = drain(per_order, batch=1)
+    n_per, _ = side_by_side(_place_job, [(m.pk, plan) for m in per_order])
+    done_sync, took_sync = side_by_side(_drain_job, [(m.pk, 1) for m in per_order])
     sync_rate = done_sync / took_sync
     print(f"per order (1/transaction): {done_sync} of {n_per} commands in {took_sync:.2f} s "
           f"= {sync_rate:.0f} orders/s")
 
-    settings.ENGINE_BATCH = args.batch
-    runner = Runner(name="bench-sustained", markets=[sustained])
-    runner.start()
-    placing_done = threading.Event()
-    thread = threading.Thread(target=lambda: (runner.run(until=lambda: placing_done.is_set()
-                                                          and not EngineCommand.objects.filter(
-                                                              market=sustained,
-                                                              seq__gt=runner.states[
-                                                                  sustained.pk].applied_seq
-                                                          ).exists()),
-                                              connection.close()))
-    thread.start()
-    t0 = time.perf_counter()
-    n_sus = place_all(sustained, plan)
-    placing_done.set()
-    thread.join()
-    took_sus = time.perf_counter() - t0
-    runner.release()
-    lags = sorted(lags_ms(sustained))
+    n_sus, took_sus = side_by_side(_sustained_job,
+                                   [(m.pk, plan, args.batch) for m in sustained])
+    lags = sorted(lag for m in sustained for lag in lags_ms(m))
     p50 = statistics.median(lags)
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
     print(f"sustained (placing and settling together): {n_sus} commands in {took_sus:.1f} s "

@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
     im.recreate_database()
-    (market, _, _), traders = im.setup(args.users)
+    (market,), traders = im.setup(args.users, markets=1)
     plan = im.workload(orders=args.orders, traders=traders, seed=args.seed)
     t0 = time.perf_counter()
     placed = im.place_all(market, plan)
@@ -84,7 +84,8 @@ def main() -> None:
     cpu = time.process_time()
     if profile:
         profile.enable()
-    done, took = im.drain(market, batch=500)
+    done, started, ended = im.drain(market, batch=500)
+    took = ended - started
     if profile:
         profile.disable()
     cpu = time.process_time() - cpu
