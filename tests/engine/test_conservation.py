@@ -11,7 +11,7 @@ clean. Market buys by quote budget are among the orders. Several placers place a
 each a thread with its own database connection, its own users and its own seeded rng (one
 placer ran 3-51 orders/s, most of each placement waiting on the database); the kills fall
 at random counts of orders placed overall, while the other placers go on placing. CI runs
-a seeded 300 orders from 12 users with 1 kill (~50 s on MariaDB: the suite runs twice);
+a seeded 300 orders from 12 users with 1 kill (a call of 8-11 s on MariaDB at load 1.5-6);
 the ``slow`` run is the issue's 100,000 orders from 200 users with 20 kills.
 """
 import json
