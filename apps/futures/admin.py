@@ -3,7 +3,14 @@ from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.futures import margin
-from apps.futures.models import Contract, FundingRate, Liquidation, MarginTier, Position
+from apps.futures.models import (
+    AutoDeleverage,
+    Contract,
+    FundingRate,
+    Liquidation,
+    MarginTier,
+    Position,
+)
 from apps.trading.constants import Venue
 from apps.trading.models import Market
 
@@ -55,6 +62,13 @@ class PositionAdmin(ReadOnlyAdmin):
 class LiquidationAdmin(ReadOnlyAdmin):
     list_display = ("pk", "position", "generation", "side", "size", "mark", "loss", "fee",
                     "insurance_delta", "created_at")
+
+
+@admin.register(AutoDeleverage)
+class AutoDeleverageAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "source", "liquidation", "counterparty", "side", "size", "price",
+                    "realised_pnl", "rank", "score", "mark", "created_at")
+    list_filter = ("side",)
 
 
 @admin.register(FundingRate)

@@ -109,13 +109,22 @@ class PositionOutput(serializers.Serializer):
     funding = SignedAmountField()
     liquidation_price = SignedAmountField(allow_null=True)
     bankruptcy_price = SignedAmountField(allow_null=True)
+    adl_quantile = serializers.SerializerMethodField(
+        help_text="Auto-deleveraging queue: 1-5 lights (5: first fifth of the queue) among "
+                  "the contract's positions of this side in profit at the latest mark; 0 "
+                  "not in profit; null without a mark (or where not ranked).")
+
+    def get_adl_quantile(self, position) -> int | None:
+        return self.context.get("adl_quantiles", {}).get(position.pk)
 
 
 class PositionListApi(APIView):
     @extend_schema(responses=PositionOutput(many=True))
     def get(self, request):
-        return Response(PositionOutput(selectors.positions_of(user_id=request.user.pk),
-                                       many=True).data)
+        positions = list(selectors.positions_of(user_id=request.user.pk))
+        quantiles = selectors.positions_adl_quantiles(positions=positions)
+        return Response(PositionOutput(positions, many=True,
+                                       context={"adl_quantiles": quantiles}).data)
 
 
 class PositionMarginApi(APIView):

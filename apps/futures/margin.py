@@ -183,3 +183,30 @@ def median(values: Sequence[Decimal]) -> Decimal:
     if len(ordered) % 2:
         return ordered[middle]
     return ROUNDING.divide(ordered[middle - 1] + ordered[middle], Decimal(2))
+
+
+def adl_score(*, side: str, size: Decimal, value: Decimal, margin: Decimal, price: Decimal,
+              tiers: Sequence[Tier]) -> Decimal:
+    """The position's auto-deleveraging rank score at ``price`` (the reference's §5,
+    Binance's): PnL% = max(0, uPnL) / max(1, WB), ratio = MM / (WB + uPnL) (0 when that
+    is not positive), score = PnL% x ratio; 0 for a position not in profit. Higher is
+    deleveraged first."""
+    pnl = unrealised(side=side, size=size, value=value, price=price)
+    equity = margin + pnl
+    if pnl <= 0 or equity <= 0:
+        return ZERO
+    pnl_share = ROUNDING.divide(pnl, max(ONE, margin))
+    ratio = ROUNDING.divide(maintenance(tiers, ROUNDING.multiply(size, price)), equity)
+    return ROUNDING.multiply(pnl_share, ratio).quantize(_PRICE_QUANTUM, context=ROUNDING)
+
+
+def adl_lights(rank: int, count: int) -> int:
+    """The ADL quantile shown as 1-5 lights: the position ``rank`` (1 first) among
+    ``count`` ranked positions of its side; 5 lights for the first fifth."""
+    return 5 - (5 * (rank - 1)) // count
+
+
+def price_to_tick(price: Decimal, *, tick: Decimal, up: bool) -> Decimal:
+    """``price`` rounded to a multiple of ``tick``, up or down."""
+    steps = ROUNDING.divide(price, tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR)
+    return ROUNDING.multiply(steps, tick)

@@ -50,6 +50,10 @@ class Contract(models.Model):
         default=Decimal("0.005"),
         help_text="Charged on a liquidation's notional at the mark, out of what the margin "
                   "has left beyond the loss, to the insurance fund.")
+    adl_after_seconds = models.PositiveIntegerField(
+        default=60,
+        help_text="An insurance fund position the book has not closed this long after it "
+                  "was taken over is auto-deleveraged at the next mark tick.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -276,7 +280,8 @@ class Liquidation(models.Model):
     mark = money_field(help_text="The price the insurance fund took the position at.")
     liquidation_price = money_field(null=True, blank=True)
     bankruptcy_price = money_field()
-    loss = money_field(help_text="Paid to CLEARING: the position's loss at the mark.")
+    loss = money_field(help_text="Paid to CLEARING: the position's loss at the mark (at the "
+                                 "ADL price when it was auto-deleveraged).")
     fee = money_field(default=0, help_text="The liquidation fee to the insurance fund "
                                            "(part of insurance_delta).")
     insurance_delta = money_field(help_text="> 0: what the margin left the fund; "
@@ -290,3 +295,35 @@ class Liquidation(models.Model):
 
     def __str__(self) -> str:
         return f"liquidation of position {self.position_id}.{self.generation}"
+
+
+class AutoDeleverage(models.Model):
+    """One opposing trader's position closed against a bankrupt position or an insurance
+    fund position (``services.adl``), once per ``key``, with its evidence: the price (the
+    bankruptcy price), the size, the counterparty's realised PnL, and its rank score and
+    place in the queue at the mark of the tick that ranked it."""
+
+    key = ExactCharField(max_length=96, unique=True)
+    source = models.ForeignKey(
+        Position, on_delete=models.PROTECT, related_name="+",
+        help_text="The bankrupt trader's position, or the insurance fund's.")
+    liquidation = models.ForeignKey(Liquidation, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    counterparty = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="+")
+    counterparty_generation = models.PositiveIntegerField()
+    side = ExactCharField(max_length=8, choices=PositionSide.choices,
+                          help_text="The counterparty's side.")
+    size = money_field()
+    price = money_field()
+    realised_pnl = money_field(help_text="The counterparty's, through CLEARING.")
+    score = models.DecimalField(max_digits=36, decimal_places=18)
+    rank = models.PositiveIntegerField(help_text="1: first in the queue.")
+    mark = money_field(help_text="The mark the queue was ranked at.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["counterparty", "created_at"],
+                                name="futures_adl_counterparty")]
+
+    def __str__(self) -> str:
+        return f"ADL of position {self.counterparty_id}: {self.size} at {self.price}"

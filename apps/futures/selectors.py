@@ -94,10 +94,52 @@ def exit_prices(*, market_id: int, user_ids: Iterable[int]) -> dict[int, dict[st
     return found
 
 
+def adl_ranking(positions: Iterable[Position], *, price: Decimal, tiers: list[margin.Tier],
+                eligible_at: Decimal | None = None) -> list[tuple[Position, Decimal]]:
+    """The open ``positions`` (one side's) in profit at ``eligible_at`` (default
+    ``price``), each with its ADL score at ``price`` (``margin.adl_score``), first in the
+    deleveraging queue first: the higher score, then the older position (the lower
+    id)."""
+    at = price if eligible_at is None else eligible_at
+    scored = [(p, margin.adl_score(side=p.side, size=p.size, value=p.value, margin=p.margin,
+                                   price=price, tiers=tiers))
+              for p in positions if p.size and margin.unrealised(
+                  side=p.side, size=p.size, value=p.value, price=at) > 0]
+    return sorted(scored, key=lambda item: (-item[1], item[0].pk))
+
+
+def adl_quantiles(positions: Iterable[Position], *, mark: Decimal,
+                  tiers: list[margin.Tier]) -> dict[int, int]:
+    """``{position id: lights}`` for the open user ``positions`` of one contract: 1-5 by
+    rank among the positions of its side in profit at ``mark`` (5: the first fifth of the
+    ADL queue), 0 for one not in profit (not deleveraged before them)."""
+    lights: dict[int, int] = {}
+    for side in PositionSide.values:
+        mine = [p for p in positions if p.side == side and p.user_id is not None
+                and p.status == PositionStatus.OPEN]
+        ranked = adl_ranking(mine, price=mark, tiers=tiers)
+        lights.update({p.pk: 0 for p in mine})
+        lights.update({p.pk: margin.adl_lights(rank, len(ranked))
+                       for rank, (p, _) in enumerate(ranked, start=1)})
+    return lights
+
+
+def contract_adl_quantiles(*, contract_id: int, mark: Decimal) -> dict[int, int]:
+    """``adl_quantiles`` of every open user position of the contract (one query, and the
+    tiers')."""
+    positions = Position.objects.filter(contract_id=contract_id, user__isnull=False,
+                                        status=PositionStatus.OPEN).only(
+        "pk", "user_id", "status", "side", "size", "value", "margin")
+    return adl_quantiles(list(positions), mark=mark,
+                         tiers=contract_tiers(contract_id=contract_id))
+
+
 def position_data(position: Position, *, mark: Decimal | None,
-                  exits: dict[str, Decimal] | None = None) -> dict[str, Any]:
+                  exits: dict[str, Decimal] | None = None,
+                  adl_quantile: int | None = None) -> dict[str, Any]:
     """One ``positions`` stream item (docs/STREAMING.md): the position, its unrealised
-    PnL at ``mark`` (null without a mark or when flat) and its ``exits``' stop prices."""
+    PnL at ``mark`` (null without a mark or when flat), its ``exits``' stop prices and
+    its ``adl_quantile`` (``adl_quantiles``; null where the caller did not rank it)."""
     exits = exits or {}
     unrealised = None
     if mark is not None and position.size:
@@ -113,16 +155,36 @@ def position_data(position: Position, *, mark: Decimal | None,
         "liquidation_price": decimal_text(position.liquidation_price),
         "take_profit_price": decimal_text(exits.get("take_profit_price")),
         "stop_loss_price": decimal_text(exits.get("stop_loss_price")),
+        "adl_quantile": adl_quantile,
     }
 
 
 def positions_data(*, user_id: int) -> list[dict[str, Any]]:
     """The user's open positions as ``positions`` stream items, each at its contract's
-    latest mark (a subscriber's snapshot)."""
+    latest mark with its ADL quantile there (a subscriber's snapshot)."""
     items = []
-    for position in positions_of(user_id=user_id):
+    positions = list(positions_of(user_id=user_id))
+    quantiles = positions_adl_quantiles(positions=positions)
+    for position in positions:
         mark = latest_mark(contract=position.contract)
         exits = exit_prices(market_id=position.contract.market_id, user_ids=[user_id])
         items.append(position_data(position, mark=None if mark is None else mark.price,
-                                   exits=exits.get(user_id)))
+                                   exits=exits.get(user_id),
+                                   adl_quantile=quantiles.get(position.pk)))
     return items
+
+
+def positions_adl_quantiles(*, positions: Iterable[Position]) -> dict[int, int | None]:
+    """``{position id: ADL lights}`` of ``positions`` (their contracts loaded), each
+    ranked in its contract at the latest mark (``contract_adl_quantiles``; None without
+    a mark)."""
+    found: dict[int, int | None] = {}
+    by_contract: dict[int, dict[int, int] | None] = {}
+    for position in positions:
+        if position.contract_id not in by_contract:
+            mark = latest_mark(contract=position.contract)
+            by_contract[position.contract_id] = None if mark is None else \
+                contract_adl_quantiles(contract_id=position.contract_id, mark=mark.price)
+        ranked = by_contract[position.contract_id]
+        found[position.pk] = None if ranked is None else ranked.get(position.pk)
+    return found

@@ -22,7 +22,8 @@ def contract_form(market, tiers):
             "index_max_age_seconds": "10", "max_premium": "0.005",
             "funding_interval_hours": "8", "funding_interest_rate": "0.0001",
             "funding_rate_cap": "0.0075", "funding_rate_floor": "-0.0075",
-            "liquidation_fee_rate": "0.005", "tiers-TOTAL_FORMS": str(len(tiers)),
+            "liquidation_fee_rate": "0.005", "adl_after_seconds": "60",
+            "tiers-TOTAL_FORMS": str(len(tiers)),
             "tiers-INITIAL_FORMS": "0",
             "tiers-MIN_NUM_FORMS": "0", "tiers-MAX_NUM_FORMS": "1000"}
     for n, (floor, cap, leverage, mmr, cum) in enumerate(tiers):
@@ -48,6 +49,7 @@ def test_a_contract_is_added_with_its_tiers_only_if_they_are_continuous(admin_cl
 
 def test_the_venue_records_are_listed_and_read_only(admin_client):
     ContractFactory()
-    for model in ("contract", "position", "liquidation", "fundingrate"):
+    for model in ("contract", "position", "liquidation", "autodeleverage", "fundingrate"):
         assert admin_client.get(f"/admin/futures/{model}/").status_code == 200
     assert admin_client.get("/admin/futures/position/add/").status_code == 403
+    assert admin_client.get("/admin/futures/autodeleverage/add/").status_code == 403

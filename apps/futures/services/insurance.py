@@ -30,6 +30,7 @@ trades are marked like the market maker's, so volume can leave them out):
   price. Each fill logged with its order, trade and PnL.
 """
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import structlog
@@ -134,6 +135,11 @@ def _place(position: Position, *, contract: Contract, user_id: int, price: Decim
                       rate=max(market.maker_fee, market.taker_fee), decimals=decimals)
     client_order_id = f"liq-{position.pk}-{attempt}"
     with transaction.atomic():
+        # Its row lock orders the placing after a concurrent deleveraging of the position
+        # (``adl``), which skips a position with a live close order.
+        if not Position.objects.select_for_update().filter(
+                pk=position.pk, status=PositionStatus.OPEN, size=position.size).exists():
+            raise Conflict("The position changed meanwhile (deleveraged).")
         try:
             available = wallet_selectors.wallet_get(
                 user_id=user_id, wallet_type=WalletType.FUTURES,
@@ -170,23 +176,9 @@ def close_fills_settle(*, order: Order, terms: OrderTerms, contract: Contract,
         if fill.amount > position.size:
             raise Conflict(f"A close fill of {fill.amount} exceeds the fund's position "
                            f"{position.pk} ({position.size}).")
-        portion = position.value if fill.amount == position.size else ROUNDING.divide(
-            ROUNDING.multiply(position.value, fill.amount), position.size).quantize(
-            Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN, context=ROUNDING)
-        pnl = sign(position.side) * (EXACT.multiply(fill.amount, fill.price) - portion)
-        if pnl:
-            ledger.insurance_settle(key=f"{fill.settlement_key}:insurance", currency=currency,
-                                    amount=pnl, position=f"futures:{position.pk}")
-        position.size -= fill.amount
-        position.value -= portion
-        position.realised_pnl += pnl
-        if not position.size:
-            position.status, position.value = PositionStatus.FLAT, ZERO
-        position.save()
-        AppliedFill.objects.create(
-            key=fill.settlement_key, position=position, side=order.side, amount=fill.amount,
-            price=fill.price, fee_rate=ZERO, leverage=1, fee=ZERO, realised_pnl=pnl,
-            filled_at=fill.executed_at)
+        pnl = fund_fill_apply(position, key=fill.settlement_key, side=order.side,
+                              amount=fill.amount, price=fill.price, filled_at=fill.executed_at,
+                              currency=currency, decimals=decimals)
         order.fee -= fill.fee
         fill.fee = ZERO
         log.info("futures_insurance_close_fill", position=position.pk, order=order.pk,
@@ -194,3 +186,31 @@ def close_fills_settle(*, order: Order, terms: OrderTerms, contract: Contract,
                  pnl=str(pnl), left=str(position.size))
     if close_hold and wallet_selectors.hold_remaining(key=order.hold_key) is not None:
         ledger.hold_release(key=order.hold_key)
+
+
+def fund_fill_apply(position: Position, *, key: str, side: str, amount: Decimal,
+                    price: Decimal, filled_at: datetime, currency: str,
+                    decimals: int) -> Decimal:
+    """Close ``amount`` (at most its size) of the locked fund ``position`` at ``price``,
+    once per ``key`` (the caller checks it is unused; an ``AppliedFill`` records it): the
+    closed share of its entry value (pro rata, half-even; all of it on the last part)
+    against ``amount`` x ``price`` is the fund's realised PnL, paid from CLEARING to
+    INSURANCE or back (``wallets.services.insurance_settle``, keyed ``<key>:insurance``).
+    Saves the position; returns the PnL."""
+    portion = position.value if amount == position.size else ROUNDING.divide(
+        ROUNDING.multiply(position.value, amount), position.size).quantize(
+        Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN, context=ROUNDING)
+    pnl = sign(position.side) * (EXACT.multiply(amount, price) - portion)
+    if pnl:
+        ledger.insurance_settle(key=f"{key}:insurance", currency=currency, amount=pnl,
+                                position=f"futures:{position.pk}")
+    position.size -= amount
+    position.value -= portion
+    position.realised_pnl += pnl
+    if not position.size:
+        position.status, position.value = PositionStatus.FLAT, ZERO
+    position.save()
+    AppliedFill.objects.create(
+        key=key, position=position, side=side, amount=amount, price=price, fee_rate=ZERO,
+        leverage=1, fee=ZERO, realised_pnl=pnl, filled_at=filled_at)
+    return pnl

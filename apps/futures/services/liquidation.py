@@ -7,7 +7,7 @@ at or above the mark, a short's at or below), never by scanning the open positio
 beat sweep recomputes every mark and does the same (the safety net). Each candidate is
 then locked and checked again at that mark (a margin added meanwhile saves it).
 
-What a liquidation does (``take_over``), in one transaction per position:
+What a liquidation does (``takeover.take_over``), in one transaction per position:
 - the trader is closed at the bankruptcy price: its whole margin is lost, no more (its
   free balance is never touched) and no less;
 - the insurance fund takes the position over at the mark of the tick: the position's loss
@@ -19,10 +19,12 @@ What a liquidation does (``take_over``), in one transaction per position:
   no liquidation price), which the liquidation engine then closes in the book
   (``insurance.insurance_close``, after the tick's liquidations);
 - a ``Liquidation`` row (unique per position and generation) records the numbers and the
-  evidence: the mark tick with its index sources.
+  evidence: the mark tick with its index sources;
+- unless the mark is past the bankruptcy price by more than the insurance fund can pay
+  (INSURANCE plus the engine's float, ``takeover.fund_balance``): then the position is
+  auto-deleveraged instead (``adl.bankrupt_deleverage``): closed at its bankruptcy price
+  against the opposing traders' positions, the fund paying nothing.
 """
-from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import structlog
@@ -33,64 +35,15 @@ from apps.core.money import EXACT
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionStatus, sign
 from apps.futures.models import Liquidation, Position
+from apps.futures.services.adl import bankrupt_deleverage, fund_positions_deleverage
 from apps.futures.services.insurance import insurance_close
 from apps.futures.services.reduce_only import reduce_only_trim_on_commit
-from apps.wallets import selectors as wallet_selectors
-from apps.wallets import services as ledger
+from apps.futures.services.takeover import fund_balance, take_over
 
 if TYPE_CHECKING:
     from apps.futures.services.mark import MarkTick
 
 log = structlog.get_logger(__name__)
-ZERO = Decimal(0)
-
-
-def take_over(position: Position, *, price: Decimal, insurance_size: Decimal, currency: str,
-              evidence: dict, now: datetime) -> Liquidation:
-    """Liquidate the locked, open ``position`` at ``price``: the liquidation fee and the
-    ledger's liquidation journal, the ``Liquidation`` record, ``insurance_size`` of it
-    inherited by the insurance fund (the rest was closed by the fill that bankrupted it),
-    and the position left flat. The caller holds the position's row lock and saves the
-    position."""
-    size, value, wb = position.size, position.value, position.margin
-    loss = sign(position.side) * (value - EXACT.multiply(size, price))
-    if loss >= 0:
-        paid, inherited_value = loss, EXACT.multiply(insurance_size, price)
-    else:
-        # Below maintenance while in profit (funding drained the margin): the fund takes
-        # it at its entry, so the counterparties' claim on CLEARING is unchanged.
-        paid, inherited_value = ZERO, value
-    # The fee comes out of what the margin leaves beyond the loss (so it never adds to
-    # the trader's loss, which is the whole margin either way); the fund gets it first.
-    fee = min(margin.fee(notional=EXACT.multiply(size, price),
-                         rate=position.contract.liquidation_fee_rate,
-                         decimals=wallet_selectors.currency_decimals(code=currency)),
-              max(ZERO, wb - paid))
-    hold = position.hold_position
-    if fee:
-        ledger.liquidation_fee(key=f"liquidation:{hold}:fee", user_id=position.user_id,
-                               currency=currency, position=hold, amount=fee)
-    ledger.liquidate_position(key=f"liquidation:{hold}", user_id=position.user_id,
-                              currency=currency, position=hold, loss=paid)
-    record = Liquidation.objects.create(
-        position=position, generation=position.generation, side=position.side, size=size,
-        value=value, margin=wb, mark=price, liquidation_price=position.liquidation_price,
-        bankruptcy_price=margin.bankruptcy_price(side=position.side, size=size, value=value,
-                                                 margin=wb),
-        loss=paid, fee=fee, insurance_delta=wb - paid, evidence=evidence)
-    if insurance_size:
-        Position.objects.create(user=None, contract_id=position.contract_id,
-                                status=PositionStatus.OPEN, side=position.side,
-                                size=insurance_size, value=inherited_value, opened_at=now,
-                                taken_over_from=record)
-    position.realised_pnl -= wb
-    position.status, position.size, position.value, position.margin = (
-        PositionStatus.FLAT, ZERO, ZERO, ZERO)
-    position.liquidation_price = position.bankruptcy_price = None
-    log.info("futures_liquidation", position=position.pk, generation=position.generation,
-             mark=str(price), loss=str(paid), fee=str(fee), insurance_delta=str(wb - paid),
-             inherited=str(insurance_size))
-    return record
 
 
 def position_liquidate(*, position_id: int, tick: "MarkTick") -> Liquidation | None:
@@ -110,9 +63,16 @@ def position_liquidate(*, position_id: int, tick: "MarkTick") -> Liquidation | N
                                         value=position.value, margin=position.margin,
                                         price=tick.mark, tiers=tiers):
             return None
-        record = take_over(position, price=tick.mark, insurance_size=position.size,
-                           currency=position.contract.market.quote_currency,
-                           evidence=tick.evidence(), now=timezone.now())
+        currency = position.contract.market.quote_currency
+        deficit = sign(position.side) * (
+            position.value - EXACT.multiply(position.size, tick.mark)) - position.margin
+        if deficit > 0 and deficit > fund_balance(currency=currency):
+            record = bankrupt_deleverage(position, tick=tick, currency=currency,
+                                         now=timezone.now())
+        else:
+            record = take_over(position, price=tick.mark, insurance_size=position.size,
+                               currency=currency, evidence=tick.evidence(),
+                               now=timezone.now())
         position.save()
         reduce_only_trim_on_commit(user_id=position.user_id, contract_id=position.contract_id)
         return record
@@ -120,10 +80,11 @@ def position_liquidate(*, position_id: int, tick: "MarkTick") -> Liquidation | N
 
 def liquidate_on_mark(*, tick: "MarkTick") -> list[Liquidation]:
     """Liquidate every position ``tick`` reaches (one transaction each, in id order), then
-    put the insurance fund's open positions of the contract to the book
-    (``insurance.insurance_close``: the ones just inherited, and what earlier closes left);
-    a position that fails is logged and left to the next tick or the sweep, never
-    blocking the others."""
+    deleverage the insurance fund's positions the book has not closed in the contract's
+    ``adl_after_seconds`` (``adl.fund_positions_deleverage``), then put the fund's other
+    open positions of the contract to the book (``insurance.insurance_close``: the ones
+    just inherited, and what earlier closes left); a position that fails is logged and
+    left to the next tick or the sweep, never blocking the others."""
     done = []
     for position_id in selectors.liquidation_candidates(contract_id=tick.contract_id,
                                                         mark=tick.mark):
@@ -135,6 +96,10 @@ def liquidate_on_mark(*, tick: "MarkTick") -> list[Liquidation]:
             continue
         if record is not None:
             done.append(record)
+    try:
+        fund_positions_deleverage(tick=tick)
+    except Exception:  # the next tick or sweep tries again
+        log.exception("futures_fund_adl_failed", contract=tick.contract_id)
     try:
         insurance_close(contract_id=tick.contract_id)
     except Exception:  # the tick's liquidations stand; the next tick or sweep tries again

@@ -14,7 +14,7 @@ fill does, by the position it meets (``fill_plan``, pure, also behind the previe
   close releases what remains and closes the hold;
 - a reduce whose loss is more than the whole margin (a fill past the bankruptcy price,
   a gap the liquidation did not see first): the position is bankrupt and liquidated at the
-  fill's price (``liquidation.take_over``: its margin lost, the loss beyond it paid by
+  fill's price (``takeover.take_over``: its margin lost, the loss beyond it paid by
   INSURANCE, the rest of its size inherited by the insurance fund);
 - flips: closes all, then opens the rest the other way (a new generation: a new hold);
 - pays the fee, amount x price x the fee rate rounded up, from the available balance to
@@ -39,9 +39,9 @@ from apps.core.money import (
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus, sign
 from apps.futures.models import AppliedFill, Contract, Position
-from apps.futures.services.liquidation import take_over
 from apps.futures.services.reduce_only import reduce_only_trim_on_commit
 from apps.futures.services.streams import positions_publish
+from apps.futures.services.takeover import take_over
 from apps.trading.constants import Side
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger

@@ -3,9 +3,12 @@ public ``mark@futures:<SYMBOL>`` and each trader's positions on the private ``po
 
 - ``mark_tick_publish``: the tick (mark, index, premium) on the mark stream, then every
   open position of the contract (and those ``also`` names: the ones the tick just
-  liquidated, now flat) to its owner, at that mark. Outside any transaction: sent at once.
+  liquidated, now flat) to its owner, at that mark, with its ADL quantile there
+  (``selectors.adl_quantiles``). Outside any transaction: sent at once.
 - ``positions_publish``: positions a write changed, to their owners once the write's
-  transaction commits (nothing for a rollback), at the latest mark.
+  transaction commits (nothing for a rollback), at the latest mark; without the ADL
+  quantile (null: ranking is a read of every position of the contract, which a fill's
+  settlement does not pay for; the next tick sends it).
 
 Sending never raises (``apps.marketdata.streams``): streams are best-effort, the positions
 API and a new subscriber's snapshot (``selectors.positions_data``) are the record.
@@ -25,9 +28,11 @@ if TYPE_CHECKING:
     from apps.futures.services.mark import MarkTick
 
 
-def _events(positions: Sequence[Position], *,
-            marks: dict[int, Decimal | None]) -> list[tuple[int, str, dict]]:
-    """The ``positions`` items of ``positions``, each at ``marks[its contract id]``."""
+def _events(positions: Sequence[Position], *, marks: dict[int, Decimal | None],
+            quantiles: dict[int, int] | None = None) -> list[tuple[int, str, dict]]:
+    """The ``positions`` items of ``positions``, each at ``marks[its contract id]``, with
+    its ADL quantile from ``quantiles`` (null where it is not ranked)."""
+    quantiles = quantiles or {}
     by_contract: dict[int, list[Position]] = {}
     for position in positions:
         if position.user_id is not None:  # the insurance fund's own has no subscriber
@@ -38,7 +43,8 @@ def _events(positions: Sequence[Position], *,
                                       user_ids={p.user_id for p in mine})
         events += [(p.user_id, streams.POSITIONS,
                     selectors.position_data(p, mark=marks[contract_id],
-                                            exits=exits.get(p.user_id)))
+                                            exits=exits.get(p.user_id),
+                                            adl_quantile=quantiles.get(p.pk)))
                    for p in mine]
     return events
 
@@ -69,5 +75,7 @@ def mark_tick_publish(*, tick: "MarkTick", also: Sequence[int] = ()) -> None:
     if extra := [pk for pk in also if pk not in listed]:
         positions += list(Position.objects.select_related("contract__market")
                           .filter(pk__in=extra).order_by("pk"))
+    quantiles = selectors.adl_quantiles(
+        positions, mark=tick.mark, tiers=selectors.contract_tiers(contract_id=tick.contract_id))
     streams.publish_user_events(events=_events(
-        positions, marks={tick.contract_id: tick.mark}))
+        positions, marks={tick.contract_id: tick.mark}, quantiles=quantiles))
