@@ -71,6 +71,9 @@ def test_a_trader_opens_a_leveraged_position_adds_margin_and_closes_it(page):
     expect(page.locator("#history tr[data-status=FILLED]")).to_have_count(1)
     expect(position.get_by_test_id("position-exits")).to_have_text(
         f"TP {order_mark + 6000} · SL {order_mark - 6000}")
+    # Its ADL lights come with the next mark tick (0-5: in profit or not).
+    expect(position.get_by_test_id("position-adl")).to_have_attribute(
+        "data-value", re.compile(r"^[0-5]$"), timeout=20_000)
     shots("position")
 
     # Its controls are the row under it.

@@ -1,7 +1,7 @@
 """The insurance fund's positions closed in the book by the liquidation engine.
 
 A liquidation leaves the insurance fund a position (``Position`` without a user, no
-margin: ``liquidation.take_over``; or a reduce-only fill's part no trader may hold). The
+margin: ``takeover.take_over``; or a reduce-only fill's part no trader may hold). The
 liquidation engine closes it on the futures engine like any trader would, as its own bot
 account (``accounts.services.bot_account_ensure``, ``LIQUIDATION_ENGINE_USERNAME``; its
 trades are marked like the market maker's, so volume can leave them out):

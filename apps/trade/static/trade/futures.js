@@ -204,7 +204,7 @@
     return b;
   }
   var COLUMNS = ["side", "size", "entry", "mark", "pnl", "margin", "leverage", "liquidation",
-                 "exits", "funding"];
+                 "adl", "exits", "funding"];
   function newRow(id) {
     var row = document.createElement("tr");
     row.dataset.id = id;
@@ -234,6 +234,13 @@
     set("liquidation", p.liquidation_price === null ? null
       : Platform.price(p.liquidation_price, cfg.pricePrecision)).dataset.value =
       p.liquidation_price || "";
+    // The auto-deleveraging queue as 5 lights (5: first fifth; 0: not in profit, not queued).
+    var adl = set("adl", p.adl_quantile === null || p.adl_quantile === undefined ? null
+      : "\u25CF".repeat(p.adl_quantile) + "\u25CB".repeat(5 - p.adl_quantile));
+    adl.dataset.value = p.adl_quantile === null || p.adl_quantile === undefined ? ""
+      : String(p.adl_quantile);
+    adl.title = adl.dataset.value === "" ? "ADL queue: until the next mark tick"
+      : "ADL queue: " + adl.dataset.value + " of 5 lights";
     var exits = [["TP", p.take_profit_price], ["SL", p.stop_loss_price]].filter(function (e) {
       return e[1];
     }).map(function (e) { return e[0] + " " + Platform.price(e[1], cfg.pricePrecision); });
@@ -268,6 +275,9 @@
   }
   function applyPosition(p) {
     if (p.symbol !== cfg.symbol) return;
+    // A fill's item is not ranked (null): the last tick's lights stand until the next.
+    var before = positions[p.id];
+    if (p.adl_quantile === null && before) p.adl_quantile = before.adl_quantile;
     if (p.status === "OPEN") positions[p.id] = p;
     else delete positions[p.id];
   }
