@@ -61,16 +61,22 @@ log = structlog.get_logger(__name__)
 ZERO = Decimal(0)
 
 
+def engine_user_found() -> int | None:
+    """The liquidation engine's bot account, if it was made (reads only)."""
+    return get_user_model().objects.filter(username=LIQUIDATION_ENGINE_USERNAME) \
+        .values_list("pk", flat=True).first()
+
+
 def engine_user_id() -> int:
     """The liquidation engine's bot account (made on first use)."""
-    users = get_user_model().objects.filter(username=LIQUIDATION_ENGINE_USERNAME)
-    found = users.values_list("pk", flat=True).first()
+    found = engine_user_found()
     if found is not None:
         return found
     try:
         return account_services.bot_account_ensure(username=LIQUIDATION_ENGINE_USERNAME)
     except IntegrityError:  # a concurrent tick made it first
-        return users.values_list("pk", flat=True).get()
+        return get_user_model().objects.filter(username=LIQUIDATION_ENGINE_USERNAME) \
+            .values_list("pk", flat=True).get()
 
 
 def close_hold(*, order: Order, decimals: int) -> Decimal:

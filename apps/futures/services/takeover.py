@@ -20,7 +20,7 @@ from apps.core.money import EXACT
 from apps.futures import margin
 from apps.futures.constants import PositionStatus, sign
 from apps.futures.models import Liquidation, Position
-from apps.futures.services.insurance import engine_user_id
+from apps.futures.services.insurance import engine_user_found
 from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 from apps.wallets.constants import SystemAccount, WalletType
@@ -29,9 +29,12 @@ log = structlog.get_logger(__name__)
 ZERO = Decimal(0)
 
 
-def _float(*, currency: str) -> tuple[int, Decimal]:
-    """The liquidation engine's user id and its FUTURES available balance."""
-    user_id = engine_user_id()
+def _float(*, currency: str) -> tuple[int | None, Decimal]:
+    """The liquidation engine's user id and its FUTURES available balance (None and 0
+    before its first close order: this never makes the account)."""
+    user_id = engine_user_found()
+    if user_id is None:
+        return None, ZERO
     try:
         found = wallet_selectors.wallet_get(user_id=user_id, wallet_type=WalletType.FUTURES,
                                             currency=currency)
@@ -61,6 +64,8 @@ def fund_cover(*, key: str, currency: str, amount: Decimal, user_id: int | None)
     if amount <= insurance:
         return
     engine, _ = _float(currency=currency)
+    if engine is None:
+        return
     owners = [(engine, None, WalletType.FUTURES, currency)]
     if user_id is not None:
         owners.append((user_id, None, WalletType.FUTURES, currency))
