@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import Conflict, InvalidInput
+from apps.core.identifiers import IdentifierError, parse_identifier
 from apps.core.money import EXACT
 from apps.ecosystem.models import Blockchain, EcoMarket, Status, Token
 from apps.engine.services import sequences_ensure
@@ -25,10 +26,10 @@ def token_list(*, chain: Blockchain, symbol: str, name: str, contract_address: s
                decimals: int) -> Token:
     """List a token of ``chain``; its symbol becomes a wallet currency with its decimals
     (an existing currency keeps its own). Raises InvalidInput (bad symbol or decimals),
-    Conflict (symbol or contract already listed)."""
-    wallet_services.currencies_ensure(currencies=[(symbol, name, decimals)])
+    Conflict (symbol or contract already listed); a refused token creates no currency."""
     try:
         with transaction.atomic():
+            wallet_services.currencies_ensure(currencies=[(symbol, name, decimals)])
             return Token.objects.create(chain=chain, symbol=symbol, name=name,
                                         contract_address=contract_address, decimals=decimals)
     except IntegrityError:
@@ -46,11 +47,20 @@ def market_create(*, base_token: Token, quote_currency: str, tick_size: Decimal,
     The quote unit (one tick times one lot) must be exact in the quote currency and the
     lot in the token's decimals, so the engine's integer trades settle without rounding
     (and the CLEARING account, the other side of both fills of a trade, nets to zero).
-    Raises InvalidInput (steps, unknown currency or mode), Conflict (the market exists)."""
+    Raises InvalidInput (steps, a quote currency not in canonical form, mode), NotFound
+    (unknown quote currency), Conflict (the market exists)."""
     if base_token.status != Status.ACTIVE:
         raise InvalidInput(f"Token {base_token.symbol} is not active.")
     if stp_default not in StpMode.__members__:
         raise InvalidInput(f"stp_default must be one of {', '.join(StpMode.__members__)}.")
+    try:
+        canonical = parse_identifier(quote_currency, kind="currency")
+    except IdentifierError as exc:
+        raise InvalidInput(str(exc), code="invalid_currency") from None
+    if canonical != quote_currency:
+        # Never folded here: the symbol is stored as given, and must be the currency's.
+        raise InvalidInput(f"Quote currency {quote_currency!r} must be written {canonical!r}.",
+                           code="invalid_currency")
     quote_decimals = wallet_selectors.currency_decimals(code=quote_currency)
     for step, what in ((tick_size, "tick_size"), (lot_size, "lot_size")):
         if not isinstance(step, Decimal) or not step.is_finite() or step <= 0:
