@@ -88,10 +88,11 @@ def reconcile() -> list[str]:
     Checks: every journal sums to zero per currency; each user wallet's balance is the sum
     of its entries, is not negative and holds no more than it has; ``held`` is the sum of
     its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder; INSURANCE (the sum of
-    its entries, as every system wallet's balance) is not negative; a margin hold is in a
-    FUTURES wallet, its ``amount`` is the sum of what its changes added, and it keeps no
-    more than that less what they released. (A system wallet's row keeps balance 0 and
-    held 0 by constraints.)
+    its entries, as every system wallet's balance) is not negative; CLEARING is 0 per
+    wallet type and currency, FUTURES's excepted (its identity needs the positions); a
+    margin hold is in a FUTURES wallet, its ``amount`` is the sum of what its changes
+    added, and it keeps no more than that less what they released. (A system wallet's row
+    keeps balance 0 and held 0 by constraints.)
     """
     with localcontext(EXACT):
         return _reconcile()
@@ -120,6 +121,14 @@ def _reconcile() -> list[str]:
             if wallet.system == SystemAccount.INSURANCE and total < 0:
                 problems.append(f"wallet {wallet.pk} ({wallet}): INSURANCE is negative "
                                 f"({total})")
+            # An engine venue's trade settles its two fills against CLEARING in one
+            # transaction, at one price in exact units: they net to zero. FUTURES's
+            # CLEARING instead holds what the open positions are owed (docs/FUTURES.md
+            # "Money"), which needs the positions: the futures venue checks that identity.
+            if (wallet.system == SystemAccount.CLEARING and wallet.type != WalletType.FUTURES
+                    and total != 0):
+                problems.append(f"wallet {wallet.pk} ({wallet}): CLEARING is {total}, "
+                                f"not 0 (a trade's two fills net out)")
             continue
         if total != wallet.balance:
             problems.append(f"wallet {wallet.pk} ({wallet}): balance {wallet.balance} "
