@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from apps.core.errors import NotFound
 from apps.engine.models import EngineCommand
+from apps.engine.runner import Runner
 from apps.futures import margin, selectors, services
-from apps.futures.models import AutoDeleverage, Liquidation, Position
+from apps.futures.models import AutoDeleverage, Liquidation, OrderTerms, Position
 from apps.futures.services import MarkTick
 from apps.futures.services.insurance import engine_user_id
 from apps.futures.services.orders import futures_order_place
@@ -21,6 +22,7 @@ from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 from apps.wallets.constants import JournalKind, SystemAccount
 from tests.factories import ContractFactory
+from tests.futures import test_engine_orders
 from tests.futures.helpers import (
     SYSTEMS,
     clearing_owed,
@@ -30,6 +32,7 @@ from tests.futures.helpers import (
     system,
     wallet,
 )
+from tests.futures.test_insurance import NoPremium
 from tests.trading.helpers import identity_reviewed
 from tests.wallets.test_concurrency import run_threads
 
@@ -258,3 +261,37 @@ def test_the_positions_api_shows_the_adl_lights(currencies, api, user):
     services.mark_refresh(contract=contract, now=datetime.now(UTC) + timedelta(seconds=1))
     (mine,) = api.get("/api/v1/futures/positions/").json()
     assert mine["adl_quantile"] == 0
+
+
+@pytest.fixture
+def engine_contract(currencies):
+    contract = ContractFactory()  # BTC/USDT, test_engine_orders' market
+    engine = Runner(name="futures-adl-test", markets=[contract.market])
+    engine.start()
+    previous = services.premium_source_set(NoPremium())
+    yield contract, engine
+    services.premium_source_set(previous)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fund_position_with_a_live_close_order_is_not_deleveraged(engine_contract):
+    """The book goes first: a fund position whose close order is still queued is left to
+    it, however long the position has waited (its close order's fill would find nothing
+    to close otherwise)."""
+    contract, engine = engine_contract
+    a, b, c = (test_engine_orders.trader() for _ in range(3))
+    test_engine_orders.place(b, "SELL", "1", "60000")
+    test_engine_orders.place(a, "BUY", "1", "60000")  # 10x: bankrupt at 54,000
+    test_engine_orders.place(c, "BUY", "1", "54150")
+    test_engine_orders.drain(engine)
+    tick(contract, "54200")  # liquidated; the fund's close order queued for the engine
+    inherited = Position.objects.get(user__isnull=True, status="OPEN")
+    assert OrderTerms.objects.filter(closes=inherited).count() == 1
+    contract.adl_after_seconds = 0
+    contract.save()
+    tick(contract, "54200")  # B's short is in profit at 54,000, but the order is live
+    assert not AutoDeleverage.objects.exists()
+    test_engine_orders.drain(engine)
+    inherited.refresh_from_db()
+    assert inherited.status == "FLAT" and not AutoDeleverage.objects.exists()
+    assert wallet_selectors.reconcile() == []
