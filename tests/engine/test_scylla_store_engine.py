@@ -1,9 +1,10 @@
 """The engine with the ScyllaDB order store (``ORDER_STORE=scylla``), through the real
 cassandra-driver against the CQL emulator (``devtools/cql``): orders placed, matched and
-settled by the runner reach the store after commit, the trades API reads them from it, and
-a restart's restore compares its book with the store's open orders (a tampered row is
-refused). The other engine tests run with the SQL store; the store contract itself is
-``tests/orderstore``. (The orders API reads the core's SQL rows, not the store.)"""
+settled by the runner reach the store after commit (on the dispatcher's thread too), the
+trades API reads them from it, and a restart's restore compares its book with the store's
+open orders (a tampered row is refused). The other engine tests run with the SQL store;
+the store contract itself is ``tests/orderstore``. (The orders API reads the core's SQL
+rows, not the store.)"""
 from collections.abc import Iterator
 from dataclasses import replace
 from itertools import count
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from apps.engine.models import EngineOutbox
 from apps.engine.runner import RestoreRefused
 from apps.orderstore.base import get_store
 from apps.orderstore.scylla import ScyllaOrderStore
@@ -69,6 +71,23 @@ def test_matched_orders_are_settled_and_reach_the_store_and_the_trades_api(marke
     assert [(t["price"], t["amount"], t["taker_side"]) for t in trades["trades"]] == [
         ("10", "1.5", "BUY")]
     assert books_clean() == []
+
+
+@override_settings(ENGINE_BATCH=1)
+def test_batches_sent_by_the_dispatcher_reach_the_store_in_order(market, scylla):
+    # On MariaDB the batches go out on the dispatcher's thread (the driver's session
+    # shared with it), on SQLite on the runner's.
+    seller, buyer = trader(), trader()
+    r = runner(market)
+    ask = place(seller, side="SELL", price="10.00", amount="3")
+    bids = [place(buyer, side="BUY", price="10.00", amount="1") for _ in range(3)]
+    with r.dispatching():
+        assert drain(r) == 4
+    assert not EngineOutbox.objects.filter(market=market, sent_at__isnull=True).exists()
+    assert scylla.order(venue="ecosystem", order_id=ask.pk).status == "FILLED"
+    assert {scylla.order(venue="ecosystem", order_id=b.pk).status for b in bids} == {"FILLED"}
+    assert scylla.open_orders(venue="ecosystem", market="ABC/USDT") == []
+    assert len(scylla.market_trades(venue="ecosystem", market="ABC/USDT").items) == 3
 
 
 def test_a_restart_restores_the_book_the_store_agrees_with(market, scylla):
