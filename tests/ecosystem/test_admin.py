@@ -33,6 +33,15 @@ def add_token(admin_client, chain, symbol, **kwargs):
     return admin_client.post("/admin/ecosystem/token/add/", token_form(chain, symbol, **kwargs))
 
 
+def test_the_add_pages_show_the_services_fields(admin_client):
+    token_page = admin_client.get("/admin/ecosystem/token/add/").content.decode()
+    market_page = admin_client.get("/admin/ecosystem/ecomarket/add/").content.decode()
+    assert 'name="symbol"' in token_page and 'name="decimals"' in token_page
+    for field in ("base_token", "quote_currency", "tick_size", "lot_size", "maker_fee",
+                  "stp_default", "enabled"):
+        assert f'name="{field}"' in market_page
+
+
 def test_an_added_token_is_listed_with_its_wallet_currency(admin_client, chain):
     response = add_token(admin_client, chain, "ABC")
     assert response.status_code == 302
