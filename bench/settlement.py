@@ -21,11 +21,17 @@ background work after the setup weighs on both alike); their final balances must
 and ``wallets_reconcile`` must be clean. Each path's clock stops once the balance events it
 handed off are sent (``streams.flush``). Prints per-path figures (fills/s, ms per batch or
 fill, queries each) and, last, one JSON line.
+
+``--cpu N`` instead times N batches of the batched path alone, each on its own (CPU time
+of this process, ``time.process_time``, and wall time; ``settle_trades`` and then
+``streams.flush`` apart; statements), and prints their medians: on a shared machine the CPU
+a batch costs compares across changes where its wall time does not.
 """
 import argparse
 import json
 import os
 import random
+import statistics
 import sys
 import time
 from decimal import ROUND_CEILING, Decimal
@@ -141,6 +147,29 @@ def per_fill(items: list[TradeSettlement]) -> None:
                                   seller=trade.seller)
 
 
+def cpu_per_batch(items: list[TradeSettlement], size: int) -> None:
+    """Settle ``items`` in batches of ``size``, each timed alone; print the medians."""
+    columns: dict[str, list[float]] = {}
+    for start in range(0, len(items), size):
+        counter = QueryCounter()
+        with connection.execute_wrapper(counter):
+            wall, cpu = time.perf_counter(), time.process_time()
+            services.settle_trades(trades=items[start:start + size])
+            settled = time.perf_counter(), time.process_time()
+            streams.flush()
+            flushed = time.perf_counter(), time.process_time()
+        for name, value in (("settle_trades CPU", settled[1] - cpu),
+                            ("streams.flush CPU", flushed[1] - settled[1]),
+                            ("batch CPU", flushed[1] - cpu), ("batch wall", flushed[0] - wall)):
+            columns.setdefault(name, []).append(value * 1000)
+        columns.setdefault("statements", []).append(counter.count)
+    print(f"median of {len(columns['statements'])} batches of {size}:")
+    for name, values in columns.items():
+        unit = "" if name == "statements" else " ms"
+        print(f"  {name:18s} {statistics.median(values):7.1f}{unit} "
+              f"(min {min(values):.1f}, max {max(values):.1f})")
+
+
 def user_balances(ids: list[int]) -> list[tuple]:
     """Each user's (currency, balance, held), user by user."""
     return [tuple(selectors.wallet_list(user_id=user_id).values_list(
@@ -157,6 +186,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--profile", action="store_true",
                         help="profile one batch (cProfile) and exit")
+    parser.add_argument("--cpu", type=int, metavar="N",
+                        help="time N batches of the batched path alone (CPU and wall) and exit")
     args = parser.parse_args()
     recreate_database()
     started = time.perf_counter()
@@ -173,6 +204,9 @@ def main() -> None:
             services.settle_trades(trades=items)
             streams.flush()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        return
+    if args.cpu:
+        cpu_per_batch(trades("batched", ids["batched"], plan)[:args.cpu * args.batch], args.batch)
         return
 
     # Interleaved rounds, the first path alternating, so that neither path alone meets the
