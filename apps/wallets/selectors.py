@@ -1,5 +1,6 @@
 """Reads of wallets and the ledger, including the full invariant check (reconcile)."""
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal, localcontext
 from itertools import groupby
 from operator import itemgetter
@@ -82,6 +83,19 @@ def system_balance(*, system: str, wallet_type: str, currency: str) -> Decimal:
     return system_balances(wallet_ids=[wallet_id])[wallet_id]
 
 
+ReconcileCheck = Callable[[], list[str]]
+_reconcile_checks: dict[str, ReconcileCheck] = {}
+
+
+def register_reconcile_check(name: str, check: ReconcileCheck) -> None:
+    """Make ``check`` part of ``reconcile`` under ``name`` (a later registration of the
+    name replaces it). For an invariant over the ledger that needs a higher layer's rows,
+    which this app cannot import (the futures venue's CLEARING identity needs its
+    positions): that app registers it from its ``AppConfig.ready()``. ``check`` only reads
+    and returns its violations, one line each (empty when clean)."""
+    _reconcile_checks[name] = check
+
+
 def reconcile() -> list[str]:
     """Every violated ledger invariant, one line each; empty when the books are clean.
 
@@ -89,10 +103,12 @@ def reconcile() -> list[str]:
     of its entries, is not negative and holds no more than it has; ``held`` is the sum of
     its OPEN holds' ``remaining``; no CLOSED hold keeps a remainder; INSURANCE (the sum of
     its entries, as every system wallet's balance) is not negative; CLEARING is 0 per
-    wallet type and currency, FUTURES's excepted (its identity needs the positions); a
-    margin hold is in a FUTURES wallet, its ``amount`` is the sum of what its changes
-    added, and it keeps no more than that less what they released. (A system wallet's row
-    keeps balance 0 and held 0 by constraints.)
+    wallet type and currency, FUTURES's excepted (its identity needs the positions: the
+    futures venue registers that check); a margin hold is in a FUTURES wallet, its
+    ``amount`` is the sum of what its changes added, and it keeps no more than that less
+    what they released; and every registered check (``register_reconcile_check``), each
+    of its lines prefixed by its name. (A system wallet's row keeps balance 0 and held 0 by
+    constraints.)
     """
     with localcontext(EXACT):
         return _reconcile()
@@ -124,7 +140,7 @@ def _reconcile() -> list[str]:
             # An engine venue's trade settles its two fills against CLEARING in one
             # transaction, at one price in exact units: they net to zero. FUTURES's
             # CLEARING instead holds what the open positions are owed (docs/FUTURES.md
-            # "Money"), which needs the positions: the futures venue checks that identity.
+            # "Money"), which needs the positions: the futures venue registers that check.
             if (wallet.system == SystemAccount.CLEARING and wallet.type != WalletType.FUTURES
                     and total != 0):
                 problems.append(f"wallet {wallet.pk} ({wallet}): CLEARING is {total}, "
@@ -143,6 +159,8 @@ def _reconcile() -> list[str]:
     for hold in Hold.objects.filter(Q(status=Hold.Status.CLOSED) & ~Q(remaining=0)):
         problems.append(f"hold {hold.key}: CLOSED with {hold.remaining} remaining")
     problems += _margin_problems()
+    for name, check in sorted(_reconcile_checks.items()):
+        problems += [f"{name}: {line}" for line in check()]
     return problems
 
 
