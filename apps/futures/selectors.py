@@ -1,20 +1,23 @@
 """Reads of the futures venue (no writes, no cache writes)."""
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import QuerySet, Sum
 
 from apps.core.errors import NotFound
-from apps.core.money import decimal_text
+from apps.core.money import EXACT, decimal_text
 from apps.futures import margin
-from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus
-from apps.futures.models import Contract, Liquidation, MarginTier, Position
+from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus, sign
+from apps.futures.models import Contract, FundingCharge, Liquidation, MarginTier, Position
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
 from apps.trading.constants import TAKE_PROFIT_TYPES, MarketStatus, OrderStatus, Venue
 from apps.trading.models import Order
+from apps.wallets import selectors as wallet_selectors
+from apps.wallets.constants import SystemAccount, WalletType
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -188,3 +191,99 @@ def positions_adl_quantiles(*, positions: Iterable[Position]) -> dict[int, int |
         ranked = by_contract[position.contract_id]
         found[position.pk] = None if ranked is None else ranked.get(position.pk)
     return found
+
+
+
+def _exact_sums(rows: QuerySet, *, by: list[str], fields: list[str]) -> dict[tuple, list[Decimal]]:
+    """``{(the by values): [Σ field for each of fields]}`` over ``rows``, exact: one GROUP
+    BY on MariaDB (it sums DECIMAL(36, 18) exactly); SQLite's SUM of a decimal column is a
+    float, so there the rows are streamed and summed here (one query too), as
+    ``wallets.selectors.system_balances`` does."""
+    sums: dict[tuple, list[Decimal]] = {}
+    if connection.vendor == "sqlite":
+        with localcontext(EXACT):
+            for row in rows.values_list(*by, *fields).iterator(chunk_size=10_000):
+                found = sums.setdefault(row[:len(by)], [Decimal(0)] * len(fields))
+                for n, amount in enumerate(row[len(by):]):
+                    found[n] += amount
+        return sums
+    totals = rows.order_by().values(*by).annotate(**{f"sum_{f}": Sum(f) for f in fields})
+    for row in totals:
+        sums[tuple(row[b] for b in by)] = [row[f"sum_{f}"] for f in fields]
+    return sums
+
+
+def open_interest() -> dict[str, dict[int, tuple[Decimal, Decimal]]]:
+    """``{quote currency: {contract id: (net size, net value)}}`` of the open positions
+    (the insurance fund's included): the longs' sums less the shorts'. The net size is 0
+    when every fill had its counterparty. One aggregate query (by currency, contract and
+    side), whatever the number of positions."""
+    found: dict[str, dict[int, tuple[Decimal, Decimal]]] = {}
+    rows = Position.objects.filter(status=PositionStatus.OPEN)
+    sums = _exact_sums(rows, by=["contract__market__quote_currency", "contract_id", "side"],
+                       fields=["size", "value"])
+    with localcontext(EXACT):
+        for (currency, contract_id, side), (size, value) in sums.items():
+            net_size, net_value = found.setdefault(currency, {}).get(
+                contract_id, (Decimal(0), Decimal(0)))
+            found[currency][contract_id] = (net_size + sign(side) * size,
+                                            net_value + sign(side) * value)
+    return found
+
+
+def funding_collected() -> dict[str, Decimal]:
+    """``{quote currency: Σ funding charges}``: paid less received, by every position at
+    every stamp (CLEARING keeps it after the position closes). One aggregate query."""
+    sums = _exact_sums(FundingCharge.objects.all(),
+                       by=["position__contract__market__quote_currency"], fields=["amount"])
+    return {currency: amount for (currency,), (amount,) in sums.items()}
+
+
+def _owed(interest: dict[int, tuple[Decimal, Decimal]], *, funding: Decimal,
+          prices: Mapping[int, Decimal]) -> Decimal:
+    with localcontext(EXACT):
+        return funding + sum((net_size * prices.get(contract_id, Decimal(0)) - net_value
+                              for contract_id, (net_size, net_value) in interest.items()),
+                             Decimal(0))
+
+
+def clearing_owed(*, currency: str, prices: Mapping[int, Decimal] | None = None) -> Decimal:
+    """What FUTURES's CLEARING in ``currency`` must hold (docs/FUTURES.md "Money"): the
+    open positions' unrealised PnL, each contract's at its price in ``prices`` (``{contract
+    id: price}``; 0 where none is given: any price gives the same sum when every fill was
+    matched), plus the funding collected. Two aggregate queries."""
+    return _owed(open_interest().get(currency, {}),
+                 funding=funding_collected().get(currency, Decimal(0)), prices=prices or {})
+
+
+def clearing_problems() -> list[str]:
+    """The FUTURES CLEARING identity per currency, one line per violation (empty when
+    clean): a contract whose open longs and shorts differ in size (what they are owed then
+    depends on the price: no CLEARING balance matches it at every price), and a currency
+    whose CLEARING is not what its open positions are owed plus the funding collected
+    (``clearing_owed``), with the difference. Read only: three queries and two per
+    currency (its CLEARING balance), whatever the number of positions. Registered with
+    ``wallets_reconcile`` (``apps.wallets.selectors.register_reconcile_check``)."""
+    problems: list[str] = []
+    interest = open_interest()
+    funding = funding_collected()
+    clearing = wallet_selectors.system_wallet_currencies(system=SystemAccount.CLEARING,
+                                                         wallet_type=WalletType.FUTURES)
+    for currency in sorted(set(clearing) | set(interest) | set(funding)):
+        for contract_id, (net_size, _) in sorted(interest.get(currency, {}).items()):
+            if net_size:
+                problems.append(f"contract {contract_id}: open longs less shorts is "
+                                f"{decimal_text(net_size)}, not 0 (a fill without its "
+                                f"counterparty)")
+        owed = _owed(interest.get(currency, {}), funding=funding.get(currency, Decimal(0)),
+                     prices={})
+        held = wallet_selectors.system_balance(system=SystemAccount.CLEARING,
+                                               wallet_type=WalletType.FUTURES,
+                                               currency=currency)
+        if held != owed:
+            with localcontext(EXACT):
+                difference = held - owed
+            problems.append(f"FUTURES {currency}: CLEARING is {decimal_text(held)}, the "
+                            f"open positions are owed {decimal_text(owed)} with the funding "
+                            f"collected (difference {decimal_text(difference)})")
+    return problems

@@ -83,6 +83,12 @@ def system_balance(*, system: str, wallet_type: str, currency: str) -> Decimal:
     return system_balances(wallet_ids=[wallet_id])[wallet_id]
 
 
+def system_wallet_currencies(*, system: str, wallet_type: str) -> list[str]:
+    """The currencies in which the system account has a wallet of ``wallet_type``."""
+    return sorted(Wallet.objects.filter(system=system, type=wallet_type)
+                  .values_list("currency_id", flat=True))
+
+
 ReconcileCheck = Callable[[], list[str]]
 _reconcile_checks: dict[str, ReconcileCheck] = {}
 

@@ -5,8 +5,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 
-from apps.futures import margin
-from apps.futures.models import FundingCharge, Position
+from apps.futures import selectors as futures_selectors
 from apps.futures.services import position_apply_fill
 from apps.marketdata.quotes import Quote
 from apps.marketdata.services import publish
@@ -69,9 +68,9 @@ def fill_pair(contract, *, buyer, seller, amount, price, key, leverage=10, now=N
 
 
 def clearing_owed(contract, price) -> Decimal:
-    """What CLEARING must hold: every open position's unrealised PnL at ``price`` (any
-    price gives the same sum when every fill was matched) plus the funding collected."""
-    owed = sum((margin.unrealised(side=p.side, size=p.size, value=p.value, price=D(price))
-                for p in Position.objects.filter(contract=contract, status="OPEN")), D(0))
-    return owed + sum(FundingCharge.objects.values_list("amount", flat=True), D(0))
-
+    """What CLEARING must hold in the contract's currency: every open position's
+    unrealised PnL, the contract's at ``price`` (any price gives the same sum when every
+    fill was matched), plus the funding collected (``futures.selectors.clearing_owed``, as
+    ``wallets_reconcile`` checks it)."""
+    return futures_selectors.clearing_owed(currency=contract.market.quote_currency,
+                                           prices={contract.pk: D(price)})

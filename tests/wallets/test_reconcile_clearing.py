@@ -1,6 +1,7 @@
 """Reconcile checks CLEARING: an engine venue's trades net to zero there per currency (its
 two fills settle at one price in one transaction); FUTURES's CLEARING holds what the open
-positions are owed and is not expected to be zero."""
+positions are owed and is left to the check the futures venue registers
+(tests/futures/test_reconcile_clearing.py)."""
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -38,7 +39,8 @@ def test_an_engine_trade_settled_on_one_side_only_is_reported_per_currency(curre
     assert "CLEARING is 10" in capsys.readouterr().err
 
 
-def test_futures_clearing_owed_to_open_positions_is_not_a_violation(currencies):
+def test_futures_clearing_is_left_to_the_registered_checks(currencies, monkeypatch, capsys):
+    monkeypatch.setattr(selectors, "_reconcile_checks", {})  # the futures venue's apart
     # A realised profit paid from CLEARING while the loser's position stays open.
     user = UserFactory()
     services.post(key="test:pnl", kind=JournalKind.PNL, legs=[
@@ -46,3 +48,8 @@ def test_futures_clearing_owed_to_open_positions_is_not_a_violation(currencies):
         Leg(WalletType.FUTURES, "USDT", D("5"), user_id=user.pk),
     ])
     assert selectors.reconcile() == []
+    selectors.register_reconcile_check("venue", lambda: ["CLEARING is owed 5 more"])
+    assert selectors.reconcile() == ["venue: CLEARING is owed 5 more"]
+    with pytest.raises(CommandError, match="1 ledger invariant"):
+        call_command("wallets_reconcile")
+    assert "venue: CLEARING is owed 5 more" in capsys.readouterr().err
