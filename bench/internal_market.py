@@ -5,7 +5,7 @@ Usage (needs a MariaDB it may drop and recreate; the database name must end in _
 
     DATABASE_URL=mysql://root@127.0.0.1:3306/exchange_h4_bench \
     REDIS_URL=redis://127.0.0.1:6379/4 DJANGO_DEBUG=1 SECRET_KEY=bench \
-        .venv/bin/python bench/internal_market.py --orders 3000 --users 200 --runners 3
+        .venv/bin/python bench/internal_market.py --orders 3000 --users 200 [--runners 3]
 
 Workload (seeded): ``--users`` traders with ECO balances, ``--orders`` random orders on an
 ecosystem market (tick 0.01, lot 0.001) around 10.00: 60 % GTC limits (10 % post-only),
@@ -14,11 +14,11 @@ prevention mode drawn at random. The same list of orders is placed, through
 ``trading.services.order_place``/``order_cancel``, on identical markets.
 
 Scale-out, as production runs it: one writer per market, markets spread over runners
-(processes). Each phase has ``--runners`` markets (3 by default; the same traders, so
+(processes). Each phase has ``--runners`` markets (1 by default; the same traders, so
 their wallets are shared), each placed and run by a process of its own, all side by side;
 a phase's orders/s is its commands on all its markets over the wall time from the common
-start (a barrier, after each process's setup) to the last one's end. ``--runners 1`` is
-one market per phase, one process at a time.
+start (a barrier, after each process's setup) to the last one's end. ``--runners 1`` (the
+default) is one market per phase, one process at a time, as before the option existed.
 
 1. batched: every order placed first (their commands queued), then each market's runner
    drains them with ENGINE_BATCH commands per settlement transaction: orders/s = commands /
@@ -251,7 +251,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--runners", type=int, default=3,
+    # One by default: on the 2-core machine these figures come from, three runner
+    # processes side by side settled fewer orders per second than one (BENCHMARKS.md).
+    parser.add_argument("--runners", type=int, default=1,
                         help="markets per phase, each run by a process of its own")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
