@@ -39,6 +39,7 @@ def test_a_fill_applies_once_and_a_different_replay_is_a_conflict(contract):
     assert other.value.code == "idempotency_conflict"
     assert wallet(alice) == (D("9970"), D("6000"))
     assert AppliedFill.objects.count() == 1
+    buy(contract, futures_trader(), key="k1:s", side="SELL")  # the counterparty's fill
     assert wallet_selectors.reconcile() == []
 
 
@@ -81,6 +82,9 @@ def test_a_flip_closes_the_position_and_opens_a_new_generation(contract):
     assert pos.margin == D(1220)  # 0.2 x 61,000 / 10
     # 10,000 - 3 (fee) + 100 (profit) - 9.15 (fee of 0.3 x 61,000)
     assert wallet(alice) == (D("10087.85"), D(1220))
+    bob = futures_trader()  # the counterparty's fills
+    buy(contract, bob, amount="0.1", key="open:s", side="SELL")
+    buy(contract, bob, amount="0.3", price="61000", key="flip:b")
     assert wallet_selectors.reconcile() == []
 
 

@@ -19,6 +19,13 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
+@pytest.fixture(autouse=True)
+def _ledger_alone(monkeypatch):
+    """The primitives as a venue calls them, without the positions they settle: the
+    futures venue's CLEARING check (registered with reconcile) is left out."""
+    monkeypatch.setattr(selectors, "_reconcile_checks", {})
+
+
 def futures_trader(amount="1000"):
     user = UserFactory()
     services.deposit(user_id=user.pk, wallet_type="FUTURES", currency="USDT",
