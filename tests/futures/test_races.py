@@ -25,6 +25,9 @@ def test_one_fill_delivered_by_eight_workers_at_once_applies_once(currencies):
     assert outcomes == {"ok": 8}
     assert AppliedFill.objects.count() == 1 and Position.objects.count() == 1
     assert wallet(alice) == (D(9970), D(6000))
+    services.position_apply_fill(  # the counterparty's fill
+        key="trade-1:s", user_id=futures_trader().pk, contract_id=contract.pk, side="SELL",
+        amount=D(1), price=D(60000), fee_rate=D("0.0005"), leverage=10)
     assert wallet_selectors.reconcile() == []
 
 
@@ -147,4 +150,7 @@ def test_engine_fills_raced_by_withdrawals_never_fail_and_conserve_money(currenc
     fund = sum(Position.objects.filter(user__isnull=True).values_list("size", flat=True),
                D(0))
     assert position.size + fund == D(4) and position.margin == held
+    services.position_apply_fill(  # the counterparty's fills, at once
+        key="trade:s", user_id=futures_trader("30000").pk, contract_id=contract.pk,
+        side="SELL", amount=D(4), price=D(60000), fee_rate=D("0.0005"), leverage=10)
     assert wallet_selectors.reconcile() == []
