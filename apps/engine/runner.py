@@ -29,6 +29,18 @@ Contract (what a runner guarantees, per market):
   ``applied_seq``; refused (``RestoreRefused``) if the replay ends at another event
   sequence than the one recorded, if the book is crossed or breaks an invariant, or if
   its open orders differ from the order store's.
+- **One market's failure is its own.** A batch that raises (anything but ``Fenced`` and
+  ``DispatchFailed``, which stop the runner) rolls back; its book is thrown away and the
+  market is halted: logged once with the command it stopped at, reported to the
+  readiness check (``apps.engine.health``), and retried (restored from the record, then
+  stepped) after ``HALT_RETRY_FIRST`` seconds, twice as long after each failure up to
+  ``HALT_RETRY_MAX``, while the runner's other markets go on. A retry that gets through
+  settles the market's commands exactly once (the batch that failed committed nothing).
+- **Its markets follow the listing.** Given ``markets_of``, a runner re-reads its markets
+  at each lease renewal: a new one (listed, enabled, mapped to it) has its lease taken
+  (one another runner holds is skipped until a later renewal) and its book restored; one
+  no longer its (disabled, delisted, mapped to another runner) is stepped no more and,
+  once the batches handed off are sent, its lease released.
 Lock order: lease row, order rows by id, user wallets by id (the core's order).
 """
 import os
@@ -46,8 +58,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import conf
-from apps.engine import books, venues, wakeup
-from apps.engine.dispatch import Dispatcher
+from apps.engine import books, health, venues, wakeup
+from apps.engine.dispatch import Dispatcher, DispatchFailed
 from apps.engine.models import (
     EngineCommand,
     EngineLease,
@@ -93,6 +105,13 @@ class RestoreRefused(RuntimeError):
     the order store)."""
 
 
+# A halted market's first retry comes this many seconds after its failure, each later one
+# twice as long after the last, at most HALT_RETRY_MAX: a deadlock or a lost connection
+# gets through at once, a poison command costs a query a minute.
+HALT_RETRY_FIRST = 1.0
+HALT_RETRY_MAX = 60.0
+
+
 def runner_owner(name: str) -> str:
     return f"{name}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -105,6 +124,18 @@ class MarketState:
     decimals: int
     since_snapshot: int = 0
     stp_default: StpMode = StpMode.CANCEL_TAKER
+
+
+@dataclass
+class Halt:
+    """A market whose batch (or restore) failed: not stepped before ``retry_at``
+    (``time.monotonic()``), ``delay`` seconds after its last failure."""
+
+    error: str
+    since: datetime
+    delay: float
+    retry_at: float
+    failures: int = 1
 
 
 @dataclass(frozen=True)
@@ -149,33 +180,40 @@ def replay(*, market: Market, stp_default: StpMode, upto: int,
 
 
 class Runner:
-    """Runs ``markets`` (one book each) until ``stop()``. ``stp_default_of`` gives a
-    market's default self-trade prevention mode, ``bot_users`` the market makers' user
-    ids (their trades are marked): by default what the venues registered
-    (``apps.engine.venues``)."""
+    """Runs ``markets`` (one book each) until ``stop()``; given ``markets_of`` (what the
+    runner should run now, as ``selectors.markets_of_runner`` says), it follows that at
+    each lease renewal. ``stp_default_of`` gives a market's default self-trade prevention
+    mode, ``bot_users`` the market makers' user ids (their trades are marked): by default
+    what the venues registered (``apps.engine.venues``)."""
 
     def __init__(self, *, name: str, markets: Sequence[Market],
+                 markets_of: Callable[[], Sequence[Market]] | None = None,
                  stp_default_of: Callable[[Market], StpMode] = venues.stp_default_of,
                  bot_users: Callable[[], set[int]] = venues.bot_users) -> None:
         self.name = name
         self.owner = runner_owner(name)
-        self.markets = list(markets)
+        self.markets = list(markets)  # those whose leases it holds
+        self.markets_of = markets_of
         self.stp_default_of = stp_default_of
         self.bot_users = bot_users
         self.epochs: dict[int, int] = {}
+        # A market without a state has its book restored before it is stepped again.
         self.states: dict[int, MarketState] = {}
+        self.halts: dict[int, Halt] = {}
         self._stopping = False
         self._renewed = 0.0
         self.dispatcher = Dispatcher(name=name)
 
     # --- the lease ---------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """Take every market's lease, or none: raises LeaseHeld naming the holder."""
+    def acquire(self, markets: Sequence[Market] | None = None) -> None:
+        """Take the lease of every market of ``markets`` (None: the runner's), or none:
+        raises LeaseHeld naming the holder."""
         now = timezone.now()
         until = now + timedelta(seconds=conf.ENGINE_LEASE_SECONDS)
         with transaction.atomic():
-            for market in sorted(self.markets, key=lambda m: m.pk):
+            for market in sorted(self.markets if markets is None else markets,
+                                 key=lambda m: m.pk):
                 EngineLease.objects.get_or_create(market_id=market.pk)
                 lease = EngineLease.objects.select_for_update().get(market_id=market.pk)
                 if lease.owner and lease.owner != self.owner and lease.expires_at \
@@ -187,7 +225,8 @@ class Runner:
                 lease.owner, lease.epoch, lease.expires_at = self.owner, lease.epoch + 1, until
                 lease.save(update_fields=["owner", "epoch", "expires_at", "updated_at"])
                 self.epochs[market.pk] = lease.epoch
-        self._renewed = time.monotonic()
+        if markets is None:
+            self._renewed = time.monotonic()
 
     def renew(self) -> None:
         """Extend the leases (fenced: one taken over raises Fenced)."""
@@ -198,10 +237,44 @@ class Runner:
                 raise Fenced(f"market {market_id}: lease lost (epoch {epoch})")
         self._renewed = time.monotonic()
 
-    def release(self) -> None:
-        for market_id, epoch in self.epochs.items():
+    def release(self, market_ids: Sequence[int] | None = None) -> None:
+        """Give up the leases of ``market_ids`` (None: all the runner's), if still its."""
+        for market_id in list(self.epochs) if market_ids is None else market_ids:
             EngineLease.objects.filter(market_id=market_id, owner=self.owner,
-                                       epoch=epoch).update(owner="", expires_at=None)
+                                       epoch=self.epochs[market_id]).update(
+                owner="", expires_at=None)
+            if self.halts.pop(market_id, None) is not None:
+                health.halt_clear(market_id=market_id)
+
+    def refresh_markets(self) -> None:
+        """Follow ``markets_of`` (nothing without it): release the markets no longer the
+        runner's, once the batches handed off are sent (the next runner's restore compares
+        the book with the order store), and take the lease of each new one (its book is
+        restored at its first step, a failure there halting it alone). A market whose
+        lease another runner holds is skipped, logged, until a later renewal."""
+        if self.markets_of is None:
+            return
+        wanted = {m.pk: m for m in self.markets_of()}
+        gone = [m for m in self.markets if m.pk not in wanted]
+        if gone:
+            self.dispatcher.flush()
+            self.release([m.pk for m in gone])
+            for market in gone:
+                self.markets.remove(market)
+                self.states.pop(market.pk, None)
+                del self.epochs[market.pk]
+                log.info("engine_market_released", market=str(market), market_id=market.pk)
+        held = {m.pk for m in self.markets}
+        for market in wanted.values():
+            if market.pk in held:
+                continue
+            try:
+                self.acquire([market])
+            except LeaseHeld as exc:
+                log.warning("engine_market_skipped", market=str(market), reason=str(exc))
+                continue
+            self.markets.append(market)
+            log.info("engine_market_added", market=str(market), market_id=market.pk)
 
     # --- start ------------------------------------------------------------------------
 
@@ -210,12 +283,18 @@ class Runner:
         every book and check it (``restore``); publish each book as a depth snapshot."""
         self.acquire()
         for market in self.markets:
-            self.flush_outbox(market=market)
-            self.states[market.pk] = self.restore(market)
-            state = self.states[market.pk]
-            book_streams.depth_snapshot_set(
-                venue=market.venue, symbol=market.symbol, spec=state.book.spec,
-                depth=state.book.depth(levels=book_streams.DEPTH_LEVELS))
+            self.open(market)
+
+    def open(self, market: Market) -> None:
+        """Ready ``market``'s book: send its unsent batches (this runner's first: the
+        order store must have them before the restore compares), restore and check the
+        book, publish it as a depth snapshot."""
+        self.dispatcher.flush()
+        self.flush_outbox(market=market)
+        state = self.states[market.pk] = self.restore(market)
+        book_streams.depth_snapshot_set(
+            venue=market.venue, symbol=market.symbol, spec=state.book.spec,
+            depth=state.book.depth(levels=book_streams.DEPTH_LEVELS))
 
     def restore(self, market: Market) -> MarketState:
         lease = EngineLease.objects.get(market_id=market.pk)
@@ -270,7 +349,8 @@ class Runner:
         with self.dispatching():
             while not self._stopping and not (until and until()):
                 if not self.step():
-                    wakeup.wait(market_ids=list(self.states),
+                    # 0: what stop() wakes (a runner may have no market yet).
+                    wakeup.wait(market_ids=[0, *(m.pk for m in self.markets)],
                                 timeout=conf.ENGINE_POLL_SECONDS)
         if self._stopping:
             self.release()
@@ -291,16 +371,59 @@ class Runner:
         wakeup.wake(market_id=0)
 
     def step(self) -> int:
-        """One pass over the markets: apply and settle one batch of each. Returns how
-        many commands were applied."""
+        """One pass over the markets: apply and settle one batch of each (a halted one
+        only once its retry is due, restored first). Returns how many commands were
+        applied. Raises Fenced and DispatchFailed (the runner must stop); a market's other
+        errors halt that market (``_halt``)."""
         if time.monotonic() - self._renewed > conf.ENGINE_LEASE_SECONDS / 3:
             self.renew()
+            self.refresh_markets()
         done = 0
-        for market_id in list(self.states):
-            done += self.step_market(market_id)
+        for market in list(self.markets):
+            halt = self.halts.get(market.pk)
+            if halt is not None and time.monotonic() < halt.retry_at:
+                continue
+            seq = None
+            try:
+                if market.pk not in self.states:
+                    self.open(market)
+                seq = self.states[market.pk].applied_seq + 1
+                done += self.step_market(market.pk)
+            except (Fenced, DispatchFailed):
+                raise
+            except Exception as exc:
+                self._halt(market, exc, seq=seq)
+            else:
+                if halt is not None:
+                    del self.halts[market.pk]
+                    health.halt_clear(market_id=market.pk)
+                    log.info("engine_market_resumed", market=str(market),
+                             market_id=market.pk, failures=halt.failures,
+                             halted_for=(timezone.now() - halt.since).total_seconds())
         return done
 
+    def _halt(self, market: Market, exc: Exception, *, seq: int | None) -> None:
+        """Halt ``market`` after ``exc``: its next retry after the doubled delay, logged on
+        the first failure only, the error reported to the readiness check."""
+        now, halt = timezone.now(), self.halts.get(market.pk)
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if halt is None:
+            halt = self.halts[market.pk] = Halt(error=error, since=now,
+                                                delay=HALT_RETRY_FIRST, retry_at=0.0)
+            log.exception("engine_batch_failed", market=str(market), market_id=market.pk,
+                          seq=seq, retry_in=halt.delay)
+        else:
+            halt.error, halt.failures = error, halt.failures + 1
+            halt.delay = min(halt.delay * 2, HALT_RETRY_MAX)
+        halt.retry_at = time.monotonic() + halt.delay
+        health.halt_report(market_id=market.pk, owner=self.owner, error=error,
+                           since=halt.since, failures=halt.failures,
+                           expires=2 * HALT_RETRY_MAX)
+
     def step_market(self, market_id: int) -> int:
+        """Apply and settle one batch of ``market_id``'s commands; hand the committed batch
+        to the dispatcher. If it raises, the market's book is dropped (it had applied what
+        did not settle): ``open`` restores it from the record."""
         state = self.states[market_id]
         commands = list(EngineCommand.objects.filter(
             market_id=market_id, seq__gt=state.applied_seq).order_by("seq")
@@ -309,14 +432,8 @@ class Runner:
             return 0
         try:
             sent = self._apply_and_settle(state, commands)
-        except Fenced:
-            raise
         except Exception:
-            # The book applied commands that did not settle: rebuild it from the record
-            # (and the order store, once what committed before is in it).
-            log.exception("engine_batch_failed", market=str(state.market))
-            self.dispatcher.flush()
-            self.states[market_id] = self.restore(state.market)
+            del self.states[market_id]
             raise
         outbox, events, orders, trades = sent
         view = BookView.of(state.book, changes=events)

@@ -22,10 +22,13 @@ SYMBOL = "ABC/USDT"
 
 
 def eco_market(*, tick: str = "0.01", lot: str = "0.001", maker_fee: str = "0.001",
-               taker_fee: str = "0.002", stp: str = "CANCEL_TAKER") -> Market:
+               taker_fee: str = "0.002", stp: str = "CANCEL_TAKER", base: str = "ABC") -> Market:
+    """The ecosystem market ``<base>/USDT``, its token listed (``base``: not yet listed)."""
     chain, _ = Blockchain.objects.get_or_create(name="Testnet", chain_id=31337)
-    token = eco_services.token_list(chain=chain, symbol="ABC", name="Abc token",
-                                    contract_address="0x" + "ab" * 20, decimals=8)
+    # ABC's contract is 0xabab...; another token's its symbol's hex digits, padded.
+    contract = "0x" + ("ab" * 20 if base == "ABC" else base.encode().hex().ljust(40, "0"))
+    token = eco_services.token_list(chain=chain, symbol=base, name=f"{base.title()} token",
+                                    contract_address=contract, decimals=8)
     eco = eco_services.market_create(base_token=token, quote_currency="USDT",
                                      tick_size=D(tick), lot_size=D(lot),
                                      maker_fee=D(maker_fee), taker_fee=D(taker_fee),
@@ -33,10 +36,12 @@ def eco_market(*, tick: str = "0.01", lot: str = "0.001", maker_fee: str = "0.00
     return eco.market
 
 
-def trader(*, usdt: str = "100000", abc: str = "1000"):
+def trader(*, usdt: str = "100000", abc: str = "1000", **more: str):
+    """A reviewed user with ECO funds: USDT, ABC and ``more`` (``xyz="5"``: 5 XYZ)."""
     user = UserFactory()
     identity_reviewed(user)
-    for code, amount in (("USDT", usdt), ("ABC", abc)):
+    funds = {"USDT": usdt, "ABC": abc, **{code.upper(): amount for code, amount in more.items()}}
+    for code, amount in funds.items():
         if D(amount):
             wallet_services.deposit(user_id=user.pk, wallet_type=WalletType.ECO, currency=code,
                                     amount=D(amount), key=f"test-fund:{user.pk}:{code}")
@@ -65,8 +70,8 @@ def drain(r: Runner) -> int:
 
 
 def place(user, *, side: str, price: str | None, amount: str, type: str = "LIMIT",
-          **kwargs) -> Order:
-    return services.order_place(user_id=user.pk, venue="ecosystem", symbol=SYMBOL, side=side,
+          symbol: str = SYMBOL, **kwargs) -> Order:
+    return services.order_place(user_id=user.pk, venue="ecosystem", symbol=symbol, side=side,
                                 type=type, amount=D(amount),
                                 price=None if price is None else D(price), **kwargs)
 

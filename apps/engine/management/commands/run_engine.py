@@ -1,7 +1,9 @@
 """``manage.py run_engine [--runner NAME] [--markets venue:SYMBOL,...]``: run a runner.
 
 It takes its markets' leases or refuses (exit status 2, saying who holds them), restores
-and checks each book, then applies commands until SIGTERM/SIGINT.
+and checks each book, then applies commands until SIGTERM/SIGINT. It follows its markets
+as they are listed, enabled, disabled or mapped (``Runner.markets_of``): a runner started
+before any of its markets waits for them (given ``--markets``, one must run already).
 """
 import signal
 
@@ -22,17 +24,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, runner: str, markets: str, **options):
         symbols = [s for s in markets.split(",") if s]
-        found = markets_of_runner(runner=runner, symbols=symbols or None)
-        if not found:
-            raise CommandError(f"Runner {runner!r} has no market to run.")
-        engine = Runner(name=runner, markets=found)
+
+        def markets_of() -> list:
+            return markets_of_runner(runner=runner, symbols=symbols or None)
+
+        found = markets_of()
+        if symbols and not found:  # named, none of them runs: a typo, not a market to come
+            raise CommandError(f"None of {', '.join(symbols)} is an engine market that runs.")
+        engine = Runner(name=runner, markets=found, markets_of=markets_of)
         try:
             engine.start()
         except (LeaseHeld, RestoreRefused) as exc:
             raise CommandError(f"refused: {exc}", returncode=2) from exc
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: engine.stop())
-        self.stdout.write(f"runner {engine.owner}: {', '.join(str(m) for m in found)}",
-                          ending="\n")
+        running = ", ".join(str(m) for m in found) or "no market yet"
+        self.stdout.write(f"runner {engine.owner}: {running}", ending="\n")
         self.stdout.flush()
         engine.run()

@@ -1,0 +1,76 @@
+"""A market whose batch keeps failing halts alone: the runner's other markets go on, the
+halted one is retried with a growing delay, logged once, and once its cause is gone it
+catches up with every trade settled exactly once."""
+import pytest
+
+from apps.engine import runner as engine_runner
+from apps.engine.runner import HALT_RETRY_FIRST, Runner
+from apps.trading.constants import OrderStatus
+from apps.trading.models import Fill
+from apps.trading.services import settlement
+from tests.engine.helpers import drain, eco_market, place, trader
+from tests.trading.helpers import books_clean, fresh, logged_events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def poisoned(monkeypatch):
+    """The markets (by id) whose settlement raises, as a poison command's would."""
+    markets: set[int] = set()
+    settle = settlement.settle
+
+    def poisonable(pending, **kwargs):
+        if pending and pending[0].order.market_id in markets:
+            raise RuntimeError("poison")
+        return settle(pending, **kwargs)
+
+    monkeypatch.setattr(settlement, "settle", poisonable)
+    return markets
+
+
+def crossing_pair(symbol: str):
+    seller, buyer = trader(xyz="10"), trader()
+    ask = place(seller, side="SELL", price="10.00", amount="1", symbol=symbol)
+    return ask, place(buyer, side="BUY", price="10.00", amount="1", symbol=symbol)
+
+
+def retry_now(r: Runner, market) -> None:
+    r.halts[market.pk].retry_at = 0.0
+
+
+def test_a_failing_market_halts_alone_and_catches_up_once_its_cause_is_gone(
+        currencies, poisoned, monkeypatch):
+    abc, xyz = eco_market(), eco_market(base="XYZ")
+    failed = logged_events(monkeypatch, modules=(engine_runner,),
+                           events={"engine_batch_failed", "engine_market_resumed"})
+    r = Runner(name="test", markets=[abc, xyz])
+    r.start()
+    poisoned.add(xyz.pk)
+    stuck = crossing_pair("XYZ/USDT")
+    first = crossing_pair("ABC/USDT")
+    assert drain(r) == 2  # ABC's pair; XYZ's batch failed and halted, nothing raised
+    assert {fresh(o).status for o in first} == {OrderStatus.FILLED}
+    assert {fresh(o).status for o in stuck} == {OrderStatus.NEW}
+    halt = r.halts[xyz.pk]
+    assert (halt.failures, halt.delay, halt.error) == (1, HALT_RETRY_FIRST,
+                                                      "RuntimeError: poison")
+    # Not retried before its delay; the other market goes on meanwhile.
+    later = crossing_pair("ABC/USDT")
+    assert drain(r) == 2 and r.halts[xyz.pk].failures == 1
+    assert {fresh(o).status for o in later} == {OrderStatus.FILLED}
+    # Each failed retry doubles the delay; the failure is logged once.
+    retry_now(r, xyz)
+    assert drain(r) == 0
+    assert (r.halts[xyz.pk].failures, r.halts[xyz.pk].delay) == (2, 2 * HALT_RETRY_FIRST)
+    assert failed == ["engine_batch_failed"]
+    # The cause removed, the retry restores the book and settles the pair, once.
+    poisoned.clear()
+    retry_now(r, xyz)
+    assert drain(r) == 2
+    assert r.halts == {} and failed == ["engine_batch_failed", "engine_market_resumed"]
+    assert {fresh(o).status for o in stuck} == {OrderStatus.FILLED}
+    fills = list(Fill.objects.filter(order_id__in=[o.pk for o in stuck])
+                 .values_list("trade_id", flat=True))
+    assert len(fills) == len(set(fills)) == 2
+    assert books_clean() == []
