@@ -10,12 +10,15 @@ embedded runner) otherwise."""
 import dataclasses
 import datetime
 
+import structlog
 from django.core.cache import cache
 from django.utils import timezone
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
 from apps.engine.models import EngineCommand, EngineLease, EngineSequence
+
+log = structlog.get_logger(__name__)
 
 # How old the oldest command not yet settled may be.
 ENGINE_MAX_LAG_SECONDS = 10
@@ -29,15 +32,23 @@ def halt_report(*, market_id: int, owner: str, error: str, since: datetime.datet
                 failures: int, expires: float) -> None:
     """Record that ``owner`` (a runner) halted ``market_id`` on ``error``, for ``expires``
     seconds (the runner reports again at each failed retry; a report from another owner
-    than the lease's is ignored)."""
-    cache.set(_halt_key(market_id), {"owner": owner, "error": error,
-                                     "since": since.isoformat(), "failures": failures},
-              timeout=expires)
+    than the lease's is ignored). Never raises: the cache down must not stop a runner
+    (the lag is still reported, without the error)."""
+    try:
+        cache.set(_halt_key(market_id), {"owner": owner, "error": error,
+                                         "since": since.isoformat(), "failures": failures},
+                  timeout=expires)
+    except Exception as exc:  # noqa: BLE001 - a report only
+        log.warning("engine_halt_report_failed", market_id=market_id, error=str(exc))
 
 
 def halt_clear(*, market_id: int) -> None:
-    """The market runs again (or its runner let it go)."""
-    cache.delete(_halt_key(market_id))
+    """The market runs again (or its runner let it go). Never raises (a report left
+    behind expires, and is read only while the market lags)."""
+    try:
+        cache.delete(_halt_key(market_id))
+    except Exception as exc:  # noqa: BLE001 - a report only
+        log.warning("engine_halt_clear_failed", market_id=market_id, error=str(exc))
 
 
 @dataclasses.dataclass

@@ -3,6 +3,7 @@ halted one is retried with a growing delay, logged once, and once its cause is g
 catches up with every trade settled exactly once."""
 import pytest
 
+from apps.engine import health
 from apps.engine import runner as engine_runner
 from apps.engine.runner import HALT_RETRY_FIRST, Runner
 from apps.trading.constants import OrderStatus
@@ -30,7 +31,9 @@ def poisoned(monkeypatch):
 
 
 def crossing_pair(symbol: str):
-    seller, buyer = trader(xyz="10"), trader()
+    """A resting ask and a bid that takes it whole, on ``symbol``."""
+    base = symbol.split("/")[0].lower()
+    seller, buyer = trader(**{"abc": "0", base: "10"}), trader(abc="0")
     ask = place(seller, side="SELL", price="10.00", amount="1", symbol=symbol)
     return ask, place(buyer, side="BUY", price="10.00", amount="1", symbol=symbol)
 
@@ -74,3 +77,23 @@ def test_a_failing_market_halts_alone_and_catches_up_once_its_cause_is_gone(
                  .values_list("trade_id", flat=True))
     assert len(fills) == len(set(fills)) == 2
     assert books_clean() == []
+
+
+def test_a_cache_that_cannot_take_the_halts_report_stops_nothing(currencies, poisoned,
+                                                                 monkeypatch):
+    xyz = eco_market(base="XYZ")
+
+    class Down:
+        def __getattr__(self, name):
+            raise ConnectionError("the cache is down")
+
+    monkeypatch.setattr(health, "cache", Down())
+    r = Runner(name="test", markets=[xyz])
+    r.start()
+    poisoned.add(xyz.pk)
+    pair = crossing_pair("XYZ/USDT")
+    assert drain(r) == 0 and r.halts[xyz.pk].failures == 1
+    poisoned.clear()
+    retry_now(r, xyz)
+    assert drain(r) == 2 and r.halts == {}
+    assert {fresh(o).status for o in pair} == {OrderStatus.FILLED}
