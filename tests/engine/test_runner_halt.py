@@ -1,11 +1,12 @@
-"""A market whose batch keeps failing halts alone: the runner's other markets go on, the
-halted one is retried with a growing delay, logged once, and once its cause is gone it
-catches up with every trade settled exactly once."""
+"""A market whose batch (or restore) keeps failing halts alone: the runner's other
+markets go on, the halted one is retried with a growing delay, logged once, and once its
+cause is gone it catches up with every trade settled exactly once."""
 import pytest
 
 from apps.engine import health
 from apps.engine import runner as engine_runner
-from apps.engine.runner import HALT_RETRY_FIRST, Runner
+from apps.engine.runner import HALT_RETRY_FIRST, RestoreRefused, Runner
+from apps.engine.selectors import markets_of_runner
 from apps.trading.constants import OrderStatus
 from apps.trading.models import Fill
 from apps.trading.services import settlement
@@ -97,3 +98,28 @@ def test_a_cache_that_cannot_take_the_halts_report_stops_nothing(currencies, poi
     retry_now(r, xyz)
     assert drain(r) == 2 and r.halts == {}
     assert {fresh(o).status for o in pair} == {OrderStatus.FILLED}
+
+
+def test_a_new_market_whose_restore_is_refused_halts_alone(currencies, monkeypatch):
+    abc = eco_market()
+    r = Runner(name="default", markets=[abc],
+               markets_of=lambda: markets_of_runner(runner="default"))
+    r.start()
+    xyz = eco_market(base="XYZ")
+    restore = r.restore
+
+    def refusing(market):
+        if market.pk == xyz.pk:
+            raise RestoreRefused(f"{market}: crossed book")
+        return restore(market)
+
+    monkeypatch.setattr(r, "restore", refusing)
+    stuck, going = crossing_pair("XYZ/USDT"), crossing_pair("ABC/USDT")
+    r.refresh_markets()
+    assert drain(r) == 2  # ABC's pair
+    assert r.halts[xyz.pk].error == "RestoreRefused: ecosystem:XYZ/USDT: crossed book"
+    assert {fresh(o).status for o in going} == {OrderStatus.FILLED}
+    monkeypatch.setattr(r, "restore", restore)
+    retry_now(r, xyz)
+    assert drain(r) == 2 and r.halts == {}
+    assert {fresh(o).status for o in stuck} == {OrderStatus.FILLED}
