@@ -2,7 +2,7 @@
 
 Usage (needs a MariaDB it may drop and recreate; the database name must end in _bench):
 
-    DATABASE_URL=mysql://root@127.0.0.1:3306/exchange_bench DJANGO_DEBUG=1 \
+    DATABASE_URL=mysql://root@127.0.0.1:3306/exchange_bench \
         .venv/bin/python bench/settlement.py --users 2000 --fills 20000 --batch 500
 
 Workload (seeded): two datasets of identical shape in one database, one per path, each of
@@ -39,7 +39,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_platform.settings")
-os.environ.setdefault("DJANGO_DEBUG", "1")
+# As production runs: with DEBUG on, Django keeps the text of every statement it sends,
+# which no deployment does.
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 
 import django  # noqa: E402
 
