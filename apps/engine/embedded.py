@@ -1,5 +1,7 @@
 """The embedded mode of ``make run``: the runner on a daemon thread of the web process
-(where the in-memory channel layer and cache live), running every engine market.
+(where the in-memory channel layer and cache live), running every engine market: those
+listed, enabled or disabled later are picked up or released as they change
+(``Runner.markets_of``), as ``run_engine``'s are.
 
 A lease left by a previous process that was killed is waited out (its expiry), not
 stolen: the thread retries, logging who holds it.
@@ -34,11 +36,14 @@ def start_in_background(*, name: str = "embedded") -> threading.Event:
 
 def _run_once(*, name: str, stop: threading.Event) -> None:
     close_old_connections()
-    markets = markets_of_runner(runner="default")
+    def markets_of() -> list:
+        return markets_of_runner(runner="default")
+
+    markets = markets_of()
     if not markets:
         stop.wait(conf.ENGINE_POLL_SECONDS * 10)
         return
-    runner = Runner(name=name, markets=markets)
+    runner = Runner(name=name, markets=markets, markets_of=markets_of)
     try:
         runner.start()
     except LeaseHeld as exc:
