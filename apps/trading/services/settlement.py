@@ -23,6 +23,7 @@ the entry ends, from what the entry delivered (``_bracket_exits``).
 """
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal, localcontext
 
 import structlog
@@ -153,12 +154,16 @@ def plan(*, order: Order, market: Market, submission: Submission, event: str,
     order.status = status
     order.reason = submission.reason[:255] if submission.reason else order.reason
     order.external_id = submission.external_id or order.external_id
-    now = timezone.now()
-    order.updated_at = now
-    if status in FINAL_STATUSES:
-        order.closed_at = now
+    _stamp(order, timezone.now())
     return Pending(order=order, market=market, event=event, was=was, fills=fills,
                    trades=trades, last_fill=fills[-1] if fills else (prior[-1] if prior else None))
+
+
+def _stamp(order: Order, now: datetime) -> None:
+    """``order`` changed at ``now`` (closed then, if it ended)."""
+    order.updated_at = now
+    if order.status in FINAL_STATUSES:
+        order.closed_at = now
 
 
 def _change(order: Order, *, market: Market, status: str, event: str,
@@ -345,6 +350,11 @@ def settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
         pending += _bracket_exits(pending, locked)
     store = store_for(pending[0].order.venue) if pending else None
     if store is not None:
+        # One time for the batch, as it is written in one transaction: the orders'
+        # UPDATE then sets it once, not one CASE branch (and one datetime prepared) per row.
+        now = timezone.now()
+        for p in pending:
+            _stamp(p.order, now)
         fills = [f for p in pending for f in p.fills]
         store.save(orders=[p.order for p in pending], fills=fills)
         if fills:  # counted, and their lag measured, when the settlement commits
