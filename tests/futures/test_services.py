@@ -255,3 +255,30 @@ def test_a_mark_tick_is_streamed_on_mark_at_its_venue_and_symbol(contract, monke
                       for m in marks} == {("60000", "60000")}
     assert services.mark_compute(contract=contract, now=now).mark == D(60000)
     assert selectors.latest_mark(contract=contract).price == D(60000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_fill_losing_a_deadlock_on_its_new_position_row_finds_the_row(
+        currencies, monkeypatch):
+    """Two workers' first fills of one user: one makes the flat row and, holding it, adds a
+    fund position beside it in the same unique index; InnoDB may then choose the other's
+    insert (its shared lock on the duplicate queued first) as the deadlock's victim. That
+    insert, in autocommit, lost nothing but itself: it looks again (the row is there by
+    then, or is made now) and the fill goes on."""
+    from django.db import OperationalError
+
+    from apps.futures.services.positions import ensure_position
+
+    contract, alice = ContractFactory(), futures_trader("2500")
+    create, lost = Position.objects.create, []
+
+    def deadlocked_once(**fields):
+        if not lost:
+            lost.append(fields)
+            raise OperationalError(1213, "Deadlock found when trying to get lock; "
+                                         "try restarting transaction")
+        return create(**fields)
+
+    monkeypatch.setattr(Position.objects, "create", deadlocked_once)
+    ensure_position(user_id=alice.pk, contract=contract)
+    assert lost and Position.objects.filter(user=alice, contract=contract).count() == 1

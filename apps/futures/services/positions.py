@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
-from django.db import IntegrityError, transaction
+import structlog
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, InvalidInput, NotFound
@@ -47,7 +48,10 @@ from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 from apps.wallets.constants import JournalKind, SystemAccount, WalletType
 
+log = structlog.get_logger(__name__)
 ZERO = Decimal(0)
+# A first fill's insert of its flat position row, tried this often (``ensure_position``).
+_ENSURE_ATTEMPTS = 3
 # Below a tenth of what a money column holds: a short's liquidation price (about twice its
 # entry at 1x) and every sum of notionals still fit.
 _LARGEST = MAX_AMOUNT / 10
@@ -176,14 +180,28 @@ def ensure_position(*, user_id: int, contract: Contract) -> None:
     lock it (InnoDB deadlocks them: each holds a shared lock on the duplicate and wants
     the exclusive one). Inside a caller's transaction (the engine's settlement: one writer
     per market) it is a savepoint. A fill refused afterwards (insufficient funds) leaves
-    the row flat and empty: no size, no margin, no money."""
-    if Position.objects.filter(user_id=user_id, contract=contract).exists():
-        return
-    try:
-        with transaction.atomic():
-            Position.objects.create(user_id=user_id, contract=contract)
-    except IntegrityError:
-        pass  # a concurrent first fill made it: the row is what both lock next
+    the row flat and empty: no size, no margin, no money.
+
+    Outside a transaction the insert may still lose a deadlock: a concurrent first fill
+    that made the row and locked it can insert a fund position beside it in the same
+    unique index while this insert's shared lock on the duplicate waits (seen on MariaDB
+    in tests/futures/test_races.py). Only this statement was rolled back, so it looks
+    again, up to ``_ENSURE_ATTEMPTS`` times; inside a transaction the error goes up (the
+    whole transaction was lost)."""
+    for attempt in range(1, _ENSURE_ATTEMPTS + 1):
+        if Position.objects.filter(user_id=user_id, contract=contract).exists():
+            return
+        try:
+            with transaction.atomic():
+                Position.objects.create(user_id=user_id, contract=contract)
+            return
+        except IntegrityError:
+            return  # a concurrent first fill made it: the row is what both lock next
+        except OperationalError:
+            if attempt == _ENSURE_ATTEMPTS or transaction.get_connection().in_atomic_block:
+                raise
+            log.warning("futures_position_insert_retried", user_id=user_id,
+                        contract=contract.pk, attempt=attempt, exc_info=True)
 
 
 def lock_position(*, user_id: int, contract: Contract) -> Position:
