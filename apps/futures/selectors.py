@@ -4,11 +4,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
-from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 
 from apps.core.errors import NotFound
-from apps.core.money import EXACT, decimal_text
+from apps.core.money import EXACT, decimal_text, exact_sums
 from apps.futures import margin
 from apps.futures.constants import MARK_VENUE, PositionSide, PositionStatus, sign
 from apps.futures.models import Contract, FundingCharge, Liquidation, MarginTier, Position
@@ -194,25 +193,6 @@ def positions_adl_quantiles(*, positions: Iterable[Position]) -> dict[int, int |
 
 
 
-def _exact_sums(rows: QuerySet, *, by: list[str], fields: list[str]) -> dict[tuple, list[Decimal]]:
-    """``{(the by values): [Σ field for each of fields]}`` over ``rows``, exact: one GROUP
-    BY on MariaDB (it sums DECIMAL(36, 18) exactly); SQLite's SUM of a decimal column is a
-    float, so there the rows are streamed and summed here (one query too), as
-    ``wallets.selectors.system_balances`` does."""
-    sums: dict[tuple, list[Decimal]] = {}
-    if connection.vendor == "sqlite":
-        with localcontext(EXACT):
-            for row in rows.values_list(*by, *fields).iterator(chunk_size=10_000):
-                found = sums.setdefault(row[:len(by)], [Decimal(0)] * len(fields))
-                for n, amount in enumerate(row[len(by):]):
-                    found[n] += amount
-        return sums
-    totals = rows.order_by().values(*by).annotate(**{f"sum_{f}": Sum(f) for f in fields})
-    for row in totals:
-        sums[tuple(row[b] for b in by)] = [row[f"sum_{f}"] for f in fields]
-    return sums
-
-
 def open_interest() -> dict[str, dict[int, tuple[Decimal, Decimal]]]:
     """``{quote currency: {contract id: (net size, net value)}}`` of the open positions
     (the insurance fund's included): the longs' sums less the shorts'. The net size is 0
@@ -220,7 +200,7 @@ def open_interest() -> dict[str, dict[int, tuple[Decimal, Decimal]]]:
     side), whatever the number of positions."""
     found: dict[str, dict[int, tuple[Decimal, Decimal]]] = {}
     rows = Position.objects.filter(status=PositionStatus.OPEN)
-    sums = _exact_sums(rows, by=["contract__market__quote_currency", "contract_id", "side"],
+    sums = exact_sums(rows, by=["contract__market__quote_currency", "contract_id", "side"],
                        fields=["size", "value"])
     with localcontext(EXACT):
         for (currency, contract_id, side), (size, value) in sums.items():
@@ -234,7 +214,7 @@ def open_interest() -> dict[str, dict[int, tuple[Decimal, Decimal]]]:
 def funding_collected() -> dict[str, Decimal]:
     """``{quote currency: Σ funding charges}``: paid less received, by every position at
     every stamp (CLEARING keeps it after the position closes). One aggregate query."""
-    sums = _exact_sums(FundingCharge.objects.all(),
+    sums = exact_sums(FundingCharge.objects.all(),
                        by=["position__contract__market__quote_currency"], fields=["amount"])
     return {currency: amount for (currency,), (amount,) in sums.items()}
 

@@ -5,11 +5,10 @@ from decimal import Decimal, localcontext
 from itertools import groupby
 from operator import itemgetter
 
-from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from apps.core.errors import NotFound
-from apps.core.money import EXACT
+from apps.core.money import EXACT, exact_sums
 from apps.wallets.constants import HoldKind, SystemAccount, WalletType
 from apps.wallets.models import Currency, Entry, Hold, HoldChange, Journal, Wallet
 
@@ -61,16 +60,10 @@ def system_balances(*, wallet_ids: list[int] | None = None) -> dict[int, Decimal
     if wallet_ids is not None:
         wallets = wallets.filter(pk__in=wallet_ids)
     balances = dict.fromkeys(wallets.values_list("pk", flat=True), Decimal(0))
-    entries = Entry.objects.filter(wallet_id__in=list(balances))
-    if connection.vendor == "sqlite":  # its SUM over a decimal column is a float
-        with localcontext(EXACT):
-            for wallet_id, amount in entries.values_list("wallet_id", "amount").iterator(
-                    chunk_size=10_000):
-                balances[wallet_id] += amount
-        return balances
-    # MariaDB sums DECIMAL(36, 18) exactly, over the (wallet, id) index.
-    sums = entries.order_by().values("wallet_id").annotate(total=Sum("amount"))
-    balances.update({row["wallet_id"]: row["total"] for row in sums})
+    # On MariaDB one GROUP BY over the (wallet, id) index.
+    sums = exact_sums(Entry.objects.filter(wallet_id__in=list(balances)), by=["wallet_id"],
+                      fields=["amount"])
+    balances.update({wallet_id: total for (wallet_id,), (total,) in sums.items()})
     return balances
 
 

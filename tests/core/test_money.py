@@ -65,3 +65,24 @@ def test_gross_is_net_plus_fee(gross, rate):
     assert 0 <= fee <= gross
     assert fee >= gross * rate  # rounding never favours the payer
     assert type(net) is Decimal and type(fee) is Decimal
+
+
+@pytest.mark.django_db
+def test_exact_sums_add_decimal_columns_exactly_on_every_database():
+    """SQLite's SUM of a decimal column is a float (read back to 15 significant digits):
+    amounts it stores exactly must still add up to the last unit, grouped or not."""
+    from apps.core.money import exact_sums
+    from apps.trading.models import Order
+    from tests.factories import MarketFactory, OrderFactory
+
+    market = MarketFactory()
+    for amount in ("1234567.12345678", "0.000000001"):
+        OrderFactory(market=market, amount=Decimal(amount))
+    OrderFactory(market=market, side="SELL", amount=Decimal("0.1"))
+    rows = Order.objects.filter(market=market)
+    assert exact_sums(rows, by=[], fields=["remaining", "filled"]) == {
+        (): [Decimal("1234567.223456781"), Decimal(0)]}
+    assert exact_sums(rows, by=["side"], fields=["remaining"]) == {
+        ("BUY",): [Decimal("1234567.123456781")], ("SELL",): [Decimal("0.1")]}
+    assert exact_sums(rows.none(), by=[], fields=["remaining"]) == {}
+    assert exact_sums(rows.none(), by=["side"], fields=["remaining"]) == {}

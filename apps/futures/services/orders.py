@@ -27,10 +27,9 @@ from decimal import Decimal
 
 import structlog
 from django.db import transaction
-from django.db.models import Sum
 
 from apps.core.errors import Conflict, InvalidInput
-from apps.core.money import EXACT
+from apps.core.money import EXACT, exact_sums
 from apps.futures import margin, selectors
 from apps.futures.constants import PositionSide, PositionStatus
 from apps.futures.models import AppliedFill, Contract, OrderTerms, Position
@@ -80,9 +79,9 @@ def _opening(*, side: str, amount: Decimal, position: tuple[str, Decimal]) -> De
 def _open_orders_size(*, user_id: int, market_id: int, side: str) -> Decimal:
     """What the user's live orders of ``side`` in the market may still fill, reduce-only
     orders apart (they never increase a position)."""
-    return Order.objects.filter(
-        user_id=user_id, market_id=market_id, side=side, status__in=LIVE_STATUSES,
-        futures_terms__reduce_only=False).aggregate(total=Sum("remaining"))["total"] or ZERO
+    live = Order.objects.filter(user_id=user_id, market_id=market_id, side=side,
+                                status__in=LIVE_STATUSES, futures_terms__reduce_only=False)
+    return exact_sums(live, by=[], fields=["remaining"]).get((), [ZERO])[0]
 
 
 def futures_order_place(*, user_id: int, symbol: str, side: str, type: str,
