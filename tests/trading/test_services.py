@@ -478,6 +478,14 @@ def test_fill_resting_settles_a_batch_in_one_ledger_transaction(market, user):
     assert books_clean() == []
 
 
+def test_the_orders_of_a_batch_are_written_at_one_time(market, user):
+    orders = [place(user, price="1.10000", amount="10") for _ in range(3)]
+    services.fill_resting(market=market, order_ids=[o.pk for o in orders], matcher=fill_all())
+    # One transaction, one time: its orders' UPDATE sets it once, not once per row.
+    assert len({(fresh(o).updated_at, fresh(o).closed_at) for o in orders}) == 1
+    assert fresh(orders[0]).closed_at == fresh(orders[0]).updated_at
+
+
 def test_a_fill_batch_replayed_settles_nothing_twice(market, user):
     order = place(user, price="1.10000", amount="10")
     services.fill_resting(market=market, order_ids=[order.pk], matcher=fill_all())
