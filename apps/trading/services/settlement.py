@@ -303,8 +303,9 @@ def settle(pending: Sequence[Pending], *, locked: Sequence[Order] = ()) -> None:
     one ledger batch for every fill (an order's last fill closes its hold unless another
     live order shares it), the holds of orders that ended without a fill released (once
     per hold, when none of its orders lives on), bracket exits placed or cancelled, the
-    orders' state, the fills, the events. The caller holds the order rows of ``pending``
-    and ``locked`` (the same objects, with the other orders of their lists)."""
+    orders' state (stamped with one time, the batch's), the fills, the events. The caller
+    holds the order rows of ``pending`` and ``locked`` (the same objects, with the other
+    orders of their lists)."""
     pending = list(pending)
     mates = _mates(locked)
     if mates:
