@@ -71,7 +71,7 @@ from apps.core.errors import DomainError  # noqa: E402
 from apps.ecosystem import services as eco_services  # noqa: E402
 from apps.ecosystem.models import Blockchain  # noqa: E402
 from apps.engine.models import EngineCommand, EngineOutbox  # noqa: E402
-from apps.engine.runner import Runner  # noqa: E402
+from apps.engine.runner import Runner, freeze_heap  # noqa: E402
 from apps.matching import StpMode  # noqa: E402
 from apps.trading import services  # noqa: E402
 from apps.trading.models import Market  # noqa: E402
@@ -164,6 +164,7 @@ def drain(market, *, batch: int, ready=lambda: None) -> tuple[int, float, float]
     settings.ENGINE_BATCH = batch
     runner = Runner(name=f"bench-{batch}-{market.pk}", markets=[market])
     runner.start()
+    freeze_heap()  # as run_engine does once its runner has started
     ready()
     started, done = time.time(), 0
     with runner.dispatching():  # the clock stops once every batch is sent
@@ -191,6 +192,7 @@ def _sustained_job(market_pk: int, plan: list[tuple], batch: int, barrier
     market = Market.objects.get(pk=market_pk)
     runner = Runner(name=f"bench-sustained-{market_pk}", markets=[market])
     runner.start()
+    freeze_heap()
     placing_done = threading.Event()
 
     def settled() -> bool:

@@ -12,7 +12,7 @@ import structlog
 from django.db import close_old_connections
 
 from apps.core import conf
-from apps.engine.runner import LeaseHeld, Runner
+from apps.engine.runner import LeaseHeld, Runner, freeze_heap
 from apps.engine.selectors import markets_of_runner
 
 log = structlog.get_logger(__name__)
@@ -50,5 +50,6 @@ def _run_once(*, name: str, stop: threading.Event) -> None:
         log.warning("engine_embedded_waiting", reason=str(exc))
         stop.wait(conf.ENGINE_LEASE_SECONDS / 3)
         return
+    freeze_heap()
     runner.run(until=stop.is_set)
     runner.release()

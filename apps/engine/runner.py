@@ -43,6 +43,7 @@ Contract (what a runner guarantees, per market):
   once the batches handed off are sent, its lease released.
 Lock order: lease row, order rows by id, user wallets by id (the core's order).
 """
+import gc
 import os
 import socket
 import time
@@ -578,6 +579,18 @@ class Runner:
                       "book": book.snapshot()})
         state.since_snapshot = 0
         return snap
+
+
+def freeze_heap() -> None:
+    """Move what the process holds so far (Django, the restored books) out of the cyclic
+    garbage collector's generations, after one last collection. A runner's process lives
+    long and those objects with it; a full collection walking them all cost about a third
+    of a 1,071-command drain's CPU (0.16 s a pass, bench/internal_market_profile.py).
+    Frozen objects are still freed by their reference counts. Called by the runner's
+    entry points once it has started (``run_engine``, the embedded runner; the benches
+    as they do), not by ``Runner`` itself: tests start runners by the hundred."""
+    gc.collect()
+    gc.freeze()
 
 
 def order_record(order: Order, *, version: int) -> OrderRecord:

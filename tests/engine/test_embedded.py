@@ -1,5 +1,8 @@
 """``make run``'s embedded runner (a thread of the web process) follows the engine's
-markets as ``run_engine`` does: a market listed after it started is run."""
+markets as ``run_engine`` does: a market listed after it started is run; and, as
+``run_engine``, it freezes what the process held at its start out of the collector."""
+import gc
+
 import pytest
 from django.test import override_settings
 
@@ -17,9 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @override_settings(ENGINE_LEASE_SECONDS=3)  # a renewal, and so a re-read, every second
 def test_the_embedded_runner_runs_a_market_listed_after_it_started(currencies):
     eco_market()
+    assert gc.get_freeze_count() == 0
     stop = embedded.start_in_background()
     try:
         assert wait_for(lambda: EngineLease.objects.exclude(owner="").exists())
+        assert wait_for(lambda: gc.get_freeze_count() > 0)
         xyz = eco_market(base="XYZ")
         ask, bid = crossing_pair()
         assert wait_for(lambda: fresh(bid).status == OrderStatus.FILLED)
@@ -28,4 +33,5 @@ def test_the_embedded_runner_runs_a_market_listed_after_it_started(currencies):
     finally:
         stop.set()
         assert wait_for(lambda: not EngineLease.objects.exclude(owner="").exists())
+        gc.unfreeze()
     assert books_clean() == []

@@ -9,7 +9,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.engine.runner import LeaseHeld, RestoreRefused, Runner
+from apps.engine.runner import LeaseHeld, RestoreRefused, Runner, freeze_heap
 from apps.engine.selectors import markets_of_runner
 
 
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             engine.start()
         except (LeaseHeld, RestoreRefused) as exc:
             raise CommandError(f"refused: {exc}", returncode=2) from exc
+        freeze_heap()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: engine.stop())
         running = ", ".join(str(m) for m in found) or "no market yet"
