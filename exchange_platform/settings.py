@@ -152,7 +152,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {"BACKEND": "apps.core.cache.RedisCache", "LOCATION": REDIS_URL}
     }
     # Redis pub/sub channels are server-wide, whatever the database number: without a
     # prefix of its own, each deployment sharing a Redis server would hear the others'
