@@ -104,7 +104,8 @@ class VenueGateway(Protocol):
     def before_place(self, *, user_id: int) -> None:
         """Prepare the user's account (e.g. grant the paper demo balance); outside any
         transaction. ``order_place`` asks only for an order that passed every check: when
-        its hold found the funds short (then places it once more), else after commit."""
+        its hold found the funds short (then places it once more), else after commit if
+        it held nothing (an order that held found the account open)."""
         ...
 
     def submit(self, *, order: "Order", market: "Market") -> Submission:

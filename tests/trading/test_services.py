@@ -13,6 +13,7 @@ from apps.trading import services, venues
 from apps.trading.constants import OrderStatus, can_transition
 from apps.trading.models import Fill, Market, Order
 from apps.trading.venues import Execution, Submission
+from apps.twelvedata.paper import PaperGateway
 from apps.wallets import services as wallet_services
 from apps.wallets.constants import SystemAccount
 from apps.wallets.models import Hold, Journal
@@ -153,6 +154,30 @@ def test_a_venue_without_a_gateway_is_refused_before_anything_is_written(currenc
         place(user, price="1.10000", venue="futures")
     assert refused.value.code == "unknown_venue"
     assert not Order.objects.exists()
+
+
+def test_the_first_accepted_order_opens_the_account_and_a_funded_one_does_not_ask_again(
+        market, user, monkeypatch):
+    asked = []
+    opening = PaperGateway.before_place
+
+    def before_place(self, *, user_id):
+        asked.append(user_id)
+        opening(self, user_id=user_id)
+
+    monkeypatch.setattr(PaperGateway, "before_place", before_place)
+    # Over before it began (nothing at its price): it held nothing, yet opened the account.
+    first = place(user, side="SELL", price="2.00000", amount="10", time_in_force="IOC")
+    assert not holding(first) and asked == [user.pk]
+    assert wallet(user, "USD").balance == DEMO
+    for _ in range(3):  # resting orders that held: the account was open
+        assert holding(place(user, price="0.50000", amount="10"))
+    assert asked == [user.pk]
+    # A new user's first order finds no funds, opens the account and is placed once more.
+    other = UserFactory()
+    assert holding(place(other, price="0.50000", amount="10"))
+    assert holding(place(other, price="0.50000", amount="10"))
+    assert asked == [user.pk, other.pk]
 
 
 def test_insufficient_funds_change_nothing(market, user):

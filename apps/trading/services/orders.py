@@ -210,7 +210,7 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
     read, so a stale copy costs a retry, never a wrong order. The venue prepares the
     user's account (``before_place``: the paper demo balance) once the order passed every
     check: where the hold finds the funds short (the order is then placed once more),
-    else after commit.
+    else after commit if the order held nothing (one that held found the account open).
 
     A conditional type (``stop_price``, ``trigger_source``, ``trailing_delta`` /
     ``trailing_rate``, ``activation_price``: ``rules.conditional_parse`` and
@@ -262,11 +262,12 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
             rules.check_limits(market, amount=order.amount,
                                reference=order.reference_price, decimals=decimals)
         try:
-            order = _place(order=order, market=market, gateway=gateway, decimals=decimals,
-                           venue_options=venue_options)
-            if not prepared:
+            order, held = _place(order=order, market=market, gateway=gateway,
+                                 decimals=decimals, venue_options=venue_options)
+            if not prepared and not held:
                 # A first order that held nothing (an IOC over at once) still opens the
-                # account, as any accepted order does.
+                # account, as any accepted order does; one that held found funds there,
+                # so the account was open (asking on every order cost a cache round trip).
                 gateway.before_place(user_id=user_id)
             return order
         except wallet_services.InsufficientFunds:
@@ -295,18 +296,18 @@ def order_place(*, user_id: int, venue: str, symbol: str, side: str, type: str,
 
 
 def _place(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
-           venue_options: Mapping[str, object] | None) -> Order:
-    """``order_place``'s transaction: insert, confirm the market, hold and start. The
-    order's client id is unique per user and venue and its hold key is made of it, so the
-    insert proves that key new (no hold lookup; the hold's unique key still guards)."""
+           venue_options: Mapping[str, object] | None) -> tuple[Order, bool]:
+    """``order_place``'s transaction: insert, confirm the market, hold and start; the
+    order, and whether it held funds. The order's client id is unique per user and
+    venue and its hold key is made of it, so the insert proves that key new (no hold
+    lookup; the hold's unique key still guards)."""
     with transaction.atomic():
         order = store_for(order.venue).create(order=order)
         market_unchanged(market, decimals=decimals)
-        start(order=order, market=market, gateway=gateway, decimals=decimals,
-              hold=rules.order_hold(order, decimals=decimals, options=venue_options),
-              venue_options=venue_options,
-              hold_key_new=True)
-    return order
+        held = start(order=order, market=market, gateway=gateway, decimals=decimals,
+                     hold=rules.order_hold(order, decimals=decimals, options=venue_options),
+                     venue_options=venue_options, hold_key_new=True)
+    return order, held
 
 
 def order_new(*, market: Market, gateway: VenueGateway, spec: OrderSpec, user_id: int,
@@ -391,15 +392,15 @@ _MARKET_NOW = CompiledQuery(
 def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
           hold: Decimal | None, locked: Sequence[Order] = (),
           venue_options: Mapping[str, object] | None = None,
-          hold_key_new: bool = False) -> None:
+          hold_key_new: bool = False) -> bool:
     """Hand the just inserted ``order`` to its venue and hold its funds (``hold``; None:
     a hold made by the caller; ``hold_key_new``: the caller proved its key unused, see
-    ``wallet_services.hold_create``), in the caller's transaction. A synchronous venue answers
-    at once (REJECTED: Conflict, everything rolls back); an asynchronous one is sent the
-    order after commit; a queued one gets its command now, after the hold (its last
-    write: the command log's per-market sequence row is locked until commit); a PENDING
-    or WAITING order is not sent at all. ``locked``: the other orders of its list,
-    inserted in this transaction."""
+    ``wallet_services.hold_create``), in the caller's transaction; True if it held
+    some. A synchronous venue answers at once (REJECTED: Conflict, everything rolls
+    back); an asynchronous one is sent the order after commit; a queued one gets its
+    command now, after the hold (its last write: the command log's per-market sequence
+    row is locked until commit); a PENDING or WAITING order is not sent at all.
+    ``locked``: the other orders of its list, inserted in this transaction."""
     wallet_type = VENUE_WALLET_TYPE[order.venue]
     held, other = rules.held_currencies(market, order.side)
     # Counted once its transaction commits (a rejected order rolls back uncounted).
@@ -420,7 +421,7 @@ def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
                             event="placed", prior=[], decimals=decimals)
             store_for(order.venue).save(orders=[order], fills=[])
             events.publish_order(order, market=market, event="placed")
-            return
+            return False
         if submission.executions:
             # Fills write both of the user's wallets: take them at once, in pk order.
             wallet_services.wallets_lock(owners=[(order.user_id, None, wallet_type, held),
@@ -441,6 +442,7 @@ def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
                           locked=[order, *locked])
     else:
         events.publish_order(order, market=market, event="placed")
+    return bool(hold)
 
 
 def _replayed(order: Order, *, market: Market, spec: OrderSpec) -> Order:
