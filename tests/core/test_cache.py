@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 import redis
 
+from apps.core import cache as cache_module
 from apps.core.cache import RedisCache
 
 pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"),
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"),
 
 
 @pytest.fixture
-def backend():
+def backend(monkeypatch):
+    # A registry of its own: the test settings' cache may have made the process's client.
+    monkeypatch.setattr(cache_module, "_clients", {}, raising=False)
     cache = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": "test-core-cache"})
     yield cache
     cache.delete_many([f"k{n}" for n in range(8)])
@@ -29,6 +32,17 @@ def test_operations_share_one_client_per_pool(backend):
         assert backend.get_many(["k0", "k1"]) == {"k0": 1, "k1": 1}
     # One server: reads and writes use the same pool, hence the same client.
     assert made.call_count == 1
+
+
+def test_cache_objects_of_one_server_share_one_client_and_pool(backend):
+    """Django makes a cache object per asyncio context (under ASGI, per request): they
+    must not each open their own connections."""
+    other = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": "test-core-cache"})
+    backend.set("k6", 1, 30)
+    assert other.get("k6") == 1
+    ours, theirs = backend._cache.get_client(), other._cache.get_client(write=True)
+    assert ours is theirs
+    assert ours.connection_pool is theirs.connection_pool
 
 
 def test_threads_use_the_shared_client_safely(backend):
