@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 
 from apps.core.compiled import CompiledQuery
 from apps.wallets import services
@@ -45,4 +46,27 @@ def test_a_queryset_with_a_value_of_its_own_is_refused():
     # The ORM adds the literal 'SPOT' as one more parameter: not a stand-in.
     query = CompiledQuery(lambda pk: Wallet.objects.filter(pk=pk, type="SPOT"), pk=int)
     with pytest.raises(TypeError, match="stand-ins"):
+        query.first(pk=1)
+
+
+def test_deferred_fields_and_annotations_come_back_as_the_orm_gives_them(currencies):
+    user = UserFactory()
+    services.deposit(user_id=user.pk, wallet_type="SPOT", currency="USDT",
+                     amount=Decimal("7.5"), key="dep-annotated")
+    query = CompiledQuery(
+        lambda user_id: Wallet.objects.filter(user_id=user_id).only("balance", "currency")
+        .annotate(decimals=F("currency__decimals")), user_id=int)
+    found = query.first(user_id=user.pk)
+    orm = Wallet.objects.filter(user_id=user.pk).only("balance", "currency").annotate(
+        decimals=F("currency__decimals")).get()
+    assert (found.pk, found.balance, found.currency_id, found.decimals) == (
+        orm.pk, orm.balance, orm.currency_id, orm.decimals)
+    assert found.get_deferred_fields() == orm.get_deferred_fields()
+    assert found.balance == Decimal("7.5") and isinstance(found.balance, Decimal)
+
+
+def test_a_queryset_reading_related_rows_is_refused():
+    query = CompiledQuery(lambda pk: Wallet.objects.select_related("currency").filter(pk=pk),
+                          pk=int)
+    with pytest.raises(TypeError, match="select_related"):
         query.first(pk=1)
