@@ -305,6 +305,8 @@ class _SendLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending = 0  # messages handed off, not yet sent or failed
         self._unfinished: set[_HandOff] = set()
+        # Handed off, not yet taken by the loop: one wake-up of the loop takes them all.
+        self._inbox: list[tuple[Any, _HandOff]] = []
         # Touched on the loop's thread only: every message not yet sent, in the order
         # handed off, and the one task that drains it, a chunk at a time (one chunk after
         # another is what keeps each group's messages in order across hand-offs).
@@ -335,8 +337,13 @@ class _SendLoop:
                 return None
             self._pending += len(messages)
             self._unfinished.add(handoff)
-            # Under the lock: the loop takes hand-offs in the order they were counted.
-            self._get().call_soon_threadsafe(self._enqueue, layer, handoff)
+            # Under the lock: the loop takes hand-offs in the order they were counted. A
+            # burst (an order's events come in two hand-offs back to back, as its
+            # transaction commits) wakes the loop once and goes out in one chunk: each
+            # wake-up and send cost the process about as much CPU as the order's hold.
+            self._inbox.append((layer, handoff))
+            if len(self._inbox) == 1:
+                self._get().call_soon_threadsafe(self._take)
         return handoff
 
     def flush(self, *, timeout: float | None) -> bool:
@@ -349,9 +356,12 @@ class _SendLoop:
                                      else max(0.0, deadline - time.monotonic()))
                    for handoff in waiting)
 
-    def _enqueue(self, layer: Any, handoff: _HandOff) -> None:
-        self._queue.extend((layer, group, message, handoff)
-                           for group, message in handoff.messages)
+    def _take(self) -> None:
+        with self._lock:
+            inbox, self._inbox = self._inbox, []
+        for layer, handoff in inbox:
+            self._queue.extend((layer, group, message, handoff)
+                               for group, message in handoff.messages)
         if self._drainer is None:
             self._drainer = asyncio.ensure_future(self._drain())
 

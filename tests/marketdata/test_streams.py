@@ -236,6 +236,34 @@ def test_each_users_events_arrive_in_order_across_hand_offs(monkeypatch):
             range(user, 40, 5))
 
 
+def test_hand_offs_made_while_the_loop_is_busy_wake_it_once_and_go_out_in_one_chunk(
+        monkeypatch):
+    """An order's events come in two hand-offs back to back (its own, its wallet's): the
+    loop takes what waits in one wake-up and sends it as one chunk, still in order."""
+    layer = SlowLayer()
+    monkeypatch.setattr(streams, "get_channel_layer", lambda: layer)
+    assert streams.send_to_groups([("user.0", {"n": -1})]) and streams.flush(timeout=10)
+    takes, chunks = [], []
+    take, send_chunk = streams._send_loop._take, streams._send_chunk
+    monkeypatch.setattr(streams._send_loop, "_take", lambda: (takes.append(1), take()))
+
+    async def counted(chunk, results):
+        chunks.append(len(chunk))
+        await send_chunk(chunk, results)
+
+    monkeypatch.setattr(streams, "_send_chunk", counted)
+    busy, release = threading.Event(), threading.Event()
+    streams._send_loop._get().call_soon_threadsafe(lambda: (busy.set(), release.wait(10)))
+    assert busy.wait(10)  # the loop's thread is held: the hand-offs below wait for it
+    for n in range(3):
+        assert streams.send_to_groups([("user.0", {"n": 2 * n}), ("user.1", {"n": 2 * n + 1})])
+    release.set()
+    assert streams.flush(timeout=10) is True
+    assert (takes, chunks) == ([1], [6])
+    assert [n for group, n in layer.arrived if group == "user.0"] == [-1, 0, 2, 4]
+    assert [n for group, n in layer.arrived if group == "user.1"] == [1, 3, 5]
+
+
 def test_a_hand_off_waits_while_too_many_messages_are_unsent(monkeypatch):
     """Back-pressure: past MAX_PENDING_MESSAGES unsent, a publisher waits for the layer
     instead of queueing without bound."""
