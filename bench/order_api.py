@@ -18,8 +18,10 @@ request in Redis. ``--clients`` users, each with its own token; each funds its P
 wallet as the API does (its first order is granted the demo balance by the paper faucet:
 a buy of its market's base currency, so that it can sell).
 
-Then, for ``--duration`` seconds each after a short warm-up, ``--clients`` asyncio clients
-(aiohttp, one connection each, one request in flight each):
+Then, for ``--duration`` seconds each after a short warm-up, in ``--rounds`` rounds where
+the endpoints take turns (the one going first alternating, so that a drift in the
+machine's speed moves both alike), ``--clients`` asyncio clients (aiohttp, one connection
+each, one request in flight each):
 - bare: ``POST /api/v1/bench/bare/`` (token auth, permission, throttle, a constant);
 - order: ``POST /api/v1/twd/orders/``: LIMIT orders of 5 units of the base currency, buy
   and sell alternately, resting 5-15 % away from the last price (``--crossing`` of them
@@ -149,8 +151,10 @@ class Phase:
     statuses: Counter = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     elapsed: float = 0.0
-    # Row-lock waits of this database's transactions, sampled: table -> waiters per sample.
-    lock_waits: dict = field(default_factory=dict)
+    # Row-lock waits of this database's transactions, sampled: table -> waiters summed
+    # over the samples, and how many samples.
+    lock_waits: Counter = field(default_factory=Counter)
+    lock_samples: int = 0
 
     def record_error(self, kind: str, detail: str) -> None:
         self.errors[kind] += 1
@@ -165,6 +169,8 @@ class Phase:
                          1) if ordered else float("nan")
 
         return {"requests": len(ordered), "rps": round(len(ordered) / self.elapsed, 1),
+                "lock_waits": {table: round(n / max(self.lock_samples, 1), 2)
+                               for table, n in self.lock_waits.items()},
                 "p50_ms": pct(0.50), "p99_ms": pct(0.99),
                 "max_ms": round(ordered[-1] * 1000, 1) if ordered else float("nan"),
                 "errors": sum(self.errors.values())}
@@ -235,7 +241,7 @@ async def run_phase(*, base: str, tokens: list[str], path: str, seconds: float,
             _client(session, base, token, phase, path, body_for(i), deadline)
             for i, token in enumerate(tokens)))
         if phase is not None:
-            phase.elapsed = time.perf_counter() - started
+            phase.elapsed += time.perf_counter() - started
 
 
 async def fund(*, base: str, tokens: list[str], mids: dict[str, Decimal]) -> None:
@@ -282,8 +288,6 @@ def sample_lock_waits(*, database: dict, stop, phase: Phase) -> None:
     conn = MySQLdb.connect(host=database["HOST"], port=int(database["PORT"] or 3306),
                            user=database["USER"], password=database["PASSWORD"])
     cursor = conn.cursor()
-    waits: Counter = Counter()
-    samples = 0
     while not stop.wait(0.2):
         cursor.execute(
             "SELECT l.lock_table, COUNT(DISTINCT w.requesting_trx_id)"
@@ -292,10 +296,9 @@ def sample_lock_waits(*, database: dict, stop, phase: Phase) -> None:
             " JOIN information_schema.INNODB_TRX t ON t.trx_id = w.requesting_trx_id"
             " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
             " WHERE p.DB = %s GROUP BY l.lock_table", [database["NAME"]])
-        waits.update(dict(cursor.fetchall()))
-        samples += 1
+        phase.lock_waits.update(dict(cursor.fetchall()))
+        phase.lock_samples += 1
     conn.close()
-    phase.lock_waits = {table: round(n / max(samples, 1), 2) for table, n in waits.items()}
 
 
 # --- in-process profile ----------------------------------------------------------------
@@ -421,6 +424,9 @@ def profile(*, tokens: list[str], mids: dict[str, Decimal], crossing: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=30, help="seconds per endpoint")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="split each endpoint's seconds into this many rounds, the "
+                             "endpoints taking turns (1: bare, then order)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds per endpoint")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
@@ -492,7 +498,8 @@ def main() -> None:
                 child.kill()
 
     bare, order, mids = results
-    print(f"\n{args.clients} clients x {args.duration:g} s per endpoint, {args.workers} "
+    print(f"\n{args.clients} clients x {args.duration:g} s per endpoint in {args.rounds} "
+          f"rounds taking turns, {args.workers} "
           f"uvicorn workers, CONN_MAX_AGE={env.get('CONN_MAX_AGE', '0')}, "
           f"crossing={args.crossing:g}, markets: {args.symbols}")
     for phase in (bare, order):
@@ -504,7 +511,7 @@ def main() -> None:
             print(f"       {sample}")
     print(f"order statuses: {dict(order.statuses)}")
     print("order requests waiting for a row lock (mean per 0.2 s sample, by table): "
-          f"{order.lock_waits or 'none seen'}")
+          f"{order.summary()['lock_waits'] or 'none seen'}")
     if args.profile:
         profile(tokens=tokens, mids=mids, crossing=args.crossing, count=args.profile)
     b, o = bare.summary(), order.summary()
@@ -520,21 +527,27 @@ async def measure(*, base: str, tokens: list[str],
     symbols = args.symbols.split(",")
     mids = {symbol: await last_price(base, symbol) for symbol in symbols}
     await fund(base=base, tokens=tokens, mids=mids)
-    phases = []
-    for name, path in (("bare", BARE_PATH), ("order", ORDER_PATH)):
-        common = dict(base=base, tokens=tokens, path=path, mids=mids, crossing=args.crossing,
-                      seed=args.seed)
-        await run_phase(seconds=args.warmup, phase=None, **common)
-        phase = Phase(name)
-        stop = threading.Event()
-        sampler = threading.Thread(target=sample_lock_waits, kwargs=dict(
-            database=connection.settings_dict, stop=stop, phase=phase))
-        sampler.start()
-        await run_phase(seconds=args.duration, phase=phase, **common)
-        stop.set()
-        await asyncio.to_thread(sampler.join)
-        phases.append(phase)
-    return phases[0], phases[1], mids
+    endpoints = (("bare", BARE_PATH), ("order", ORDER_PATH))
+    for _, path in endpoints:
+        await run_phase(seconds=args.warmup, phase=None, base=base, tokens=tokens, path=path,
+                        mids=mids, crossing=args.crossing, seed=args.seed)
+    phases = {name: Phase(name) for name, _ in endpoints}
+    # In rounds, the endpoint that goes first alternating: a machine whose speed drifts
+    # (a 2-core VM's neighbours) then moves both endpoints' figures alike, where one
+    # 30 s phase after the other could catch a slow spell in one only.
+    for round_ in range(args.rounds):
+        for name, path in endpoints[::-1] if round_ % 2 else endpoints:
+            phase = phases[name]
+            stop = threading.Event()
+            sampler = threading.Thread(target=sample_lock_waits, kwargs=dict(
+                database=connection.settings_dict, stop=stop, phase=phase))
+            sampler.start()
+            await run_phase(seconds=args.duration / args.rounds, phase=phase, base=base,
+                            tokens=tokens, path=path, mids=mids, crossing=args.crossing,
+                            seed=args.seed + round_)
+            stop.set()
+            await asyncio.to_thread(sampler.join)
+    return phases["bare"], phases["order"], mids
 
 
 if __name__ == "__main__":
