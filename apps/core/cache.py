@@ -22,17 +22,26 @@ _clients_lock = threading.Lock()
 
 
 class _SharedClients(RedisCacheClient):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # This cache object's clients by server index, taken from the registry once.
+        self._mine: dict[int, object] = {}
+
     def get_client(self, key=None, *, write=False):
-        server = self._servers[self._get_connection_pool_index(write)]
+        index = self._get_connection_pool_index(write)
+        client = self._mine.get(index)
+        if client is None:
+            client = self._mine[index] = self._shared(self._servers[index])
+        return client
+
+    def _shared(self, server: str):
         # The options' repr: they may hold unhashable values (connection kwargs).
         shared = (server, self._pool_class, repr(sorted(self._pool_options.items())))
-        client = _clients.get(shared)
-        if client is None:
-            with _clients_lock:
-                client = _clients.get(shared)
-                if client is None:
-                    pool = self._pool_class.from_url(server, **self._pool_options)
-                    client = _clients[shared] = self._client(connection_pool=pool)
+        with _clients_lock:
+            client = _clients.get(shared)
+            if client is None:
+                pool = self._pool_class.from_url(server, **self._pool_options)
+                client = _clients[shared] = self._client(connection_pool=pool)
         return client
 
 
