@@ -91,7 +91,10 @@ def ws_client(url: str, *, token: str | None = None,
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect((host, int(port)))
-        options = {"sock": sock, "max_queue": 2}
+        # No keepalive: its pong would wait behind the unread frames, and on a loaded
+        # machine (a run past ping_interval + ping_timeout, 40 s) the client closed the
+        # connection itself (1011) before reading the server's close.
+        options = {"sock": sock, "max_queue": 2, "ping_interval": None}
     with connect(url, additional_headers=headers, open_timeout=5, **options) as connection:
         yield WsClient(connection)
 
