@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
-import structlog
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.db import retry_lost_deadlock
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.money import (
     EXACT,
@@ -48,7 +48,6 @@ from apps.wallets import selectors as wallet_selectors
 from apps.wallets import services as ledger
 from apps.wallets.constants import JournalKind, SystemAccount, WalletType
 
-log = structlog.get_logger(__name__)
 ZERO = Decimal(0)
 # A first fill's insert of its flat position row, tried this often (``ensure_position``).
 _ENSURE_ATTEMPTS = 3
@@ -188,20 +187,18 @@ def ensure_position(*, user_id: int, contract: Contract) -> None:
     in tests/futures/test_races.py). Only this statement was rolled back, so it looks
     again, up to ``_ENSURE_ATTEMPTS`` times; inside a transaction the error goes up (the
     whole transaction was lost)."""
-    for attempt in range(1, _ENSURE_ATTEMPTS + 1):
+    def make() -> None:
         if Position.objects.filter(user_id=user_id, contract=contract).exists():
             return
         try:
             with transaction.atomic():
                 Position.objects.create(user_id=user_id, contract=contract)
-            return
         except IntegrityError:
-            return  # a concurrent first fill made it: the row is what both lock next
-        except OperationalError:
-            if attempt == _ENSURE_ATTEMPTS or transaction.get_connection().in_atomic_block:
-                raise
-            log.warning("futures_position_insert_retried", user_id=user_id,
-                        contract=contract.pk, attempt=attempt, exc_info=True)
+            pass  # a concurrent first fill made it: the row is what both lock next
+
+    retry_lost_deadlock(make, attempts=_ENSURE_ATTEMPTS,
+                        event="futures_position_insert_retried", user_id=user_id,
+                        contract=contract.pk)
 
 
 def lock_position(*, user_id: int, contract: Contract) -> Position:

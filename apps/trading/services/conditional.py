@@ -17,9 +17,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 import structlog
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.db import retry_lost_deadlock
 from apps.core.errors import Conflict
 from apps.marketdata.quotes import Quote
 from apps.marketdata.selectors import latest_quote
@@ -296,16 +297,8 @@ def _retrying(update: Callable[[], int]) -> int:
     it takes the rows in index order while a firing batch holds some in id order. Losing
     a quote's move entirely would lose a best price, so it is retried before the error is
     let through."""
-    attempt = 1
-    while True:
-        try:
-            return update()
-        except OperationalError:
-            # Inside a transaction the lost statement took the transaction with it.
-            if attempt == _TRAIL_ATTEMPTS or transaction.get_connection().in_atomic_block:
-                raise
-            log.warning("trailing_update_retried", attempt=attempt, exc_info=True)
-            attempt += 1
+    return retry_lost_deadlock(update, attempts=_TRAIL_ATTEMPTS,
+                               event="trailing_update_retried")
 
 
 Execute = Callable[[Order], Submission]

@@ -32,6 +32,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.core.bulk import insert_rows, update_values
+from apps.core.db import retry_lost_deadlock
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.money import EXACT, AmountError, quantize_exact
 from apps.marketdata import streams
@@ -166,7 +167,16 @@ def _content(posting: Posting) -> tuple:
 
 def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
     """Each owner's wallet id: one query for those that exist, the rest created empty
-    (race-safe: the unique keys make a concurrent creator's row the one both read)."""
+    (race-safe: the unique keys make a concurrent creator's row the one both read).
+
+    Outside a transaction the creation commits at once and is tried again when it lost a
+    deadlock (up to ``_CREATE_ATTEMPTS`` times): InnoDB gives every creator that met a
+    duplicate a shared lock on it, gap included, and two of them then inserting the next
+    missing row into that gap deadlock (seen on MariaDB in
+    tests/wallets/test_settlement_races.py). Only that statement was lost, and every
+    retry finds more rows made. Inside a caller's transaction the error goes up (the whole
+    transaction was lost): callers that can, resolve their wallets before it
+    (``post_journals``)."""
     owners = set(owners)
     if not owners:
         return {}
@@ -189,9 +199,7 @@ def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
     # Sorted: two creators insert in one order, so neither waits on the other's later row.
     missing = sorted(owners - found.keys(), key=repr)
     if missing:
-        Wallet.objects.bulk_create(
-            [Wallet(user_id=u, system=s, type=t, currency_id=c) for u, s, t, c in missing],
-            ignore_conflicts=True)
+        _create_wallets(missing)
         again = Q()
         for u, s, t, c in missing:
             again |= Q(user_id=u, system=s, type=t, currency_id=c)
@@ -200,6 +208,16 @@ def wallet_ids(owners: Iterable[WalletOwner]) -> dict[WalletOwner, int]:
         if lost:  # MariaDB's INSERT IGNORE skips a row whose user does not exist
             raise InvalidInput(f"No such wallet owner: {lost[0]}.", code="unknown_owner")
     return found
+
+
+_CREATE_ATTEMPTS = 5
+
+
+def _create_wallets(owners: list[WalletOwner]) -> None:
+    rows = [Wallet(user_id=u, system=s, type=t, currency_id=c) for u, s, t, c in owners]
+    retry_lost_deadlock(lambda: Wallet.objects.bulk_create(rows, ignore_conflicts=True),
+                        attempts=_CREATE_ATTEMPTS, event="wallet_create_retried",
+                        wallets=len(rows))
 
 
 def lock_user_wallets(ids: Iterable[int]) -> dict[int, Wallet]:
@@ -331,11 +349,17 @@ def post_journals(postings: Sequence[Posting]) -> list[Journal]:
                     log.error("journal_batch_conflict", key=posting.key)
                     raise Conflict(f"Key {posting.key!r} is given twice with other content.",
                                    code="idempotency_conflict")
+        owners = {leg.owner for posting in unique.values() for leg in posting.legs}
+        # The outermost transaction: its wallets are made before it, each creation
+        # committed at once (see wallet_ids), so that its lock waits never hold one.
+        ids = None if transaction.get_connection().in_atomic_block else wallet_ids(owners)
         with transaction.atomic():
             for attempt in range(2):
                 try:
                     with transaction.atomic():
-                        journals = _post_locked(list(unique.values()), batch=len(unique) > 1)
+                        journals = _post_locked(list(unique.values()),
+                                                ids=ids or wallet_ids(owners),
+                                                batch=len(unique) > 1)
                     break
                 except IntegrityError:
                     # A writer sharing no user wallet with us took a key first (the unique
@@ -376,8 +400,8 @@ class HoldState:
         self.pk, self.wallet_id, self.status, self.remaining = pk, wallet_id, status, remaining
 
 
-def _post_locked(postings: list[Posting], *, batch: bool) -> dict[str, Journal]:
-    ids = wallet_ids(leg.owner for p in postings for leg in p.legs)
+def _post_locked(postings: list[Posting], *, ids: dict[WalletOwner, int],
+                 batch: bool) -> dict[str, Journal]:
     balances = lock_user_balances(pk for owner, pk in ids.items() if owner[0] is not None)
     done = _replays(postings, ids)
     todo = [p for p in postings if p.key not in done]
