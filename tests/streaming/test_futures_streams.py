@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from apps.futures import services
+from apps.marketdata import streams
 from tests.factories import ContractFactory, UserFactory
 from tests.futures.helpers import fill_pair, futures_trader, index_quote
 
@@ -30,7 +31,11 @@ def contract_with_positions():
 def mark_at(contract, price: str, *, now: datetime | None = None):
     now = now or datetime.now(UTC)
     index_quote(price, now=now)
-    return services.mark_refresh(contract=contract, now=now)
+    ticked = services.mark_refresh(contract=contract, now=now)
+    # Its ticks handed to Redis before the test goes on: a subscription made next must
+    # not see this tick arrive after its snapshot (on a loaded machine it did).
+    assert streams.flush(timeout=10)
+    return ticked
 
 
 async def test_mark_ticks_carry_the_index_and_premium_with_a_snapshot_first(
