@@ -123,12 +123,6 @@ def values_sql(model: type[Model], fields: Sequence[str], rows: Sequence[Sequenc
         for row in rows)
 
 
-# A locking read that shares: what a guarded insert reads it keeps from changing until
-# commit. SQLite has no row locks: its transactions here take the database's write lock
-# when they begin (settings: IMMEDIATE), so nothing changes meanwhile there either.
-_SHARE_LOCK = {"mysql": " LOCK IN SHARE MODE", "postgresql": " FOR SHARE"}
-
-
 def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence], *,
                 returning: bool = False) -> list[int] | None:
     """Insert ``rows`` (values in ``fields`` order) in multi-row INSERTs of
@@ -159,56 +153,22 @@ def _insert_fields(model: type[Model]) -> tuple[list[Field], list[str]]:
     return fields, [field.name for field in fields]
 
 
-def insert_instance(instance: Model, *, only_if: tuple[str, list] | None = None
-                    ) -> Model | None:
+def insert_instance(instance: Model) -> Model:
     """Insert the unsaved ``instance`` as ``save(force_insert=True)`` would (its
     ``auto_now`` fields stamped, its id set) but in one ``insert_rows`` statement with
     ``RETURNING``: the ORM's save of a model's fields cost more CPU than the insert itself
     on the paths that run on every order. Sends no model signals: for models without
-    receivers. Where the database cannot return the new id, it is ``save``d.
-
-    ``only_if``: the ``FROM ... WHERE ...`` of a query and its parameters; the row is
-    inserted only if that query finds a row, read with a shared lock on the rows it reads
-    (held until commit), in the same statement (``INSERT ... SELECT``): a check and the
-    insert it guards in one round trip. Returns None when it found none (nothing was
-    inserted)."""
+    receivers. Where the database cannot return the new id, it is ``save``d."""
     model = type(instance)
     fields, names = _insert_fields(model)
     values = [field.pre_save(instance, True) for field in fields]
-    if only_if is not None:
-        pk = _insert_guarded(model, names, values, only_if)
-        if pk is None:
-            return None
-    else:
-        pks = insert_rows(model, names, [values], returning=True)
-        if pks is None:
-            instance.save(force_insert=True)
-            return instance
-        pk = pks[0]
-    instance.pk = pk
+    pks = insert_rows(model, names, [values], returning=True)
+    if pks is None:
+        instance.save(force_insert=True)
+        return instance
+    instance.pk = pks[0]
     instance._state.adding, instance._state.db = False, DEFAULT_DB_ALIAS
     return instance
-
-
-def _insert_guarded(model: type[Model], names: list[str], values: list,
-                    only_if: tuple[str, list]) -> int | None:
-    connection = connections[DEFAULT_DB_ALIAS]
-    qn = connection.ops.quote_name
-    columns, _ = _columns(model, tuple(names), connection.vendor)
-    params: list = []
-    # One row's values, without values_sql's parentheses: they are the SELECT's columns.
-    row = values_sql(model, names, [values], params)[1:-1]
-    query, query_params = only_if
-    sql = (f"INSERT INTO {qn(model._meta.db_table)} ({columns}) "  # noqa: S608
-           f"SELECT {row} FROM {query}{_SHARE_LOCK.get(connection.vendor, '')}")
-    with connection.cursor() as cursor:
-        if connection.features.can_return_rows_from_bulk_insert:
-            cursor.execute(f"{sql} RETURNING {qn(model._meta.pk.column)}",
-                           [*params, *query_params])
-            found = cursor.fetchone()
-            return None if found is None else found[0]
-        cursor.execute(sql, [*params, *query_params])
-        return cursor.lastrowid if cursor.rowcount else None
 
 
 def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:

@@ -35,7 +35,7 @@ TRADING_FIELDS = ("venue", "symbol", "base_currency", "quote_currency", "tick_si
                   "maker_fee", "taker_fee", "status")
 # Per process: (venue, symbol) -> (market, its quote currency's decimals), for placing
 # orders without reading them each time. It may be stale (another process's admin edit):
-# the placer confirms it in the order's insert (``services.orders.order_insert``).
+# the placer confirms it under the order insert's lock (``market_unchanged``).
 _placing: dict[tuple[str, str], tuple[Market, int]] = {}
 
 
@@ -44,8 +44,8 @@ def market_for_placing(*, venue: str, symbol: str,
     """``market_for_trading``'s market, its quote currency's decimals, and whether they
     came from this process's cache (``cached``: look there first; a miss reads both in
     one query and remembers them). A cached pair may be stale: the caller confirms it
-    with ``services.orders.order_insert(order=..., market=market, decimals=...)`` inside
-    its transaction and, if that raises, asks again with ``cached=False``. Each call returns
+    with ``services.orders.market_unchanged(market, decimals=...)`` inside its
+    transaction and, if that raises, asks again with ``cached=False``. Each call returns
     its own copy of the market. Raises NotFound (unknown or disabled), Conflict (halted
     or delisted)."""
     key = (venue, symbol)

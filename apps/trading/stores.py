@@ -18,15 +18,12 @@ from django.utils import timezone
 from apps.core.bulk import insert_instance, insert_rows, update_rows
 from apps.trading.constants import (
     RESTING_STATUSES,
-    MarketStatus,
     OrderStatus,
     OrderType,
     Side,
     TriggerDirection,
 )
 from apps.trading.models import Fill, Market, Order
-from apps.trading.selectors import TRADING_FIELDS
-from apps.wallets.models import Currency
 
 # The columns a fill, a cancel or a venue's answer changes.
 _STATE_FIELDS = ["status", "filled", "remaining", "cost", "fee", "fee_currency", "reason",
@@ -41,14 +38,9 @@ _CONDITIONAL_FIELDS = [*_STATE_FIELDS, "amount", "stop_price", "trailing_best",
 
 
 class OrderStore(Protocol):
-    def create(self, *, order: Order, unchanged: Market | None = None,
-               decimals: int | None = None) -> Order | None:
+    def create(self, *, order: Order) -> Order:
         """Insert a new order; the unique (user, venue, client_order_id) key raises
-        IntegrityError on a duplicate. Given ``unchanged`` (the order's market as the
-        caller checked it), only while the market is enabled and its
-        ``selectors.TRADING_FIELDS`` (and, given ``decimals``, its quote currency's
-        decimals) are still those, read under a shared lock on the market's row that
-        lasts until commit: else it inserts nothing and returns None."""
+        IntegrityError on a duplicate."""
         ...
 
     def get(self, *, order_id: int, user_id: int | None = None,
@@ -92,44 +84,13 @@ class OrderStore(Protocol):
     def fills_of(self, *, order_ids: Sequence[int]) -> dict[int, list[Fill]]: ...
 
 
-def _market_as(market: Market, decimals: int | None) -> tuple[str, list]:
-    """The ``FROM ... WHERE`` that finds ``market``'s row only while it is enabled with
-    the trading fields of ``market`` (and its quote currency's ``decimals``, given)."""
-    qn = connection.ops.quote_name
-    table = qn(Market._meta.db_table)
-    where = [f"{table}.{qn(Market._meta.pk.column)} = %s", f"{table}.{qn('status')} = %s"]
-    params: list = [market.pk, MarketStatus.ENABLED]
-    for name in TRADING_FIELDS:
-        if name == "status":
-            continue
-        column = f"{table}.{qn(Market._meta.get_field(name).column)}"
-        value = getattr(market, name)
-        if value is None:
-            where.append(f"{column} IS NULL")
-        else:
-            where.append(f"{column} = %s")
-            params.append(value)
-    source = table
-    if decimals is not None:
-        currency = qn(Currency._meta.db_table)
-        source += (f" JOIN {currency} ON {currency}.{qn(Currency._meta.pk.column)} = "
-                   f"{table}.{qn(Market._meta.get_field('quote_currency').column)}")
-        where.append(f"{currency}.{qn('decimals')} = %s")
-        params.append(decimals)
-    return f"{source} WHERE {' AND '.join(where)}", params
-
-
 class SqlOrderStore:
     """Orders in the SQL database, next to the wallets (one transaction for both)."""
 
-    def create(self, *, order: Order, unchanged: Market | None = None,
-               decimals: int | None = None) -> Order | None:
+    def create(self, *, order: Order) -> Order:
         # The ORM's save of an order's forty-odd fields cost placement about 1 ms of CPU,
-        # more than the insert itself; the market's check is in the insert's statement
-        # (one round trip less on every order).
-        if unchanged is None:
-            return insert_instance(order)
-        return insert_instance(order, only_if=_market_as(unchanged, decimals))
+        # more than the insert itself.
+        return insert_instance(order)
 
     def get(self, *, order_id: int, user_id: int | None = None,
             for_update: bool = False) -> Order | None:

@@ -223,8 +223,9 @@ def _oco_start(*, group: OrderList, market: Market,
     store = store_for(group.venue)
     # Both legs are inserted before anything is held or sent: the list's rows exist
     # (and are this transaction's) before the first write to a wallet.
-    orders.order_insert(order=limit, market=market)  # the market's row locked from here
-    store.create(order=stop)
+    for order in (limit, stop):
+        store.create(order=order)
+    orders.market_unchanged(market)
     wallet_type = VENUE_WALLET_TYPE[group.venue]
     held, other = rules.held_currencies(market, limit.side)
     wallet_services.wallets_lock(owners=[(group.user_id, None, wallet_type, held),
@@ -257,9 +258,9 @@ def _bracket_start(*, group: OrderList, market: Market,
         raise rules.refuse(f"The stop-loss must be {where} the entry price "
                            f"{base.normalize():f}.", "stop_price")
     store = store_for(group.venue)
-    orders.order_insert(order=entry, market=market)  # the market's row locked from here
-    for order in (take_profit, stop):
+    for order in (entry, take_profit, stop):
         store.create(order=order)
+    orders.market_unchanged(market)
     for leg in (take_profit, stop):
         events.publish_order(leg, market=market, event="placed")
     orders.start(order=entry, market=market, gateway=gateway_for(market.venue),

@@ -302,7 +302,8 @@ def _place(*, order: Order, market: Market, gateway: VenueGateway, decimals: int
     venue and its hold key is made of it, so the insert proves that key new (no hold
     lookup; the hold's unique key still guards)."""
     with transaction.atomic():
-        order = order_insert(order=order, market=market, decimals=decimals)
+        order = store_for(order.venue).create(order=order)
+        market_unchanged(market, decimals=decimals)
         held = start(order=order, market=market, gateway=gateway, decimals=decimals,
                      hold=rules.order_hold(order, decimals=decimals, options=venue_options),
                      venue_options=venue_options, hold_key_new=True)
@@ -358,29 +359,34 @@ def order_new(*, market: Market, gateway: VenueGateway, spec: OrderSpec, user_id
     return order
 
 
-# The Conflict codes of ``order_insert``.
+# The Conflict codes of ``market_unchanged``.
 MARKET_MOVED = frozenset({"market_disabled", "market_changed"})
 
 
-def order_insert(*, order: Order, market: Market, decimals: int | None = None) -> Order:
-    """Insert the new ``order`` in the caller's transaction, if its market is still as
-    the caller checked it: enabled, with the same ``selectors.TRADING_FIELDS`` (steps,
-    limits, fees, currencies) and, given ``decimals``, its quote currency's decimals. The
-    caller's copy may come from a per-process cache, so this is what makes that copy
-    safe: the store reads the market under a shared lock on its row, held until commit,
-    in the insert's own statement. Raises Conflict ("market_disabled", "market_changed")
-    when it is not, inserting nothing; IntegrityError on a duplicate client order id."""
-    created = store_for(order.venue).create(order=order, unchanged=market, decimals=decimals)
-    if created is not None:
-        return created
+def market_unchanged(market: Market, *, decimals: int | None = None) -> None:
+    """Re-read the market after an order's insert took its row's shared lock (and, given
+    ``decimals``, its quote currency's decimals). Raises Conflict if it was disabled
+    meanwhile, or if any field an order's checks and terms use
+    (``selectors.TRADING_FIELDS``: steps, limits, fees, currencies, status) or the
+    decimals differ from what the caller checked with: the caller's copy may come from a
+    per-process cache, so this is what makes that copy safe."""
     now = _MARKET_NOW.first(pk=market.pk)
     if now is None or now.status != MarketStatus.ENABLED:
         raise Conflict(f"Market {market.symbol} was just disabled.", code="market_disabled")
-    raise Conflict(f"Market {market.symbol} just changed; try again.", code="market_changed")
+    fields = selectors.TRADING_FIELDS
+    if (tuple(getattr(now, name) for name in fields)
+            != tuple(getattr(market, name) for name in fields)
+            or decimals is not None and now.quote_decimals != decimals):
+        raise Conflict(f"Market {market.symbol} just changed; try again.",
+                       code="market_changed")
 
 
-# Why ``order_insert`` found the market moved: disabled, or changed.
-_MARKET_NOW = CompiledQuery(lambda pk: Market.objects.filter(pk=pk).only("status"), pk=int)
+# ``market_unchanged``'s read, built by the ORM once per process: it runs on every order.
+_MARKET_NOW = CompiledQuery(
+    lambda pk: Market.objects.filter(pk=pk).only(*selectors.TRADING_FIELDS).annotate(
+        quote_decimals=wallet_selectors.currency_decimals_subquery(
+            code_field="quote_currency")),
+    pk=int)
 
 
 def start(*, order: Order, market: Market, gateway: VenueGateway, decimals: int,
