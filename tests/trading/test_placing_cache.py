@@ -2,8 +2,11 @@
 an edit made elsewhere (a queryset update, as another process's admin would make: no
 signal reaches this process) is seen by the re-read under the insert's lock, and the
 order is then checked and placed as the market is now, never as the cache had it."""
+import threading
+import time
+
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.core.errors import InvalidInput, NotFound
@@ -86,6 +89,34 @@ def test_an_order_with_the_market_cached_runs_only_the_statements_it_needs(cache
     assert statements == ["INSERT trading_order", "SELECT trading_market",
                           "SELECT wallets_wallet", "INSERT wallets_hold",
                           "UPDATE wallets_wallet"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "mysql", reason="row locks: MariaDB")
+def test_an_edit_not_yet_committed_holds_the_order_back_and_its_terms_apply(market, user):
+    """An admin's edit of the market, uncommitted while an order is inserted through the
+    cached copy: the insert's foreign-key lock waits for it to commit, the re-read sees
+    the new fees, and the order is placed once more on the new terms."""
+    selectors.market_forget()
+    place(user, price="1.10000", amount="10")  # the market cached, the account opened
+    editing, done = threading.Event(), threading.Event()
+
+    def edit():
+        try:
+            with transaction.atomic():
+                Market.objects.filter(pk=market.pk).update(taker_fee=D("0.003"))
+                editing.set()
+                time.sleep(0.5)
+        finally:
+            connections.close_all()
+            done.set()
+
+    threading.Thread(target=edit).start()
+    assert editing.wait(10)
+    order = place(user, price="1.10000", amount="10")
+    assert done.wait(10)
+    assert order.taker_fee_rate == D("0.003")
+    assert Order.objects.filter(user=user, taker_fee_rate=D("0.001")).count() == 1
 
 
 def _table(sql: str) -> str:
