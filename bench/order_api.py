@@ -155,6 +155,8 @@ class Phase:
     # over the samples, and how many samples.
     lock_waits: Counter = field(default_factory=Counter)
     lock_samples: int = 0
+    # Each run of the phase: its server workers' CPU seconds, busiest first.
+    worker_cpu: list[list[float]] = field(default_factory=list)
 
     def record_error(self, kind: str, detail: str) -> None:
         self.errors[kind] += 1
@@ -174,6 +176,33 @@ class Phase:
                 "p50_ms": pct(0.50), "p99_ms": pct(0.99),
                 "max_ms": round(ordered[-1] * 1000, 1) if ordered else float("nan"),
                 "errors": sum(self.errors.values())}
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The server's worker processes: the children uvicorn's supervisor spawned (not its
+    multiprocessing resource tracker), or the server itself when it runs one worker."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if (int(stat.rsplit(")", 1)[1].split()[1]) == server_pid
+                    and b"spawn_main" in command):
+                pids.append(int(entry.name))
+    return pids or [server_pid]
+
+
+def cpu_seconds(pids: list[int]) -> list[float]:
+    """Each process's CPU time so far (user + system)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = []
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        times.append((int(fields[11]) + int(fields[12])) / ticks)
+    return times
 
 
 def order_body(rng: random.Random, n: int, symbol: str, mid: Decimal,
@@ -487,7 +516,8 @@ def main() -> None:
         # The clients' loop as the server's: the cheaper, the less they take from it.
         import uvloop
 
-        results = uvloop.run(measure(base=base, tokens=tokens, args=args))
+        workers = worker_pids(server.pid)  # web.sh execs uvicorn: the same process
+        results = uvloop.run(measure(base=base, tokens=tokens, workers=workers, args=args))
     finally:
         for child in reversed(children):
             child.send_signal(signal.SIGTERM)
@@ -509,6 +539,11 @@ def main() -> None:
               f"errors {s['errors']} of {s['requests']}")
         for sample in phase.error_samples:
             print(f"       {sample}")
+        # uvicorn's workers share one listening socket, and the first to wake takes every
+        # connection waiting: a phase whose 32 connections went to one worker ran on one
+        # core's worth of Python (that worker near 100 %, the other idle).
+        print("       server workers' CPU per run, busiest first (s): " + ", ".join(
+            "/".join(f"{seconds:.1f}" for seconds in run) for run in phase.worker_cpu))
     print(f"order statuses: {dict(order.statuses)}")
     print("order requests waiting for a row lock (mean per 0.2 s sample, by table): "
           f"{order.summary()['lock_waits'] or 'none seen'}")
@@ -520,7 +555,7 @@ def main() -> None:
                       "errors": o["errors"] + b["errors"]}))
 
 
-async def measure(*, base: str, tokens: list[str],
+async def measure(*, base: str, tokens: list[str], workers: list[int],
                   args: argparse.Namespace) -> tuple[Phase, Phase, dict[str, Decimal]]:
     from django.db import connection
 
@@ -542,9 +577,13 @@ async def measure(*, base: str, tokens: list[str],
             sampler = threading.Thread(target=sample_lock_waits, kwargs=dict(
                 database=connection.settings_dict, stop=stop, phase=phase))
             sampler.start()
+            before = cpu_seconds(workers)
             await run_phase(seconds=args.duration / args.rounds, phase=phase, base=base,
                             tokens=tokens, path=path, mids=mids, crossing=args.crossing,
                             seed=args.seed + round_)
+            phase.worker_cpu.append(sorted(
+                (after - start for start, after in zip(before, cpu_seconds(workers),
+                                                       strict=True)), reverse=True))
             stop.set()
             await asyncio.to_thread(sampler.join)
     return phases["bare"], phases["order"], mids

@@ -19,6 +19,9 @@
 # --ws-per-message-deflate false: compression state is per connection, so each tick would
 #   be compressed once per subscriber (half the server's time in the fan-out profile) for
 #   frames of a few hundred bytes.
+# python -m exchange_platform.web: uvicorn's command line and supervisor, each worker on
+#   a socket of its own (SO_REUSEPORT), so that connections opened together are spread
+#   across the workers instead of all going to the first to wake.
 # --lifespan off: channels' router has no lifespan handler.
 # --no-access-log: each request is logged once, as a JSON line with its request id
 #   (django-structlog's request_finished; README "Metrics and logs").
@@ -28,7 +31,7 @@ if [ -n "${FORWARDED_ALLOW_IPS:-}" ]; then
 else
   set -- --no-proxy-headers "$@"
 fi
-exec uvicorn exchange_platform.asgi:application \
+exec python -m exchange_platform.web exchange_platform.asgi:application \
   --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
   --loop uvloop --http httptools --ws apps.streaming.server:WebSocketProtocol \
   --ws-per-message-deflate false --lifespan off --no-access-log "$@"
