@@ -6,6 +6,7 @@ listed, enabled or disabled later are picked up or released as they change
 A lease left by a previous process that was killed is waited out (its expiry), not
 stolen: the thread retries, logging who holds it.
 """
+import functools
 import threading
 
 import structlog
@@ -36,9 +37,7 @@ def start_in_background(*, name: str = "embedded") -> threading.Event:
 
 def _run_once(*, name: str, stop: threading.Event) -> None:
     close_old_connections()
-    def markets_of() -> list:
-        return markets_of_runner(runner="default")
-
+    markets_of = functools.partial(markets_of_runner, runner="default")
     markets = markets_of()
     if not markets:
         stop.wait(conf.ENGINE_POLL_SECONDS * 10)
