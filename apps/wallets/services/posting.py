@@ -337,8 +337,10 @@ def post_journals(postings: Sequence[Posting]) -> list[Journal]:
     ``balance < held``), Conflict ("hold_exhausted": a hold cannot pay its debit;
     "idempotency_conflict": a key already posted, or given twice, with other content;
     "already_reversed"); in a batch of several keys the message names the key. On any
-    raise nothing is written. Exactly once per key across processes: the key is unique
-    and the replay check runs under the user wallets' locks."""
+    raise nothing is written, except, when this is the outermost transaction, the empty
+    wallets it made for the legs' owners before it (``wallet_ids``). Exactly once per key
+    across processes: the key is unique and the replay check runs under the user wallets'
+    locks."""
     with localcontext(EXACT):  # balances have 36 digits: the default 28 would round
         unique: dict[str, Posting] = {}
         for posting in postings:
