@@ -9,8 +9,10 @@ other worker idled: bench/order_api.py's 32 connections, 10.2 CPU seconds agains
 one of its runs. Here every worker binds its own socket to the address with
 ``SO_REUSEPORT`` and the kernel spreads new connections across them (a hash of each
 client's address and port). The supervisor's socket is bound the same way, so that the
-address is held, a taken port fails at once and an ephemeral port (``--port 0``) is one
-port for all; it never listens, so it gets no connection.
+address is held, a port already taken fails at once (unless its holder is another server
+of the same user that also set ``SO_REUSEPORT``: the kernel would then share it) and an
+ephemeral port (``--port 0``) is one port for all; it never listens, so it gets no
+connection.
 
 Everything else is uvicorn's: its options, its signals (HUP restarts the workers, TTIN and
 TTOU add or remove one, TERM and INT stop), a worker that dies restarted. With one worker,

@@ -46,6 +46,12 @@ def owner_of(pids: list[int]) -> dict[str, int]:
     return owners
 
 
+def listening(port: int, workers: list[int]) -> list[int]:
+    """The workers holding a listening socket on ``port``, one entry per socket."""
+    owners = owner_of(workers)
+    return sorted(owners[inode] for inode in sockets_on(port, LISTEN) if inode in owners)
+
+
 @pytest.fixture
 def web():
     """scripts/web.sh with two workers on a free loopback port: (port, worker pids)."""
@@ -72,9 +78,12 @@ def web():
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
 def test_connections_opened_together_are_spread_across_the_workers(web):
     port, workers = web
-    # A listening socket of its own in each worker.
-    assert sorted(owner_of(workers)[inode] for inode in sockets_on(port, LISTEN)) == sorted(
-        workers)
+    # A listening socket of its own in each worker, once each has started listening (a
+    # worker says it started before it binds: on a loaded machine the second was late).
+    deadline = time.monotonic() + 60
+    while listening(port, workers) != sorted(workers):
+        assert time.monotonic() < deadline, listening(port, workers)
+        time.sleep(0.1)
     # Opened while the workers are busy (stopped here): the kernel queues them, as it
     # does while the workers' event loops run requests, and the workers resume together.
     for pid in workers:
