@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -69,6 +70,8 @@ def web():
             assert line and time.monotonic() < deadline, "the workers did not start"
             started += [int(pid) for pid in re.findall(r"Started server process \[(\d+)\]",
                                                        line)]
+        # Read on, so that a full pipe never holds a worker's logging (and the worker).
+        threading.Thread(target=server.stderr.read, daemon=True).start()
         yield port, started
     finally:
         server.terminate()
@@ -94,10 +97,14 @@ def test_connections_opened_together_are_spread_across_the_workers(web):
         for pid in workers:
             os.kill(pid, signal.SIGCONT)
     try:
-        time.sleep(1)  # for the workers to accept them
-        owners = owner_of(workers)
-        served = Counter(owners[inode] for inode in sockets_on(port, ESTABLISHED)
-                         if inode in owners)
+        deadline = time.monotonic() + 30
+        while True:  # until the workers accepted them all
+            owners = owner_of(workers)
+            served = Counter(owners[inode] for inode in sockets_on(port, ESTABLISHED)
+                             if inode in owners)
+            if sum(served.values()) == 32 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
     finally:
         for client in clients:
             client.close()
