@@ -13,14 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.streaming.live import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 ESTABLISHED, LISTEN = "01", "0A"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sockets_on(port: int, state: str) -> set[str]:

@@ -2,7 +2,6 @@
 a paper order and its fills move, the scrape-time quote age and Celery queue depth (the
 latter against the run's real Redis broker), and a worker's own endpoint."""
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -19,6 +18,7 @@ from apps.trading.constants import MarketStatus
 from apps.trading.models import Order
 from exchange_platform.celery import app as celery_app
 from tests.factories import MarketFactory
+from tests.streaming.live import free_port
 from tests.twelvedata.fixtures import make_quote
 
 ORDERS = "/api/v1/twd/orders/"
@@ -198,12 +198,6 @@ def test_a_broker_that_is_down_leaves_the_rest_of_the_scrape(client, monkeypatch
 
 
 # --- a worker's own endpoint ----------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def test_a_worker_serves_its_metrics_under_the_same_rule(settings):
     settings.METRICS_WORKER_PORT = free_port()
