@@ -33,9 +33,7 @@ p50/p99/max latency, errors; the orders' statuses; how many order requests were 
 for a row lock, on average, and on which table (sampled from InnoDB, this database only).
 ``--profile N`` then places N orders (and N bare requests) in this process through
 Django's test client, counting the queries of each, its CPU time (less moved by the
-machine's load than wall time) and profiling where the time goes; then 6 alternating
-blocks of N orders with this project's MySQL backend (START TRANSACTION ... COMMIT) and
-with Django's own transaction control (``transactions_ab``).
+machine's load than wall time) and profiling where the time goes.
 The last line is one JSON object: the order endpoint's rps, its ratio to the bare view's,
 its p99, and the errors of both phases.
 
@@ -447,55 +445,6 @@ def profile(*, tokens: list[str], mids: dict[str, Decimal], crossing: float,
                        if "/apps/" in filename and entry[3] / count >= 0.0005), reverse=True)
         for seconds, where in ours[:20]:
             print(f"    {seconds / count * 1000:7.3f} ms  apps/{where}")
-    transactions_ab(tokens=tokens, symbol=symbol, mid=mids[symbol], count=count)
-
-
-def transactions_ab(*, tokens: list[str], symbol: str, mid: Decimal, count: int) -> None:
-    """Orders in 6 alternating blocks of ``count``: with this project's MySQL backend (a
-    transaction is START TRANSACTION ... COMMIT) and with Django's own transaction control
-    (SET autocommit=0, COMMIT, SET autocommit=1); each block's CPU per order in the
-    request's thread, and MariaDB's own when it runs on this machine. The clients take
-    turns through the users, so no user runs out of the currency it sells."""
-    from django.test import Client
-
-    from apps.core.db.mysql.base import DatabaseWrapper
-
-    ours = DatabaseWrapper.__dict__["_start_transaction_under_autocommit"]
-    server = [int(pid) for pid in subprocess.run(
-        ["pgrep", "-x", "mariadbd"], capture_output=True, text=True).stdout.split()]
-    clients = [Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
-               for token in tokens]
-    rng = random.Random(11)
-    variants = ("START TRANSACTION", "SET autocommit")
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
-    sent = 0
-    try:
-        for block in range(6):
-            for name in variants[::-1] if block % 2 else variants:
-                # Without the method Django's atomic turns autocommit off instead.
-                DatabaseWrapper._start_transaction_under_autocommit = ours
-                if name == "SET autocommit":
-                    del DatabaseWrapper._start_transaction_under_autocommit
-                bodies = [order_body(rng, n, symbol, mid, 0) for n in range(count)]
-                cpu, database = time.thread_time(), cpu_seconds(server)
-                for body in bodies:
-                    response = clients[sent % len(clients)].post(
-                        ORDER_PATH, body, content_type="application/json")
-                    assert response.status_code == 201, response.content
-                    sent += 1
-                results[name].append(((time.thread_time() - cpu) / count * 1000,
-                                      sum(cpu_seconds(server)) - sum(database)))
-    finally:
-        DatabaseWrapper._start_transaction_under_autocommit = ours
-    print(f"\ntransactions A/B: 6 alternating blocks of {count} orders each, CPU per order "
-          "(ms), the request's thread / MariaDB")
-    for name in variants:
-        runs = results[name]
-        threads = sorted(thread for thread, _ in runs)
-        servers = sorted(seconds / count * 1000 for _, seconds in runs)
-        print(f"  {name:18s} " + "  ".join(f"{thread:.2f}/{seconds / count * 1000:.2f}"
-                                           for thread, seconds in runs)
-              + f"  median {threads[len(threads) // 2]:.2f}/{servers[len(servers) // 2]:.2f}")
 
 
 # --- main ------------------------------------------------------------------------------

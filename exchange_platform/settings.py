@@ -133,8 +133,6 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
-    # Django's backend, with a transaction of two round trips (apps/core/db/mysql/base.py).
-    DATABASES["default"]["ENGINE"] = "apps.core.db.mysql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         # READ COMMITTED: a locking read sees the latest committed row and so does the
         # idempotency check that follows it (REPEATABLE READ would hide a concurrent commit).
