@@ -5,8 +5,8 @@ Why: uvicorn's workers share the one socket its supervisor binds, and the worker
 event loop wakes first accepts every connection waiting (uvloop, like asyncio, accepts
 until none is left). Connections that queued while the workers were busy, as a proxy's
 keep-alive pool or a load test opens them, then all went to one worker, which served them
-on one core while the other worker idled: bench/order_api.py's 32 connections, 10.2 CPU seconds against 0.0 in
-one of its runs. Here every worker binds its own socket to the address with
+on one core while the other worker idled: bench/order_api.py's 32 connections, 10.2 CPU
+seconds against 0.0 in one of its runs. Here every worker binds its own socket to the address with
 ``SO_REUSEPORT`` and the kernel spreads new connections across them (a hash of each
 client's address and port). The supervisor's socket is bound the same way, so that the
 address is held, a port already taken fails at once (unless its holder is another server
