@@ -103,13 +103,16 @@ def test_concurrent_orders_under_mixed_faults_leave_one_order_per_client_id(
         emulator: EmulatorHandle) -> None:
     """A short seeded storm: every client id is on the exchange at most once, and what the
     client could not tell (timeouts, 5xx after applying, duplicates) is found by its id."""
-    emulator.inject(Fault.TIMEOUT, None, endpoint=ORDER, probability=0.3, delay=1)
+    # The client's timeout well above a loaded machine's answer time, the held answers
+    # well above it: only the injected faults time out (at 0.4 s, a request still on its
+    # way to the emulator under load timed out too, never applied).
+    emulator.inject(Fault.TIMEOUT, None, endpoint=ORDER, probability=0.3, delay=4)
     emulator.inject(Fault.DUPLICATE, None, endpoint=ORDER, probability=0.2)
     emulator.inject(Fault.SERVER_ERROR, None, endpoint=ORDER, probability=0.2, applied=True)
     ids = [f"storm-{n}" for n in range(60)]
 
     async def storm() -> dict[str, str]:
-        exchange = async_exchange(emulator, timeout=400)
+        exchange = async_exchange(emulator, timeout=1500)
         try:
             await exchange.load_markets()
 
